@@ -1,0 +1,39 @@
+// The stable error codes. Each is persisted in logs, JSON and scripts: never rename one.
+// Where Hugo defines a code, the exact Hugo string is kept so that migration is mechanical.
+// docs/ERRORS.md says when each is returned and what an operator should do.
+#pragma once
+
+#include <string_view>
+
+namespace hugo::errc {
+
+// --- Journal storage -----------------------------------------------------------------------
+inline constexpr std::string_view journal_locked = "journal.locked";          // another live writer holds it
+inline constexpr std::string_view journal_schema_newer = "journal.schema_newer";  // written by a newer version
+inline constexpr std::string_view journal_corrupt = "journal.corrupt";        // not a journal / damaged
+inline constexpr std::string_view journal_full = "journal.full";              // disk or page cap full
+inline constexpr std::string_view journal_io = "journal.io";                  // I/O error; journal poisoned
+inline constexpr std::string_view journal_not_found = "journal.not_found";    // read-only open of a missing file
+inline constexpr std::string_view journal_read_only = "journal.read_only";    // write attempted on a read-only file
+inline constexpr std::string_view journal_closed = "journal.closed";          // append after close()
+inline constexpr std::string_view journal_busy = "journal.busy";              // lock wait timed out
+
+// --- Codec ---------------------------------------------------------------------------------
+inline constexpr std::string_view codec_malformed = "codec.malformed";        // not parseable JSON
+inline constexpr std::string_view codec_invalid = "codec.invalid";            // JSON, but not a valid event
+
+// --- Hugo's codes (exact strings) ----------------------------------------------------------
+inline constexpr std::string_view validation = "error.validation";
+inline constexpr std::string_view canceled = "error.canceled";
+inline constexpr std::string_view exception = "error.exception";
+inline constexpr std::string_view unspecified = "error.unspecified";
+inline constexpr std::string_view timeout = "error.timeout";
+inline constexpr std::string_view lease_expired = "error.taskqueue.lease_expired";
+inline constexpr std::string_view lease_inactive = "error.taskqueue.lease_inactive";
+inline constexpr std::string_view disposed = "error.taskqueue.disposed";
+inline constexpr std::string_view dead_lettered = "error.taskqueue.deadlettered";
+inline constexpr std::string_view abandoned = "error.taskqueue.abandoned";
+inline constexpr std::string_view deterministic_replay = "error.deterministic.replay";
+inline constexpr std::string_view version_conflict = "error.version.conflict";
+
+}  // namespace hugo::errc

@@ -1,0 +1,47 @@
+// JSON codec for events, in Hugo's TaskQueueReplicationEvent layout (reference §2.7):
+//
+//   {"sequenceNumber":7,"sourceEventId":7,"queueName":"q","kind":3,"sourcePeerId":null,
+//    "ownerPeerId":null,"occurredAt":"2024-01-01T00:00:00+00:00","recordedAt":"...",
+//    "taskSequenceId":1,"attempt":2,"value":"aGk=","error":null,"ownershipToken":null,
+//    "leaseExpiration":null,"flags":0}
+//
+// All 15 properties always appear, in that order, nulls explicit; kind and flags are integers.
+// Extension properties follow and are omitted when empty: "journalId" (the source journal) and
+// "valueFormat":"json" (the value is embedded JSON rather than base64 bytes). A .NET Hugo reader
+// skips them. The decoder is strict: every property name is case-sensitive, the 15 Hugo
+// properties except sourcePeerId/ownerPeerId/value/error/ownershipToken/leaseExpiration are
+// required, types are checked, and bad input yields codec.malformed or codec.invalid, never a
+// crash.
+#pragma once
+
+#include <hugo/error.hpp>
+#include <hugo/event.hpp>
+#include <hugo/export.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hugo {
+
+// Appends one event as a single-line JSON object (no trailing newline) to `out`.
+HUGO_API void encode_event_json(const Event& event, std::string& out);
+HUGO_API std::string encode_event_json(const Event& event);
+
+HUGO_API Result<Event> decode_event_json(std::string_view json);
+
+// Hugo's Error JSON shape: {"message":..,"code":..,"cause":{..},"metadata":{..}}; empty parts
+// are omitted. Metadata values that are not strings in the input keep their JSON text.
+HUGO_API void encode_error_json(const Error& error, std::string& out);
+HUGO_API Status decode_error_json(std::string_view json, std::optional<Error>& out);
+
+// NDJSON: one event per line, '\n' terminated. Decoding reports the 1-based line of the first
+// bad line in the error's "line" metadata; blank lines are skipped.
+HUGO_API std::string encode_ndjson(const std::vector<Event>& events);
+HUGO_API Result<std::vector<Event>> decode_ndjson(std::string_view text);
+
+// Longest line the decoders accept (bytes). Longer input is codec.invalid, not a memory blow-up.
+inline constexpr std::size_t kMaxEventJsonBytes = 16u << 20;
+
+}  // namespace hugo

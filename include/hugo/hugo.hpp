@@ -1,0 +1,9 @@
+// Umbrella header: the whole public API of hugo-journal.
+#pragma once
+
+#include <hugo/error.hpp>
+#include <hugo/error_codes.hpp>
+#include <hugo/event.hpp>
+#include <hugo/event_json.hpp>
+#include <hugo/journal.hpp>
+#include <hugo/time.hpp>

@@ -1,0 +1,156 @@
+// hugo::Journal: the durable, append-only event journal that everything else projects from.
+// Start reading here.
+//
+// A journal is one SQLite database in WAL mode. Every queue mutation is one row of the `events`
+// table, whose `seq INTEGER PRIMARY KEY AUTOINCREMENT` is the replication sequence number: it is
+// durable, strictly increasing in acceptance order, and never reused, even after rows are deleted.
+// docs/FORMAT.md specifies the tables.
+//
+// Threading: a Journal is thread-safe. One internal writer thread owns the only write connection
+// and group-commits the appends of all threads, in the order they were accepted, one transaction
+// per batch. Reads use their own connection and short read transactions.
+//
+// Process model: one writer process at a time (enforced by a lock file, `journal.locked` with the
+// holder's pid otherwise); any number of JournalReaders, in this or other processes.
+#pragma once
+
+#include <hugo/error.hpp>
+#include <hugo/event.hpp>
+#include <hugo/export.hpp>
+#include <hugo/time.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hugo {
+
+// What an acknowledged append survives.
+enum class Durability {
+  // synchronous=FULL: the WAL is fsync'd at every commit, so an acknowledged append survives
+  // power loss and kernel panics. Costs one fsync per group commit.
+  Fsync,
+  // synchronous=NORMAL: an acknowledged append is in the OS page cache, so it survives the crash
+  // of this process (SIGKILL, abort) but the last commits may be lost on power loss.
+  Process,
+};
+
+struct JournalOptions {
+  Durability durability = Durability::Fsync;
+  // Time for created_at; events carry their own occurred_at.
+  std::shared_ptr<Clock> clock;  // null: SystemClock
+  // Group commit: the writer takes up to max_batch accepted appends per transaction, waiting at
+  // most commit_window after the first of them for companions (it stops waiting as soon as as
+  // many appends as in the previous batch are queued). 0 commits whatever is queued at once.
+  std::chrono::microseconds commit_window{1000};
+  std::size_t max_batch = 512;
+  // WAL control: auto-checkpoint is off; the writer runs a PASSIVE checkpoint once the WAL
+  // holds wal_checkpoint_bytes, and a RESTART one past wal_limit_bytes. The file is truncated back
+  // to wal_limit_bytes whenever it is reset.
+  std::uint64_t wal_checkpoint_bytes = 16u << 20;
+  std::uint64_t wal_limit_bytes = 64u << 20;
+  // Caps the database size in pages (0: no cap). Reaching it fails appends with journal.full.
+  std::uint64_t max_pages = 0;
+  // How long a connection waits for SQLite locks (checkpoints, readers) before journal.busy.
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+// Where an append stands: its seq is known at once; `durable` resolves when its batch commits.
+// A failed batch resolves every ticket in it with the same Error (journal.full, journal.io, ...).
+struct AppendTicket {
+  std::int64_t seq = 0;  // 0 if the append was refused (journal failed or closed)
+  std::shared_future<Status> durable;
+
+  // Blocks until the batch is durable; returns seq or the batch's Error.
+  HUGO_API Result<std::int64_t> wait() const;
+};
+
+// Summary facts about a journal, as shown by `hugo-journal info`.
+struct JournalInfo {
+  std::string journal_id;
+  int schema_version = 0;
+  std::int64_t first_seq = 0;  // 0 when empty
+  std::int64_t last_seq = 0;   // highest seq ever issued (survives deletion of the tail)
+  std::int64_t row_count = 0;
+};
+
+class HUGO_API Journal {
+ public:
+  // Creates or opens the journal at `path` for writing. Errors: journal.locked (metadata pid),
+  // journal.schema_newer, journal.corrupt, journal.io, journal.read_only, error.validation.
+  static Result<std::unique_ptr<Journal>> open(const std::filesystem::path& path,
+                                               JournalOptions options = {});
+  ~Journal();  // close()
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Accepts `event` for the next batch and assigns its seq (strictly increasing in acceptance
+  // order). The journal fills: seq, source_event_id (= seq), recorded_at (= occurred_at),
+  // journal_id; task_id (= seq) for an Enqueued event with task_id 0; token->lease_id (= seq) for
+  // a LeaseGranted event whose token has lease_id 0. Events that fail validation, or arrive after
+  // a failure or close(), get a ticket with seq 0 that resolves to the error.
+  AppendTicket append_async(Event event);
+
+  // append_async + wait: returns the seq once its batch is durable at the configured Durability.
+  Result<std::int64_t> append(Event event);
+
+  // Blocks until every append accepted so far is durable; returns the journal's failure, if any.
+  Status flush();
+
+  // Flushes, stops the writer, checkpoints the WAL and releases the writer lock. Idempotent.
+  Status close();
+
+  // Events with seq > after, ascending, at most `max` of them, from committed rows only. Each
+  // call is one short read transaction.
+  Result<std::vector<Event>> read(std::int64_t after, std::size_t max) const;
+
+  // Blocks until durable_seq() > after, the deadline passes, or the journal fails/closes.
+  // Returns durable_seq() at that moment. Wakes on commit; never polls.
+  std::int64_t wait_for_commit(std::int64_t after,
+                               std::chrono::steady_clock::time_point deadline) const;
+
+  const std::string& journal_id() const;
+  const std::filesystem::path& path() const;
+  Durability durability() const;
+  std::int64_t last_accepted_seq() const;  // highest seq handed out (may not be durable yet)
+  std::int64_t durable_seq() const;        // highest seq known committed
+  Status health() const;                   // the poisoning error, if a commit ever failed
+  Result<JournalInfo> info() const;
+
+  struct Impl;
+
+ private:
+  explicit Journal(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Read-only access to a journal, safe while another process writes it. Not thread-safe: use one
+// reader per thread.
+class HUGO_API JournalReader {
+ public:
+  // Errors: journal.not_found, journal.corrupt, journal.schema_newer, journal.io.
+  static Result<std::unique_ptr<JournalReader>> open(const std::filesystem::path& path);
+  ~JournalReader();
+  JournalReader(const JournalReader&) = delete;
+  JournalReader& operator=(const JournalReader&) = delete;
+
+  Result<std::vector<Event>> read(std::int64_t after, std::size_t max);
+  Result<std::int64_t> last_seq();
+  Result<JournalInfo> info();
+  // True if another connection committed since the previous call (PRAGMA data_version).
+  Result<bool> changed();
+  const std::string& journal_id() const;
+
+  struct Impl;
+
+ private:
+  explicit JournalReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hugo

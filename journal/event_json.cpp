@@ -1,0 +1,429 @@
+// The event JSON codec. It is the cereal adapter: it includes cereal's JSON archive header, which
+// configures the RapidJSON that cereal wraps (assertions throw cereal::RapidJSONException), and
+// drives RapidJSON's writer and DOM directly. cereal's archives always pretty-print and nest
+// under "value0", so they cannot produce Hugo's single-line layout; the low-level API can, and
+// it also lets the decoder check every field strictly. No cereal exception escapes this file.
+#include <hugo/error_codes.hpp>
+#include <hugo/event_json.hpp>
+
+#include "journal/base64.hpp"
+#include "journal/json_util.hpp"
+
+#include <cereal/archives/json.hpp>
+#include <rapidjson/error/en.h>
+
+#include <cstring>
+
+namespace hugo {
+namespace {
+
+namespace rj = RAPIDJSON_NAMESPACE;
+
+// RapidJSON output stream that appends to a std::string.
+struct StringSink {
+  using Ch = char;
+  std::string* out;
+  void Put(char c) { out->push_back(c); }
+  void Flush() {}
+};
+
+using Writer = rj::Writer<StringSink>;
+
+void write_string(Writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rj::SizeType>(s.size()));
+}
+
+void write_key(Writer& w, const char* key) {
+  w.Key(key, static_cast<rj::SizeType>(std::strlen(key)));
+}
+
+void write_optional_string(Writer& w, const std::optional<std::string>& s) {
+  if (s) write_string(w, *s);
+  else w.Null();
+}
+
+void write_time(Writer& w, Timestamp t) { write_string(w, format_iso8601(t)); }
+
+void write_error(Writer& w, const Error& error) {
+  w.StartObject();
+  write_key(w, "message");
+  write_string(w, error.message());
+  if (!error.code().empty()) {
+    write_key(w, "code");
+    write_string(w, error.code());
+  }
+  if (error.cause()) {
+    write_key(w, "cause");
+    w.StartObject();
+    write_key(w, "type");
+    write_string(w, error.cause()->type);
+    write_key(w, "message");
+    write_string(w, error.cause()->message);
+    if (error.cause()->stack_trace) {
+      write_key(w, "stackTrace");
+      write_string(w, *error.cause()->stack_trace);
+    }
+    w.EndObject();
+  }
+  if (!error.metadata().empty()) {
+    write_key(w, "metadata");
+    w.StartObject();
+    for (const auto& [key, value] : error.metadata()) {
+      write_string(w, key);
+      write_string(w, value);
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+// Re-emits `json` compactly into `out`; false (and `out` unchanged) if it is not one JSON value.
+bool compact_json(std::string_view json, std::string& out) {
+  std::string buffer;
+  StringSink sink{&buffer};
+  Writer writer(sink);
+  rj::Reader reader;
+  rj::MemoryStream raw(json.data(), json.size());
+  rj::EncodedInputStream<rj::UTF8<>, rj::MemoryStream> stream(raw);
+  const auto result = reader.Parse<rj::kParseIterativeFlag | rj::kParseStopWhenDoneFlag |
+                                   rj::kParseValidateEncodingFlag>(stream, writer);
+  if (result.IsError()) return false;
+  // Only whitespace may follow the value.
+  for (std::size_t i = stream.Tell(); i < json.size(); ++i) {
+    if (json[i] != ' ' && json[i] != '\n' && json[i] != '\r' && json[i] != '\t') return false;
+  }
+  out += buffer;
+  return true;
+}
+
+void write_value(Writer& w, const Event& event, bool& json_value) {
+  json_value = false;
+  if (!event.payload) {
+    w.Null();
+    return;
+  }
+  if (event.payload_format == PayloadFormat::Json) {
+    std::string compact;
+    if (compact_json(*event.payload, compact)) {
+      w.RawValue(compact.data(), compact.size(), rj::kObjectType);
+      json_value = true;
+      return;
+    }
+    // Not valid JSON after all (a damaged row): fall through and keep the bytes as base64.
+  }
+  std::string encoded;
+  base64::encode(*event.payload, encoded);
+  write_string(w, encoded);
+}
+
+// ---- decoding -------------------------------------------------------------------------------
+
+Error invalid(std::string_view field, std::string why) {
+  return Error(std::string(errc::codec_invalid),
+               "invalid event JSON: property '" + std::string(field) + "' " + why)
+      .with("field", std::string(field));
+}
+
+using Value = rj::Value;
+
+const Value* member(const Value& object, const char* name) {
+  auto it = object.FindMember(name);
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+Result<std::int64_t> required_int(const Value& object, const char* name, std::int64_t min,
+                                  std::int64_t max) {
+  const Value* v = member(object, name);
+  if (!v) return invalid(name, "is missing");
+  if (!v->IsInt64()) return invalid(name, "must be an integer");
+  const std::int64_t n = v->GetInt64();
+  if (n < min || n > max) return invalid(name, "is out of range (" + std::to_string(n) + ")");
+  return n;
+}
+
+Result<std::optional<std::string>> optional_string(const Value& object, const char* name) {
+  const Value* v = member(object, name);
+  if (!v || v->IsNull()) return std::optional<std::string>();
+  if (!v->IsString()) return invalid(name, "must be a string or null");
+  return std::optional<std::string>(std::string(v->GetString(), v->GetStringLength()));
+}
+
+Result<std::optional<Timestamp>> optional_time(const Value& object, const char* name) {
+  HUGO_ASSIGN_OR_RETURN(auto text, optional_string(object, name));
+  if (!text) return std::optional<Timestamp>();
+  auto parsed = parse_iso8601(*text);
+  if (!parsed.ok()) return invalid(name, "is not an ISO-8601 time: " + *text);
+  return std::optional<Timestamp>(*parsed);
+}
+
+std::string to_compact_text(const Value& v) {
+  std::string out;
+  StringSink sink{&out};
+  Writer writer(sink);
+  v.Accept(writer);
+  return out;
+}
+
+Status decode_error_value(const Value& v, const char* field, std::optional<Error>& out) {
+  if (!v.IsObject()) return invalid(field, "must be an object or null");
+  const Value* message = member(v, "message");
+  if (!message || !message->IsString()) return invalid(field, "needs a string 'message'");
+  std::string code;
+  if (const Value* c = member(v, "code"); c && !c->IsNull()) {
+    if (!c->IsString()) return invalid(field, "has a non-string 'code'");
+    code.assign(c->GetString(), c->GetStringLength());
+  }
+  Error error(std::move(code), std::string(message->GetString(), message->GetStringLength()));
+  if (const Value* cause = member(v, "cause"); cause && !cause->IsNull()) {
+    if (!cause->IsObject()) return invalid(field, "has a non-object 'cause'");
+    ErrorCause parsed;
+    if (const Value* t = member(*cause, "type"); t && t->IsString()) parsed.type = t->GetString();
+    if (const Value* m = member(*cause, "message"); m && m->IsString()) parsed.message = m->GetString();
+    if (const Value* s = member(*cause, "stackTrace"); s && s->IsString()) parsed.stack_trace = s->GetString();
+    error.with_cause(std::move(parsed));
+  }
+  if (const Value* md = member(v, "metadata"); md && !md->IsNull()) {
+    if (!md->IsObject()) return invalid(field, "has a non-object 'metadata'");
+    for (auto it = md->MemberBegin(); it != md->MemberEnd(); ++it) {
+      std::string key(it->name.GetString(), it->name.GetStringLength());
+      if (it->value.IsString()) {
+        error.with(std::move(key), std::string(it->value.GetString(), it->value.GetStringLength()));
+      } else {
+        error.with(std::move(key), to_compact_text(it->value));
+      }
+    }
+  }
+  out = std::move(error);
+  return ok_status();
+}
+
+Result<OwnershipToken> decode_token(const Value& v) {
+  if (!v.IsObject()) return invalid("ownershipToken", "must be an object or null");
+  OwnershipToken token;
+  auto seq = required_int(v, "sequenceId", 0, INT64_MAX);
+  if (!seq.ok()) return invalid("ownershipToken.sequenceId", "must be a non-negative integer");
+  token.task_id = *seq;
+  auto attempt = required_int(v, "attempt", 0, INT32_MAX);
+  if (!attempt.ok()) return invalid("ownershipToken.attempt", "must be a non-negative 32-bit integer");
+  token.attempt = static_cast<std::int32_t>(*attempt);
+  const Value* lease = member(v, "leaseId");
+  if (!lease || !lease->IsString()) return invalid("ownershipToken.leaseId", "must be a GUID string");
+  auto lease_id = lease_id_from_guid(std::string_view(lease->GetString(), lease->GetStringLength()));
+  if (!lease_id.ok()) return invalid("ownershipToken.leaseId", lease_id.error().message());
+  token.lease_id = *lease_id;
+  return token;
+}
+
+Result<Event> decode_event_value(const Value& doc) {
+  if (!doc.IsObject()) return invalid("(root)", "must be a JSON object");
+  Event e;
+  HUGO_ASSIGN_OR_RETURN(e.seq, required_int(doc, "sequenceNumber", 0, INT64_MAX));
+  if (member(doc, "sourceEventId")) {
+    HUGO_ASSIGN_OR_RETURN(e.source_event_id, required_int(doc, "sourceEventId", INT64_MIN, INT64_MAX));
+  } else {
+    e.source_event_id = e.seq;
+  }
+  const Value* queue = member(doc, "queueName");
+  if (!queue) return invalid("queueName", "was not provided");
+  if (!queue->IsString() || queue->GetStringLength() == 0) return invalid("queueName", "must be a non-empty string");
+  e.queue.assign(queue->GetString(), queue->GetStringLength());
+  HUGO_ASSIGN_OR_RETURN(std::int64_t kind, required_int(doc, "kind", 0, kEventKindCount - 1));
+  e.kind = static_cast<EventKind>(kind);
+  HUGO_ASSIGN_OR_RETURN(e.source_peer_id, optional_string(doc, "sourcePeerId"));
+  HUGO_ASSIGN_OR_RETURN(e.owner_peer_id, optional_string(doc, "ownerPeerId"));
+  HUGO_ASSIGN_OR_RETURN(auto occurred, optional_time(doc, "occurredAt"));
+  if (!occurred) return invalid("occurredAt", "is missing");
+  e.occurred_at = *occurred;
+  HUGO_ASSIGN_OR_RETURN(auto recorded, optional_time(doc, "recordedAt"));
+  e.recorded_at = recorded.value_or(e.occurred_at);
+  HUGO_ASSIGN_OR_RETURN(e.task_id, required_int(doc, "taskSequenceId", 0, INT64_MAX));
+  HUGO_ASSIGN_OR_RETURN(std::int64_t attempt, required_int(doc, "attempt", 0, INT32_MAX));
+  e.attempt = static_cast<std::int32_t>(attempt);
+  HUGO_ASSIGN_OR_RETURN(auto value_format, optional_string(doc, "valueFormat"));
+  if (value_format && *value_format != "json" && *value_format != "bytes") {
+    return invalid("valueFormat", "must be \"json\" or \"bytes\"");
+  }
+  if (const Value* value = member(doc, "value"); value && !value->IsNull()) {
+    const bool as_json = value_format ? *value_format == "json" : !value->IsString();
+    if (as_json) {
+      e.payload = to_compact_text(*value);
+      e.payload_format = PayloadFormat::Json;
+    } else {
+      if (!value->IsString()) return invalid("value", "must be a base64 string when valueFormat is bytes");
+      auto bytes = base64::decode(std::string_view(value->GetString(), value->GetStringLength()));
+      if (!bytes) return invalid("value", "is not valid base64 (byte payloads are base64 strings)");
+      e.payload = std::move(*bytes);
+    }
+  }
+  if (const Value* error = member(doc, "error"); error && !error->IsNull()) {
+    HUGO_TRY(decode_error_value(*error, "error", e.error));
+  }
+  if (const Value* token = member(doc, "ownershipToken"); token && !token->IsNull()) {
+    HUGO_ASSIGN_OR_RETURN(OwnershipToken decoded, decode_token(*token));
+    e.token = decoded;
+  }
+  HUGO_ASSIGN_OR_RETURN(e.lease_expiration, optional_time(doc, "leaseExpiration"));
+  HUGO_ASSIGN_OR_RETURN(std::int64_t flag_bits, required_int(doc, "flags", 0, flags::All));
+  e.flags = static_cast<std::uint32_t>(flag_bits);
+  HUGO_ASSIGN_OR_RETURN(e.journal_id, optional_string(doc, "journalId"));
+  return e;
+}
+
+// Parses `json` into `doc`. Iterative parsing keeps hostile nesting off the call stack.
+Status parse_document(std::string_view json, rj::Document& doc) {
+  if (json.size() > kMaxEventJsonBytes) {
+    return Error(std::string(errc::codec_invalid),
+                 "event JSON is " + std::to_string(json.size()) + " bytes, above the " +
+                     std::to_string(kMaxEventJsonBytes) + "-byte limit")
+        .with("bytes", std::to_string(json.size()));
+  }
+  doc.Parse<rj::kParseIterativeFlag | rj::kParseValidateEncodingFlag>(json.data(), json.size());
+  if (doc.HasParseError()) {
+    return Error(std::string(errc::codec_malformed),
+                 std::string("malformed JSON: ") + rj::GetParseError_En(doc.GetParseError()) +
+                     " at byte " + std::to_string(doc.GetErrorOffset()))
+        .with("offset", std::to_string(doc.GetErrorOffset()));
+  }
+  return ok_status();
+}
+
+template <class Fn>
+auto guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const cereal::Exception& e) {
+    return Error(std::string(errc::codec_invalid), std::string("invalid event JSON: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    return Error(std::string(errc::codec_invalid), "invalid event JSON: out of memory while decoding");
+  }
+}
+
+}  // namespace
+
+bool is_valid_json(std::string_view json) {
+  std::string ignored;
+  try {
+    return compact_json(json, ignored);
+  } catch (const cereal::Exception&) {
+    return false;
+  }
+}
+
+void encode_event_json(const Event& event, std::string& out) {
+  StringSink sink{&out};
+  Writer w(sink);
+  w.StartObject();
+  write_key(w, "sequenceNumber");
+  w.Int64(event.seq);
+  write_key(w, "sourceEventId");
+  w.Int64(event.source_event_id);
+  write_key(w, "queueName");
+  write_string(w, event.queue);
+  write_key(w, "kind");
+  w.Int(static_cast<int>(event.kind));
+  write_key(w, "sourcePeerId");
+  write_optional_string(w, event.source_peer_id);
+  write_key(w, "ownerPeerId");
+  write_optional_string(w, event.owner_peer_id);
+  write_key(w, "occurredAt");
+  write_time(w, event.occurred_at);
+  write_key(w, "recordedAt");
+  write_time(w, event.recorded_at);
+  write_key(w, "taskSequenceId");
+  w.Int64(event.task_id);
+  write_key(w, "attempt");
+  w.Int(event.attempt);
+  write_key(w, "value");
+  bool json_value = false;
+  write_value(w, event, json_value);
+  write_key(w, "error");
+  if (event.error) write_error(w, *event.error);
+  else w.Null();
+  write_key(w, "ownershipToken");
+  if (event.token) {
+    w.StartObject();
+    write_key(w, "sequenceId");
+    w.Int64(event.token->task_id);
+    write_key(w, "attempt");
+    w.Int(event.token->attempt);
+    write_key(w, "leaseId");
+    write_string(w, lease_id_to_guid(event.token->lease_id));
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  write_key(w, "leaseExpiration");
+  if (event.lease_expiration) write_time(w, *event.lease_expiration);
+  else w.Null();
+  write_key(w, "flags");
+  w.Uint(event.flags);
+  if (json_value) {
+    write_key(w, "valueFormat");
+    write_string(w, "json");
+  }
+  if (event.journal_id) {
+    write_key(w, "journalId");
+    write_string(w, *event.journal_id);
+  }
+  w.EndObject();
+}
+
+std::string encode_event_json(const Event& event) {
+  std::string out;
+  out.reserve(384);
+  encode_event_json(event, out);
+  return out;
+}
+
+Result<Event> decode_event_json(std::string_view json) {
+  return guarded([&]() -> Result<Event> {
+    rj::Document doc;
+    HUGO_TRY(parse_document(json, doc));
+    return decode_event_value(doc);
+  });
+}
+
+void encode_error_json(const Error& error, std::string& out) {
+  StringSink sink{&out};
+  Writer w(sink);
+  write_error(w, error);
+}
+
+Status decode_error_json(std::string_view json, std::optional<Error>& out) {
+  return guarded([&]() -> Status {
+    rj::Document doc;
+    HUGO_TRY(parse_document(json, doc));
+    return decode_error_value(doc, "error", out);
+  });
+}
+
+std::string encode_ndjson(const std::vector<Event>& events) {
+  std::string out;
+  for (const Event& e : events) {
+    encode_event_json(e, out);
+    out += '\n';
+  }
+  return out;
+}
+
+Result<std::vector<Event>> decode_ndjson(std::string_view text) {
+  std::vector<Event> events;
+  std::size_t line_number = 0;
+  while (!text.empty()) {
+    ++line_number;
+    const std::size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    auto event = decode_event_json(line);
+    if (!event.ok()) {
+      Error error = std::move(event).error();
+      return std::move(error).with("line", std::to_string(line_number));
+    }
+    events.push_back(std::move(event).value());
+  }
+  return events;
+}
+
+}  // namespace hugo

@@ -1,0 +1,326 @@
+// Journal: opening, the group-commit writer thread, and reads on the writer process's side.
+//
+// Concurrency design. `mutex_` guards the accept queue (`batches_`), the seq counter and the
+// failure state. append_async assigns the next seq and places the event in the newest open batch
+// under that mutex, so seq order == acceptance order == row order. The writer thread is the only
+// user of `writer_db_`: it pops the oldest batch, inserts its rows with their pre-assigned seqs in
+// one transaction, commits, then resolves the batch's shared future. A failed commit poisons the
+// journal: the failing batch, every queued batch and every later append resolve to that error, so
+// nothing uncommitted is ever reported as committed. Reads use `reader_db_` under `read_mutex_`.
+#include <hugo/error_codes.hpp>
+#include <hugo/journal.hpp>
+
+#include "journal/rows.hpp"
+#include "journal/sqlite.hpp"
+#include "journal/writer_lock.hpp"
+#include "schema/schema.hpp"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace hugo {
+namespace {
+
+struct Batch {
+  std::vector<Event> events;
+  std::promise<Status> promise;
+  std::shared_future<Status> future = promise.get_future().share();
+  std::chrono::steady_clock::time_point opened_at;
+};
+
+std::shared_future<Status> ready_future(Status status) {
+  std::promise<Status> promise;
+  promise.set_value(std::move(status));
+  return promise.get_future().share();
+}
+
+Status validate_options(const JournalOptions& o) {
+  auto bad = [](std::string what) { return Error(std::string(errc::validation), "invalid JournalOptions: " + what); };
+  if (o.max_batch < 1 || o.max_batch > 100'000) return bad("max_batch must be within 1..100000");
+  if (o.commit_window < std::chrono::microseconds(0) || o.commit_window > std::chrono::seconds(1)) {
+    return bad("commit_window must be within 0..1s");
+  }
+  if (o.wal_checkpoint_bytes == 0 || o.wal_limit_bytes < o.wal_checkpoint_bytes) {
+    return bad("wal_checkpoint_bytes must be > 0 and <= wal_limit_bytes");
+  }
+  if (o.busy_timeout < std::chrono::milliseconds(0)) return bad("busy_timeout must be >= 0");
+  return ok_status();
+}
+
+}  // namespace
+
+struct Journal::Impl {
+  std::filesystem::path path;
+  JournalOptions options;
+  WriterLock lock;
+  sql::Db writer_db;
+  sql::Db reader_db;
+  rows::Meta meta;
+  std::optional<rows::EventInserter> inserter;
+  std::optional<rows::EventSelector> selector;
+  std::int64_t page_size = 4096;
+  std::atomic<int> wal_pages{0};
+
+  mutable std::mutex mutex;
+  mutable std::condition_variable work_cv;    // writer waits for batches
+  mutable std::condition_variable commit_cv;  // readers of durable_seq wait for commits
+  std::deque<std::shared_ptr<Batch>> batches;
+  std::int64_t last_accepted = 0;
+  std::int64_t durable = 0;
+  std::size_t last_batch_size = 1;
+  std::optional<Error> failure;
+  bool closing = false;
+  bool closed = false;
+  std::thread writer;
+
+  mutable std::mutex read_mutex;
+
+  static int on_wal_commit(void* self, sqlite3*, const char*, int pages) {
+    static_cast<Impl*>(self)->wal_pages.store(pages, std::memory_order_relaxed);
+    return SQLITE_OK;
+  }
+
+  Status configure_writer() {
+    HUGO_ASSIGN_OR_RETURN(sql::Stmt mode, writer_db.prepare("PRAGMA journal_mode = WAL"));
+    HUGO_ASSIGN_OR_RETURN(bool row, mode.step());
+    if (!row || mode.column_text(0) != "wal") {
+      return Error(std::string(errc::journal_io), "could not switch the journal to WAL mode")
+          .with("path", path.string());
+    }
+    mode.reset();
+    HUGO_TRY(writer_db.exec(options.durability == Durability::Fsync ? "PRAGMA synchronous = FULL"
+                                                                    : "PRAGMA synchronous = NORMAL"));
+    HUGO_TRY(writer_db.exec("PRAGMA wal_autocheckpoint = 0"));
+    HUGO_TRY(writer_db.exec("PRAGMA journal_size_limit = " + std::to_string(options.wal_limit_bytes)));
+    if (options.max_pages > 0) {
+      HUGO_TRY(writer_db.exec("PRAGMA max_page_count = " + std::to_string(options.max_pages)));
+    }
+    HUGO_ASSIGN_OR_RETURN(page_size, writer_db.query_int("PRAGMA page_size"));
+    writer_db.set_wal_hook(&Impl::on_wal_commit, this);
+    return ok_status();
+  }
+
+  Status write_batch(const Batch& batch) {
+    HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(writer_db, true));
+    for (const Event& event : batch.events) {
+      HUGO_TRY(inserter->insert(event));
+    }
+    return txn.commit();
+  }
+
+  // Runs a deliberate checkpoint once the WAL passes the configured size (auto-checkpoint is
+  // off). PASSIVE never blocks readers; RESTART, past the hard limit, waits for them briefly.
+  void maybe_checkpoint() {
+    const auto wal_bytes = static_cast<std::uint64_t>(wal_pages.load(std::memory_order_relaxed)) *
+                           static_cast<std::uint64_t>(page_size);
+    if (wal_bytes < options.wal_checkpoint_bytes) return;
+    const int mode = wal_bytes >= options.wal_limit_bytes ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
+    (void)writer_db.checkpoint(mode);  // a busy checkpoint is retried after the next commit
+  }
+
+  void writer_loop() {
+    std::unique_lock lock(mutex);
+    while (true) {
+      work_cv.wait(lock, [&] { return closing || !batches.empty(); });
+      if (batches.empty()) break;  // closing and drained
+      // Group commit: give companions up to commit_window to join the oldest batch, but stop
+      // waiting once it is as large as the previous batch (the producers are all back).
+      if (batches.size() == 1 && !closing && options.commit_window.count() > 0) {
+        const std::size_t target = std::min(last_batch_size, options.max_batch);
+        const auto deadline = batches.front()->opened_at + options.commit_window;
+        work_cv.wait_until(lock, deadline, [&] {
+          return closing || batches.size() > 1 || batches.front()->events.size() >= target;
+        });
+      }
+      std::shared_ptr<Batch> batch = std::move(batches.front());
+      batches.pop_front();
+      lock.unlock();
+
+      Status status = failure ? Status(*failure) : write_batch(*batch);
+      if (status.ok()) maybe_checkpoint();
+
+      lock.lock();
+      if (status.ok()) {
+        durable = batch->events.back().seq;
+        last_batch_size = batch->events.size();
+      } else if (!failure) {
+        failure = status.error();
+      }
+      batch->promise.set_value(status);
+      commit_cv.notify_all();
+    }
+  }
+
+  AppendTicket accept(Event&& event) {
+    std::unique_lock lock(mutex);
+    if (failure) return {0, ready_future(*failure)};
+    if (closing) {
+      return {0, ready_future(Error(std::string(errc::journal_closed),
+                                    "append after the journal was closed (reopen it to append)")
+                                  .with("path", path.string()))};
+    }
+    const std::int64_t seq = last_accepted + 1;
+    event.seq = seq;
+    event.source_event_id = seq;
+    event.recorded_at = event.occurred_at;
+    event.journal_id = meta.journal_id;
+    if (event.kind == EventKind::Enqueued && event.task_id == 0) event.task_id = seq;
+    if (event.token && event.kind == EventKind::LeaseGranted && event.token->lease_id == 0) {
+      event.token->lease_id = seq;
+    }
+    if (event.token && event.token->task_id == 0) event.token->task_id = event.task_id;
+    if (Status valid = rows::validate_for_append(event); !valid.ok()) {
+      return {0, ready_future(std::move(valid))};
+    }
+    last_accepted = seq;
+    if (batches.empty() || batches.back()->events.size() >= options.max_batch) {
+      auto batch = std::make_shared<Batch>();
+      batch->opened_at = std::chrono::steady_clock::now();
+      batch->events.reserve(std::min(options.max_batch, last_batch_size * 2));
+      batches.push_back(std::move(batch));
+    }
+    Batch& batch = *batches.back();
+    batch.events.push_back(std::move(event));
+    const std::size_t size = batch.events.size();
+    AppendTicket ticket{seq, batch.future};
+    lock.unlock();
+    if (size == 1 || size >= std::min(last_batch_size, options.max_batch)) work_cv.notify_one();
+    return ticket;
+  }
+
+  Status close() {
+    {
+      std::unique_lock lock(mutex);
+      if (closed) return failure ? Status(*failure) : ok_status();
+      closing = true;
+    }
+    work_cv.notify_all();
+    if (writer.joinable()) writer.join();
+    std::optional<Error> final_failure;
+    {
+      std::unique_lock lock(mutex);
+      closed = true;
+      final_failure = failure;
+      commit_cv.notify_all();
+    }
+    if (!final_failure) (void)writer_db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
+    {
+      std::lock_guard read_lock(read_mutex);
+      selector.reset();
+      reader_db = sql::Db();
+    }
+    inserter.reset();
+    writer_db = sql::Db();
+    lock.release();
+    if (final_failure) return *final_failure;
+    return ok_status();
+  }
+};
+
+Result<std::int64_t> AppendTicket::wait() const {
+  if (!durable.valid()) {
+    return Error(std::string(errc::validation), "waited on an empty AppendTicket");
+  }
+  const Status& status = durable.get();
+  if (!status.ok()) return status.error();
+  return seq;
+}
+
+Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Journal::~Journal() { (void)close(); }
+
+Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& path, JournalOptions options) {
+  HUGO_TRY(validate_options(options));
+  if (!options.clock) options.clock = SystemClock::shared();
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->options = options;
+  HUGO_ASSIGN_OR_RETURN(impl->lock, WriterLock::acquire(path));
+  HUGO_ASSIGN_OR_RETURN(impl->writer_db, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, options.busy_timeout));
+  HUGO_TRY(impl->configure_writer());
+  {
+    HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(impl->writer_db, true));
+    HUGO_TRY(schema::migrate(impl->writer_db));
+    HUGO_TRY(rows::init_meta(impl->writer_db, options.clock->now()));
+    HUGO_TRY(txn.commit());
+  }
+  HUGO_ASSIGN_OR_RETURN(impl->meta, rows::load_meta(impl->writer_db, schema::kCurrentVersion));
+  HUGO_ASSIGN_OR_RETURN(impl->last_accepted, rows::last_issued_seq(impl->writer_db));
+  impl->durable = impl->last_accepted;
+  HUGO_ASSIGN_OR_RETURN(auto inserter, rows::EventInserter::create(impl->writer_db, impl->meta));
+  impl->inserter.emplace(std::move(inserter));
+  HUGO_ASSIGN_OR_RETURN(impl->reader_db, sql::Db::open(path, sql::OpenMode::ReadOnly, options.busy_timeout));
+  HUGO_ASSIGN_OR_RETURN(auto selector, rows::EventSelector::create(impl->reader_db, impl->meta));
+  impl->selector.emplace(std::move(selector));
+  Impl* raw = impl.get();
+  impl->writer = std::thread([raw] { raw->writer_loop(); });
+  return std::unique_ptr<Journal>(new Journal(std::move(impl)));
+}
+
+AppendTicket Journal::append_async(Event event) { return impl_->accept(std::move(event)); }
+
+Result<std::int64_t> Journal::append(Event event) { return append_async(std::move(event)).wait(); }
+
+Status Journal::flush() {
+  std::shared_future<Status> last;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->failure) return *impl_->failure;
+    if (impl_->batches.empty()) return ok_status();
+    last = impl_->batches.back()->future;
+  }
+  impl_->work_cv.notify_one();
+  return last.get();
+}
+
+Status Journal::close() { return impl_->close(); }
+
+Result<std::vector<Event>> Journal::read(std::int64_t after, std::size_t max) const {
+  std::lock_guard lock(impl_->read_mutex);
+  if (!impl_->selector) {
+    return Error(std::string(errc::journal_closed), "read after the journal was closed");
+  }
+  return impl_->selector->read(after, max);
+}
+
+std::int64_t Journal::wait_for_commit(std::int64_t after, std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(impl_->mutex);
+  impl_->commit_cv.wait_until(lock, deadline, [&] {
+    return impl_->durable > after || impl_->failure.has_value() || impl_->closed;
+  });
+  return impl_->durable;
+}
+
+const std::string& Journal::journal_id() const { return impl_->meta.journal_id; }
+const std::filesystem::path& Journal::path() const { return impl_->path; }
+Durability Journal::durability() const { return impl_->options.durability; }
+
+std::int64_t Journal::last_accepted_seq() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->last_accepted;
+}
+
+std::int64_t Journal::durable_seq() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->durable;
+}
+
+Status Journal::health() const {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->failure) return *impl_->failure;
+  return ok_status();
+}
+
+Result<JournalInfo> Journal::info() const {
+  std::lock_guard lock(impl_->read_mutex);
+  if (!impl_->selector) return Error(std::string(errc::journal_closed), "info after the journal was closed");
+  return impl_->selector->info();
+}
+
+}  // namespace hugo

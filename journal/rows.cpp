@@ -1,0 +1,280 @@
+#include "journal/rows.hpp"
+
+#include "journal/json_util.hpp"
+
+#include <hugo/error_codes.hpp>
+#include <hugo/event_json.hpp>
+
+#include <random>
+
+namespace hugo::rows {
+namespace {
+
+constexpr std::string_view kSelect =
+    "SELECT seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload "
+    "FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+
+constexpr std::string_view kInsert =
+    "INSERT INTO events (seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+Error corrupt_row(std::int64_t seq, std::string why) {
+  return Error(std::string(errc::journal_corrupt),
+               "journal row " + std::to_string(seq) + " is damaged: " + why +
+                   " (run `hugo-journal verify`, or restore from a replica)")
+      .with("seq", std::to_string(seq));
+}
+
+Error invalid_event(std::string why) {
+  return Error(std::string(errc::validation), "event rejected: " + why);
+}
+
+std::string random_journal_id() {
+  std::random_device device;
+  std::uniform_int_distribution<unsigned> nibble(0, 15);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (char& c : id) c = kHex[nibble(device)];
+  return id;
+}
+
+}  // namespace
+
+Status init_meta(sql::Db& db, Timestamp now) {
+  HUGO_ASSIGN_OR_RETURN(std::int64_t existing, db.query_int("SELECT count(*) FROM meta"));
+  if (existing != 0) return ok_status();
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt put, db.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)"));
+  HUGO_TRY(put.bind(1, std::string_view("journal_id")).bind(2, random_journal_id()).run());
+  HUGO_TRY(put.bind(1, std::string_view("time_base_us")).bind(2, now.time_since_epoch().count()).run());
+  HUGO_TRY(put.bind(1, std::string_view("created_at")).bind(2, format_iso8601(now)).run());
+  return ok_status();
+}
+
+Result<Meta> load_meta(sql::Db& db, int schema_version) {
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt get, db.prepare("SELECT key, value FROM meta"));
+  Meta meta;
+  meta.schema_version = schema_version;
+  bool have_base = false;
+  while (true) {
+    HUGO_ASSIGN_OR_RETURN(bool row, get.step());
+    if (!row) break;
+    const std::string_view key = get.column_text(0);
+    if (key == "journal_id") meta.journal_id = std::string(get.column_text(1));
+    if (key == "time_base_us") {
+      meta.time_base_us = get.column_int(1);
+      have_base = true;
+    }
+  }
+  if (meta.journal_id.empty() || !have_base) {
+    return Error(std::string(errc::journal_corrupt),
+                 "journal meta table lacks journal_id or time_base_us (restore from a replica)")
+        .with("path", db.path().string());
+  }
+  return meta;
+}
+
+Result<std::int64_t> last_issued_seq(sql::Db& db) {
+  return db.query_int("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)");
+}
+
+// ---- reading ----------------------------------------------------------------------------------
+
+Result<EventSelector> EventSelector::create(sql::Db& db, Meta meta) {
+  EventSelector selector(db, std::move(meta));
+  HUGO_ASSIGN_OR_RETURN(selector.select_, db.prepare(kSelect));
+  HUGO_ASSIGN_OR_RETURN(selector.names_, db.prepare("SELECT id, name FROM names WHERE id > ?1"));
+  return selector;
+}
+
+Status EventSelector::refresh_names() {
+  names_.bind(1, max_name_id_);
+  while (true) {
+    auto row = names_.step();
+    if (!row.ok()) {
+      names_.reset();
+      return std::move(row).error();
+    }
+    if (!*row) break;
+    const std::int64_t id = names_.column_int(0);
+    by_id_[id] = std::string(names_.column_text(1));
+    max_name_id_ = std::max(max_name_id_, id);
+  }
+  names_.reset();
+  return ok_status();
+}
+
+Result<Event> EventSelector::decode(const sql::Stmt& row) {
+  Event e;
+  e.seq = row.column_int(0);
+  const std::int64_t kind = row.column_int(1);
+  if (!is_valid_event_kind(kind)) return corrupt_row(e.seq, "unknown kind " + std::to_string(kind));
+  e.kind = static_cast<EventKind>(kind);
+  e.source_event_id = e.seq;
+
+  auto name = [&](int column) -> Result<std::string> {
+    const std::int64_t id = row.column_int(column);
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) {
+      HUGO_TRY(refresh_names());
+      it = by_id_.find(id);
+      if (it == by_id_.end()) return corrupt_row(e.seq, "unknown name id " + std::to_string(id));
+    }
+    return it->second;
+  };
+  HUGO_ASSIGN_OR_RETURN(e.queue, name(2));
+  e.task_id = row.is_null(3) ? e.seq : row.column_int(3);
+  e.attempt = static_cast<std::int32_t>(row.column_int(4));
+  e.occurred_at = Timestamp{Duration{meta_.time_base_us + row.column_int(5)}};
+  e.recorded_at = e.occurred_at;
+  const auto row_flags = static_cast<std::uint32_t>(row.column_int(9));
+  e.flags = row_flags & kLifecycleMask;
+  if (!row.is_null(6) || e.kind == EventKind::LeaseGranted) {
+    OwnershipToken token;
+    token.task_id = e.task_id;
+    token.attempt = (row_flags & kTokenPrevAttempt) ? e.attempt - 1 : e.attempt;
+    token.lease_id = row.is_null(6) ? e.seq : row.column_int(6);
+    e.token = token;
+  }
+  if (!row.is_null(7)) {
+    HUGO_ASSIGN_OR_RETURN(std::string peer, name(7));
+    e.owner_peer_id = std::move(peer);
+  }
+  if (!row.is_null(8)) e.lease_expiration = e.occurred_at + Duration{row.column_int(8)};
+  if (!row.is_null(10)) {
+    Status decoded = decode_error_json(row.column_text(10), e.error);
+    if (!decoded.ok()) return corrupt_row(e.seq, "error column: " + decoded.error().message());
+  }
+  if (!row.is_null(11)) {
+    e.payload = std::string(row.column_blob(11));
+    e.payload_format = (row_flags & kPayloadJson) ? PayloadFormat::Json : PayloadFormat::Bytes;
+  }
+  e.journal_id = meta_.journal_id;
+  return e;
+}
+
+Result<std::vector<Event>> EventSelector::read(std::int64_t after, std::size_t max) {
+  std::vector<Event> events;
+  events.reserve(std::min<std::size_t>(max, 4096));
+  select_.bind(1, after).bind(2, static_cast<std::int64_t>(max));
+  while (true) {
+    auto row = select_.step();
+    if (!row.ok()) {
+      select_.reset();
+      return std::move(row).error();
+    }
+    if (!*row) break;
+    auto event = decode(select_);
+    if (!event.ok()) {
+      select_.reset();
+      return std::move(event).error();
+    }
+    events.push_back(std::move(event).value());
+  }
+  select_.reset();  // ends the statement's read transaction: never pins the WAL
+  return events;
+}
+
+Result<JournalInfo> EventSelector::info() {
+  JournalInfo info;
+  info.journal_id = meta_.journal_id;
+  info.schema_version = meta_.schema_version;
+  HUGO_TRY(db_->exec("BEGIN"));
+  auto finish = [&](Status status) -> Result<JournalInfo> {
+    (void)db_->exec("COMMIT");
+    if (!status.ok()) return std::move(status).error();
+    return info;
+  };
+  auto first = db_->query_int("SELECT coalesce(min(seq), 0) FROM events");
+  if (!first.ok()) return finish(std::move(first).error());
+  info.first_seq = *first;
+  auto count = db_->query_int("SELECT count(*) FROM events");
+  if (!count.ok()) return finish(std::move(count).error());
+  info.row_count = *count;
+  auto last = last_issued_seq(*db_);
+  if (!last.ok()) return finish(std::move(last).error());
+  info.last_seq = *last;
+  return finish(ok_status());
+}
+
+// ---- writing ----------------------------------------------------------------------------------
+
+Status validate_for_append(const Event& e) {
+  if (e.queue.empty()) return invalid_event("queue name is empty");
+  if (e.queue.size() > 1024) return invalid_event("queue name is longer than 1024 bytes");
+  if (!is_valid_event_kind(static_cast<std::int64_t>(e.kind))) return invalid_event("unknown kind");
+  if (e.attempt < 1) return invalid_event("attempt must be >= 1");
+  if ((e.flags & ~flags::All) != 0) return invalid_event("unknown flag bits");
+  if (e.task_id < 1 || e.task_id > e.seq) return invalid_event("task id must name an earlier or this row");
+  if (e.owner_peer_id && e.owner_peer_id->size() > 1024) return invalid_event("owner peer id is longer than 1024 bytes");
+  if (e.token) {
+    if (e.token->task_id != e.task_id) return invalid_event("token task id differs from the event's task id");
+    if (e.token->attempt != e.attempt && e.token->attempt != e.attempt - 1) {
+      return invalid_event("token attempt must be the event's attempt or the one before it");
+    }
+    if (e.token->lease_id < 1 || e.token->lease_id > e.seq) return invalid_event("token lease id must name an earlier or this row");
+  }
+  if (e.payload && e.payload_format == PayloadFormat::Json && !is_valid_json(*e.payload)) {
+    return invalid_event("payload_format is Json but the payload is not valid JSON");
+  }
+  return ok_status();
+}
+
+Result<EventInserter> EventInserter::create(sql::Db& db, Meta meta) {
+  EventInserter inserter(db, std::move(meta));
+  HUGO_ASSIGN_OR_RETURN(inserter.insert_, db.prepare(kInsert));
+  HUGO_ASSIGN_OR_RETURN(inserter.insert_name_, db.prepare("INSERT INTO names (name) VALUES (?1)"));
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt all, db.prepare("SELECT id, name FROM names"));
+  while (true) {
+    HUGO_ASSIGN_OR_RETURN(bool row, all.step());
+    if (!row) break;
+    inserter.ids_.emplace(std::string(all.column_text(1)), all.column_int(0));
+  }
+  return inserter;
+}
+
+Result<std::int64_t> EventInserter::intern(const std::string& name) {
+  if (auto it = ids_.find(name); it != ids_.end()) return it->second;
+  HUGO_TRY(insert_name_.bind(1, std::string_view(name)).run());
+  const std::int64_t id = db_->last_insert_rowid();
+  ids_.emplace(name, id);
+  return id;
+}
+
+Status EventInserter::insert(const Event& e) {
+  HUGO_ASSIGN_OR_RETURN(std::int64_t queue_id, intern(e.queue));
+  std::uint32_t row_flags = e.flags;
+  insert_.bind(1, e.seq).bind(2, static_cast<std::int64_t>(e.kind)).bind(3, queue_id);
+  if (e.kind == EventKind::Enqueued && e.task_id == e.seq) insert_.bind_null(4);
+  else insert_.bind(4, e.task_id);
+  insert_.bind(5, static_cast<std::int64_t>(e.attempt));
+  insert_.bind(6, e.occurred_at.time_since_epoch().count() - meta_.time_base_us);
+  if (!e.token || (e.kind == EventKind::LeaseGranted && e.token->lease_id == e.seq)) insert_.bind_null(7);
+  else insert_.bind(7, e.token->lease_id);
+  if (e.token && e.token->attempt != e.attempt) row_flags |= kTokenPrevAttempt;
+  if (e.owner_peer_id) {
+    auto peer = intern(*e.owner_peer_id);
+    if (!peer.ok()) {
+      insert_.reset();
+      return std::move(peer).error();
+    }
+    insert_.bind(8, *peer);
+  } else {
+    insert_.bind_null(8);
+  }
+  if (e.lease_expiration) insert_.bind(9, (*e.lease_expiration - e.occurred_at).count());
+  else insert_.bind_null(9);
+  if (e.payload && e.payload_format == PayloadFormat::Json) row_flags |= kPayloadJson;
+  insert_.bind(10, static_cast<std::int64_t>(row_flags));
+  if (e.error) {
+    std::string json;
+    encode_error_json(*e.error, json);
+    insert_.bind(11, std::string_view(json));
+  } else {
+    insert_.bind_null(11);
+  }
+  if (e.payload) insert_.bind_blob(12, *e.payload);
+  else insert_.bind_null(12);
+  return insert_.run();
+}
+
+}  // namespace hugo::rows

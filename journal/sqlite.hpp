@@ -1,0 +1,105 @@
+// The SQLite adapter: the only code that includes sqlite3.h. It owns connections and statements
+// (RAII) and turns every SQLite failure into a hugo::Error whose code says what an operator can
+// do about it (journal.full, journal.corrupt, journal.io, journal.busy, journal.read_only).
+#pragma once
+
+#include <hugo/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace hugo::sql {
+
+enum class OpenMode { ReadWriteCreate, ReadWrite, ReadOnly };
+
+// Maps an SQLite result code to a hugo Error. `what` is the operation ("commit", "open", ...).
+Error error_from_code(int rc, std::string_view what, std::string_view detail = {});
+
+class Stmt;
+
+// One connection. Not thread-safe; owned by exactly one thread at a time.
+class Db {
+ public:
+  static Result<Db> open(const std::filesystem::path& path, OpenMode mode,
+                         std::chrono::milliseconds busy_timeout);
+  Db() = default;
+  Db(Db&& other) noexcept;
+  Db& operator=(Db&& other) noexcept;
+  ~Db();
+
+  // Runs one or more statements with no results.
+  Status exec(std::string_view sql);
+  Result<Stmt> prepare(std::string_view sql);
+  // Runs a single-value query (e.g. a PRAGMA) and returns column 0 of the first row.
+  Result<std::int64_t> query_int(std::string_view sql);
+
+  std::int64_t last_insert_rowid() const;
+  Error last_error(std::string_view what) const;
+  const std::filesystem::path& path() const { return path_; }
+  sqlite3* handle() const { return db_; }
+
+  // Installs a WAL hook: after each commit `fn(ctx, wal_pages)` runs on the committing thread.
+  void set_wal_hook(int (*fn)(void*, sqlite3*, const char*, int), void* ctx);
+  // PASSIVE (mode 0) or RESTART (mode 2) or TRUNCATE (mode 3) checkpoint of "main".
+  Status checkpoint(int mode);
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::filesystem::path path_;
+};
+
+// A prepared statement. Bind indexes are 1-based, column indexes 0-based.
+class Stmt {
+ public:
+  Stmt() = default;
+  Stmt(Stmt&& other) noexcept;
+  Stmt& operator=(Stmt&& other) noexcept;
+  ~Stmt();
+
+  Stmt& bind(int index, std::int64_t value);
+  Stmt& bind(int index, std::string_view text);
+  Stmt& bind_blob(int index, std::string_view bytes);
+  Stmt& bind_null(int index);
+
+  // Advances: true if a row is available, false when done, or the Error.
+  Result<bool> step();
+  // Steps to completion, expecting no rows.
+  Status run();
+  void reset();
+
+  bool is_null(int column) const;
+  std::int64_t column_int(int column) const;
+  std::string_view column_text(int column) const;
+  std::string_view column_blob(int column) const;
+  int column_type(int column) const;  // SQLITE_INTEGER (1) .. SQLITE_NULL (5)
+
+ private:
+  friend class Db;
+  Stmt(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
+  sqlite3_stmt* stmt_ = nullptr;
+  sqlite3* db_ = nullptr;
+};
+
+// RAII transaction: BEGIN IMMEDIATE / DEFERRED on construction via begin(), ROLLBACK on
+// destruction unless commit() succeeded.
+class Transaction {
+ public:
+  static Result<Transaction> begin(Db& db, bool immediate);
+  Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+  Status commit();
+
+ private:
+  explicit Transaction(Db* db) : db_(db) {}
+  Db* db_ = nullptr;
+};
+
+}  // namespace hugo::sql

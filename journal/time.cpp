@@ -1,0 +1,117 @@
+#include <hugo/error_codes.hpp>
+#include <hugo/time.hpp>
+
+#include <cstdio>
+#include <sstream>
+
+namespace hugo {
+namespace {
+
+void put_digits(std::string& out, long long value, int width) {
+  char buffer[24];
+  for (int i = width - 1; i >= 0; --i) {
+    buffer[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out.append(buffer, static_cast<std::size_t>(width));
+}
+
+Error bad_time(std::string_view text, std::string_view why) {
+  return Error(std::string(errc::validation),
+               "invalid ISO-8601 timestamp '" + std::string(text.substr(0, 64)) + "': " +
+                   std::string(why) + " (expected e.g. 2024-01-01T00:00:00+00:00)")
+      .with("value", std::string(text.substr(0, 64)));
+}
+
+}  // namespace
+
+std::string format_iso8601(Timestamp t) {
+  const auto day = date::floor<date::days>(t);
+  const date::year_month_day ymd{day};
+  const date::hh_mm_ss<Duration> hms{t - day};
+  std::string out;
+  out.reserve(32);
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) {
+    // Outside what ISO-8601's basic four-digit year holds; date::format handles the sign.
+    return date::format("%FT%T", t) + "+00:00";
+  }
+  put_digits(out, year, 4);
+  out += '-';
+  put_digits(out, static_cast<unsigned>(ymd.month()), 2);
+  out += '-';
+  put_digits(out, static_cast<unsigned>(ymd.day()), 2);
+  out += 'T';
+  put_digits(out, hms.hours().count(), 2);
+  out += ':';
+  put_digits(out, hms.minutes().count(), 2);
+  out += ':';
+  put_digits(out, hms.seconds().count(), 2);
+  long long micros = hms.subseconds().count();
+  if (micros != 0) {
+    int width = 6;
+    while (micros % 10 == 0) {
+      micros /= 10;
+      --width;
+    }
+    out += '.';
+    put_digits(out, micros, width);
+  }
+  out += "+00:00";
+  return out;
+}
+
+// date::parse trips GCC's -Wmaybe-uninitialized inside date.h (a false positive in a
+// third-party header); silence it for this one function only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+Result<Timestamp> parse_iso8601(std::string_view text) {
+  // Split "<local date-time>[.fraction]<offset>" so that the date library parses the calendar
+  // part and the offset, while the fraction (up to .NET's 7 digits) is handled exactly here.
+  if (text.size() < 20 || text.size() > 40) return bad_time(text, "wrong length");
+  if (text[10] != 'T' && text[10] != 't') return bad_time(text, "missing 'T'");
+  std::string_view head = text.substr(0, 19);
+  std::string_view rest = text.substr(19);
+  long long fraction_us = 0;
+  if (!rest.empty() && rest.front() == '.') {
+    std::size_t n = 1;
+    long long scale = 100000;
+    while (n < rest.size() && rest[n] >= '0' && rest[n] <= '9') {
+      if (n > 7) return bad_time(text, "more than 7 fractional digits");
+      if (scale > 0) fraction_us += (rest[n] - '0') * scale;
+      scale /= 10;
+      ++n;
+    }
+    if (n == 1) return bad_time(text, "empty fraction");
+    rest = rest.substr(n);
+  }
+  std::string offset(rest);
+  if (offset == "Z" || offset == "z") offset = "+00:00";
+  if (offset.size() != 6 || (offset[0] != '+' && offset[0] != '-') || offset[3] != ':') {
+    return bad_time(text, "missing or malformed UTC offset");
+  }
+  std::istringstream in(std::string(head) + offset);
+  date::sys_seconds seconds{};
+  in >> date::parse("%Y-%m-%dT%H:%M:%S%Ez", seconds);
+  if (in.fail()) return bad_time(text, "not a valid date and time");
+  if (in.peek() != std::char_traits<char>::eof()) return bad_time(text, "trailing characters");
+  return Timestamp{seconds} + Duration{fraction_us};
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+Timestamp SystemClock::now() const {
+  return date::floor<Duration>(std::chrono::system_clock::now());
+}
+
+std::shared_ptr<Clock> SystemClock::shared() {
+  static const std::shared_ptr<Clock> instance = std::make_shared<SystemClock>();
+  return instance;
+}
+
+ManualClock::ManualClock(Timestamp start) : now_us_(start.time_since_epoch().count()) {}
+
+}  // namespace hugo

@@ -1,0 +1,28 @@
+// The journal's on-disk schema and its forward migrations. docs/FORMAT.md is the prose spec.
+//
+// PERSISTED: the schema version lives in PRAGMA user_version. Versions only go up; a migration
+// from version N to N+1 is appended to the list in schema.cpp and never edited afterwards.
+#pragma once
+
+#include "journal/sqlite.hpp"
+
+#include <hugo/error.hpp>
+
+namespace hugo::schema {
+
+// The version this build writes. A journal with a higher user_version is refused
+// (journal.schema_newer): an older binary must never write rows it does not understand.
+inline constexpr int kCurrentVersion = 1;
+
+// Application id stored in the database header (PRAGMA application_id): "HUGJ".
+inline constexpr std::int64_t kApplicationId = 0x48554A4A;
+
+// Brings `db` (inside the caller's write transaction) to kCurrentVersion, creating the schema on
+// an empty database. Returns journal.schema_newer or journal.corrupt when the file is not ours.
+Status migrate(sql::Db& db);
+
+// Checks that `db` is a journal this build can read: known application id and a version not
+// above kCurrentVersion. Returns the version.
+Result<int> check_readable(sql::Db& db);
+
+}  // namespace hugo::schema
