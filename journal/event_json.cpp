@@ -106,7 +106,8 @@ void write_value(Writer& w, const Event& event, bool& json_value) {
     std::string compact;
     if (compact_json(*event.payload, compact)) {
       w.RawValue(compact.data(), compact.size(), rj::kObjectType);
-      json_value = true;
+      // Only a JSON string is ambiguous with base64 bytes; say so explicitly for those.
+      json_value = compact.front() == '"';
       return;
     }
     // Not valid JSON after all (a damaged row): fall through and keep the bytes as base64.

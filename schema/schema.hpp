@@ -15,7 +15,7 @@ namespace hugo::schema {
 inline constexpr int kCurrentVersion = 1;
 
 // Application id stored in the database header (PRAGMA application_id): "HUGJ".
-inline constexpr std::int64_t kApplicationId = 0x48554A4A;
+inline constexpr std::int64_t kApplicationId = 0x4855474A;
 
 // Brings `db` (inside the caller's write transaction) to kCurrentVersion, creating the schema on
 // an empty database. Returns journal.schema_newer or journal.corrupt when the file is not ours.

@@ -7,7 +7,7 @@
 //
 // All 15 properties always appear, in that order, nulls explicit; kind and flags are integers.
 // Extension properties follow and are omitted when empty: "journalId" (the source journal) and
-// "valueFormat":"json" (the value is embedded JSON rather than base64 bytes). A .NET Hugo reader
+// "valueFormat":"json" (the value is a JSON string that is the payload itself, not base64 bytes). A .NET Hugo reader
 // skips them. The decoder is strict: every property name is case-sensitive, the 15 Hugo
 // properties except sourcePeerId/ownerPeerId/value/error/ownershipToken/leaseExpiration are
 // required, types are checked, and bad input yields codec.malformed or codec.invalid, never a

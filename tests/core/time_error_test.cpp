@@ -1,0 +1,81 @@
+// Error/Result plumbing and ISO-8601 time handling.
+#include <doctest/doctest.h>
+
+#include <hugo/error.hpp>
+#include <hugo/error_codes.hpp>
+#include <hugo/time.hpp>
+
+using namespace hugo;
+
+namespace {
+
+Result<int> parse_positive(int v) {
+  if (v <= 0) return Error(std::string(errc::validation), "must be positive").with("value", std::to_string(v));
+  return v;
+}
+
+Result<int> doubled(int v) {
+  HUGO_ASSIGN_OR_RETURN(int x, parse_positive(v));
+  return x * 2;
+}
+
+Status check_twice(int v) {
+  HUGO_TRY(parse_positive(v));
+  HUGO_TRY(doubled(v));
+  return ok_status();
+}
+
+}  // namespace
+
+TEST_SUITE("core") {
+
+TEST_CASE("return-if-error helpers propagate the first error unchanged") {
+  CHECK(doubled(4).value() == 8);
+  auto bad = doubled(-1);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code() == "error.validation");
+  CHECK(*bad.error().find("VALUE") == "-1");  // metadata keys are case-insensitive
+  CHECK(check_twice(3).ok());
+  CHECK(check_twice(0).error().message() == "must be positive");
+  CHECK(bad.error().to_string() == "error.validation: must be positive [value=-1]");
+}
+
+TEST_CASE("ISO-8601 formatting follows Hugo's layout") {
+  const Timestamp t = Timestamp{std::chrono::seconds{1'704'067'200}};
+  CHECK(format_iso8601(t) == "2024-01-01T00:00:00+00:00");
+  CHECK(format_iso8601(t + std::chrono::microseconds(500000)) == "2024-01-01T00:00:00.5+00:00");
+  CHECK(format_iso8601(t + std::chrono::microseconds(123)) == "2024-01-01T00:00:00.000123+00:00");
+  CHECK(format_iso8601(Timestamp{}) == "1970-01-01T00:00:00+00:00");
+}
+
+TEST_CASE("ISO-8601 parsing handles offsets, Z and .NET's seven fractional digits") {
+  const Timestamp t = Timestamp{std::chrono::seconds{1'704'067'200}};
+  CHECK(parse_iso8601("2024-01-01T00:00:00+00:00").value() == t);
+  CHECK(parse_iso8601("2024-01-01T00:00:00Z").value() == t);
+  CHECK(parse_iso8601("2024-01-01T02:00:00+02:00").value() == t);
+  CHECK(parse_iso8601("2023-12-31T19:00:00-05:00").value() == t);
+  CHECK(parse_iso8601("2024-01-01T00:00:00.1234567+00:00").value() == t + std::chrono::microseconds(123456));
+  for (const char* bad : {"2024-01-01", "2024-01-01T00:00:00", "2024-13-01T00:00:00Z", "2024-01-01T00:00:00.+00:00",
+                          "2024-01-01T00:00:00.12345678Z", "2024-01-01T00:00:00+0000", "garbage garbage garbage"}) {
+    CAPTURE(bad);
+    auto r = parse_iso8601(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == errc::validation);
+  }
+  for (std::int64_t us : {0LL, 1LL, 999999LL, 1'704'067'200'123'456LL, 4'102'444'800'000'001LL}) {
+    const Timestamp x{Duration{us}};
+    CHECK(parse_iso8601(format_iso8601(x)).value() == x);
+  }
+}
+
+TEST_CASE("ManualClock moves only when told to") {
+  ManualClock clock;
+  const Timestamp start = clock.now();
+  CHECK(clock.now() == start);
+  clock.advance(std::chrono::seconds(5));
+  CHECK(clock.now() == start + std::chrono::seconds(5));
+  clock.set(Timestamp{});
+  CHECK(clock.now() == Timestamp{});
+}
+
+}  // TEST_SUITE

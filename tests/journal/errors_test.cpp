@@ -1,0 +1,159 @@
+// Bad files and failing disks: every case gives a stable error code and loses nothing committed.
+#include <doctest/doctest.h>
+
+#include <hugo/error_codes.hpp>
+#include <hugo/journal.hpp>
+
+#include "journal/sqlite.hpp"
+#include "tests/support/events.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <fstream>
+
+using namespace hugo;
+using hugo::test::enqueued;
+using hugo::test::TempDir;
+
+TEST_SUITE("journal.errors") {
+
+TEST_CASE("a journal written by a newer schema version is refused with journal.schema_newer") {
+  TempDir dir;
+  const auto path = dir / "j.db";
+  { REQUIRE(Journal::open(path, {}).ok()); }
+  {
+    auto db = sql::Db::open(path, sql::OpenMode::ReadWrite, std::chrono::milliseconds(1000));
+    REQUIRE(db.ok());
+    REQUIRE(db->exec("PRAGMA user_version = 99").ok());
+  }
+  auto journal = Journal::open(path, {});
+  REQUIRE_FALSE(journal.ok());
+  CHECK(journal.error().code() == errc::journal_schema_newer);
+  CHECK(*journal.error().find("schema_version") == "99");
+  auto reader = JournalReader::open(path);
+  REQUIRE_FALSE(reader.ok());
+  CHECK(reader.error().code() == errc::journal_schema_newer);
+}
+
+TEST_CASE("a file that is not a SQLite database gives journal.corrupt") {
+  TempDir dir;
+  const auto path = dir / "notes.txt";
+  std::ofstream(path) << std::string(8192, 'x');
+  auto journal = Journal::open(path, {});
+  REQUIRE_FALSE(journal.ok());
+  CHECK(journal.error().code() == errc::journal_corrupt);
+  auto reader = JournalReader::open(path);
+  REQUIRE_FALSE(reader.ok());
+  CHECK(reader.error().code() == errc::journal_corrupt);
+}
+
+TEST_CASE("a SQLite database that is not a journal gives journal.corrupt and is left untouched") {
+  TempDir dir;
+  const auto path = dir / "other.db";
+  {
+    auto db = sql::Db::open(path, sql::OpenMode::ReadWriteCreate, std::chrono::milliseconds(1000));
+    REQUIRE(db.ok());
+    REQUIRE(db->exec("CREATE TABLE t(x); INSERT INTO t VALUES (1);").ok());
+  }
+  auto journal = Journal::open(path, {});
+  REQUIRE_FALSE(journal.ok());
+  CHECK(journal.error().code() == errc::journal_corrupt);
+  auto db = sql::Db::open(path, sql::OpenMode::ReadOnly, std::chrono::milliseconds(1000));
+  REQUIRE(db.ok());
+  CHECK(db->query_int("SELECT count(*) FROM t").value_or(0) == 1);
+}
+
+TEST_CASE("opening a missing journal read-only gives journal.not_found") {
+  TempDir dir;
+  auto reader = JournalReader::open(dir / "missing.db");
+  REQUIRE_FALSE(reader.ok());
+  CHECK(reader.error().code() == errc::journal_not_found);
+}
+
+TEST_CASE("disk full: journal.full for the failing and every later append, committed rows intact") {
+  TempDir dir;
+  const auto path = dir / "j.db";
+  JournalOptions options;
+  options.durability = Durability::Fsync;
+  options.max_pages = 40;  // ~160 KiB
+  std::int64_t last_ok = 0;
+  {
+    auto journal = Journal::open(path, options);
+    REQUIRE(journal.ok());
+    const std::string payload(1000, 'p');
+    Status failure;
+    for (int i = 0; i < 1000; ++i) {
+      auto seq = (*journal)->append(enqueued("q", payload + std::to_string(i)));
+      if (!seq.ok()) {
+        failure = std::move(seq).error();
+        break;
+      }
+      last_ok = *seq;
+    }
+    REQUIRE_FALSE(failure.ok());
+    CHECK(failure.error().code() == errc::journal_full);
+    CHECK(last_ok > 10);
+    // Poisoned: later appends fail with the same code and are never reported as committed.
+    auto later = (*journal)->append(enqueued("q", "small"));
+    REQUIRE_FALSE(later.ok());
+    CHECK(later.error().code() == errc::journal_full);
+    CHECK((*journal)->health().error().code() == errc::journal_full);
+    CHECK((*journal)->durable_seq() == last_ok);
+  }
+  // Reopening (without the cap) recovers every committed event and continues the numbering.
+  auto reader = JournalReader::open(path);
+  REQUIRE(reader.ok());
+  auto events = (*reader)->read(0, 10000);
+  REQUIRE(events.ok());
+  REQUIRE(static_cast<std::int64_t>(events->size()) == last_ok);
+  for (std::int64_t i = 0; i < last_ok; ++i) {
+    CHECK((*events)[static_cast<std::size_t>(i)].payload ==
+          std::optional<std::string>(std::string(1000, 'p') + std::to_string(i)));
+  }
+  auto journal = Journal::open(path, {});
+  REQUIRE(journal.ok());
+  auto seq = (*journal)->append(enqueued("q", "after"));
+  REQUIRE(seq.ok());
+  CHECK(*seq == last_ok + 1);
+}
+
+TEST_CASE("invalid events are refused with error.validation and do not consume a seq") {
+  TempDir dir;
+  auto journal = Journal::open(dir / "j.db", {});
+  REQUIRE(journal.ok());
+  Event no_queue = enqueued("", "x");
+  auto refused = (*journal)->append(no_queue);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code() == errc::validation);
+
+  Event bad_json = enqueued("q", "{not json");
+  bad_json.payload_format = PayloadFormat::Json;
+  CHECK((*journal)->append(bad_json).error().code() == errc::validation);
+
+  Event future_task = test::lease_granted("q", 99, 1, "w");
+  CHECK((*journal)->append(future_task).error().code() == errc::validation);
+
+  auto seq = (*journal)->append(enqueued("q", "fine"));
+  REQUIRE(seq.ok());
+  CHECK(*seq == 1);
+}
+
+TEST_CASE("append after close fails with journal.closed") {
+  TempDir dir;
+  auto journal = Journal::open(dir / "j.db", {});
+  REQUIRE(journal.ok());
+  REQUIRE((*journal)->close().ok());
+  auto seq = (*journal)->append(enqueued("q", "x"));
+  REQUIRE_FALSE(seq.ok());
+  CHECK(seq.error().code() == errc::journal_closed);
+}
+
+TEST_CASE("invalid options are refused with error.validation") {
+  TempDir dir;
+  JournalOptions options;
+  options.max_batch = 0;
+  auto journal = Journal::open(dir / "j.db", options);
+  REQUIRE_FALSE(journal.ok());
+  CHECK(journal.error().code() == errc::validation);
+}
+
+}  // TEST_SUITE
