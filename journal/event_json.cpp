@@ -266,6 +266,8 @@ Result<Event> decode_event_value(const Value& doc) {
   HUGO_ASSIGN_OR_RETURN(e.lease_expiration, optional_time(doc, "leaseExpiration"));
   HUGO_ASSIGN_OR_RETURN(std::int64_t flag_bits, required_int(doc, "flags", 0, flags::All));
   e.flags = static_cast<std::uint32_t>(flag_bits);
+  HUGO_ASSIGN_OR_RETURN(e.enqueued_at, optional_time(doc, "enqueuedAt"));
+  HUGO_ASSIGN_OR_RETURN(e.available_at, optional_time(doc, "availableAt"));
   HUGO_ASSIGN_OR_RETURN(e.journal_id, optional_string(doc, "journalId"));
   return e;
 }
@@ -361,6 +363,14 @@ void encode_event_json(const Event& event, std::string& out) {
   if (json_value) {
     write_key(w, "valueFormat");
     write_string(w, "json");
+  }
+  if (event.enqueued_at) {
+    write_key(w, "enqueuedAt");
+    write_time(w, *event.enqueued_at);
+  }
+  if (event.available_at) {
+    write_key(w, "availableAt");
+    write_time(w, *event.available_at);
   }
   if (event.journal_id) {
     write_key(w, "journalId");

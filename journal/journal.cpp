@@ -156,40 +156,50 @@ struct Journal::Impl {
     }
   }
 
-  AppendTicket accept(Event&& event) {
+  // Assigns seqs and the journal-filled fields of `events` (in place), validates them, and
+  // queues them in one batch. All or nothing: a refused group consumes no seq.
+  AppendTicket accept(Event* events, std::size_t count, bool move_in) {
     std::unique_lock lock(mutex);
-    if (failure) return {0, ready_future(*failure)};
+    if (failure) return {0, count, ready_future(*failure)};
     if (closing) {
-      return {0, ready_future(Error(std::string(errc::journal_closed),
-                                    "append after the journal was closed (reopen it to append)")
-                                  .with("path", path.string()))};
+      return {0, count, ready_future(Error(std::string(errc::journal_closed),
+                                           "append after the journal was closed (reopen it to append)")
+                                         .with("path", path.string()))};
     }
-    const std::int64_t seq = last_accepted + 1;
-    event.seq = seq;
-    event.source_event_id = seq;
-    event.recorded_at = event.occurred_at;
-    event.journal_id = meta.journal_id;
-    if (event.kind == EventKind::Enqueued && event.task_id == 0) event.task_id = seq;
-    if (event.token && event.kind == EventKind::LeaseGranted && event.token->lease_id == 0) {
-      event.token->lease_id = seq;
+    for (std::size_t i = 0; i < count; ++i) {
+      Event& event = events[i];
+      const std::int64_t seq = last_accepted + 1 + static_cast<std::int64_t>(i);
+      event.seq = seq;
+      event.source_event_id = seq;
+      event.recorded_at = event.occurred_at;
+      event.journal_id = meta.journal_id;
+      const bool starts_task = event.kind == EventKind::Enqueued || event.kind == EventKind::Restored;
+      if (starts_task && event.task_id == 0) event.task_id = seq;
+      if (event.token && event.kind == EventKind::LeaseGranted && event.token->lease_id == 0) {
+        event.token->lease_id = seq;
+      }
+      if (event.token && event.token->task_id == 0) event.token->task_id = event.task_id;
+      if (Status valid = rows::validate_for_append(event); !valid.ok()) {
+        return {0, count, ready_future(std::move(valid))};
+      }
     }
-    if (event.token && event.token->task_id == 0) event.token->task_id = event.task_id;
-    if (Status valid = rows::validate_for_append(event); !valid.ok()) {
-      return {0, ready_future(std::move(valid))};
-    }
-    last_accepted = seq;
-    if (batches.empty() || batches.back()->events.size() >= options.max_batch) {
+    const std::int64_t first = last_accepted + 1;
+    last_accepted += static_cast<std::int64_t>(count);
+    if (batches.empty() || batches.back()->events.size() + count > options.max_batch) {
       auto batch = std::make_shared<Batch>();
       batch->opened_at = std::chrono::steady_clock::now();
-      batch->events.reserve(std::min(options.max_batch, last_batch_size * 2));
+      batch->events.reserve(std::max(count, std::min(options.max_batch, last_batch_size * 2)));
       batches.push_back(std::move(batch));
     }
     Batch& batch = *batches.back();
-    batch.events.push_back(std::move(event));
+    for (std::size_t i = 0; i < count; ++i) {
+      if (move_in) batch.events.push_back(std::move(events[i]));
+      else batch.events.push_back(events[i]);
+    }
     const std::size_t size = batch.events.size();
-    AppendTicket ticket{seq, batch.future};
+    AppendTicket ticket{first, count, batch.future};
     lock.unlock();
-    if (size == 1 || size >= std::min(last_batch_size, options.max_batch)) work_cv.notify_one();
+    if (size == count || size >= std::min(last_batch_size, options.max_batch)) work_cv.notify_one();
     return ticket;
   }
 
@@ -263,7 +273,12 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& path
   return std::unique_ptr<Journal>(new Journal(std::move(impl)));
 }
 
-AppendTicket Journal::append_async(Event event) { return impl_->accept(std::move(event)); }
+AppendTicket Journal::append_async(Event event) { return impl_->accept(&event, 1, true); }
+
+AppendTicket Journal::append_group_async(std::vector<Event>& events) {
+  if (events.empty()) return {0, 0, ready_future(ok_status())};
+  return impl_->accept(events.data(), events.size(), false);
+}
 
 Result<std::int64_t> Journal::append(Event event) { return append_async(std::move(event)).wait(); }
 

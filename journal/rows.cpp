@@ -10,13 +10,14 @@
 namespace hugo::rows {
 namespace {
 
-constexpr std::string_view kSelect =
-    "SELECT seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload "
-    "FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+const std::string kSelect = "SELECT " + std::string(kHeaderColumns) +
+                           ", error, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 
 constexpr std::string_view kInsert =
     "INSERT INTO events (seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+}  // namespace
 
 Error corrupt_row(std::int64_t seq, std::string why) {
   return Error(std::string(errc::journal_corrupt),
@@ -24,6 +25,8 @@ Error corrupt_row(std::int64_t seq, std::string why) {
                    " (run `hugo-journal verify`, or restore from a replica)")
       .with("seq", std::to_string(seq));
 }
+
+namespace {
 
 Error invalid_event(std::string why) {
   return Error(std::string(errc::validation), "event rejected: " + why);
@@ -103,50 +106,73 @@ Status EventSelector::refresh_names() {
   return ok_status();
 }
 
-Result<Event> EventSelector::decode(const sql::Stmt& row) {
-  Event e;
-  e.seq = row.column_int(0);
+Result<RowHeader> decode_header(const sql::Stmt& row, std::int64_t time_base_us) {
+  RowHeader h;
+  h.seq = row.column_int(0);
   const std::int64_t kind = row.column_int(1);
-  if (!is_valid_event_kind(kind)) return corrupt_row(e.seq, "unknown kind " + std::to_string(kind));
-  e.kind = static_cast<EventKind>(kind);
-  e.source_event_id = e.seq;
-
-  auto name = [&](int column) -> Result<std::string> {
-    const std::int64_t id = row.column_int(column);
-    auto it = by_id_.find(id);
-    if (it == by_id_.end()) {
-      HUGO_TRY(refresh_names());
-      it = by_id_.find(id);
-      if (it == by_id_.end()) return corrupt_row(e.seq, "unknown name id " + std::to_string(id));
-    }
-    return it->second;
-  };
-  HUGO_ASSIGN_OR_RETURN(e.queue, name(2));
-  e.task_id = row.is_null(3) ? e.seq : row.column_int(3);
-  e.attempt = static_cast<std::int32_t>(row.column_int(4));
-  e.occurred_at = Timestamp{Duration{meta_.time_base_us + row.column_int(5)}};
-  e.recorded_at = e.occurred_at;
-  const auto row_flags = static_cast<std::uint32_t>(row.column_int(9));
-  e.flags = row_flags & kLifecycleMask;
-  if (!row.is_null(6) || e.kind == EventKind::LeaseGranted) {
+  if (!is_valid_event_kind(kind)) return corrupt_row(h.seq, "unknown kind " + std::to_string(kind));
+  h.kind = static_cast<EventKind>(kind);
+  h.queue_id = row.column_int(2);
+  h.task = row.is_null(3) ? h.seq : row.column_int(3);
+  h.attempt = static_cast<std::int32_t>(row.column_int(4));
+  h.at = Timestamp{Duration{time_base_us + row.column_int(5)}};
+  h.row_flags = static_cast<std::uint32_t>(row.column_int(9));
+  h.flags = h.row_flags & kLifecycleMask;
+  if (!row.is_null(6) || h.kind == EventKind::LeaseGranted) {
     OwnershipToken token;
-    token.task_id = e.task_id;
-    token.attempt = (row_flags & kTokenPrevAttempt) ? e.attempt - 1 : e.attempt;
-    token.lease_id = row.is_null(6) ? e.seq : row.column_int(6);
-    e.token = token;
+    token.task_id = h.task;
+    token.attempt = (h.row_flags & kTokenPrevAttempt) ? h.attempt - 1 : h.attempt;
+    token.lease_id = row.is_null(6) ? h.seq : row.column_int(6);
+    h.token = token;
   }
-  if (!row.is_null(7)) {
-    HUGO_ASSIGN_OR_RETURN(std::string peer, name(7));
-    e.owner_peer_id = std::move(peer);
+  h.owner_id = row.is_null(7) ? 0 : row.column_int(7);
+  if (!row.is_null(8)) {
+    // One column, three meanings by kind (docs/FORMAT.md): validate_for_append keeps them apart.
+    const Timestamp value = h.at + Duration{row.column_int(8)};
+    if (h.kind == EventKind::Restored) h.enqueued_at = value;
+    else if (h.kind == EventKind::Requeued) h.available_at = value;
+    else h.lease_expiration = value;
   }
-  if (!row.is_null(8)) e.lease_expiration = e.occurred_at + Duration{row.column_int(8)};
+  return h;
+}
+
+Result<std::string> EventSelector::name_of(std::int64_t id, std::int64_t seq) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) {
+    HUGO_TRY(refresh_names());
+    it = by_id_.find(id);
+    if (it == by_id_.end()) return corrupt_row(seq, "unknown name id " + std::to_string(id));
+  }
+  return it->second;
+}
+
+Result<Event> EventSelector::decode(const sql::Stmt& row) {
+  HUGO_ASSIGN_OR_RETURN(RowHeader h, decode_header(row, meta_.time_base_us));
+  Event e;
+  e.seq = h.seq;
+  e.source_event_id = h.seq;
+  e.kind = h.kind;
+  HUGO_ASSIGN_OR_RETURN(e.queue, name_of(h.queue_id, h.seq));
+  e.task_id = h.task;
+  e.attempt = h.attempt;
+  e.occurred_at = h.at;
+  e.recorded_at = h.at;
+  e.flags = h.flags;
+  e.token = h.token;
+  if (h.owner_id != 0) {
+    HUGO_ASSIGN_OR_RETURN(std::string owner, name_of(h.owner_id, h.seq));
+    e.owner_peer_id = std::move(owner);
+  }
+  e.lease_expiration = h.lease_expiration;
+  e.enqueued_at = h.enqueued_at;
+  e.available_at = h.available_at;
   if (!row.is_null(10)) {
     Status decoded = decode_error_json(row.column_text(10), e.error);
     if (!decoded.ok()) return corrupt_row(e.seq, "error column: " + decoded.error().message());
   }
   if (!row.is_null(11)) {
     e.payload = std::string(row.column_blob(11));
-    e.payload_format = (row_flags & kPayloadJson) ? PayloadFormat::Json : PayloadFormat::Bytes;
+    e.payload_format = (h.row_flags & kPayloadJson) ? PayloadFormat::Json : PayloadFormat::Bytes;
   }
   e.journal_id = meta_.journal_id;
   return e;
@@ -213,6 +239,13 @@ Status validate_for_append(const Event& e) {
     }
     if (e.token->lease_id < 1 || e.token->lease_id > e.seq) return invalid_event("token lease id must name an earlier or this row");
   }
+  const bool leases = e.kind == EventKind::LeaseGranted || e.kind == EventKind::Heartbeat;
+  if (e.lease_expiration && !leases) return invalid_event("only LeaseGranted and Heartbeat carry a lease expiration");
+  if (e.enqueued_at && e.kind != EventKind::Restored) return invalid_event("only Restored carries enqueued_at");
+  if (e.available_at && e.kind != EventKind::Requeued) return invalid_event("only Requeued carries available_at");
+  if (e.payload && e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) {
+    return invalid_event("only Enqueued and Restored rows store a payload");
+  }
   if (e.payload && e.payload_format == PayloadFormat::Json && !is_valid_json(*e.payload)) {
     return invalid_event("payload_format is Json but the payload is not valid JSON");
   }
@@ -261,8 +294,11 @@ Status EventInserter::insert(const Event& e) {
   } else {
     insert_.bind_null(8);
   }
-  if (e.lease_expiration) insert_.bind(9, (*e.lease_expiration - e.occurred_at).count());
-  else insert_.bind_null(9);
+  if (const auto& relative = e.lease_expiration ? e.lease_expiration : e.enqueued_at ? e.enqueued_at : e.available_at) {
+    insert_.bind(9, (*relative - e.occurred_at).count());
+  } else {
+    insert_.bind_null(9);
+  }
   if (e.payload && e.payload_format == PayloadFormat::Json) row_flags |= kPayloadJson;
   insert_.bind(10, static_cast<std::int64_t>(row_flags));
   if (e.error) {

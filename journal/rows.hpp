@@ -8,6 +8,7 @@
 #include <hugo/journal.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,11 +28,35 @@ struct Meta {
 };
 
 Result<Meta> load_meta(sql::Db& db, int schema_version);
+Error corrupt_row(std::int64_t seq, std::string why);
 // Creates the meta rows of a new journal (inside the caller's transaction).
 Status init_meta(sql::Db& db, Timestamp now);
 
 // Highest seq ever issued: sqlite_sequence survives deletion of the tail.
 Result<std::int64_t> last_issued_seq(sql::Db& db);
+
+// The integer columns of one row (seq .. flags), decoded once for every reader. Names stay ids.
+struct RowHeader {
+  std::int64_t seq = 0;
+  EventKind kind = EventKind::Enqueued;
+  std::int64_t queue_id = 0;
+  std::int64_t task = 0;
+  std::int32_t attempt = 1;
+  Timestamp at{};
+  std::optional<OwnershipToken> token;
+  std::int64_t owner_id = 0;  // 0: none
+  std::optional<Timestamp> lease_expiration;
+  std::optional<Timestamp> enqueued_at;
+  std::optional<Timestamp> available_at;
+  std::uint32_t flags = 0;      // lifecycle flags only
+  std::uint32_t row_flags = 0;  // the whole column
+};
+
+// The first ten columns every row query selects, in this order.
+inline constexpr std::string_view kHeaderColumns = "seq, kind, queue, task, attempt, at, lease, peer, expires, flags";
+
+// Decodes columns 0..9 of `row`; journal.corrupt for an unknown kind.
+Result<RowHeader> decode_header(const sql::Stmt& row, std::int64_t time_base_us);
 
 // Reads events and resolves interned names. One instance per connection.
 class EventSelector {
@@ -45,6 +70,7 @@ class EventSelector {
  private:
   EventSelector(sql::Db& db, Meta meta) : db_(&db), meta_(std::move(meta)) {}
   Status refresh_names();
+  Result<std::string> name_of(std::int64_t id, std::int64_t seq);
   Result<Event> decode(const sql::Stmt& row);
 
   sql::Db* db_;

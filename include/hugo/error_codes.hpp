@@ -18,6 +18,10 @@ inline constexpr std::string_view journal_read_only = "journal.read_only";    //
 inline constexpr std::string_view journal_closed = "journal.closed";          // append after close()
 inline constexpr std::string_view journal_busy = "journal.busy";              // lock wait timed out
 
+// --- Queue -----------------------------------------------------------------------------------
+inline constexpr std::string_view queue_full = "queue.full";        // enqueue with Wait::none on a full queue
+inline constexpr std::string_view queue_timeout = "queue.timeout";  // a Wait deadline passed
+
 // --- Codec ---------------------------------------------------------------------------------
 inline constexpr std::string_view codec_malformed = "codec.malformed";        // not parseable JSON
 inline constexpr std::string_view codec_invalid = "codec.invalid";            // JSON, but not a valid event
@@ -27,7 +31,6 @@ inline constexpr std::string_view validation = "error.validation";
 inline constexpr std::string_view canceled = "error.canceled";
 inline constexpr std::string_view exception = "error.exception";
 inline constexpr std::string_view unspecified = "error.unspecified";
-inline constexpr std::string_view timeout = "error.timeout";
 inline constexpr std::string_view lease_expired = "error.taskqueue.lease_expired";
 inline constexpr std::string_view lease_inactive = "error.taskqueue.lease_inactive";
 inline constexpr std::string_view disposed = "error.taskqueue.disposed";

@@ -86,8 +86,11 @@ struct Event {
   PayloadFormat payload_format = PayloadFormat::Bytes;
   std::optional<Error> error;
   std::optional<OwnershipToken> token;        // ownershipToken
-  std::optional<Timestamp> lease_expiration;  // leaseExpiration
+  std::optional<Timestamp> lease_expiration;  // leaseExpiration: LeaseGranted/Heartbeat only
   std::uint32_t flags = flags::None;
+  // Extension fields (not in Hugo's 15; JSON writes them only when set):
+  std::optional<Timestamp> enqueued_at;   // Restored only: the task's original enqueue time
+  std::optional<Timestamp> available_at;  // Requeued only: not leasable before (requeue delay)
   std::optional<std::string> journal_id;      // the source journal's stream id (extension field)
 
   friend bool operator==(const Event&, const Event&) = default;

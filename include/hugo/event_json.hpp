@@ -6,8 +6,9 @@
 //    "leaseExpiration":null,"flags":0}
 //
 // All 15 properties always appear, in that order, nulls explicit; kind and flags are integers.
-// Extension properties follow and are omitted when empty: "journalId" (the source journal) and
-// "valueFormat":"json" (the value is a JSON string that is the payload itself, not base64 bytes). A .NET Hugo reader
+// Extension properties follow, in this order, each omitted when empty: "valueFormat":"json" (the
+// value is a JSON string that is the payload itself, not base64 bytes), "enqueuedAt" (Restored),
+// "availableAt" (Requeued with a delay) and "journalId" (the source journal). A .NET Hugo reader
 // skips them. The decoder is strict: every property name is case-sensitive, the 15 Hugo
 // properties except sourcePeerId/ownerPeerId/value/error/ownershipToken/leaseExpiration are
 // required, types are checked, and bad input yields codec.malformed or codec.invalid, never a

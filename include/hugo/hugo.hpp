@@ -6,4 +6,6 @@
 #include <hugo/event.hpp>
 #include <hugo/event_json.hpp>
 #include <hugo/journal.hpp>
+#include <hugo/task_queue.hpp>
+#include <hugo/typed_task_queue.hpp>
 #include <hugo/time.hpp>

@@ -63,10 +63,11 @@ struct JournalOptions {
 // Where an append stands: its seq is known at once; `durable` resolves when its batch commits.
 // A failed batch resolves every ticket in it with the same Error (journal.full, journal.io, ...).
 struct AppendTicket {
-  std::int64_t seq = 0;  // 0 if the append was refused (journal failed or closed)
+  std::int64_t seq = 0;    // the (first) seq; 0 if the append was refused
+  std::size_t count = 1;   // a group's events got seqs seq .. seq + count - 1
   std::shared_future<Status> durable;
 
-  // Blocks until the batch is durable; returns seq or the batch's Error.
+  // Blocks until the batch is durable; returns seq (the first) or the batch's Error.
   HUGO_API Result<std::int64_t> wait() const;
 };
 
@@ -95,6 +96,11 @@ class HUGO_API Journal {
   // a LeaseGranted event whose token has lease_id 0. Events that fail validation, or arrive after
   // a failure or close(), get a ticket with seq 0 that resolves to the error.
   AppendTicket append_async(Event event);
+
+  // Appends several events atomically: they get consecutive seqs and commit in one transaction,
+  // so a crash keeps all of them or none. Validation failure of any refuses all (no seq used).
+  // Fills seq etc. in `events` as append_async does, so the caller sees the assigned values.
+  AppendTicket append_group_async(std::vector<Event>& events);
 
   // append_async + wait: returns the seq once its batch is durable at the configured Durability.
   Result<std::int64_t> append(Event event);

@@ -1,0 +1,221 @@
+// hugo::TaskQueue: a lease-based task queue that is a projection of its journal.
+//
+// Every mutation appends its rows to the Journal inside the queue's critical section, before the
+// change is visible to anyone (so a task's Enqueued is always sequenced before its LeaseGranted),
+// and returns once those rows are durable. Opening a queue on an existing journal rebuilds its
+// exact state: pending FIFO order, attempts, last errors, live leases with owners and expirations,
+// and dead letters. A lease granted before a crash can be heartbeated or completed after it.
+//
+// Identity: task id = seq of the task's Enqueued row; lease id = seq of its LeaseGranted row;
+// token = (task id, attempt, lease id). docs/QUEUE.md lists every difference from Hugo.
+//
+// Thread-safety: all methods are thread-safe. Callbacks (dead-letter handler, backpressure) run
+// on the calling thread after the queue's lock is released; they may call back into the queue.
+#pragma once
+
+#include <hugo/error.hpp>
+#include <hugo/event.hpp>
+#include <hugo/export.hpp>
+#include <hugo/journal.hpp>
+#include <hugo/time.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+namespace hugo {
+
+// How long a call may block (enqueue on a full queue, lease on an empty one).
+struct Wait {
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::stop_token stop;
+
+  static Wait none() { return Wait{std::chrono::steady_clock::time_point::min(), {}}; }
+  static Wait forever(std::stop_token stop = {}) { return Wait{std::chrono::steady_clock::time_point::max(), std::move(stop)}; }
+  static Wait for_duration(std::chrono::steady_clock::duration d, std::stop_token stop = {}) {
+    return Wait{std::chrono::steady_clock::now() + d, std::move(stop)};
+  }
+};
+
+// A pending task as drain() hands it out and restore() takes it back.
+struct PendingItem {
+  std::int64_t task_id = 0;  // 0 in restore(): a new task id is assigned
+  std::string payload;
+  PayloadFormat payload_format = PayloadFormat::Bytes;
+  std::int32_t attempt = 1;
+  Timestamp enqueued_at{};
+  std::optional<Error> last_error;
+  std::optional<OwnershipToken> last_token;
+};
+
+// A task that left the queue for good. Also the dead-letter handler's context.
+struct DeadLetter {
+  std::int64_t task_id = 0;
+  std::int64_t seq = 0;  // its DeadLettered row
+  std::string payload;
+  PayloadFormat payload_format = PayloadFormat::Bytes;
+  std::int32_t attempt = 1;
+  Timestamp enqueued_at{};
+  Timestamp dead_lettered_at{};
+  Error error{"", ""};
+  std::optional<OwnershipToken> last_token;
+};
+
+// A granted lease: what a worker needs to do the task and to prove ownership afterwards.
+struct Lease {
+  OwnershipToken token;
+  std::string queue;
+  std::string owner;
+  std::string payload;
+  PayloadFormat payload_format = PayloadFormat::Bytes;
+  std::int32_t attempt = 1;  // 1-based
+  Timestamp enqueued_at{};   // original enqueue time, kept across retries
+  Timestamp granted_at{};
+  Timestamp expires_at{};
+  std::optional<Error> last_error;  // the previous attempt's error
+  std::int64_t task_id() const { return token.task_id; }
+};
+
+struct HeartbeatResult {
+  enum class Outcome { Extended, Throttled };
+  // Throttled: within heartbeat_interval of the last effective heartbeat; nothing was extended or
+  // journaled (Hugo returned a silent success here, reference §6 W10).
+  Outcome outcome = Outcome::Extended;
+  Timestamp expires_at{};
+};
+
+enum class FailOutcome { Requeued, DeadLettered };
+
+struct BackpressureSignal {
+  bool active = false;
+  std::int64_t pending = 0;
+  std::int64_t high_watermark = 0;
+  std::int64_t low_watermark = 0;
+  Timestamp observed_at{};
+};
+
+struct BackpressureOptions {
+  std::int64_t high_watermark = -1;  // < 0 disables; 0 is invalid
+  std::int64_t low_watermark = -1;   // effective: max(1, high/2) when <= 0 or >= high
+  Duration cooldown = std::chrono::seconds(5);  // > 0
+  // Receives every transition. A transition inside the cooldown is delivered once the cooldown
+  // has passed (by the next mutation or sweep), unless the state has flipped back by then: the
+  // last delivered signal always converges to the real state (fixes Hugo's W11).
+  std::function<void(const BackpressureSignal&)> on_change;
+};
+
+struct TaskQueueOptions {
+  std::string name;  // required; several named queues can share one journal
+  std::size_t capacity = 512;  // bound on pending tasks for enqueue (requeues never block)
+  Duration lease_duration = std::chrono::seconds(30);
+  Duration heartbeat_interval = std::chrono::seconds(5);  // 0: every heartbeat extends
+  Duration sweep_interval = std::chrono::seconds(1);
+  Duration requeue_delay = Duration::zero();  // a requeued task is not leasable before now + delay
+  std::int32_t max_delivery_attempts = 5;
+  std::optional<BackpressureOptions> backpressure;
+  std::shared_ptr<Clock> clock;  // null: SystemClock
+  // Runs after a task's DeadLettered row is durable. Its failure (an Error or an exception) is
+  // passed to on_handler_error and never stops the caller or the sweeper (fixes Hugo's W9).
+  std::function<Status(const DeadLetter&)> dead_letter_handler;
+  std::function<void(const Error&)> on_handler_error;
+  // Runs sweep_expired() every sweep_interval on a background thread. Tests turn it off and
+  // call sweep_expired() themselves under a ManualClock.
+  bool run_sweeper = true;
+  // Owner recorded on leases when lease() is given an empty owner.
+  std::string default_owner = "default";
+};
+
+// The live state of one queue, in a canonical order.
+struct QueueSnapshot {
+  struct PendingTask {
+    std::int64_t task_id;
+    std::int32_t attempt;
+    Timestamp enqueued_at;
+    Timestamp available_at;
+    std::optional<Error> last_error;
+    std::optional<OwnershipToken> last_token;
+  };
+  struct LeasedTask {
+    OwnershipToken token;
+    std::string owner;
+    Timestamp granted_at;
+    Timestamp expires_at;
+    Timestamp last_heartbeat;
+    Timestamp enqueued_at;
+    std::optional<Error> last_error;
+  };
+  std::string queue;
+  std::vector<PendingTask> pending;  // FIFO order
+  std::vector<LeasedTask> leased;    // lease-id order
+  std::vector<DeadLetter> dead;      // dead-letter order
+  std::vector<std::int64_t> awaiting_requeue;  // empty except in a damaged journal
+
+  // A 64-bit digest of everything above (payloads included, through the tasks' rows): equal
+  // journals fold to equal digests. Hex, 16 digits.
+  std::string digest;
+};
+
+class HUGO_API TaskQueue {
+ public:
+  // Opens (and recovers) queue `options.name` on `journal`. Errors: error.validation for bad
+  // options or a name already open on this journal in this process; journal.corrupt if the rows
+  // are not a valid history; journal errors.
+  static Result<std::unique_ptr<TaskQueue>> open(std::shared_ptr<Journal> journal, TaskQueueOptions options);
+  ~TaskQueue();  // close()
+  TaskQueue(const TaskQueue&) = delete;
+  TaskQueue& operator=(const TaskQueue&) = delete;
+
+  // Appends a task; returns its task id once its Enqueued row is durable. When `capacity` tasks
+  // are pending it waits per `wait`: queue.full (Wait::none), queue.timeout, error.canceled.
+  Result<std::int64_t> enqueue(std::string payload, Wait wait = {},
+                               PayloadFormat format = PayloadFormat::Bytes);
+
+  // Leases the oldest leasable task for `owner`. Waits per `wait` when none is leasable:
+  // queue.timeout, error.canceled.
+  Result<Lease> lease(std::string owner, Wait wait = {});
+
+  // Extends the lease to now + lease_duration, or reports Throttled. Stale token:
+  // error.taskqueue.lease_inactive.
+  Result<HeartbeatResult> heartbeat(const OwnershipToken& token);
+  Status complete(const OwnershipToken& token);
+  // Records the failure; requeues with attempt + 1, or dead-letters when `requeue` is false or
+  // the next attempt would exceed max_delivery_attempts.
+  Result<FailOutcome> fail(const OwnershipToken& token, Error error, bool requeue = true);
+
+  // Expires every lease whose expiration has passed (LeaseExpired, then Requeued or
+  // DeadLettered), and delivers deferred backpressure signals. Returns how many expired.
+  Result<std::size_t> sweep_expired();
+
+  // Hands out every pending task in FIFO order (one Drained row each). The queue stays usable;
+  // leased tasks are not touched.
+  Result<std::vector<PendingItem>> drain();
+  // Puts items back (one Restored row each) at the tail, keeping task id (if it is not live
+  // here), attempt, enqueue time, last error and last token.
+  Status restore(std::vector<PendingItem> items);
+
+  // Stops the sweeper and refuses further calls (error.taskqueue.disposed). Pending tasks and
+  // leases stay in the journal for the next open. Idempotent.
+  Status close();
+
+  std::size_t pending_count() const;
+  std::size_t active_lease_count() const;
+  std::size_t dead_letter_count() const;
+  std::vector<DeadLetter> dead_letters() const;
+  QueueSnapshot snapshot() const;
+  const std::string& name() const;
+  // The last BackpressureSignal delivered to on_change (inactive before any).
+  BackpressureSignal backpressure() const;
+
+  struct Impl;
+
+ private:
+  explicit TaskQueue(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hugo

@@ -1,0 +1,97 @@
+// hugo::TypedTaskQueue<T>: a TaskQueue whose payloads are values of T, serialized with cereal's
+// portable binary archive. T needs a cereal serialize() (or the cereal/types/ header for
+// standard types). A payload that does not decode as T is dead-lettered with codec.invalid
+// instead of being redelivered forever.
+#pragma once
+
+#include <hugo/error_codes.hpp>
+#include <hugo/task_queue.hpp>
+
+#include <cereal/archives/portable_binary.hpp>
+
+#include <memory>
+#include <sstream>
+#include <string>
+
+namespace hugo {
+
+template <class T>
+class TypedTaskQueue {
+ public:
+  struct TypedLease {
+    Lease lease;
+    T value;
+  };
+
+  static Result<std::unique_ptr<TypedTaskQueue>> open(std::shared_ptr<Journal> journal, TaskQueueOptions options) {
+    HUGO_ASSIGN_OR_RETURN(auto queue, TaskQueue::open(std::move(journal), std::move(options)));
+    return std::unique_ptr<TypedTaskQueue>(new TypedTaskQueue(std::move(queue)));
+  }
+
+  // Serializes `value` and enqueues it; see TaskQueue::enqueue.
+  Result<std::int64_t> enqueue(const T& value, Wait wait = {}) {
+    HUGO_ASSIGN_OR_RETURN(std::string bytes, encode(value));
+    return queue_->enqueue(std::move(bytes), std::move(wait));
+  }
+
+  // Leases and decodes; see TaskQueue::lease.
+  Result<TypedLease> lease(std::string owner, Wait wait = {}) {
+    HUGO_ASSIGN_OR_RETURN(Lease lease, queue_->lease(std::move(owner), std::move(wait)));
+    auto value = decode(lease.payload);
+    if (!value.ok()) {
+      Error error = value.error();
+      (void)queue_->fail(lease.token, error.with("task_id", std::to_string(lease.task_id())), false);
+      return error;
+    }
+    return TypedLease{std::move(lease), std::move(value).value()};
+  }
+
+  Result<HeartbeatResult> heartbeat(const OwnershipToken& token) { return queue_->heartbeat(token); }
+  Status complete(const OwnershipToken& token) { return queue_->complete(token); }
+  Result<FailOutcome> fail(const OwnershipToken& token, Error error, bool requeue = true) {
+    return queue_->fail(token, std::move(error), requeue);
+  }
+  Result<std::size_t> sweep_expired() { return queue_->sweep_expired(); }
+  Status close() { return queue_->close(); }
+  std::size_t pending_count() const { return queue_->pending_count(); }
+  std::size_t active_lease_count() const { return queue_->active_lease_count(); }
+
+  // The untyped queue, for drain/restore/snapshot.
+  TaskQueue& untyped() { return *queue_; }
+
+  static Result<std::string> encode(const T& value) {
+    try {
+      std::ostringstream out(std::ios::binary);
+      {
+        cereal::PortableBinaryOutputArchive archive(out);
+        archive(value);
+      }
+      return out.str();
+    } catch (const std::exception& e) {
+      return Error(std::string(errc::codec_invalid), std::string("cannot serialize the task value: ") + e.what());
+    }
+  }
+
+  static Result<T> decode(const std::string& bytes) {
+    try {
+      std::istringstream in(bytes, std::ios::binary);
+      T value{};
+      {
+        cereal::PortableBinaryInputArchive archive(in);
+        archive(value);
+      }
+      if (in.peek() != std::char_traits<char>::eof()) {
+        return Error(std::string(errc::codec_invalid), "the task payload has trailing bytes after the value");
+      }
+      return value;
+    } catch (const std::exception& e) {
+      return Error(std::string(errc::codec_invalid), std::string("the task payload does not decode: ") + e.what());
+    }
+  }
+
+ private:
+  explicit TypedTaskQueue(std::unique_ptr<TaskQueue> queue) : queue_(std::move(queue)) {}
+  std::unique_ptr<TaskQueue> queue_;
+};
+
+}  // namespace hugo

@@ -1,0 +1,55 @@
+// Queue-level backpressure with watermarks and a notification cooldown (reference §1.2), with
+// Hugo's W11 fixed: a transition inside the cooldown is deferred, never dropped, so the last
+// delivered signal always converges to the real state.
+//
+// check() runs under the queue's lock and only decides; deliver() runs after the lock is
+// released and calls the listener. Signals carry a version so that a signal computed earlier but
+// delivered later (by another thread) is discarded: listeners never go back to a stale state.
+#pragma once
+
+#include <hugo/task_queue.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+
+namespace hugo::detail {
+
+class Backpressure {
+ public:
+  struct Pending {
+    BackpressureSignal signal;
+    std::uint64_t version = 0;
+  };
+
+  // Precondition: options validated (high > 0 or disabled).
+  // `report` receives a listener's exception as error.exception (the listener never throws
+  // through the queue).
+  Backpressure(std::optional<BackpressureOptions> options, std::function<void(const Error&)> report);
+
+  bool enabled() const { return enabled_; }
+  // Re-evaluates with the current pending depth. Caller holds the queue's lock.
+  std::optional<Pending> check(std::int64_t pending, Timestamp now);
+  // Delivers outside the queue's lock.
+  void deliver(const std::optional<Pending>& pending);
+  BackpressureSignal last_delivered() const;
+
+ private:
+  BackpressureOptions options_;
+  std::function<void(const Error&)> report_;
+  bool enabled_ = false;
+  std::int64_t high_ = 0;
+  std::int64_t low_ = 0;
+  // Decision state (queue lock).
+  bool active_ = false;
+  bool announced_active_ = false;
+  std::optional<Timestamp> last_announcement_;
+  std::uint64_t version_ = 0;
+  // Delivery state.
+  mutable std::mutex deliver_mutex_;
+  std::uint64_t delivered_version_ = 0;
+  BackpressureSignal delivered_;
+};
+
+}  // namespace hugo::detail

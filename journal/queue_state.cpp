@@ -1,0 +1,346 @@
+#include "journal/queue_state.hpp"
+
+#include <hugo/error_codes.hpp>
+#include <hugo/event_json.hpp>
+
+#include <algorithm>
+
+namespace hugo::detail {
+namespace {
+
+const char* phase_name(Phase p) {
+  switch (p) {
+    case Phase::Pending: return "pending";
+    case Phase::Leased: return "leased";
+    case Phase::AwaitingRequeue: return "awaiting requeue";
+    case Phase::Dead: return "dead-lettered";
+  }
+  return "?";
+}
+
+// FNV-1a, 64-bit: a stable digest independent of the standard library's hash.
+struct Digest {
+  std::uint64_t h = 1469598103934665603ull;
+  void bytes(std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ull;
+  }
+  void num(std::int64_t v) { bytes(std::to_string(v)); }
+  void time(Timestamp t) { num(t.time_since_epoch().count()); }
+  void error(const std::optional<Error>& e) {
+    if (!e) return bytes("-");
+    std::string json;
+    encode_error_json(*e, json);
+    bytes(json);
+  }
+  void token(const std::optional<OwnershipToken>& t) { bytes(t ? t->to_string() : "-"); }
+  std::string hex() const {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out(16, '0');
+    for (int i = 0; i < 16; ++i) out[static_cast<std::size_t>(i)] = kHex[(h >> (60 - 4 * i)) & 0xf];
+    return out;
+  }
+};
+
+}  // namespace
+
+RowFacts facts_of(const Event& e) {
+  RowFacts r;
+  r.seq = e.seq;
+  r.kind = e.kind;
+  r.task = e.task_id;
+  r.attempt = e.attempt;
+  r.at = e.occurred_at;
+  r.token = e.token;
+  r.lease_expiration = e.lease_expiration;
+  r.enqueued_at = e.enqueued_at;
+  r.available_at = e.available_at;
+  r.flags = e.flags;
+  r.owner = e.owner_peer_id ? &*e.owner_peer_id : nullptr;
+  r.has_payload = e.payload.has_value();
+  r.payload = e.payload ? &*e.payload : nullptr;
+  r.payload_format = e.payload_format;
+  r.has_error = e.error.has_value();
+  r.error = e.error ? &*e.error : nullptr;
+  return r;
+}
+
+Status QueueState::invalid(const RowFacts& row, const char* why) const {
+  std::string message = "journal row " + std::to_string(row.seq) + " (" + std::string(to_string(row.kind)) +
+                        " of task " + std::to_string(row.task) + ") is not a valid transition: " + why +
+                        " (run `hugo-journal verify` for a full report)";
+  return Error(std::string(errc::journal_corrupt), std::move(message))
+      .with("seq", std::to_string(row.seq))
+      .with("task", std::to_string(row.task));
+}
+
+const TaskState* QueueState::task(std::int64_t id) const {
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? nullptr : &it->second;
+}
+TaskState* QueueState::task(std::int64_t id) {
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? nullptr : &it->second;
+}
+const LeaseState* QueueState::lease(std::int64_t id) const {
+  auto it = leases_.find(id);
+  return it == leases_.end() ? nullptr : &it->second;
+}
+LeaseState* QueueState::lease(std::int64_t id) {
+  auto it = leases_.find(id);
+  return it == leases_.end() ? nullptr : &it->second;
+}
+
+void QueueState::make_pending(TaskState& t, std::int64_t order) {
+  t.phase = Phase::Pending;
+  t.pending_order = order;
+  pending_.emplace(order, t.task_id);
+}
+
+void QueueState::leave_pending(TaskState& t) { pending_.erase(t.pending_order); }
+
+void QueueState::take_payload(TaskState& t, const RowFacts& row) {
+  t.payload_format = row.payload_format;
+  if (row.payload) {
+    t.payload = *row.payload;
+    t.payload_seq = 0;
+  } else {
+    t.payload.clear();
+    t.payload_seq = row.has_payload ? row.seq : 0;
+  }
+}
+
+void QueueState::take_error(TaskState& t, const RowFacts& row) {
+  if (row.error) {
+    t.last_error = *row.error;
+    t.error_seq = 0;
+  } else {
+    t.last_error.reset();
+    t.error_seq = row.has_error ? row.seq : 0;
+  }
+}
+
+Status QueueState::apply(const RowFacts& row) {
+  TaskState* t = task(row.task);
+  switch (row.kind) {
+    case EventKind::Enqueued: {
+      if (row.task != row.seq) return invalid(row, "an Enqueued row must be its own task");
+      if (t) return invalid(row, "the task already exists");
+      TaskState fresh;
+      fresh.task_id = row.task;
+      fresh.attempt = row.attempt;
+      fresh.enqueued_at = row.at;
+      fresh.available_at = row.at;
+      take_payload(fresh, row);
+      auto [it, _] = tasks_.emplace(row.task, std::move(fresh));
+      make_pending(it->second, row.seq);
+      return ok_status();
+    }
+    case EventKind::Restored: {
+      if (t && t->phase != Phase::Dead) return invalid(row, "the task is still live");
+      if (t) {
+        dead_.erase(t->dead_seq);
+      } else {
+        t = &tasks_.emplace(row.task, TaskState{}).first->second;
+        t->task_id = row.task;
+      }
+      t->attempt = row.attempt;
+      t->enqueued_at = row.enqueued_at.value_or(row.at);
+      t->available_at = row.at;
+      t->last_token = row.token;
+      take_payload(*t, row);
+      take_error(*t, row);
+      make_pending(*t, row.seq);
+      return ok_status();
+    }
+    case EventKind::LeaseGranted: {
+      if (!t || t->phase != Phase::Pending) return invalid(row, "the task is not pending");
+      if (row.attempt != t->attempt) return invalid(row, "the attempt differs from the pending task's");
+      if (!row.token || row.token->lease_id != row.seq) return invalid(row, "the lease id must be the row's seq");
+      leave_pending(*t);
+      t->phase = Phase::Leased;
+      t->lease_id = row.seq;
+      LeaseState lease;
+      lease.lease_id = row.seq;
+      lease.task_id = row.task;
+      lease.attempt = row.attempt;
+      lease.owner = row.owner ? *row.owner : std::string();
+      lease.granted_at = row.at;
+      lease.last_heartbeat = row.at;
+      lease.expires_at = row.lease_expiration.value_or(row.at);
+      leases_.emplace(row.seq, std::move(lease));
+      return ok_status();
+    }
+    case EventKind::Heartbeat:
+    case EventKind::Completed:
+    case EventKind::Failed:
+    case EventKind::LeaseExpired: {
+      if (!row.token) return invalid(row, "the row has no ownership token");
+      LeaseState* l = lease(row.token->lease_id);
+      if (!l || !t || l->task_id != row.task || t->lease_id != l->lease_id) {
+        return invalid(row, "the lease is not active");
+      }
+      if (row.token->attempt != l->attempt) return invalid(row, "the token's attempt differs from the lease's");
+      if (row.kind == EventKind::Heartbeat) {
+        l->last_heartbeat = row.at;
+        l->expires_at = row.lease_expiration.value_or(l->expires_at);
+        return ok_status();
+      }
+      leases_.erase(l->lease_id);
+      t->lease_id = 0;
+      if (row.kind == EventKind::Completed) {
+        tasks_.erase(row.task);
+        return ok_status();
+      }
+      t->phase = Phase::AwaitingRequeue;
+      t->last_token = row.token;
+      take_error(*t, row);
+      return ok_status();
+    }
+    case EventKind::Requeued: {
+      if (!t) return invalid(row, "the task does not exist");
+      if (t->phase == Phase::AwaitingRequeue) {
+        if (row.attempt != t->attempt + 1) return invalid(row, "a requeue must carry attempt + 1");
+      } else if (t->phase == Phase::Dead) {
+        dead_.erase(t->dead_seq);  // an operator's requeue of a dead letter
+      } else {
+        return invalid(row, std::string("the task is ").append(phase_name(t->phase)).c_str());
+      }
+      t->attempt = row.attempt;
+      t->available_at = row.available_at.value_or(row.at);
+      if (row.token) t->last_token = row.token;
+      if (row.has_error) take_error(*t, row);
+      make_pending(*t, row.seq);
+      return ok_status();
+    }
+    case EventKind::DeadLettered: {
+      if (!t || (t->phase != Phase::AwaitingRequeue && t->phase != Phase::Pending)) {
+        return invalid(row, "only a pending task or one awaiting requeue can be dead-lettered");
+      }
+      if (t->phase == Phase::Pending) leave_pending(*t);
+      t->phase = Phase::Dead;
+      t->attempt = row.attempt;
+      t->dead_seq = row.seq;
+      t->dead_at = row.at;
+      if (row.token) t->last_token = row.token;
+      take_error(*t, row);
+      dead_.emplace(row.seq, row.task);
+      return ok_status();
+    }
+    case EventKind::Drained: {
+      if (!t || t->phase != Phase::Pending) return invalid(row, "the task is not pending");
+      leave_pending(*t);
+      tasks_.erase(row.task);
+      return ok_status();
+    }
+  }
+  return invalid(row, "unknown kind");
+}
+
+const TaskState* QueueState::first_leasable(Timestamp now) const {
+  for (const auto& [order, id] : pending_) {
+    const TaskState* t = task(id);
+    if (t && t->available_at <= now) return t;
+  }
+  return nullptr;
+}
+
+std::optional<Timestamp> QueueState::next_available_after(Timestamp now) const {
+  std::optional<Timestamp> next;
+  for (const auto& [order, id] : pending_) {
+    const TaskState* t = task(id);
+    if (t && t->available_at > now && (!next || t->available_at < *next)) next = t->available_at;
+  }
+  return next;
+}
+
+std::vector<std::int64_t> QueueState::expired_leases(Timestamp now) const {
+  std::vector<std::int64_t> out;
+  for (const auto& [id, lease] : leases_) {
+    if (now >= lease.expires_at) out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<std::int64_t> QueueState::awaiting_requeue() const {
+  std::vector<std::int64_t> out;
+  for (const auto& [id, t] : tasks_) {
+    if (t.phase == Phase::AwaitingRequeue) out.push_back(id);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<TaskState*> QueueState::needing_hydration() {
+  std::vector<TaskState*> out;
+  for (auto& [id, t] : tasks_) {
+    if (t.payload_seq != 0 || t.error_seq != 0) out.push_back(&t);
+  }
+  return out;
+}
+
+QueueSnapshot QueueState::snapshot(const std::string& queue) const {
+  QueueSnapshot s;
+  s.queue = queue;
+  Digest d;
+  d.bytes(queue);
+  for (const auto& [order, id] : pending_) {
+    const TaskState& t = tasks_.at(id);
+    s.pending.push_back({t.task_id, t.attempt, t.enqueued_at, t.available_at, t.last_error, t.last_token});
+    d.bytes("P");
+    d.num(order);
+    d.num(t.task_id);
+    d.num(t.attempt);
+    d.time(t.enqueued_at);
+    d.time(t.available_at);
+    d.error(t.last_error);
+    d.token(t.last_token);
+    d.bytes(t.payload);
+  }
+  for (const auto& [id, l] : leases_) {
+    const TaskState& t = tasks_.at(l.task_id);
+    s.leased.push_back({OwnershipToken{l.task_id, l.attempt, l.lease_id}, l.owner, l.granted_at, l.expires_at,
+                        l.last_heartbeat, t.enqueued_at, t.last_error});
+    d.bytes("L");
+    d.num(id);
+    d.num(l.task_id);
+    d.num(l.attempt);
+    d.bytes(l.owner);
+    d.time(l.granted_at);
+    d.time(l.expires_at);
+    d.time(l.last_heartbeat);
+    d.error(t.last_error);
+    d.bytes(t.payload);
+  }
+  for (const auto& [seq, id] : dead_) {
+    const TaskState& t = tasks_.at(id);
+    DeadLetter dl;
+    dl.task_id = t.task_id;
+    dl.seq = seq;
+    dl.payload = t.payload;
+    dl.payload_format = t.payload_format;
+    dl.attempt = t.attempt;
+    dl.enqueued_at = t.enqueued_at;
+    dl.dead_lettered_at = t.dead_at;
+    dl.error = t.last_error.value_or(Error(std::string(errc::unspecified), "no error recorded"));
+    dl.last_token = t.last_token;
+    s.dead.push_back(std::move(dl));
+    d.bytes("D");
+    d.num(seq);
+    d.num(t.task_id);
+    d.num(t.attempt);
+    d.error(t.last_error);
+    d.token(t.last_token);
+    d.bytes(t.payload);
+  }
+  s.awaiting_requeue = awaiting_requeue();
+  for (auto id : s.awaiting_requeue) d.num(id);
+  s.digest = d.hex();
+  return s;
+}
+
+}  // namespace hugo::detail

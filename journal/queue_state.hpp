@@ -1,0 +1,131 @@
+// QueueState: the task queue as a pure function of its journal rows.
+//
+// The live queue and recovery share this one state machine: a live operation builds its rows,
+// appends them, then applies them here; recovery applies the committed rows in seq order. So the
+// state after a restart is, by construction, the state the rows describe. Replay never reads a
+// clock: every time comes from the rows.
+//
+// Memory holds live tasks only (pending, leased, awaiting requeue) plus dead letters; a completed
+// or drained task is erased. Recovery applies rows without their payload and error columns and
+// records which row holds them, so that only live tasks are hydrated afterwards.
+//
+// Not thread-safe: the owner (TaskQueue, QueueProjection) serializes access.
+#pragma once
+
+#include <hugo/error.hpp>
+#include <hugo/event.hpp>
+#include <hugo/task_queue.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace hugo::detail {
+
+// The facts of one row that the state machine needs. Payload and error are pointers: live
+// appends pass them; recovery passes null and sets has_payload/has_error instead.
+struct RowFacts {
+  std::int64_t seq = 0;
+  EventKind kind = EventKind::Enqueued;
+  std::int64_t task = 0;
+  std::int32_t attempt = 1;
+  Timestamp at{};
+  std::optional<OwnershipToken> token;
+  std::optional<Timestamp> lease_expiration;
+  std::optional<Timestamp> enqueued_at;
+  std::optional<Timestamp> available_at;
+  std::uint32_t flags = 0;
+  const std::string* owner = nullptr;
+  bool has_payload = false;
+  const std::string* payload = nullptr;
+  PayloadFormat payload_format = PayloadFormat::Bytes;
+  bool has_error = false;
+  const Error* error = nullptr;
+};
+
+RowFacts facts_of(const Event& event);
+
+enum class Phase { Pending, Leased, AwaitingRequeue, Dead };
+
+struct TaskState {
+  std::int64_t task_id = 0;
+  Phase phase = Phase::Pending;
+  std::int32_t attempt = 1;
+  Timestamp enqueued_at{};
+  Timestamp available_at{};
+  std::optional<Error> last_error;
+  std::optional<OwnershipToken> last_token;
+  std::string payload;
+  PayloadFormat payload_format = PayloadFormat::Bytes;
+  std::int64_t pending_order = 0;  // seq of the row that made it pending (FIFO key)
+  std::int64_t lease_id = 0;       // when Leased
+  // Dead letters:
+  std::int64_t dead_seq = 0;
+  Timestamp dead_at{};
+  // Hydration: rows whose payload / error column still has to be read (0: nothing to read).
+  std::int64_t payload_seq = 0;
+  std::int64_t error_seq = 0;
+};
+
+struct LeaseState {
+  std::int64_t lease_id = 0;
+  std::int64_t task_id = 0;
+  std::int32_t attempt = 1;
+  std::string owner;
+  Timestamp granted_at{};
+  Timestamp expires_at{};
+  Timestamp last_heartbeat{};
+};
+
+class QueueState {
+ public:
+  // Applies one row of this queue. Returns journal.corrupt (metadata seq, task) when the row is
+  // not a valid transition from the task's current phase; the state is then unchanged.
+  Status apply(const RowFacts& row);
+
+  const TaskState* task(std::int64_t task_id) const;
+  TaskState* task(std::int64_t task_id);
+  const LeaseState* lease(std::int64_t lease_id) const;
+  LeaseState* lease(std::int64_t lease_id);
+
+  // Pending tasks in FIFO order: pending_order -> task id.
+  const std::map<std::int64_t, std::int64_t>& pending() const { return pending_; }
+  const std::map<std::int64_t, LeaseState>& leases() const { return leases_; }
+  const std::map<std::int64_t, std::int64_t>& dead_letters() const { return dead_; }  // dead_seq -> task
+
+  // First pending task leasable at `now` (available_at <= now), or nullptr.
+  const TaskState* first_leasable(Timestamp now) const;
+  // Earliest available_at among pending tasks that are not yet leasable at `now`.
+  std::optional<Timestamp> next_available_after(Timestamp now) const;
+  // Leases with expires_at <= now, in lease-id order.
+  std::vector<std::int64_t> expired_leases(Timestamp now) const;
+  // Tasks whose last rows were Failed/LeaseExpired with no Requeued/DeadLettered after them.
+  std::vector<std::int64_t> awaiting_requeue() const;
+
+  // Tasks (live or dead) that still need their payload or error read from the journal.
+  std::vector<TaskState*> needing_hydration();
+
+  std::size_t pending_count() const { return pending_.size(); }
+  std::size_t lease_count() const { return leases_.size(); }
+  std::size_t dead_count() const { return dead_.size(); }
+
+  // Public snapshot (see hugo::QueueSnapshot) and its order-sensitive digest.
+  QueueSnapshot snapshot(const std::string& queue) const;
+
+ private:
+  Status invalid(const RowFacts& row, const char* why) const;
+  void make_pending(TaskState& t, std::int64_t order);
+  void leave_pending(TaskState& t);
+  void take_payload(TaskState& t, const RowFacts& row);
+  void take_error(TaskState& t, const RowFacts& row);
+
+  std::unordered_map<std::int64_t, TaskState> tasks_;
+  std::map<std::int64_t, std::int64_t> pending_;
+  std::map<std::int64_t, LeaseState> leases_;
+  std::map<std::int64_t, std::int64_t> dead_;
+};
+
+}  // namespace hugo::detail

@@ -1,0 +1,267 @@
+// Capacity and waiting, drain/restore, backpressure, options, shared journals, typed payloads.
+#include <doctest/doctest.h>
+
+#include <hugo/error_codes.hpp>
+#include <hugo/typed_task_queue.hpp>
+
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+#include "tests/support/queue_fixture.hpp"
+
+#include <thread>
+
+using namespace hugo;
+using namespace std::chrono_literals;
+using test::must;
+using K = EventKind;
+
+namespace {
+
+struct Order {
+  std::string sku;
+  std::vector<int> quantities;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(sku, quantities);
+  }
+  friend bool operator==(const Order&, const Order&) = default;
+};
+
+}  // namespace
+
+TEST_SUITE("queue.operations") {
+
+TEST_CASE("a full queue fails fast, times out, cancels, or waits for room") {
+  test::QueueFixture f;
+  auto options = f.options();
+  options.capacity = 2;
+  auto q = f.open(options);
+  must(q->enqueue("1"));
+  must(q->enqueue("2"));
+  CHECK(q->enqueue("3", Wait::none()).error().code() == errc::queue_full);
+  CHECK(q->enqueue("3", Wait::for_duration(5ms)).error().code() == errc::queue_timeout);
+  std::stop_source stop;
+  stop.request_stop();
+  CHECK(q->enqueue("3", Wait::forever(stop.get_token())).error().code() == errc::canceled);
+  CHECK(f.events().size() == 2);  // nothing journaled for refused enqueues
+
+  std::thread producer([&] { CHECK(q->enqueue("3", Wait::for_duration(30s)).ok()); });
+  const Lease lease = must(q->lease("w", Wait::none()));  // frees a slot: the blocked producer proceeds
+  producer.join();
+  CHECK(q->pending_count() == 2);
+  must(q->complete(lease.token));
+}
+
+TEST_CASE("lease waits for work, with a deadline and a stop token") {
+  test::QueueFixture f;
+  auto q = f.open();
+  CHECK(q->lease("w", Wait::none()).error().code() == errc::queue_timeout);
+  CHECK(q->lease("w", Wait::for_duration(5ms)).error().code() == errc::queue_timeout);
+  std::stop_source stop;
+  std::thread canceller([&] { stop.request_stop(); });
+  CHECK(q->lease("w", Wait::forever(stop.get_token())).error().code() == errc::canceled);
+  canceller.join();
+  std::thread producer([&] { CHECK(q->enqueue("late").ok()); });
+  CHECK(must(q->lease("w", Wait::for_duration(30s))).payload == "late");
+  producer.join();
+}
+
+TEST_CASE("close wakes blocked callers with error.taskqueue.disposed") {
+  test::QueueFixture f;
+  auto q = f.open();
+  std::thread closer([&] { (void)q->close(); });  // before or during the wait: same outcome
+  CHECK(q->lease("w", Wait::for_duration(30s)).error().code() == errc::disposed);
+  closer.join();
+}
+
+TEST_CASE("drain hands out pending tasks in FIFO order and the queue stays usable; restore brings them back") {
+  test::QueueFixture f;
+  auto q = f.open();
+  for (const char* p : {"a", "b", "c"}) must(q->enqueue(p));
+  const Lease a = must(q->lease("w", Wait::none()));
+  must(q->fail(a.token, Error("app.e", "first try")));  // a: attempt 2 at the tail
+  const Lease b = must(q->lease("w", Wait::none()));                  // b stays leased: not drained
+  auto items = must(q->drain());
+  REQUIRE(items.size() == 2);
+  CHECK(items[0].payload == "c");
+  CHECK(items[1].payload == "a");
+  CHECK(items[1].attempt == 2);
+  CHECK(items[1].last_error->code() == "app.e");
+  CHECK(items[1].last_token == std::optional<OwnershipToken>(a.token));
+  CHECK(q->pending_count() == 0);
+  CHECK(q->active_lease_count() == 1);
+  auto ev = f.events();
+  CHECK(ev[ev.size() - 2].kind == K::Drained);
+  CHECK(ev.back().kind == K::Drained);
+  CHECK(ev.back().flags == flags::FromDrain);
+  CHECK(ev.back().error->code() == "app.e");
+
+  must(q->enqueue("d"));  // still usable
+  must(q->restore(items));
+  ev = f.events();
+  CHECK(ev[ev.size() - 2].kind == K::Restored);
+  CHECK(ev.back().kind == K::Restored);
+  CHECK(ev.back().task_id == a.token.task_id);  // original identity
+  CHECK(ev.back().payload == std::optional<std::string>("a"));
+  CHECK(ev.back().enqueued_at == std::optional<Timestamp>(a.enqueued_at));
+  std::vector<std::string> order;
+  std::vector<std::int32_t> attempts;
+  for (int i = 0; i < 3; ++i) {
+    const Lease l = must(q->lease("w", Wait::none()));
+    order.push_back(l.payload);
+    attempts.push_back(l.attempt);
+  }
+  CHECK(order == std::vector<std::string>{"d", "c", "a"});
+  CHECK(attempts == std::vector<std::int32_t>{1, 1, 2});
+  must(q->complete(b.token));
+}
+
+TEST_CASE("restore refuses a task that is still live, and gives foreign items a new id") {
+  test::QueueFixture f;
+  auto q = f.open();
+  const auto id = must(q->enqueue("live"));
+  PendingItem dup;
+  dup.task_id = id;
+  dup.payload = "dup";
+  CHECK(q->restore({dup}).error().code() == errc::validation);
+  PendingItem foreign;
+  foreign.payload = "from elsewhere";
+  foreign.attempt = 3;
+  must(q->restore({foreign}));
+  auto ev = f.events();
+  CHECK(ev.back().kind == K::Restored);
+  CHECK(ev.back().task_id == ev.back().seq);
+  CHECK(ev.back().attempt == 3);
+}
+
+TEST_CASE("backpressure notifies on the watermarks, and a cooldown delays but never drops a transition") {
+  test::QueueFixture f;
+  std::vector<BackpressureSignal> signals;
+  auto options = f.options();
+  BackpressureOptions bp;
+  bp.high_watermark = 3;  // low defaults to max(1, 3/2) = 1
+  bp.cooldown = 5s;
+  bp.on_change = [&](const BackpressureSignal& s) { signals.push_back(s); };
+  options.backpressure = bp;
+  auto q = f.open(options);
+  must(q->enqueue("1"));
+  must(q->enqueue("2"));
+  CHECK(signals.empty());
+  must(q->enqueue("3"));
+  REQUIRE(signals.size() == 1);
+  CHECK(signals[0].active);
+  CHECK(signals[0].pending == 3);
+  CHECK(signals[0].high_watermark == 3);
+  CHECK(signals[0].low_watermark == 1);
+  // Drop to the low watermark inside the cooldown: the state flips, the signal waits.
+  auto l1 = must(q->lease("w", Wait::none()));
+  auto l2 = must(q->lease("w", Wait::none()));
+  CHECK(signals.size() == 1);
+  CHECK(q->backpressure().active);
+  f.clock->advance(5s);
+  (void)must(q->sweep_expired());  // the deferred transition is delivered, not lost (Hugo W11)
+  REQUIRE(signals.size() == 2);
+  CHECK_FALSE(signals[1].active);
+  CHECK(signals[1].pending == 1);
+  CHECK_FALSE(q->backpressure().active);
+  must(q->complete(l1.token));
+  must(q->complete(l2.token));
+}
+
+TEST_CASE("a transition that flips back inside the cooldown is never announced") {
+  test::QueueFixture f;
+  std::vector<BackpressureSignal> signals;
+  auto options = f.options();
+  BackpressureOptions bp;
+  bp.high_watermark = 2;
+  bp.low_watermark = 1;
+  bp.cooldown = 5s;
+  bp.on_change = [&](const BackpressureSignal& s) { signals.push_back(s); };
+  options.backpressure = bp;
+  auto q = f.open(options);
+  must(q->enqueue("1"));
+  must(q->enqueue("2"));  // active, announced
+  (void)must(q->lease("w", Wait::none()));  // pending 1 <= low: inactive, deferred
+  must(q->enqueue("3"));      // pending 2 >= high: active again
+  f.clock->advance(10s);
+  (void)must(q->sweep_expired());
+  REQUIRE(signals.size() == 1);  // listeners saw active, and active is the truth
+  CHECK(signals[0].active);
+  CHECK(q->backpressure().active);
+}
+
+TEST_CASE("invalid options give error.validation naming the option") {
+  test::QueueFixture f;
+  auto check = [&](auto mutate, const char* option) {
+    auto o = f.options();
+    mutate(o);
+    auto q = TaskQueue::open(f.journal, o);
+    REQUIRE_FALSE(q.ok());
+    CHECK(q.error().code() == errc::validation);
+    CHECK(*q.error().find("option") == option);
+  };
+  check([](TaskQueueOptions& o) { o.name = "   "; }, "name");
+  check([](TaskQueueOptions& o) { o.capacity = 0; }, "capacity");
+  check([](TaskQueueOptions& o) { o.lease_duration = Duration::zero(); }, "lease_duration");
+  check([](TaskQueueOptions& o) { o.heartbeat_interval = -1s; }, "heartbeat_interval");
+  check([](TaskQueueOptions& o) { o.sweep_interval = Duration::zero(); }, "sweep_interval");
+  check([](TaskQueueOptions& o) { o.requeue_delay = -1s; }, "requeue_delay");
+  check([](TaskQueueOptions& o) { o.max_delivery_attempts = 0; }, "max_delivery_attempts");
+  check([](TaskQueueOptions& o) { o.backpressure = BackpressureOptions{0, -1, 5s, {}}; }, "backpressure.high_watermark");
+  check([](TaskQueueOptions& o) { o.backpressure = BackpressureOptions{4, -1, Duration::zero(), {}}; }, "backpressure.cooldown");
+}
+
+TEST_CASE("Hugo's defaults") {
+  const TaskQueueOptions o;
+  CHECK(o.capacity == 512);
+  CHECK(o.lease_duration == 30s);
+  CHECK(o.heartbeat_interval == 5s);
+  CHECK(o.sweep_interval == 1s);
+  CHECK(o.requeue_delay == Duration::zero());
+  CHECK(o.max_delivery_attempts == 5);
+}
+
+TEST_CASE("several named queues share one journal; one instance per name") {
+  test::QueueFixture f;
+  auto orders = f.open(f.options("orders"));
+  auto emails = f.open(f.options("emails"));
+  CHECK(TaskQueue::open(f.journal, f.options("orders")).error().code() == errc::validation);
+  must(orders->enqueue("o1"));
+  must(emails->enqueue("e1"));
+  must(orders->enqueue("o2"));
+  CHECK(must(emails->lease("w", Wait::none())).payload == "e1");
+  CHECK(emails->lease("w", Wait::none()).error().code() == errc::queue_timeout);
+  CHECK(must(orders->lease("w", Wait::none())).payload == "o1");
+  const auto ev = f.events();
+  CHECK(ev[1].queue == "emails");
+  must(orders->close());
+  orders = f.open(f.options("orders"));  // the name is free again after close
+  CHECK(orders->active_lease_count() == 1);
+  CHECK(orders->pending_count() == 1);
+}
+
+TEST_CASE("a typed queue round-trips values and dead-letters payloads that do not decode") {
+  test::QueueFixture f;
+  auto typed = must(TypedTaskQueue<Order>::open(f.journal, f.options("typed")));
+  const Order order{"A-1", {1, 2, 3}};
+  must(typed->enqueue(order));
+  auto lease = must(typed->lease("w", Wait::none()));
+  CHECK(lease.value == order);
+  must(typed->complete(lease.lease.token));
+  must(typed->untyped().enqueue("\x01garbage"));
+  auto bad = typed->lease("w", Wait::none());
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code() == errc::codec_invalid);
+  CHECK(typed->untyped().dead_letter_count() == 1);
+  CHECK(typed->untyped().dead_letters()[0].error.code() == errc::codec_invalid);
+}
+
+TEST_CASE("oversized payloads are refused before they reach the journal") {
+  test::QueueFixture f;
+  auto q = f.open();
+  CHECK(q->enqueue(std::string((8u << 20) + 1, 'x')).error().code() == errc::validation);
+  CHECK(f.events().empty());
+}
+
+}  // TEST_SUITE
