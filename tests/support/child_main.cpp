@@ -6,7 +6,19 @@
 //   child append JOURNAL N           append N events (Process durability), print each seq
 //   child watch JOURNAL COUNT        open a reader, print "ready", wait (polling data_version)
 //                                    until COUNT rows are visible, print "seen <count> <last>"
+//   child queue-workload JOURNAL ACKS SEED
+//                                    random queue workload under Durability::Fsync; after each
+//                                    acknowledged operation, append a line to ACKS, fsync it,
+//                                    then print "ack" (the parent kills us at random acks)
+#include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
+#include <hugo/task_queue.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <random>
+#include <vector>
 
 #include <chrono>
 #include <cstdio>
@@ -29,6 +41,75 @@ int fail(const hugo::Error& error) {
   std::printf("error %s\n", error.code().c_str());
   std::fflush(stdout);
   return 3;
+}
+
+// Appends one line to the acknowledgement file and makes it durable before returning.
+void acknowledge(int fd, const std::string& line) {
+  const std::string text = line + "\n";
+  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) || ::fsync(fd) != 0) std::abort();
+  std::printf("ack\n");
+  std::fflush(stdout);
+}
+
+std::string token_text(const hugo::OwnershipToken& t) {
+  return std::to_string(t.task_id) + " " + std::to_string(t.attempt) + " " + std::to_string(t.lease_id);
+}
+
+int queue_workload(const std::string& path, const std::string& acks, unsigned seed) {
+  hugo::JournalOptions journal_options;
+  journal_options.durability = hugo::Durability::Fsync;
+  auto opened = hugo::Journal::open(path, journal_options);
+  if (!opened.ok()) return fail(opened.error());
+  std::shared_ptr<hugo::Journal> journal(std::move(opened).value().release());
+  hugo::TaskQueueOptions options;
+  options.name = "crash";
+  options.lease_duration = std::chrono::milliseconds(40);
+  options.heartbeat_interval = hugo::Duration::zero();
+  options.sweep_interval = std::chrono::milliseconds(10);
+  options.max_delivery_attempts = 3;
+  options.capacity = 100000;
+  auto queue = hugo::TaskQueue::open(journal, options);
+  if (!queue.ok()) return fail(queue.error());
+  const int fd = ::open(acks.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return 4;
+  std::mt19937 rng(seed);
+  std::vector<hugo::OwnershipToken> held;
+  int counter = 0;
+  auto forget = [&](std::size_t i) { held.erase(held.begin() + static_cast<std::ptrdiff_t>(i)); };
+  while (true) {
+    const unsigned r = rng() % 100;
+    const std::size_t pick = held.empty() ? 0 : rng() % held.size();
+    if (r < 30) {
+      auto id = (*queue)->enqueue("task-" + std::to_string(seed) + "-" + std::to_string(counter++));
+      if (!id.ok()) return fail(id.error());
+      acknowledge(fd, "E " + std::to_string(*id));
+    } else if (r < 55) {
+      auto lease = (*queue)->lease("worker", hugo::Wait::none());
+      if (lease.ok()) {
+        held.push_back(lease->token);
+        acknowledge(fd, "L " + token_text(lease->token));
+      } else if (lease.error().code() != hugo::errc::queue_timeout) {
+        return fail(lease.error());
+      }
+    } else if (r < 65 && !held.empty()) {
+      auto hb = (*queue)->heartbeat(held[pick]);
+      if (hb.ok()) acknowledge(fd, "H " + token_text(held[pick]));
+      else forget(pick);
+    } else if (r < 82 && !held.empty()) {
+      const auto token = held[pick];
+      forget(pick);
+      if ((*queue)->complete(token).ok()) acknowledge(fd, "C " + token_text(token));
+    } else if (r < 94 && !held.empty()) {
+      const auto token = held[pick];
+      forget(pick);
+      auto outcome = (*queue)->fail(token, hugo::Error("app.crash_test", "random failure"), rng() % 4 != 0);
+      if (outcome.ok()) {
+        acknowledge(fd, "F " + token_text(token) + (*outcome == hugo::FailOutcome::Requeued ? " R" : " D"));
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2 + rng() % 20));  // let leases expire
+    }
+  }
 }
 
 }  // namespace
@@ -99,6 +180,9 @@ int main(int argc, char** argv) {
     std::printf("seen %lld %lld\n", seen, static_cast<long long>(last));
     std::fflush(stdout);
     return seen >= want ? 0 : 1;
+  }
+  if (verb == "queue-workload" && argc >= 5) {
+    return queue_workload(path, argv[3], static_cast<unsigned>(std::strtoul(argv[4], nullptr, 10)));
   }
   return 2;
 }
