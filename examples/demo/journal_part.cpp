@@ -1,7 +1,7 @@
-// The hugo-journal demo: the project's "main job", grown with every capability.
-//
-// Today it shows the journal itself: several threads append task lifecycles concurrently through
+// Demo part 1: the journal itself. Several threads append task lifecycles concurrently through
 // group commit, the journal is closed and reopened read-only, and what it holds is printed.
+#include "demo.hpp"
+
 #include <hugo/hugo.hpp>
 
 #include <array>
@@ -12,8 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
+namespace demo {
 namespace {
 
 constexpr int kThreads = 4;
@@ -56,12 +55,9 @@ hugo::Status run_task(hugo::Journal& journal, const hugo::Clock& clock, const st
 
 }  // namespace
 
-int main() {
-  char pattern[] = "/tmp/hugo-demo-XXXXXX";
-  const char* dir = ::mkdtemp(pattern);
-  if (!dir) return 1;
-  const std::filesystem::path path = std::filesystem::path(dir) / "demo.journal";
-  std::printf("== hugo-journal demo ==\njournal: %s\n\n", path.c_str());
+int journal_part(const std::filesystem::path& dir) {
+  const std::filesystem::path path = dir / "part1.journal";
+  std::printf("== part 1: the journal ==\njournal: %s\n\n", path.c_str());
 
   {
     hugo::JournalOptions options;
@@ -127,7 +123,8 @@ int main() {
   }
   std::printf("\nthe first events, as Hugo-compatible JSON:\n");
   for (const auto& e : first) std::printf("  %s\n", hugo::encode_event_json(e).c_str());
-  std::printf("\nsequence numbers 1..%lld are gap-free and in order.\n", static_cast<long long>(expected - 1));
-  std::filesystem::remove_all(dir);
+  std::printf("\nsequence numbers 1..%lld are gap-free and in order.\n\n", static_cast<long long>(expected - 1));
   return 0;
 }
+
+}  // namespace demo

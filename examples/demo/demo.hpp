@@ -1,0 +1,19 @@
+// The demo's parts. Each prints what it does and returns 0 on success.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace demo {
+
+// Part 1: several threads append through group commit; the journal is reopened and printed.
+int journal_part(const std::filesystem::path& dir);
+
+// Part 2: a worker process leases and fails/retries tasks and is SIGKILLed mid-lease; the
+// restart rebuilds the queue, the interrupted lease expires and is retried.
+int queue_part(const std::filesystem::path& dir, const std::string& self);
+
+// The worker process of part 2 (`hugo-demo --worker JOURNAL`).
+int queue_worker(const std::string& journal_path);
+
+}  // namespace demo
