@@ -218,8 +218,9 @@ struct TaskQueue::Impl {
                std::chrono::steady_clock::duration recheck = std::chrono::steady_clock::duration::max()) {
     while (true) {
       HUGO_TRY(usable());
-      if (ready()) return ok_status();
+      // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it, W18).
       if (wait.stop.stop_requested()) return Error(std::string(errc::canceled), "the wait was canceled");
+      if (ready()) return ok_status();
       const auto now = std::chrono::steady_clock::now();
       if (now >= wait.deadline) {
         return Error(std::string(errc::queue_timeout), "the wait deadline passed before the queue was ready")

@@ -53,6 +53,17 @@ TEST_CASE("a full queue fails fast, times out, cancels, or waits for room") {
   must(q->complete(lease.token));
 }
 
+TEST_CASE("an already-canceled stop token fails even when the call could proceed at once") {
+  test::QueueFixture f;
+  auto q = f.open();
+  std::stop_source stop;
+  stop.request_stop();
+  CHECK(q->enqueue("x", Wait::forever(stop.get_token())).error().code() == errc::canceled);
+  must(q->enqueue("x"));
+  CHECK(q->lease("w", Wait::forever(stop.get_token())).error().code() == errc::canceled);
+  CHECK(q->pending_count() == 1);
+}
+
 TEST_CASE("lease waits for work, with a deadline and a stop token") {
   test::QueueFixture f;
   auto q = f.open();
