@@ -197,9 +197,11 @@ struct Journal::Impl {
       else batch.events.push_back(events[i]);
     }
     const std::size_t size = batch.events.size();
+    // Decided under the lock: last_batch_size belongs to the writer thread.
+    const bool wake_writer = size == count || size >= std::min(last_batch_size, options.max_batch);
     AppendTicket ticket{first, count, batch.future};
     lock.unlock();
-    if (size == count || size >= std::min(last_batch_size, options.max_batch)) work_cv.notify_one();
+    if (wake_writer) work_cv.notify_one();
     return ticket;
   }
 

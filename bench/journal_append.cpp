@@ -1,0 +1,483 @@
+// bench/journal_append: what a blocking Journal::append costs, against the raw SQLite ceiling.
+//
+// Part 1, the ceiling: raw SQLite inserts of the rows the journal writes for an Enqueued event with
+// a 32-byte payload, into a fresh database with the journal's own `events` table and pragmas, one
+// transaction per batch, prepared statements reused, at batch sizes 1, 8, 16, 64 and 512, under
+// synchronous=FULL and synchronous=NORMAL.
+//
+// Part 2, the journal: 1, 16 and 64 producer threads, each calling append (append_async + wait,
+// which is exactly what Journal::append does) one event at a time in a loop, under
+// Durability::Fsync and Durability::Process, each run on a fresh journal in a fresh mkdtemp folder
+// for a fixed time budget, counting the events acknowledged. Every producer has at most one append
+// in flight, so a group commit holds at most N events; the benchmark also measures the batch sizes
+// the writer really used (see count_batches) and cross-checks seqs, durable_seq and the row count.
+//
+// Every case runs once per round (default 3 rounds x 1 s); the figures are medians over rounds. A
+// journal case and its ceiling run back to back, in alternating order, because fsync latency on a
+// virtual or shared disk drifts by an order of magnitude over minutes.
+//
+// Output: one line per run, a summary line per case, RESULT lines per headline, and last the
+// headline `RESULT name=journal_append_fsync_16 ...` (journal events/s against raw FULL at batch 16).
+// Usage: journal_append [--seconds S] [--rounds R]  (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
+#include "bench_util.hpp"
+
+#include <hugo/journal.hpp>
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <latch>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using hugo_bench::SteadyClock;
+
+constexpr const char* kProgram = "journal_append";
+constexpr std::size_t kPayloadBytes = 32;
+
+// Copied from schema/schema.cpp (migration 0 -> 1), so the ceiling writes the same table.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value ANY NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE names (
+  id   INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
+) STRICT;
+
+CREATE TABLE events (
+  seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind    INTEGER NOT NULL,
+  queue   INTEGER NOT NULL,
+  task    INTEGER,
+  attempt INTEGER NOT NULL,
+  at      INTEGER NOT NULL,
+  lease   INTEGER,
+  peer    INTEGER,
+  expires INTEGER,
+  flags   INTEGER NOT NULL,
+  error   TEXT,
+  payload BLOB
+) STRICT;
+)sql";
+
+// The journal's insert statement (journal/rows.cpp): seq is bound explicitly, as the writer does.
+constexpr const char* kInsert =
+    "INSERT INTO events (seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+// The journal's WAL policy with default JournalOptions: no auto-checkpoint at 1000 pages, but a
+// PASSIVE checkpoint once the WAL holds 16 MiB, and the WAL file truncated back to 64 MiB.
+constexpr std::int64_t kWalCheckpointBytes = 16 << 20;
+constexpr std::int64_t kWalLimitBytes = 64 << 20;
+
+std::string payload_bytes() {
+  std::string payload(kPayloadBytes, '\0');
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
+  return payload;
+}
+
+// ---- part 1: raw SQLite ------------------------------------------------------------------------
+
+struct RawSqlite {
+  sqlite3* db = nullptr;
+  std::vector<sqlite3_stmt*> stmts;
+
+  ~RawSqlite() {
+    for (sqlite3_stmt* s : stmts) sqlite3_finalize(s);
+    if (db) sqlite3_close_v2(db);
+  }
+
+  [[noreturn]] void die(const std::string& what) const {
+    hugo_bench::fail(kProgram, "raw sqlite: " + what + ": " + (db ? sqlite3_errmsg(db) : "no connection"));
+  }
+  void exec(const std::string& sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      const std::string detail = message ? message : "";
+      sqlite3_free(message);
+      die(sql + " (" + detail + ")");
+    }
+  }
+  std::int64_t query_int(const std::string& sql) {
+    sqlite3_stmt* s = prepare(sql);
+    if (sqlite3_step(s) != SQLITE_ROW) die(sql);
+    const std::int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return v;
+  }
+  sqlite3_stmt* prepare(const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+      die("prepare " + sql);
+    }
+    stmts.push_back(s);
+    return s;
+  }
+  void step_done(sqlite3_stmt* s, const char* what) {
+    if (sqlite3_step(s) != SQLITE_DONE) die(what);
+    sqlite3_reset(s);
+  }
+};
+
+struct RawResult {
+  bool full = true;
+  std::size_t batch = 1;
+  std::int64_t rows = 0;
+  std::int64_t commits = 0;
+  double seconds = 0;
+  hugo_bench::Summary commit_us;
+  double rate() const { return seconds > 0 ? static_cast<double>(rows) / seconds : 0; }
+};
+
+RawResult run_raw(bool full, std::size_t batch, double budget) {
+  hugo_bench::TempDir dir("hugo-bench-raw");
+  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the raw SQLite database");
+  RawSqlite raw;
+  const std::string path = (dir / "raw.db").string();
+  if (sqlite3_open_v2(path.c_str(), &raw.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    raw.die("open " + path);
+  }
+  sqlite3_busy_timeout(raw.db, 5000);
+  {
+    sqlite3_stmt* mode = raw.prepare("PRAGMA journal_mode = WAL");
+    const bool stepped = sqlite3_step(mode) == SQLITE_ROW;
+    const auto* text = stepped ? reinterpret_cast<const char*>(sqlite3_column_text(mode, 0)) : nullptr;
+    if (text == nullptr || std::string_view(text) != "wal") {
+      raw.die("could not switch " + path + " to WAL mode");
+    }
+    sqlite3_reset(mode);
+  }
+  raw.exec(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  const std::int64_t page_size = raw.query_int("PRAGMA page_size");
+  raw.exec("PRAGMA wal_autocheckpoint = " + std::to_string(kWalCheckpointBytes / page_size));
+  raw.exec("PRAGMA journal_size_limit = " + std::to_string(kWalLimitBytes));
+  raw.exec("BEGIN IMMEDIATE");
+  raw.exec(kSchema);
+  raw.exec("INSERT INTO names (id, name) VALUES (1, 'bench')");  // queue id 1, as the journal interns it
+  raw.exec("COMMIT");
+
+  sqlite3_stmt* begin = raw.prepare("BEGIN IMMEDIATE");
+  sqlite3_stmt* commit = raw.prepare("COMMIT");
+  sqlite3_stmt* insert = raw.prepare(kInsert);
+  const std::string payload = payload_bytes();
+
+  RawResult result;
+  result.full = full;
+  result.batch = batch;
+  std::vector<double> commit_us;
+  commit_us.reserve(1 << 16);
+  std::int64_t seq = 0;
+  const auto start = SteadyClock::now();
+  const auto deadline = start + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(budget));
+  auto now = start;
+  while (now < deadline) {
+    const auto t0 = now;
+    raw.step_done(begin, "BEGIN IMMEDIATE");
+    for (std::size_t i = 0; i < batch; ++i) {
+      ++seq;
+      // An Enqueued row: kind 0, queue 1, task NULL (= seq), attempt 1, at = small offset from
+      // the journal's time base, lease/peer/expires/error NULL, flags 0, 32-byte payload blob.
+      sqlite3_bind_int64(insert, 1, seq);
+      sqlite3_bind_int64(insert, 2, 0);
+      sqlite3_bind_int64(insert, 3, 1);
+      sqlite3_bind_null(insert, 4);
+      sqlite3_bind_int64(insert, 5, 1);
+      sqlite3_bind_int64(insert, 6, std::chrono::duration_cast<std::chrono::microseconds>(now - start).count());
+      sqlite3_bind_null(insert, 7);
+      sqlite3_bind_null(insert, 8);
+      sqlite3_bind_null(insert, 9);
+      sqlite3_bind_int64(insert, 10, 0);
+      sqlite3_bind_null(insert, 11);
+      sqlite3_bind_blob64(insert, 12, payload.data(), payload.size(), SQLITE_TRANSIENT);
+      raw.step_done(insert, "INSERT");
+    }
+    raw.step_done(commit, "COMMIT");
+    now = SteadyClock::now();
+    commit_us.push_back(hugo_bench::micros_between(t0, now));
+    result.rows += static_cast<std::int64_t>(batch);
+    ++result.commits;
+  }
+  result.seconds = hugo_bench::micros_between(start, now) / 1e6;
+  result.commit_us = hugo_bench::summarize(commit_us);
+  return result;
+}
+
+// ---- part 2: hugo::Journal::append -------------------------------------------------------------
+
+// One completed append: its seq and the address of the Status stored in its batch's shared state.
+// The journal resolves every ticket of one batch through the same std::shared_future, whose get()
+// returns a reference into that shared state, so equal addresses mean "same batch".
+struct Completion {
+  std::int64_t seq;
+  const void* batch_state;
+};
+
+struct JournalResult {
+  hugo::Durability durability = hugo::Durability::Fsync;
+  int producers = 1;
+  std::int64_t events = 0;
+  double seconds = 0;
+  std::int64_t commits = 0;     // batches observed (see count_batches)
+  std::int64_t max_batch = 0;   // largest batch observed
+  hugo_bench::Summary append_us;
+  double rate() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
+  double avg_batch() const { return commits > 0 ? static_cast<double>(events) / static_cast<double>(commits) : 0; }
+};
+
+// Counts the group commits behind `completions`. A batch holds a contiguous seq range, so walking
+// the appends in seq order, a new batch starts wherever the shared-state address changes. Two
+// consecutive batches never share an address: each producer keeps its previous ticket alive until
+// its next append is durable, so batch k's state is alive when batch k+1 is created.
+void count_batches(std::vector<Completion>& completions, JournalResult& result) {
+  std::sort(completions.begin(), completions.end(),
+            [](const Completion& a, const Completion& b) { return a.seq < b.seq; });
+  std::int64_t run = 0;
+  const void* previous = nullptr;
+  for (std::size_t i = 0; i < completions.size(); ++i) {
+    if (completions[i].seq != static_cast<std::int64_t>(i) + 1) {
+      hugo_bench::fail(kProgram, "journal handed out seq " + std::to_string(completions[i].seq) +
+                                     " where " + std::to_string(i + 1) + " was expected (seqs not dense)");
+    }
+    if (completions[i].batch_state != previous) {
+      ++result.commits;
+      run = 0;
+      previous = completions[i].batch_state;
+    }
+    result.max_batch = std::max(result.max_batch, ++run);
+  }
+}
+
+JournalResult run_journal(hugo::Durability durability, int producers, double budget) {
+  hugo_bench::TempDir dir("hugo-bench-journal");
+  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the journal");
+  hugo::JournalOptions options;
+  options.durability = durability;
+  auto opened = hugo::Journal::open(dir / "journal.db", options);
+  if (!opened.ok()) hugo_bench::fail(kProgram, "Journal::open: " + opened.error().to_string());
+  std::unique_ptr<hugo::Journal> journal = std::move(opened).value();
+  const std::shared_ptr<hugo::Clock> clock = hugo::SystemClock::shared();
+  const std::string payload = payload_bytes();
+
+  std::atomic<bool> stop{false};
+  std::mutex failure_mutex;
+  std::string failure;
+  std::vector<std::vector<Completion>> completions(static_cast<std::size_t>(producers));
+  std::vector<std::vector<double>> latencies(static_cast<std::size_t>(producers));
+  std::latch ready(producers + 1);
+
+  auto producer = [&](std::size_t index) {
+    auto& done = completions[index];
+    auto& lat = latencies[index];
+    done.reserve(1 << 15);
+    lat.reserve(1 << 15);
+    hugo::AppendTicket previous;  // kept alive until the next append is durable (count_batches)
+    ready.arrive_and_wait();
+    while (!stop.load(std::memory_order_relaxed)) {
+      hugo::Event event;
+      event.kind = hugo::EventKind::Enqueued;
+      event.queue = "bench";
+      event.occurred_at = clock->now();
+      event.payload = payload;
+      const auto t0 = SteadyClock::now();
+      hugo::AppendTicket ticket = journal->append_async(std::move(event));
+      const hugo::Result<std::int64_t> seq = ticket.wait();  // == Journal::append
+      const auto t1 = SteadyClock::now();
+      if (!seq.ok()) {
+        std::lock_guard lock(failure_mutex);
+        if (failure.empty()) failure = seq.error().to_string();
+        stop.store(true);
+        return;
+      }
+      lat.push_back(hugo_bench::micros_between(t0, t1));
+      done.push_back({*seq, &ticket.durable.get()});
+      previous = std::move(ticket);
+    }
+  };
+
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(producers));
+  for (int i = 0; i < producers; ++i) threads.emplace_back(producer, static_cast<std::size_t>(i));
+  ready.arrive_and_wait();
+  const auto start = SteadyClock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(budget));
+  stop.store(true);
+  for (auto& t : threads) t.join();
+  const auto end = SteadyClock::now();
+  if (!failure.empty()) hugo_bench::fail(kProgram, "append failed: " + failure);
+
+  JournalResult result;
+  result.durability = durability;
+  result.producers = producers;
+  result.seconds = hugo_bench::micros_between(start, end) / 1e6;
+  std::vector<Completion> all;
+  std::vector<double> all_lat;
+  for (std::size_t i = 0; i < completions.size(); ++i) {
+    all.insert(all.end(), completions[i].begin(), completions[i].end());
+    all_lat.insert(all_lat.end(), latencies[i].begin(), latencies[i].end());
+  }
+  result.events = static_cast<std::int64_t>(all.size());
+  result.append_us = hugo_bench::summarize(all_lat);
+  count_batches(all, result);
+
+  // Cross-check what the journal says it holds (outside the timed part).
+  if (const hugo::Status health = journal->health(); !health.ok()) {
+    hugo_bench::fail(kProgram, "journal unhealthy after the run: " + health.error().to_string());
+  }
+  if (journal->durable_seq() != result.events || journal->last_accepted_seq() != result.events) {
+    hugo_bench::fail(kProgram, "journal durable_seq " + std::to_string(journal->durable_seq()) + " / last_accepted " +
+                                   std::to_string(journal->last_accepted_seq()) + " != " +
+                                   std::to_string(result.events) + " acknowledged appends");
+  }
+  auto info = journal->info();
+  if (!info.ok()) hugo_bench::fail(kProgram, "Journal::info: " + info.error().to_string());
+  if (info->row_count != result.events || info->last_seq != result.events) {
+    hugo_bench::fail(kProgram, "journal holds " + std::to_string(info->row_count) + " rows (last seq " +
+                                   std::to_string(info->last_seq) + ") but acknowledged " +
+                                   std::to_string(result.events) + " appends");
+  }
+  if (const hugo::Status closed = journal->close(); !closed.ok()) {
+    hugo_bench::fail(kProgram, "Journal::close: " + closed.error().to_string());
+  }
+  return result;
+}
+
+const char* durability_name(hugo::Durability d) { return d == hugo::Durability::Fsync ? "Fsync" : "Process"; }
+const char* sync_name(bool full) { return full ? "FULL" : "NORMAL"; }
+
+std::string raw_line(const RawResult& r) {
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "raw_sqlite sync=%-6s batch=%-3zu rows=%-8lld secs=%.3f rate=%.1f rows/s commits=%lld commit_us: %s",
+                sync_name(r.full), r.batch, static_cast<long long>(r.rows), r.seconds, r.rate(),
+                static_cast<long long>(r.commits), hugo_bench::format_summary(r.commit_us, "").c_str());
+  return line;
+}
+
+std::string journal_line(const JournalResult& r) {
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "journal_append durability=%-7s producers=%-2d events=%-8lld secs=%.3f rate=%.1f events/s batch~%d "
+                "commits=%lld avg_batch=%.2f max_batch=%lld append_us: %s",
+                durability_name(r.durability), r.producers, static_cast<long long>(r.events), r.seconds, r.rate(),
+                r.producers, static_cast<long long>(r.commits), r.avg_batch(), static_cast<long long>(r.max_batch),
+                hugo_bench::format_summary(r.append_us, "").c_str());
+  return line;
+}
+
+std::string rates_text(const std::vector<double>& rates) {
+  std::string text;
+  char number[32];
+  for (double rate : rates) {
+    std::snprintf(number, sizeof number, "%s%.1f", text.empty() ? "" : ",", rate);
+    text += number;
+  }
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 1.0;
+  double rounds_option = 3;
+  hugo_bench::parse_options(argc, argv,
+                            {{"--seconds", "HUGO_BENCH_SECONDS", &seconds, 0.05, 600},
+                             {"--rounds", "HUGO_BENCH_ROUNDS", &rounds_option, 1, 100}});
+  const int rounds = static_cast<int>(rounds_option);
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "journal_append: sqlite %s, %d rounds x %.2f s per case (figures are medians over rounds), "
+                "%zu-byte payloads",
+                sqlite3_libversion(), rounds, seconds, kPayloadBytes);
+  hugo_bench::print_line(line);
+
+  // Each round runs every case once. A journal case and its ceiling (raw SQLite at batch = its
+  // producer count, same synchronous level) run back to back, in alternating order, because the
+  // cost of an fsync on a shared or virtual disk drifts over seconds to minutes.
+  std::map<std::pair<bool, std::size_t>, std::vector<double>> raw_rates;      // (FULL?, batch)
+  std::map<std::pair<bool, int>, std::vector<double>> journal_rates;          // (Fsync?, producers)
+  std::map<std::pair<bool, int>, std::pair<std::int64_t, std::int64_t>> journal_batches;  // events, commits
+  std::map<std::pair<bool, int>, std::int64_t> journal_max_batch;
+  for (int round = 1; round <= rounds; ++round) {
+    const bool raw_first = round % 2 == 1;
+    for (const bool full : {true, false}) {
+      const hugo::Durability durability = full ? hugo::Durability::Fsync : hugo::Durability::Process;
+      auto run_raw_case = [&](std::size_t batch) {
+        const RawResult r = run_raw(full, batch, seconds);
+        raw_rates[{full, batch}].push_back(r.rate());
+        hugo_bench::print_line("round=" + std::to_string(round) + " " + raw_line(r));
+      };
+      auto run_journal_case = [&](int producers) {
+        const JournalResult r = run_journal(durability, producers, seconds);
+        journal_rates[{full, producers}].push_back(r.rate());
+        auto& [events, commits] = journal_batches[{full, producers}];
+        events += r.events;
+        commits += r.commits;
+        journal_max_batch[{full, producers}] = std::max(journal_max_batch[{full, producers}], r.max_batch);
+        hugo_bench::print_line("round=" + std::to_string(round) + " " + journal_line(r));
+      };
+      for (const int producers : {1, 16, 64}) {
+        if (raw_first) run_raw_case(static_cast<std::size_t>(producers));
+        run_journal_case(producers);
+        if (!raw_first) run_raw_case(static_cast<std::size_t>(producers));
+      }
+      for (const std::size_t batch : {8u, 512u}) run_raw_case(batch);
+    }
+  }
+
+  // Summary: medians over rounds.
+  for (const bool full : {true, false}) {
+    for (const std::size_t batch : {1u, 8u, 16u, 64u, 512u}) {
+      const auto& rates = raw_rates[{full, batch}];
+      std::snprintf(line, sizeof line, "summary raw_sqlite sync=%-6s batch=%-3zu median=%.1f rows/s rounds=[%s]",
+                    sync_name(full), batch, hugo_bench::median(rates), rates_text(rates).c_str());
+      hugo_bench::print_line(line);
+    }
+  }
+  for (const bool full : {true, false}) {
+    for (const int producers : {1, 16, 64}) {
+      const auto& rates = journal_rates[{full, producers}];
+      const auto [events, commits] = journal_batches[{full, producers}];
+      std::snprintf(line, sizeof line,
+                    "summary journal_append durability=%-7s producers=%-2d median=%.1f events/s rounds=[%s] batch~%d "
+                    "avg_batch=%.2f max_batch=%lld",
+                    durability_name(full ? hugo::Durability::Fsync : hugo::Durability::Process), producers,
+                    hugo_bench::median(rates), rates_text(rates).c_str(), producers,
+                    commits > 0 ? static_cast<double>(events) / static_cast<double>(commits) : 0.0,
+                    static_cast<long long>(journal_max_batch[{full, producers}]));
+      hugo_bench::print_line(line);
+    }
+  }
+
+  // Headlines: each journal case against raw SQLite at a batch size equal to its producer count
+  // (the largest batch the writer can form), same synchronous level. fsync_16 comes last.
+  struct Headline {
+    const char* name;
+    bool fsync;
+    int producers;
+  };
+  const Headline headlines[] = {
+      {"journal_append_fsync_1", true, 1},      {"journal_append_process_1", false, 1},
+      {"journal_append_fsync_64", true, 64},    {"journal_append_process_64", false, 64},
+      {"journal_append_process_16", false, 16}, {"journal_append_fsync_16", true, 16},
+  };
+  for (const Headline& h : headlines) {
+    hugo_bench::print_result(h.name, hugo_bench::median(journal_rates[{h.fsync, h.producers}]), "events/s",
+                             hugo_bench::median(raw_rates[{h.fsync, static_cast<std::size_t>(h.producers)}]));
+  }
+  return 0;
+}
