@@ -15,6 +15,7 @@ struct JournalReader::Impl {
   sql::Db db;
   std::optional<rows::EventSelector> selector;
   std::optional<sql::Stmt> data_version;
+  std::optional<sql::Stmt> payload_of;
   std::int64_t last_data_version = -1;
 };
 
@@ -41,6 +42,8 @@ Result<std::unique_ptr<JournalReader>> JournalReader::open(const std::filesystem
   impl->selector.emplace(std::move(selector));
   HUGO_ASSIGN_OR_RETURN(auto data_version, impl->db.prepare("PRAGMA data_version"));
   impl->data_version.emplace(std::move(data_version));
+  HUGO_ASSIGN_OR_RETURN(auto payload_of, impl->db.prepare("SELECT payload, flags FROM events WHERE seq = ?1"));
+  impl->payload_of.emplace(std::move(payload_of));
   return std::unique_ptr<JournalReader>(new JournalReader(std::move(impl)));
 }
 
@@ -60,6 +63,20 @@ Result<bool> JournalReader::changed() {
   const bool changed = version != impl_->last_data_version;
   impl_->last_data_version = version;
   return changed;
+}
+
+Result<std::optional<StoredPayload>> JournalReader::task_payload(std::int64_t task_id) {
+  sql::Stmt& stmt = *impl_->payload_of;
+  stmt.bind(1, task_id);
+  auto row = stmt.step();
+  std::optional<StoredPayload> payload;
+  if (row.ok() && *row && !stmt.is_null(0)) {
+    payload = StoredPayload{std::string(stmt.column_blob(0)),
+                            (stmt.column_int(1) & rows::kPayloadJson) ? PayloadFormat::Json : PayloadFormat::Bytes};
+  }
+  stmt.reset();
+  if (!row.ok()) return std::move(row).error();
+  return payload;
 }
 
 const std::string& JournalReader::journal_id() const { return impl_->selector->meta().journal_id; }

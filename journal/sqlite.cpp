@@ -172,6 +172,11 @@ Stmt& Stmt::bind_blob(int index, std::string_view bytes) {
   return *this;
 }
 
+Stmt& Stmt::bind_double(int index, double value) {
+  sqlite3_bind_double(stmt_, index, value);
+  return *this;
+}
+
 Stmt& Stmt::bind_null(int index) {
   sqlite3_bind_null(stmt_, index);
   return *this;
@@ -215,6 +220,10 @@ std::string_view Stmt::column_blob(int column) const {
 }
 
 int Stmt::column_type(int column) const { return sqlite3_column_type(stmt_, column); }
+
+int Stmt::column_count() const { return sqlite3_column_count(stmt_); }
+
+double Stmt::column_double(int column) const { return sqlite3_column_double(stmt_, column); }
 
 Result<Transaction> Transaction::begin(Db& db, bool immediate) {
   HUGO_TRY(db.exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));

@@ -67,6 +67,7 @@ class Stmt {
   Stmt& bind(int index, std::string_view text);
   Stmt& bind_blob(int index, std::string_view bytes);
   Stmt& bind_null(int index);
+  Stmt& bind_double(int index, double value);
 
   // Advances: true if a row is available, false when done, or the Error.
   Result<bool> step();
@@ -79,6 +80,8 @@ class Stmt {
   std::string_view column_text(int column) const;
   std::string_view column_blob(int column) const;
   int column_type(int column) const;  // SQLITE_INTEGER (1) .. SQLITE_NULL (5)
+  int column_count() const;
+  double column_double(int column) const;
 
  private:
   friend class Db;

@@ -160,6 +160,7 @@ struct TaskQueue::Impl {
       return refused.error();
     }
     for (const Event& e : events) {
+      if (options.metrics) observe(e);
       Status applied = state.apply(detail::facts_of(e));
       if (!applied.ok()) {
         // The rows are in the journal but not in memory: memory can no longer be trusted.
@@ -174,10 +175,56 @@ struct TaskQueue::Impl {
     return ticket;
   }
 
+  // Records Hugo's queue instruments for one row, before it is applied (the lease it ends is
+  // still in the state).
+  void observe(const Event& e) {
+    MetricsRegistry& m = *options.metrics;
+    const MetricTags tags{{"taskqueue.name", options.name}};
+    auto lease_ms = [&](Timestamp since) { return std::chrono::duration<double, std::milli>(e.occurred_at - since).count(); };
+    const detail::LeaseState* lease = e.token ? state.lease(e.token->lease_id) : nullptr;
+    switch (e.kind) {
+      case EventKind::Enqueued: m.add("taskqueue.enqueued", "items", tags); break;
+      case EventKind::LeaseGranted: m.add("taskqueue.leased", "leases", tags); break;
+      case EventKind::Heartbeat:
+        m.add("taskqueue.heartbeats", "leases", tags);
+        if (lease && e.lease_expiration) {
+          m.record("taskqueue.heartbeat.extension", "ms", tags,
+                   std::chrono::duration<double, std::milli>(*e.lease_expiration - lease->expires_at).count());
+        }
+        break;
+      case EventKind::Completed: m.add("taskqueue.completed", "leases", tags); break;
+      case EventKind::Failed: m.add("taskqueue.failed", "leases", tags); break;
+      case EventKind::LeaseExpired: m.add("taskqueue.expired", "leases", tags); break;
+      case EventKind::Requeued: m.add("taskqueue.requeued", "items", tags); break;
+      case EventKind::DeadLettered: m.add("taskqueue.deadlettered", "items", tags); break;
+      default: break;
+    }
+    if (lease && (e.kind == EventKind::Completed || e.kind == EventKind::Failed || e.kind == EventKind::LeaseExpired)) {
+      m.record("taskqueue.lease.duration", "ms", tags, lease_ms(lease->granted_at));
+    }
+  }
+
+  void record_depths() {
+    if (!options.metrics) return;
+    MetricsRegistry& m = *options.metrics;
+    const MetricTags tags{{"taskqueue.name", options.name}};
+    m.set("taskqueue.pending", "items", tags, static_cast<double>(state.pending_count()));
+    m.set("taskqueue.active", "leases", tags, static_cast<double>(state.lease_count()));
+    m.record("taskqueue.pending.depth", "items", tags, static_cast<double>(state.pending_count()));
+    m.record("taskqueue.active.depth", "leases", tags, static_cast<double>(state.lease_count()));
+  }
+
   void check_backpressure(Aftermath& after) {
+    record_depths();
     if (!backpressure || !backpressure->enabled()) return;
     auto signal = backpressure->check(static_cast<std::int64_t>(state.pending_count()), clock->now());
-    if (signal) after.signal = signal;
+    if (signal) {
+      after.signal = signal;
+      if (options.metrics) {
+        options.metrics->add("hugo.taskqueue.backpressure.transitions", "events",
+                             {{"taskqueue.name", options.name}, {"state", signal->signal.active ? "active" : "inactive"}});
+      }
+    }
   }
 
   // With the lock released: deliver signals, wait for durability, run dead-letter handlers.
@@ -446,6 +493,7 @@ Status TaskQueue::complete(const OwnershipToken& token) {
     std::vector<Event> events{q.row(EventKind::Completed, token.task_id, token.attempt, q.clock->now())};
     events[0].token = token;
     HUGO_TRY(q.commit(events, after));
+    q.record_depths();
   }
   return q.finish(after);
 }

@@ -16,4 +16,11 @@ int queue_part(const std::filesystem::path& dir, const std::string& self);
 // The worker process of part 2 (`hugo-demo --worker JOURNAL`).
 int queue_worker(const std::string& journal_path);
 
+// Part 3: a sink process follows the journal into a projection and an external notifier and is
+// SIGKILLed; the restart resumes from the checkpoints and no notification is sent twice.
+int replication_part(const std::filesystem::path& dir, const std::string& self);
+
+// The sink process of part 3 (`hugo-demo --sink JOURNAL DIR`).
+int replication_sink_process(const std::string& journal, const std::string& dir);
+
 }  // namespace demo

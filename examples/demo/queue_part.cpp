@@ -4,23 +4,17 @@
 // with attempt + 1), and is SIGKILLed while it holds a lease. The restart rebuilds the queue from
 // the journal: the interrupted lease is still there, with its owner and expiry; it expires on
 // time, is requeued as attempt 2, and is completed. The task's audit trail is printed.
+#include "child_process.hpp"
 #include "demo.hpp"
 
 #include <hugo/hugo.hpp>
 
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
 
 namespace demo {
 namespace {
@@ -109,34 +103,21 @@ int queue_part(const std::filesystem::path& dir, const std::string& self) {
   }
 
   std::printf("2. a worker process with 3 workers starts:\n");
-  int out[2];
-  if (::pipe(out) != 0) return 1;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  std::string worker_flag = "--worker";
-  char* argv[] = {const_cast<char*>(self.c_str()), worker_flag.data(), const_cast<char*>(path.c_str()), nullptr};
-  pid_t child = 0;
-  if (posix_spawn(&child, self.c_str(), &actions, nullptr, argv, environ) != 0) return 1;
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
-  FILE* lines = ::fdopen(out[0], "r");
+  ChildProcess worker(self, {"--worker", path});
+  if (worker.pid() == 0) return 1;
+  const pid_t worker_pid = worker.pid();
   char buffer[512];
   long long interrupted = 0;
-  while (std::fgets(buffer, sizeof(buffer), lines)) {
+  while (worker.read_line(buffer, sizeof(buffer))) {
     std::printf("   | %s", buffer);
     if (std::strncmp(buffer, "holding lease on task ", 22) == 0) {
       interrupted = std::atoll(buffer + 22);
       break;
     }
   }
-  ::kill(child, SIGKILL);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  std::fclose(lines);
+  worker.kill_hard();
   if (interrupted == 0) return 1;
-  std::printf("3. SIGKILL sent to the worker process (pid %d) while it held task %lld\n\n", static_cast<int>(child),
+  std::printf("3. SIGKILL sent to the worker process (pid %d) while it held task %lld\n\n", static_cast<int>(worker_pid),
               interrupted);
 
   auto opened = open_queue(path);

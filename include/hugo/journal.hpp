@@ -71,6 +71,12 @@ struct AppendTicket {
   HUGO_API Result<std::int64_t> wait() const;
 };
 
+// A payload as stored on a task's first row.
+struct StoredPayload {
+  std::string bytes;
+  PayloadFormat format = PayloadFormat::Bytes;
+};
+
 // Summary facts about a journal, as shown by `hugo-journal info`.
 struct JournalInfo {
   std::string journal_id;
@@ -150,6 +156,9 @@ class HUGO_API JournalReader {
   Result<JournalInfo> info();
   // True if another connection committed since the previous call (PRAGMA data_version).
   Result<bool> changed();
+  // The payload a task was enqueued with: the payload of row `task_id` (its Enqueued row, or the
+  // Restored row that started it). nullopt if that row is gone (compacted) or has none.
+  Result<std::optional<StoredPayload>> task_payload(std::int64_t task_id);
   const std::string& journal_id() const;
 
   struct Impl;

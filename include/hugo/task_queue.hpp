@@ -17,6 +17,7 @@
 #include <hugo/event.hpp>
 #include <hugo/export.hpp>
 #include <hugo/journal.hpp>
+#include <hugo/metrics.hpp>
 #include <hugo/time.hpp>
 
 #include <chrono>
@@ -128,6 +129,11 @@ struct TaskQueueOptions {
   bool run_sweeper = true;
   // Owner recorded on leases when lease() is given an empty owner.
   std::string default_owner = "default";
+  // Hugo's queue instruments (reference §1.9), tagged taskqueue.name: counters taskqueue.enqueued,
+  // .leased, .completed, .heartbeats, .failed, .expired, .requeued, .deadlettered; gauges
+  // taskqueue.pending, .active; histograms taskqueue.pending.depth, .active.depth,
+  // .lease.duration (ms), .heartbeat.extension (ms); hugo.taskqueue.backpressure.transitions.
+  std::shared_ptr<MetricsRegistry> metrics;
 };
 
 // The live state of one queue, in a canonical order.

@@ -268,6 +268,42 @@ TEST_CASE("a typed queue round-trips values and dead-letters payloads that do no
   CHECK(typed->untyped().dead_letters()[0].error.code() == errc::codec_invalid);
 }
 
+TEST_CASE("Hugo's queue instruments count every operation, tagged with the queue name") {
+  test::QueueFixture f;
+  auto metrics = std::make_shared<MetricsRegistry>();
+  auto options = f.options();
+  options.metrics = metrics;
+  options.max_delivery_attempts = 2;
+  options.heartbeat_interval = Duration::zero();
+  auto q = f.open(options);
+  must(q->enqueue("a"));
+  must(q->enqueue("b"));
+  const Lease a = must(q->lease("w", Wait::none()));
+  f.clock->advance(2s);
+  (void)must(q->heartbeat(a.token));
+  f.clock->advance(1s);
+  must(q->complete(a.token));
+  const Lease b = must(q->lease("w", Wait::none()));
+  must(q->fail(b.token, Error("e", "x")));
+  (void)must(q->lease("w", Wait::none()));
+  f.clock->advance(1h);
+  (void)must(q->sweep_expired());  // attempt 2 of 2 expires: dead-lettered
+  const MetricTags tags{{"taskqueue.name", "orders"}};
+  CHECK(metrics->value("taskqueue.enqueued", tags) == 2);
+  CHECK(metrics->value("taskqueue.leased", tags) == 3);
+  CHECK(metrics->value("taskqueue.heartbeats", tags) == 1);
+  CHECK(metrics->value("taskqueue.completed", tags) == 1);
+  CHECK(metrics->value("taskqueue.failed", tags) == 1);
+  CHECK(metrics->value("taskqueue.requeued", tags) == 1);
+  CHECK(metrics->value("taskqueue.expired", tags) == 1);
+  CHECK(metrics->value("taskqueue.deadlettered", tags) == 1);
+  CHECK(metrics->value("taskqueue.pending", tags) == 0);
+  CHECK(metrics->value("taskqueue.active", tags) == 0);
+  CHECK(metrics->count("taskqueue.lease.duration", tags) == 3);
+  CHECK(metrics->count("taskqueue.heartbeat.extension", tags) == 1);
+  CHECK(metrics->prometheus_text().find("taskqueue_lease_duration_sum{taskqueue_name=\"orders\"} 3603000") != std::string::npos);
+}
+
 TEST_CASE("oversized payloads are refused before they reach the journal") {
   test::QueueFixture f;
   auto q = f.open();

@@ -10,6 +10,11 @@
 //                                    random queue workload under Durability::Fsync; after each
 //                                    acknowledged operation, append a line to ACKS, fsync it,
 //                                    then print "ack" (the parent kills us at random acks)
+//   child sink-workload JOURNAL SINKDB SEED
+//   child coordinator-workload JOURNAL SINKDB EFFECTSDB RUNLOG SEED
+//                                    see child_verbs.hpp
+#include "tests/support/child_verbs.hpp"
+
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 #include <hugo/task_queue.hpp>
@@ -180,6 +185,13 @@ int main(int argc, char** argv) {
     std::printf("seen %lld %lld\n", seen, static_cast<long long>(last));
     std::fflush(stdout);
     return seen >= want ? 0 : 1;
+  }
+  if (verb == "sink-workload" && argc >= 5) {
+    return hugo::test::sink_workload(path, argv[3], static_cast<unsigned>(std::strtoul(argv[4], nullptr, 10)));
+  }
+  if (verb == "coordinator-workload" && argc >= 7) {
+    return hugo::test::coordinator_workload(path, argv[3], argv[4], argv[5],
+                                            static_cast<unsigned>(std::strtoul(argv[6], nullptr, 10)));
   }
   if (verb == "queue-workload" && argc >= 5) {
     return queue_workload(path, argv[3], static_cast<unsigned>(std::strtoul(argv[4], nullptr, 10)));

@@ -1,0 +1,104 @@
+// hugo::TaskQueueReplicationSource: ordered, gap-free, replayable events from a journal.
+//
+// A source is a cursor over the durable journal, not a channel: it reads committed rows with
+// seq > position() in bounded batches (one short read transaction each), so any number of
+// sources read independently, a slow one never holds memory or pins the WAL (Hugo's W15), and a
+// new one can start at any position, including 0 (backfill, Hugo's W16).
+//
+// Waking: attach() (same process) wakes on the journal's commit notification without polling;
+// open() (another process) polls PRAGMA data_version every poll_interval (default 1 ms).
+//
+// Each event carries the task's payload, read from the task's first row (not copied per row),
+// its journal id, the configured source peer id, and the owner peer id (the row's owner, else
+// the resolver's answer, else the default).
+//
+// Thread-safety: one consumer thread per source. register_observer() may be called from any
+// thread.
+#pragma once
+
+#include <hugo/error.hpp>
+#include <hugo/event.hpp>
+#include <hugo/export.hpp>
+#include <hugo/journal.hpp>
+#include <hugo/metrics.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+namespace hugo {
+
+// Hugo's replication event: the 15 fields plus the source journal id (Event::journal_id).
+using TaskQueueReplicationEvent = Event;
+
+struct ReplicationSourceOptions {
+  std::optional<std::string> source_peer_id;
+  std::optional<std::string> default_owner_peer_id;
+  // Consulted for events whose row has no owner; nullopt falls back to the default.
+  std::function<std::optional<std::string>(const Event&)> owner_peer_resolver;
+  std::optional<std::string> queue;  // only this queue's events (positions still advance past others)
+  std::size_t batch_size = 512;      // rows per read transaction
+  std::chrono::microseconds poll_interval{1000};  // open(): data_version polling period
+  std::shared_ptr<MetricsRegistry> metrics;       // counts taskqueue.replication.events
+  std::function<void(const Error&)> on_observer_error;
+};
+
+// Keeps an observer registered until destroyed or reset().
+class HUGO_API ObserverSubscription {
+ public:
+  ObserverSubscription() = default;
+  explicit ObserverSubscription(std::function<void()> unregister) : unregister_(std::move(unregister)) {}
+  ObserverSubscription(ObserverSubscription&& other) noexcept : unregister_(std::move(other.unregister_)) {
+    other.unregister_ = nullptr;
+  }
+  ObserverSubscription& operator=(ObserverSubscription&& other) noexcept;
+  ~ObserverSubscription() { reset(); }
+  void reset();  // idempotent
+
+ private:
+  std::function<void()> unregister_;
+};
+
+class HUGO_API TaskQueueReplicationSource {
+ public:
+  // Same process as the writer: wakes on commit. Starts after seq `after`.
+  static Result<std::unique_ptr<TaskQueueReplicationSource>> attach(std::shared_ptr<Journal> journal,
+                                                                    std::int64_t after,
+                                                                    ReplicationSourceOptions options = {});
+  // Any process: a read-only connection, woken by data_version polling.
+  static Result<std::unique_ptr<TaskQueueReplicationSource>> open(const std::filesystem::path& journal,
+                                                                  std::int64_t after,
+                                                                  ReplicationSourceOptions options = {});
+  ~TaskQueueReplicationSource();
+
+  // Up to `max` events after position(), in seq order. If none is committed yet, waits up to
+  // `wait` for one; an empty vector means the wait passed. Observers see each event first.
+  Result<std::vector<Event>> next(std::size_t max, std::chrono::steady_clock::duration wait = {});
+
+  // Runs `handler` on every batch until `stop` is requested or the handler fails (its error is
+  // returned; the position stays before the failed batch, so a rerun redelivers it).
+  Status pump(const std::function<Status(const std::vector<Event>&)>& handler, std::stop_token stop,
+              std::size_t max_batch = 512);
+
+  std::int64_t position() const;  // seq of the last event returned, or the start cursor
+  void seek(std::int64_t after);
+  const std::string& journal_id() const;
+
+  // Observers are called in registration order, synchronously, for every event next() returns.
+  // A failing observer (Error or exception) is reported to options.on_observer_error and counted
+  // in observer_failures(); it never stops delivery.
+  ObserverSubscription register_observer(std::function<Status(const Event&)> observer);
+  std::uint64_t observer_failures() const;
+
+  struct Impl;
+
+ private:
+  explicit TaskQueueReplicationSource(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hugo

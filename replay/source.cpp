@@ -1,0 +1,237 @@
+// TaskQueueReplicationSource: a cursor over committed journal rows (see replication.hpp).
+#include <hugo/error_codes.hpp>
+#include <hugo/replication.hpp>
+
+#include "replay/replication_names.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace hugo {
+namespace {
+
+constexpr std::size_t kCacheLimit = 100'000;
+
+bool ends_task(EventKind k) {
+  return k == EventKind::Completed || k == EventKind::DeadLettered || k == EventKind::Drained;
+}
+
+bool ends_lease(EventKind k) {
+  return k == EventKind::Completed || k == EventKind::Failed || k == EventKind::LeaseExpired;
+}
+
+}  // namespace
+
+ObserverSubscription& ObserverSubscription::operator=(ObserverSubscription&& other) noexcept {
+  if (this != &other) {
+    reset();
+    unregister_ = std::move(other.unregister_);
+    other.unregister_ = nullptr;
+  }
+  return *this;
+}
+
+void ObserverSubscription::reset() {
+  if (unregister_) {
+    auto fn = std::move(unregister_);
+    unregister_ = nullptr;
+    fn();
+  }
+}
+
+struct TaskQueueReplicationSource::Impl {
+  std::shared_ptr<Journal> journal;  // set by attach(): wake on commit
+  std::unique_ptr<JournalReader> reader;
+  ReplicationSourceOptions options;
+  std::int64_t position = 0;
+  std::unordered_map<std::int64_t, StoredPayload> payloads;  // task -> payload, live tasks
+  std::unordered_map<std::int64_t, std::string> owners;       // lease -> owner, live leases
+
+  // Observers live in a shared block so that a subscription may outlive the source safely.
+  struct Observers {
+    std::mutex mutex;
+    std::uint64_t next_id = 1;
+    std::vector<std::pair<std::uint64_t, std::function<Status(const Event&)>>> list;
+    std::atomic<std::uint64_t> failures{0};
+  };
+  std::shared_ptr<Observers> observers = std::make_shared<Observers>();
+
+  // Waits until something may have been committed after `position`, or the deadline.
+  Status wait_for_more(std::chrono::steady_clock::time_point deadline) {
+    if (journal) {
+      journal->wait_for_commit(position, deadline);
+      return ok_status();
+    }
+    while (std::chrono::steady_clock::now() < deadline) {
+      HUGO_ASSIGN_OR_RETURN(bool changed, reader->changed());
+      if (changed) return ok_status();
+      std::this_thread::sleep_for(options.poll_interval);
+    }
+    return ok_status();
+  }
+
+  Status hydrate(Event& e) {
+    if (e.payload) {
+      if (e.kind == EventKind::Enqueued || e.kind == EventKind::Restored) {
+        if (payloads.size() >= kCacheLimit) payloads.clear();
+        payloads[e.task_id] = StoredPayload{*e.payload, e.payload_format};
+      }
+    } else {
+      auto it = payloads.find(e.task_id);
+      if (it != payloads.end()) {
+        e.payload = it->second.bytes;
+        e.payload_format = it->second.format;
+      } else {
+        HUGO_ASSIGN_OR_RETURN(auto stored, reader->task_payload(e.task_id));
+        if (stored) {
+          e.payload = stored->bytes;
+          e.payload_format = stored->format;
+          if (!ends_task(e.kind)) payloads[e.task_id] = std::move(*stored);
+        }
+      }
+    }
+    if (e.kind == EventKind::LeaseGranted && e.owner_peer_id && e.token) {
+      if (owners.size() >= kCacheLimit) owners.clear();
+      owners[e.token->lease_id] = *e.owner_peer_id;
+    } else if (!e.owner_peer_id && e.token && e.kind != EventKind::LeaseGranted) {
+      auto it = owners.find(e.token->lease_id);
+      if (it != owners.end()) {
+        e.owner_peer_id = it->second;
+      } else {
+        HUGO_ASSIGN_OR_RETURN(auto grant, reader->read(e.token->lease_id - 1, 1));
+        if (!grant.empty() && grant[0].seq == e.token->lease_id && grant[0].kind == EventKind::LeaseGranted) {
+          e.owner_peer_id = grant[0].owner_peer_id;
+        }
+      }
+    }
+    if (e.token && ends_lease(e.kind)) owners.erase(e.token->lease_id);
+    if (ends_task(e.kind)) payloads.erase(e.task_id);
+    if (!e.owner_peer_id && options.owner_peer_resolver) e.owner_peer_id = options.owner_peer_resolver(e);
+    if (!e.owner_peer_id) e.owner_peer_id = options.default_owner_peer_id;
+    e.source_peer_id = options.source_peer_id;
+    return ok_status();
+  }
+
+  void notify(const std::vector<Event>& events) {
+    std::vector<std::function<Status(const Event&)>> current;
+    {
+      std::lock_guard lock(observers->mutex);
+      for (const auto& [id, fn] : observers->list) current.push_back(fn);
+    }
+    for (const Event& e : events) {
+      if (options.metrics) replication_names::count_event(*options.metrics, e);
+      for (const auto& observer : current) {
+        Status status = [&]() -> Status {
+          try {
+            return observer(e);
+          } catch (const std::exception& ex) {
+            return Error(std::string(errc::exception), std::string("observer threw: ") + ex.what());
+          } catch (...) {
+            return Error(std::string(errc::exception), "observer threw a non-standard exception");
+          }
+        }();
+        if (!status.ok()) {
+          observers->failures.fetch_add(1);
+          if (options.on_observer_error) {
+            options.on_observer_error(Error(status.error()).with("seq", std::to_string(e.seq)).with("stage", "observer"));
+          }
+        }
+      }
+    }
+  }
+
+  Result<std::vector<Event>> next(std::size_t max, std::chrono::steady_clock::duration wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    max = std::max<std::size_t>(1, std::min(max, options.batch_size));
+    while (true) {
+      HUGO_ASSIGN_OR_RETURN(std::vector<Event> rows, reader->read(position, max));
+      if (!rows.empty()) {
+        const std::int64_t scanned_to = rows.back().seq;
+        std::vector<Event> out;
+        out.reserve(rows.size());
+        for (Event& e : rows) {
+          if (options.queue && e.queue != *options.queue) continue;
+          HUGO_TRY(hydrate(e));
+          out.push_back(std::move(e));
+        }
+        position = scanned_to;
+        if (!out.empty()) {
+          notify(out);
+          return out;
+        }
+        continue;  // only other queues' rows: keep scanning
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return std::vector<Event>{};
+      HUGO_TRY(wait_for_more(deadline));
+    }
+  }
+};
+
+TaskQueueReplicationSource::TaskQueueReplicationSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TaskQueueReplicationSource::~TaskQueueReplicationSource() = default;
+
+Result<std::unique_ptr<TaskQueueReplicationSource>> TaskQueueReplicationSource::attach(
+    std::shared_ptr<Journal> journal, std::int64_t after, ReplicationSourceOptions options) {
+  if (!journal) return Error(std::string(errc::validation), "attach: the journal is null");
+  HUGO_ASSIGN_OR_RETURN(auto source, open(journal->path(), after, std::move(options)));
+  source->impl_->journal = std::move(journal);
+  return source;
+}
+
+Result<std::unique_ptr<TaskQueueReplicationSource>> TaskQueueReplicationSource::open(
+    const std::filesystem::path& path, std::int64_t after, ReplicationSourceOptions options) {
+  if (after < 0) return Error(std::string(errc::validation), "a source cannot start before seq 0");
+  if (options.batch_size == 0) return Error(std::string(errc::validation), "batch_size must be > 0");
+  auto impl = std::make_unique<Impl>();
+  HUGO_ASSIGN_OR_RETURN(impl->reader, JournalReader::open(path));
+  impl->options = std::move(options);
+  impl->position = after;
+  (void)impl->reader->changed();  // prime data_version
+  return std::unique_ptr<TaskQueueReplicationSource>(new TaskQueueReplicationSource(std::move(impl)));
+}
+
+Result<std::vector<Event>> TaskQueueReplicationSource::next(std::size_t max, std::chrono::steady_clock::duration wait) {
+  return impl_->next(max, wait);
+}
+
+Status TaskQueueReplicationSource::pump(const std::function<Status(const std::vector<Event>&)>& handler,
+                                        std::stop_token stop, std::size_t max_batch) {
+  while (!stop.stop_requested()) {
+    const std::int64_t before = impl_->position;
+    HUGO_ASSIGN_OR_RETURN(auto batch, impl_->next(max_batch, std::chrono::milliseconds(50)));
+    if (batch.empty()) continue;
+    Status handled = handler(batch);
+    if (!handled.ok()) {
+      impl_->position = before;  // redeliver the failed batch on the next call
+      return handled;
+    }
+  }
+  return ok_status();
+}
+
+std::int64_t TaskQueueReplicationSource::position() const { return impl_->position; }
+void TaskQueueReplicationSource::seek(std::int64_t after) { impl_->position = std::max<std::int64_t>(0, after); }
+const std::string& TaskQueueReplicationSource::journal_id() const { return impl_->reader->journal_id(); }
+
+ObserverSubscription TaskQueueReplicationSource::register_observer(std::function<Status(const Event&)> observer) {
+  auto observers = impl_->observers;
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(observers->mutex);
+    id = observers->next_id++;
+    observers->list.emplace_back(id, std::move(observer));
+  }
+  std::weak_ptr<Impl::Observers> weak = observers;
+  return ObserverSubscription([weak, id] {
+    if (auto o = weak.lock()) {
+      std::lock_guard lock(o->mutex);
+      std::erase_if(o->list, [id](const auto& entry) { return entry.first == id; });
+    }
+  });
+}
+
+std::uint64_t TaskQueueReplicationSource::observer_failures() const { return impl_->observers->failures.load(); }
+
+}  // namespace hugo

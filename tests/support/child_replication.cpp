@@ -1,0 +1,145 @@
+#include "tests/support/child_verbs.hpp"
+
+#include "tests/support/applied_log_sink.hpp"
+
+#include <hugo/coordinator.hpp>
+#include <hugo/error_codes.hpp>
+#include <hugo/replication.hpp>
+#include <hugo/sinks.hpp>
+#include <hugo/task_queue.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace hugo::test {
+namespace {
+
+int fail(const Error& error) {
+  std::printf("error %s\n", error.to_string().c_str());
+  std::fflush(stdout);
+  return 3;
+}
+
+class RunLoggingSink final : public CheckpointingTaskQueueReplicationSink {
+ public:
+  RunLoggingSink(std::shared_ptr<CheckpointStore> store, SinkOptions options,
+                 std::shared_ptr<DeterministicEffectStore> effects, int run_log)
+      : CheckpointingTaskQueueReplicationSink(std::move(store), std::move(options)),
+        coordinator_(std::move(effects)),
+        run_log_(run_log) {}
+
+ protected:
+  Status apply(const Event& event) override {
+    auto outcome = coordinator_.execute<std::int64_t>(event, [&](const Event& e) -> Result<std::int64_t> {
+      const std::string line = "run " + std::to_string(e.seq) + "\n";
+      if (::write(run_log_, line.data(), line.size()) != static_cast<ssize_t>(line.size()) || ::fsync(run_log_) != 0) {
+        return Error("test.io", "cannot write the run log");
+      }
+      return e.seq;
+    });
+    if (!outcome.ok()) return std::move(outcome).error();
+    return ok_status();
+  }
+
+ private:
+  TaskQueueDeterministicCoordinator coordinator_;
+  int run_log_;
+};
+
+struct Workload {
+  std::shared_ptr<Journal> journal;
+  std::unique_ptr<TaskQueue> queue;
+};
+
+Result<Workload> open_workload(const std::string& path) {
+  JournalOptions options;
+  options.durability = Durability::Fsync;
+  HUGO_ASSIGN_OR_RETURN(auto journal, Journal::open(path, options));
+  Workload w;
+  w.journal = std::shared_ptr<Journal>(journal.release());
+  TaskQueueOptions q;
+  q.name = "replicated";
+  q.capacity = 1'000'000;
+  q.run_sweeper = false;
+  HUGO_ASSIGN_OR_RETURN(w.queue, TaskQueue::open(w.journal, q));
+  return w;
+}
+
+// Random enqueue / lease / complete / fail until killed; prints "tick" after each operation.
+int drive(TaskQueue& queue, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<OwnershipToken> held;
+  for (int i = 0;; ++i) {
+    const unsigned r = rng() % 10;
+    if (r < 4 || held.empty()) {
+      auto id = queue.enqueue("item-" + std::to_string(seed) + "-" + std::to_string(i));
+      if (!id.ok()) return fail(id.error());
+      auto lease = queue.lease("child", Wait::none());
+      if (lease.ok()) held.push_back(lease->token);
+    } else {
+      const auto token = held.back();
+      held.pop_back();
+      if (r < 8) {
+        Status done = queue.complete(token);
+        if (!done.ok()) return fail(done.error());
+      } else {
+        auto failed = queue.fail(token, Error("app.e", "x"));
+        if (!failed.ok()) return fail(failed.error());
+      }
+    }
+    std::printf("tick\n");
+    std::fflush(stdout);
+  }
+}
+
+}  // namespace
+
+int sink_workload(const std::string& journal, const std::string& sink_db, unsigned seed) {
+  auto w = open_workload(journal);
+  if (!w.ok()) return fail(w.error());
+  auto db = SinkDatabase::open(sink_db);
+  if (!db.ok()) return fail(db.error());
+  SinkOptions options;
+  options.stream_id = "crash-sink";
+  AppliedLogSink sink(*db, options);
+  auto source = TaskQueueReplicationSource::attach(w->journal, 0);
+  if (!source.ok()) return fail(source.error());
+  std::jthread follower([&](std::stop_token stop) {
+    Status s = run_sink(**source, sink, stop, 16);
+    if (!s.ok()) std::printf("error %s\n", s.error().to_string().c_str());
+  });
+  return drive(*w->queue, seed);
+}
+
+int coordinator_workload(const std::string& journal, const std::string& sink_db, const std::string& effects_db,
+                         const std::string& run_log, unsigned seed) {
+  auto w = open_workload(journal);
+  if (!w.ok()) return fail(w.error());
+  auto db = SinkDatabase::open(sink_db);
+  if (!db.ok()) return fail(db.error());
+  auto store = SqliteCheckpointStore::open(*db);
+  if (!store.ok()) return fail(store.error());
+  auto effects = DeterministicEffectStore::open(effects_db);
+  if (!effects.ok()) return fail(effects.error());
+  const int log = ::open(run_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (log < 0) return 4;
+  SinkOptions options;
+  options.stream_id = "crash-coordinated";
+  options.checkpoint_every = 7;
+  options.checkpoint_interval = std::chrono::hours(1);
+  RunLoggingSink sink(*store, options, std::shared_ptr<DeterministicEffectStore>(std::move(*effects).release()), log);
+  auto source = TaskQueueReplicationSource::attach(w->journal, 0);
+  if (!source.ok()) return fail(source.error());
+  std::jthread follower([&](std::stop_token stop) {
+    Status s = run_sink(**source, sink, stop, 5);
+    if (!s.ok()) std::printf("error %s\n", s.error().to_string().c_str());
+  });
+  return drive(*w->queue, seed);
+}
+
+}  // namespace hugo::test
