@@ -43,14 +43,19 @@ std::string random_journal_id() {
 
 }  // namespace
 
-Status init_meta(sql::Db& db, Timestamp now) {
-  HUGO_ASSIGN_OR_RETURN(std::int64_t existing, db.query_int("SELECT count(*) FROM meta"));
+Status init_meta(sql::Db& db, Timestamp now, const std::string& journal_id) {
+  HUGO_ASSIGN_OR_RETURN(std::int64_t existing, db.query_int("SELECT count(*) FROM meta WHERE key = 'journal_id'"));
   if (existing != 0) return ok_status();
   HUGO_ASSIGN_OR_RETURN(sql::Stmt put, db.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)"));
-  HUGO_TRY(put.bind(1, std::string_view("journal_id")).bind(2, random_journal_id()).run());
+  HUGO_TRY(put.bind(1, std::string_view("journal_id")).bind(2, journal_id.empty() ? random_journal_id() : journal_id).run());
   HUGO_TRY(put.bind(1, std::string_view("time_base_us")).bind(2, now.time_since_epoch().count()).run());
   HUGO_TRY(put.bind(1, std::string_view("created_at")).bind(2, format_iso8601(now)).run());
   return ok_status();
+}
+
+Status record_durability(sql::Db& db, std::string_view durability) {
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt put, db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('durability', ?1)"));
+  return put.bind(1, durability).run();
 }
 
 Result<Meta> load_meta(sql::Db& db, int schema_version) {
@@ -63,6 +68,8 @@ Result<Meta> load_meta(sql::Db& db, int schema_version) {
     if (!row) break;
     const std::string_view key = get.column_text(0);
     if (key == "journal_id") meta.journal_id = std::string(get.column_text(1));
+    if (key == "durability") meta.durability = std::string(get.column_text(1));
+    if (key == "created_at") meta.created_at = std::string(get.column_text(1));
     if (key == "time_base_us") {
       meta.time_base_us = get.column_int(1);
       have_base = true;
@@ -204,6 +211,8 @@ Result<JournalInfo> EventSelector::info() {
   JournalInfo info;
   info.journal_id = meta_.journal_id;
   info.schema_version = meta_.schema_version;
+  info.created_at = meta_.created_at;
+  info.durability = meta_.durability;
   HUGO_TRY(db_->exec("BEGIN"));
   auto finish = [&](Status status) -> Result<JournalInfo> {
     (void)db_->exec("COMMIT");

@@ -25,12 +25,17 @@ struct Meta {
   std::string journal_id;
   std::int64_t time_base_us = 0;  // `at` is stored relative to this
   int schema_version = 0;
+  std::string durability;  // of the last writer
+  std::string created_at;
 };
 
 Result<Meta> load_meta(sql::Db& db, int schema_version);
 Error corrupt_row(std::int64_t seq, std::string why);
-// Creates the meta rows of a new journal (inside the caller's transaction).
-Status init_meta(sql::Db& db, Timestamp now);
+// Creates the meta rows of a new journal (inside the caller's transaction). An empty
+// `journal_id` draws a random one.
+Status init_meta(sql::Db& db, Timestamp now, const std::string& journal_id = {});
+// Records the durability level of the writer that opened the journal.
+Status record_durability(sql::Db& db, std::string_view durability);
 
 // Highest seq ever issued: sqlite_sequence survives deletion of the tail.
 Result<std::int64_t> last_issued_seq(sql::Db& db);

@@ -587,6 +587,29 @@ Status TaskQueue::restore(std::vector<PendingItem> items) {
   return q.finish(after);
 }
 
+Status TaskQueue::requeue_dead_letter(std::int64_t task_id) {
+  Impl& q = *impl_;
+  Impl::Aftermath after;
+  {
+    std::lock_guard lock(q.mutex);
+    HUGO_TRY(q.usable());
+    const detail::TaskState* t = q.state.task(task_id);
+    if (!t || t->phase != detail::Phase::Dead) {
+      return Error(std::string(errc::validation),
+                   "task " + std::to_string(task_id) + " is not a dead letter of queue '" + q.options.name + "'")
+          .with("task_id", std::to_string(task_id));
+    }
+    std::vector<Event> events{q.row(EventKind::Requeued, task_id, t->attempt + 1, q.clock->now())};
+    // The token (a row field that must name the previous attempt) is kept when it does.
+    if (t->last_token && t->last_token->attempt == t->attempt) events[0].token = t->last_token;
+    events[0].error = t->last_error;
+    HUGO_TRY(q.commit(events, after));
+    q.check_backpressure(after);
+    q.changed.notify_all();
+  }
+  return q.finish(after);
+}
+
 Status TaskQueue::close() {
   Impl& q = *impl_;
   {

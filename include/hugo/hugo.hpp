@@ -9,6 +9,7 @@
 #include <hugo/event.hpp>
 #include <hugo/event_json.hpp>
 #include <hugo/journal.hpp>
+#include <hugo/maintenance.hpp>
 #include <hugo/metrics.hpp>
 #include <hugo/replication.hpp>
 #include <hugo/sink_database.hpp>

@@ -84,6 +84,8 @@ struct JournalInfo {
   std::int64_t first_seq = 0;  // 0 when empty
   std::int64_t last_seq = 0;   // highest seq ever issued (survives deletion of the tail)
   std::int64_t row_count = 0;
+  std::string durability;  // of the last writer: "fsync" or "process" ("" if never opened for writing)
+  std::string created_at;  // ISO-8601
 };
 
 class HUGO_API Journal {

@@ -204,6 +204,10 @@ class HUGO_API TaskQueue {
   // here), attempt, enqueue time, last error and last token.
   Status restore(std::vector<PendingItem> items);
 
+  // Puts a dead-lettered task back at the tail (one Requeued row, attempt + 1, last error kept):
+  // an operator's retry after fixing the cause. error.validation if the task is not a dead letter.
+  Status requeue_dead_letter(std::int64_t task_id);
+
   // Stops the sweeper and refuses further calls (error.taskqueue.disposed). Pending tasks and
   // leases stay in the journal for the next open. Idempotent.
   Status close();

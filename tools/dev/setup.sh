@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 packages=(
   g++ pkg-config cmake python3 meson ninja-build
-  libsqlite3-dev libcereal-dev doctest-dev libhowardhinnant-date-dev
+  libsqlite3-dev libcereal-dev doctest-dev libhowardhinnant-date-dev libcli11-dev
 )
 
 missing=()

@@ -1,0 +1,81 @@
+// Journal maintenance for tools and operators: read-only projections, verification, import and
+// compaction. Everything here opens the journal itself; read-only functions never take the writer
+// lock and are safe beside a live writer. The `hugo-journal` CLI is built on these.
+#pragma once
+
+#include <hugo/error.hpp>
+#include <hugo/event.hpp>
+#include <hugo/export.hpp>
+#include <hugo/task_queue.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace hugo {
+
+// Progress of a long operation: (units done, units total).
+using ProgressFn = std::function<void(std::int64_t done, std::int64_t total)>;
+
+// The live state of every queue in the journal (read-only fold of the committed rows).
+HUGO_API Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesystem::path& journal);
+
+struct VerifyViolation {
+  std::int64_t seq = 0;  // the offending row (0 for file-level findings)
+  std::string check;     // integrity, sequence, decode, state_machine, payload
+  std::string message;
+};
+
+struct VerifyReport {
+  std::int64_t rows = 0;
+  std::int64_t last_seq = 0;
+  std::vector<VerifyViolation> violations;
+  bool ok() const { return violations.empty(); }
+};
+
+// Checks the file (PRAGMA integrity_check) and the journal invariants: seqs strictly increasing
+// and never above the recorded maximum, every row decodable (kind, names, error JSON, JSON
+// payloads), a valid state-machine transition for every row of every queue (which covers
+// fencing: a token must name the task's live lease and attempt), and a payload on every row that
+// starts a task. Violations are collected, not fatal; the Error is for an unreadable file.
+HUGO_API Result<VerifyReport> verify_journal(const std::filesystem::path& journal, ProgressFn progress = {});
+
+// Rebuilds a journal from events (typically `hugo-journal export` NDJSON) into a new file,
+// keeping every seq, the journal id (from the first event's journalId, else a new one) and every
+// field, so export -> import -> export is byte-identical. Seqs must be strictly increasing.
+class HUGO_API JournalImporter {
+ public:
+  // Fails with error.validation if `journal` already exists.
+  static Result<std::unique_ptr<JournalImporter>> create(const std::filesystem::path& journal);
+  ~JournalImporter();
+  Status add(const Event& event);  // buffered; committed in large transactions
+  // Commits the rest; returns the number of events imported.
+  Result<std::int64_t> finish();
+
+  struct Impl;
+
+ private:
+  explicit JournalImporter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct CompactResult {
+  std::int64_t below_seq = 0;      // rows at or above this seq were not touched
+  std::int64_t rows_deleted = 0;
+  std::int64_t tasks_removed = 0;
+  std::uint64_t bytes_before = 0;  // database + WAL
+  std::uint64_t bytes_after = 0;
+};
+
+// Deletes every row of the tasks that finished (Completed or Drained) with all their rows below
+// `below_seq`, then vacuums. Live tasks and dead letters are kept whole, so a queue reopened
+// afterwards rebuilds exactly the same state; seqs are never reused (AUTOINCREMENT). Takes the
+// writer lock (journal.locked if a writer is live).
+HUGO_API Result<CompactResult> compact_journal(const std::filesystem::path& journal, std::int64_t below_seq,
+                                               ProgressFn progress = {});
+
+}  // namespace hugo

@@ -1,0 +1,116 @@
+// JournalImporter: rebuilds a journal file from events, keeping seqs and the journal id.
+#include <hugo/error_codes.hpp>
+#include <hugo/maintenance.hpp>
+
+#include "journal/rows.hpp"
+#include "journal/sqlite.hpp"
+#include "journal/writer_lock.hpp"
+#include "schema/schema.hpp"
+
+#include <sqlite3.h>
+
+namespace hugo {
+namespace {
+
+constexpr std::size_t kRowsPerTransaction = 20000;
+
+Error invalid_import(std::int64_t seq, std::string why) {
+  return Error(std::string(errc::validation), "cannot import event " + std::to_string(seq) + ": " + why)
+      .with("seq", std::to_string(seq));
+}
+
+}  // namespace
+
+struct JournalImporter::Impl {
+  std::filesystem::path path;
+  WriterLock lock;
+  sql::Db db;
+  std::optional<rows::Meta> meta;
+  std::optional<rows::EventInserter> inserter;
+  std::vector<Event> pending;
+  std::int64_t last_seq = 0;
+  std::int64_t imported = 0;
+  bool finished = false;
+
+  // The first event fixes the journal id and the time base.
+  Status start(const Event& first) {
+    HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db, true));
+    HUGO_TRY(schema::migrate(db));
+    HUGO_TRY(rows::init_meta(db, first.occurred_at, first.journal_id.value_or(std::string())));
+    HUGO_TRY(rows::record_durability(db, "fsync"));
+    HUGO_TRY(txn.commit());
+    HUGO_ASSIGN_OR_RETURN(meta, rows::load_meta(db, schema::kCurrentVersion));
+    HUGO_ASSIGN_OR_RETURN(auto created, rows::EventInserter::create(db, *meta));
+    inserter.emplace(std::move(created));
+    return ok_status();
+  }
+
+  Status flush() {
+    if (pending.empty()) return ok_status();
+    HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db, true));
+    for (const Event& e : pending) HUGO_TRY(inserter->insert(e));
+    HUGO_TRY(txn.commit());
+    imported += static_cast<std::int64_t>(pending.size());
+    pending.clear();
+    return ok_status();
+  }
+};
+
+JournalImporter::JournalImporter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+JournalImporter::~JournalImporter() = default;
+
+Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::filesystem::path& journal) {
+  std::error_code ec;
+  if (std::filesystem::exists(journal, ec)) {
+    return Error(std::string(errc::validation),
+                 journal.string() + " already exists; import only rebuilds into a new file (pick another path)")
+        .with("path", journal.string());
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->path = journal;
+  HUGO_ASSIGN_OR_RETURN(impl->lock, WriterLock::acquire(journal));
+  HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(journal, sql::OpenMode::ReadWriteCreate, std::chrono::milliseconds(5000)));
+  HUGO_TRY(impl->db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
+  return std::unique_ptr<JournalImporter>(new JournalImporter(std::move(impl)));
+}
+
+Status JournalImporter::add(const Event& input) {
+  Impl& m = *impl_;
+  if (m.finished) return Error(std::string(errc::validation), "add() after finish()");
+  if (input.seq <= m.last_seq) return invalid_import(input.seq, "seqs must be strictly increasing");
+  if (!m.meta) HUGO_TRY(m.start(input));
+  if (input.journal_id && *input.journal_id != m.meta->journal_id) {
+    return invalid_import(input.seq, "it comes from journal " + *input.journal_id + ", not " + m.meta->journal_id);
+  }
+  Event e = input;
+  // Exports may carry payloads hydrated onto every row; only a task's first row stores one.
+  if (e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) e.payload.reset();
+  e.source_event_id = e.seq;
+  e.recorded_at = e.occurred_at;
+  if (Status valid = rows::validate_for_append(e); !valid.ok()) return invalid_import(e.seq, valid.error().message());
+  m.last_seq = e.seq;
+  m.pending.push_back(std::move(e));
+  if (m.pending.size() >= kRowsPerTransaction) HUGO_TRY(m.flush());
+  return ok_status();
+}
+
+Result<std::int64_t> JournalImporter::finish() {
+  Impl& m = *impl_;
+  if (m.finished) return m.imported;
+  if (!m.meta) {
+    // An empty import still makes a valid, empty journal.
+    Event none;
+    none.occurred_at = Timestamp{};
+    HUGO_TRY(m.start(none));
+  }
+  HUGO_TRY(m.flush());
+  HUGO_TRY(m.db.exec("PRAGMA synchronous = FULL"));
+  HUGO_TRY(m.db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE));
+  m.finished = true;
+  m.inserter.reset();
+  m.db = sql::Db();
+  m.lock.release();
+  return m.imported;
+}
+
+}  // namespace hugo

@@ -1,0 +1,31 @@
+// project_journal: the read-only fold of every queue, for tools.
+#include <hugo/maintenance.hpp>
+
+#include "journal/queue_loader.hpp"
+#include "journal/sqlite.hpp"
+#include "schema/schema.hpp"
+
+namespace hugo {
+
+Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesystem::path& journal) {
+  std::vector<std::string> queues;
+  {
+    HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(journal, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
+    HUGO_TRY(schema::check_readable(db));
+    HUGO_ASSIGN_OR_RETURN(sql::Stmt names, db.prepare("SELECT name FROM names WHERE id IN (SELECT DISTINCT queue FROM events) ORDER BY name"));
+    while (true) {
+      HUGO_ASSIGN_OR_RETURN(bool row, names.step());
+      if (!row) break;
+      queues.emplace_back(names.column_text(0));
+    }
+  }
+  std::map<std::string, QueueSnapshot> out;
+  for (const std::string& queue : queues) {
+    detail::QueueState state;
+    HUGO_TRY(detail::load_queue(journal, queue, state));
+    out.emplace(queue, state.snapshot(queue));
+  }
+  return out;
+}
+
+}  // namespace hugo

@@ -1,0 +1,133 @@
+// verify_journal: the file's integrity plus every journal invariant, collected row by row.
+#include <hugo/error_codes.hpp>
+#include <hugo/event_json.hpp>
+#include <hugo/maintenance.hpp>
+
+#include "journal/json_util.hpp"
+#include "journal/queue_state.hpp"
+#include "journal/rows.hpp"
+#include "journal/sqlite.hpp"
+#include "schema/schema.hpp"
+
+#include <unordered_map>
+
+namespace hugo {
+namespace {
+
+constexpr std::int64_t kBatch = 65536;
+
+void violation(VerifyReport& report, std::int64_t seq, const char* check, std::string message) {
+  report.violations.push_back(VerifyViolation{seq, check, std::move(message)});
+}
+
+}  // namespace
+
+Result<VerifyReport> verify_journal(const std::filesystem::path& journal, ProgressFn progress) {
+  VerifyReport report;
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(journal, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
+  HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
+  {
+    HUGO_ASSIGN_OR_RETURN(sql::Stmt check, db.prepare("PRAGMA integrity_check"));
+    while (true) {
+      auto row = check.step();
+      if (!row.ok()) {
+        violation(report, 0, "integrity", row.error().message());
+        return report;  // the file is too damaged to read rows
+      }
+      if (!*row) break;
+      const std::string message(check.column_text(0));
+      if (message != "ok") violation(report, 0, "integrity", message);
+    }
+  }
+  HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(db, version));
+  HUGO_ASSIGN_OR_RETURN(report.last_seq, rows::last_issued_seq(db));
+  HUGO_ASSIGN_OR_RETURN(std::int64_t total, db.query_int("SELECT count(*) FROM events"));
+
+  std::unordered_map<std::int64_t, std::string> names;
+  {
+    HUGO_ASSIGN_OR_RETURN(sql::Stmt all, db.prepare("SELECT id, name FROM names"));
+    while (true) {
+      HUGO_ASSIGN_OR_RETURN(bool row, all.step());
+      if (!row) break;
+      names.emplace(all.column_int(0), std::string(all.column_text(1)));
+    }
+  }
+  std::unordered_map<std::int64_t, detail::QueueState> queues;
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt scan, db.prepare("SELECT " + std::string(rows::kHeaderColumns) +
+                                                   ", error, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+  std::int64_t after = 0;
+  while (true) {
+    scan.bind(1, after).bind(2, kBatch);
+    std::int64_t read = 0;
+    while (true) {
+      auto row = scan.step();
+      if (!row.ok()) {
+        violation(report, after + 1, "integrity", row.error().message());
+        scan.reset();
+        return report;
+      }
+      if (!*row) break;
+      ++read;
+      ++report.rows;
+      const std::int64_t seq = scan.column_int(0);
+      if (seq <= after) violation(report, seq, "sequence", "seq does not increase");
+      if (seq > report.last_seq) violation(report, seq, "sequence", "seq is above the highest seq ever issued");
+      after = seq;
+      auto header = rows::decode_header(scan, meta.time_base_us);
+      if (!header.ok()) {
+        violation(report, seq, "decode", header.error().message());
+        continue;
+      }
+      auto name = [&](std::int64_t id) -> const std::string* {
+        auto it = names.find(id);
+        return it == names.end() ? nullptr : &it->second;
+      };
+      if (!name(header->queue_id)) violation(report, seq, "decode", "unknown queue name id " + std::to_string(header->queue_id));
+      if (header->owner_id != 0 && !name(header->owner_id)) {
+        violation(report, seq, "decode", "unknown owner name id " + std::to_string(header->owner_id));
+      }
+      std::optional<Error> error;
+      if (!scan.is_null(10)) {
+        if (Status decoded = decode_error_json(scan.column_text(10), error); !decoded.ok()) {
+          violation(report, seq, "decode", "error column: " + decoded.error().message());
+        }
+      }
+      const bool has_payload = !scan.is_null(11);
+      const bool starts_task = header->kind == EventKind::Enqueued || header->kind == EventKind::Restored;
+      if (starts_task && !has_payload) violation(report, seq, "payload", "a row that starts a task has no payload");
+      if (has_payload && !starts_task) violation(report, seq, "payload", "only Enqueued and Restored rows carry a payload");
+      std::string payload;
+      if (has_payload) {
+        payload = std::string(scan.column_blob(11));
+        if ((header->row_flags & rows::kPayloadJson) && !is_valid_json(payload)) {
+          violation(report, seq, "payload", "the payload is flagged JSON but does not parse");
+        }
+      }
+      detail::RowFacts facts;
+      facts.seq = seq;
+      facts.kind = header->kind;
+      facts.task = header->task;
+      facts.attempt = header->attempt;
+      facts.at = header->at;
+      facts.token = header->token;
+      facts.lease_expiration = header->lease_expiration;
+      facts.enqueued_at = header->enqueued_at;
+      facts.available_at = header->available_at;
+      facts.flags = header->flags;
+      facts.owner = header->owner_id ? name(header->owner_id) : nullptr;
+      facts.has_payload = has_payload;
+      facts.payload = has_payload ? &payload : nullptr;
+      facts.has_error = error.has_value();
+      facts.error = error ? &*error : nullptr;
+      if (Status applied = queues[header->queue_id].apply(facts); !applied.ok()) {
+        violation(report, seq, "state_machine", applied.error().message());
+      }
+    }
+    scan.reset();
+    if (progress) progress(report.rows, total);
+    if (read < kBatch) break;
+  }
+  return report;
+}
+
+}  // namespace hugo
