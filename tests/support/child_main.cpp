@@ -12,6 +12,7 @@
 //                                    then print "ack" (the parent kills us at random acks)
 //   child sink-workload JOURNAL SINKDB SEED
 //   child coordinator-workload JOURNAL SINKDB EFFECTSDB RUNLOG SEED
+//   child coordinator-replay JOURNAL SINKDB EFFECTSDB RUNLOG
 //                                    see child_verbs.hpp
 #include "tests/support/child_verbs.hpp"
 
@@ -192,6 +193,9 @@ int main(int argc, char** argv) {
   if (verb == "coordinator-workload" && argc >= 7) {
     return hugo::test::coordinator_workload(path, argv[3], argv[4], argv[5],
                                             static_cast<unsigned>(std::strtoul(argv[6], nullptr, 10)));
+  }
+  if (verb == "coordinator-replay" && argc >= 6) {
+    return hugo::test::coordinator_replay(path, argv[3], argv[4], argv[5]);
   }
   if (verb == "queue-workload" && argc >= 5) {
     return queue_workload(path, argv[3], static_cast<unsigned>(std::strtoul(argv[4], nullptr, 10)));

@@ -116,6 +116,33 @@ int sink_workload(const std::string& journal, const std::string& sink_db, unsign
   return drive(*w->queue, seed);
 }
 
+int coordinator_replay(const std::string& journal, const std::string& sink_db, const std::string& effects_db,
+                       const std::string& run_log) {
+  auto db = SinkDatabase::open(sink_db);
+  if (!db.ok()) return fail(db.error());
+  auto store = SqliteCheckpointStore::open(*db);
+  if (!store.ok()) return fail(store.error());
+  if (Status reset = (*store)->reset("crash-coordinated"); !reset.ok()) return fail(reset.error());
+  auto effects = DeterministicEffectStore::open(effects_db);
+  if (!effects.ok()) return fail(effects.error());
+  const int log = ::open(run_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (log < 0) return 4;
+  SinkOptions options;
+  options.stream_id = "crash-coordinated";
+  RunLoggingSink sink(*store, options, std::shared_ptr<DeterministicEffectStore>(std::move(*effects).release()), log);
+  auto source = TaskQueueReplicationSource::open(journal, 0);
+  if (!source.ok()) return fail(source.error());
+  while (true) {
+    auto batch = (*source)->next(256);
+    if (!batch.ok()) return fail(batch.error());
+    if (batch->empty()) break;
+    if (Status s = sink.process(*batch); !s.ok()) return fail(s.error());
+  }
+  if (Status s = sink.flush(); !s.ok()) return fail(s.error());
+  std::printf("replayed %lld\n", static_cast<long long>((*source)->position()));
+  return 0;
+}
+
 int coordinator_workload(const std::string& journal, const std::string& sink_db, const std::string& effects_db,
                          const std::string& run_log, unsigned seed) {
   auto w = open_workload(journal);

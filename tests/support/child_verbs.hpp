@@ -16,4 +16,9 @@ int sink_workload(const std::string& journal, const std::string& sink_db, unsign
 int coordinator_workload(const std::string& journal, const std::string& sink_db, const std::string& effects_db,
                          const std::string& run_log, unsigned seed);
 
+// Deletes the coordinated sink's checkpoint, then reprocesses the whole journal from 0 through
+// the same sink and effect store, and exits: with every effect recorded, no handler may run.
+int coordinator_replay(const std::string& journal, const std::string& sink_db, const std::string& effects_db,
+                       const std::string& run_log);
+
 }  // namespace hugo::test
