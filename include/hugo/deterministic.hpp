@@ -44,11 +44,6 @@
 
 namespace hugo {
 
-namespace errc {
-// A capture found a claim whose outcome was never recorded (the process died while the effect
-// ran, or another process is running it) and the policy is IndeterminatePolicy::Fail.
-inline constexpr std::string_view deterministic_indeterminate = "error.deterministic.indeterminate";
-}  // namespace errc
 
 // Thrown by an effect (or a workflow branch) to cancel it. The capture returns error.canceled and
 // records nothing, so the next capture of the same id runs the effect again.

@@ -37,6 +37,9 @@ inline constexpr std::string_view disposed = "error.taskqueue.disposed";
 inline constexpr std::string_view dead_lettered = "error.taskqueue.deadlettered";
 inline constexpr std::string_view abandoned = "error.taskqueue.abandoned";
 inline constexpr std::string_view deterministic_replay = "error.deterministic.replay";
+// hugo-journal's: a capture found a claim whose outcome was never recorded (the process died while
+// the effect ran, or another process is running it) and the policy is IndeterminatePolicy::Fail.
+inline constexpr std::string_view deterministic_indeterminate = "error.deterministic.indeterminate";
 inline constexpr std::string_view version_conflict = "error.version.conflict";
 
 }  // namespace hugo::errc
