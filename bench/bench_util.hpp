@@ -7,17 +7,24 @@
 // assert timings.
 #pragma once
 
+#include <sqlite3.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace hugo_bench {
@@ -123,6 +130,26 @@ inline void print_result(std::string_view name, double value, std::string_view u
   print_line(buffer);
 }
 
+// `RESULT name=<name> value=<value> unit=<unit> ceiling=<ceiling> ratio=<ratio>` with an explicit
+// ratio and `decimals` digits for value and ceiling: for figures where lower is better (a time, a
+// latency), the ratio is ceiling/value (or goal/value), so that higher is better everywhere.
+inline void print_result_ratio(std::string_view name, double value, std::string_view unit, double ceiling,
+                               double ratio, int decimals) {
+  char buffer[512];
+  std::snprintf(buffer, sizeof buffer, "RESULT name=%.*s value=%.*f unit=%.*s ceiling=%.*f ratio=%.3f",
+                static_cast<int>(name.size()), name.data(), decimals, value, static_cast<int>(unit.size()),
+                unit.data(), decimals, ceiling, ratio);
+  print_line(buffer);
+}
+
+// `RESULT name=<name> value=<value> unit=<unit>` with `decimals` digits.
+inline void print_result_decimals(std::string_view name, double value, std::string_view unit, int decimals) {
+  char buffer[512];
+  std::snprintf(buffer, sizeof buffer, "RESULT name=%.*s value=%.*f unit=%.*s", static_cast<int>(name.size()),
+                name.data(), decimals, value, static_cast<int>(unit.size()), unit.data());
+  print_line(buffer);
+}
+
 // Prints "<program>: <message>" to stderr and exits with status 1.
 [[noreturn]] inline void fail(std::string_view program, std::string_view message) {
   std::fflush(stdout);
@@ -186,6 +213,249 @@ inline double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const std::size_t n = values.size();
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
+}
+
+// ---- raw SQLite (the ceilings) -----------------------------------------------------------------
+
+// The journal's tables, copied from schema/schema.cpp (migration 0 -> 1), so that a ceiling writes
+// the same rows into the same b-trees.
+inline constexpr const char* kJournalSchema = R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value ANY NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE names (
+  id   INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
+) STRICT;
+
+CREATE TABLE events (
+  seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind    INTEGER NOT NULL,
+  queue   INTEGER NOT NULL,
+  task    INTEGER,
+  attempt INTEGER NOT NULL,
+  at      INTEGER NOT NULL,
+  lease   INTEGER,
+  peer    INTEGER,
+  expires INTEGER,
+  flags   INTEGER NOT NULL,
+  error   TEXT,
+  payload BLOB
+) STRICT;
+)sql";
+
+// The journal's insert statement (journal/rows.cpp); seq is bound explicitly, as its writer does.
+inline constexpr const char* kJournalInsert =
+    "INSERT INTO events (seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+// One raw SQLite connection; every failure ends the program through fail(). Prepared statements
+// are finalized with the connection.
+class RawDb {
+ public:
+  RawDb(std::string program, const std::string& path, int flags) : program_(std::move(program)), path_(path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) die("open");
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() {
+    for (sqlite3_stmt* s : stmts_) sqlite3_finalize(s);
+    if (db_) sqlite3_close_v2(db_);
+  }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  sqlite3* handle() const { return db_; }
+
+  [[noreturn]] void die(const std::string& what) const {
+    fail(program_, "raw sqlite (" + path_ + "): " + what + ": " + (db_ ? sqlite3_errmsg(db_) : "no connection"));
+  }
+  void exec(const std::string& sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      const std::string detail = message ? message : "";
+      sqlite3_free(message);
+      die(sql + " (" + detail + ")");
+    }
+  }
+  sqlite3_stmt* prepare(const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+      die("prepare " + sql);
+    }
+    stmts_.push_back(s);
+    return s;
+  }
+  std::int64_t query_int(const std::string& sql) {
+    sqlite3_stmt* s = prepare(sql);
+    if (sqlite3_step(s) != SQLITE_ROW) die(sql);
+    const std::int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return v;
+  }
+  void step_done(sqlite3_stmt* s, const char* what) {
+    if (sqlite3_step(s) != SQLITE_DONE) die(what);
+    sqlite3_reset(s);
+  }
+
+  // WAL, synchronous FULL or NORMAL, and the journal's checkpoint policy with default
+  // JournalOptions (auto-checkpoint off in the journal, which runs a PASSIVE checkpoint once the
+  // WAL holds 16 MiB; here SQLite's auto-checkpoint at the same size), journal_size_limit 64 MiB.
+  void configure_like_journal(bool full) {
+    sqlite3_stmt* mode = prepare("PRAGMA journal_mode = WAL");
+    const bool stepped = sqlite3_step(mode) == SQLITE_ROW;
+    const auto* text = stepped ? reinterpret_cast<const char*>(sqlite3_column_text(mode, 0)) : nullptr;
+    if (text == nullptr || std::string_view(text) != "wal") die("could not switch to WAL mode");
+    sqlite3_reset(mode);
+    exec(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    const std::int64_t page_size = query_int("PRAGMA page_size");
+    exec("PRAGMA wal_autocheckpoint = " + std::to_string((std::int64_t{16} << 20) / page_size));
+    exec("PRAGMA journal_size_limit = " + std::to_string(std::int64_t{64} << 20));
+  }
+
+ private:
+  std::string program_;
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::vector<sqlite3_stmt*> stmts_;
+};
+
+// The result of a raw full scan of a journal's events table.
+struct RawScan {
+  std::int64_t rows = 0;
+  std::int64_t checksum = 0;  // folds every column read, so nothing is optimized away
+  double seconds = 0;         // open + prepare + step every row + close
+};
+
+// Opens `path` read-only, steps `select` (columns: integers, then optionally text/blob) over every
+// row reading each of its columns, and closes. Timed from before the open to after the close.
+inline RawScan raw_scan(std::string_view program, const std::string& path, const std::string& select) {
+  RawScan scan;
+  const auto start = SteadyClock::now();
+  {
+    RawDb db(std::string(program), path, SQLITE_OPEN_READONLY);
+    sqlite3_stmt* s = db.prepare(select);
+    const int columns = sqlite3_column_count(s);
+    while (true) {
+      const int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) db.die("step " + select);
+      ++scan.rows;
+      for (int c = 0; c < columns; ++c) {
+        switch (sqlite3_column_type(s, c)) {
+          case SQLITE_INTEGER: scan.checksum += sqlite3_column_int64(s, c); break;
+          case SQLITE_TEXT:
+          case SQLITE_BLOB: {
+            const void* bytes = sqlite3_column_blob(s, c);
+            const int n = sqlite3_column_bytes(s, c);
+            scan.checksum += n + (n > 0 ? static_cast<const unsigned char*>(bytes)[0] : 0);
+            break;
+          }
+          default: break;  // NULL
+        }
+      }
+    }
+    sqlite3_reset(s);
+  }
+  scan.seconds = seconds_since(start);
+  return scan;
+}
+
+// ---- child processes and memory ----------------------------------------------------------------
+
+// This executable run again (/proc/self/exe) with `args`; its stdout is a pipe the parent reads
+// line by line (`out`). Its stderr is inherited.
+struct Child {
+  pid_t pid = -1;
+  FILE* out = nullptr;
+};
+
+inline Child spawn_self(std::string_view program, const std::vector<std::string>& args) {
+  int fds[2];
+  if (::pipe(fds) != 0) fail(program, std::string("pipe: ") + std::strerror(errno));
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid < 0) fail(program, std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    std::vector<std::string> owned;
+    owned.reserve(args.size() + 1);
+    owned.emplace_back(program);
+    owned.insert(owned.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : owned) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv("/proc/self/exe", argv.data());
+    std::fprintf(stderr, "%.*s: execv /proc/self/exe: %s\n", static_cast<int>(program.size()), program.data(),
+                 std::strerror(errno));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  Child child;
+  child.pid = pid;
+  child.out = ::fdopen(fds[0], "r");
+  if (child.out == nullptr) fail(program, std::string("fdopen: ") + std::strerror(errno));
+  return child;
+}
+
+// The next line the child printed (without the newline), or "" at end of file.
+inline std::string read_line(const Child& child) {
+  std::string line;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, child.out) != nullptr) {
+    line += buffer;
+    if (!line.empty() && line.back() == '\n') {
+      line.pop_back();
+      break;
+    }
+  }
+  return line;
+}
+
+// Closes the pipe and reaps the child; returns its exit status (128 + signal if killed).
+inline int wait_child(Child& child) {
+  if (child.out) std::fclose(child.out);
+  child.out = nullptr;
+  int status = 0;
+  while (::waitpid(child.pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  child.pid = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+// A "key=value" field of a line printed as `... key=value ...`; `fallback` if it is missing.
+inline double field(std::string_view line, std::string_view key, double fallback = -1) {
+  const std::string needle = std::string(key) + "=";
+  std::size_t at = 0;
+  while ((at = line.find(needle, at)) != std::string_view::npos) {
+    if (at == 0 || line[at - 1] == ' ') return std::strtod(std::string(line.substr(at + needle.size())).c_str(), nullptr);
+    at += needle.size();
+  }
+  return fallback;
+}
+
+// A `kB` line of /proc/self/status ("VmRSS", "VmHWM"), in kB; -1 if missing.
+inline long proc_status_kb(std::string_view key) {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long value = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    const std::string_view l(line);
+    if (l.size() > key.size() && l.substr(0, key.size()) == key && l[key.size()] == ':') {
+      value = std::strtol(line + key.size() + 1, nullptr, 10);
+      break;
+    }
+  }
+  std::fclose(f);
+  return value;
 }
 
 }  // namespace hugo_bench
