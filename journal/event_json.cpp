@@ -7,6 +7,7 @@
 #include <hugo/event_json.hpp>
 
 #include "journal/base64.hpp"
+#include "journal/json_out.hpp"
 #include "journal/json_util.hpp"
 
 #include <cereal/archives/json.hpp>
@@ -29,52 +30,31 @@ struct StringSink {
 
 using Writer = rj::Writer<StringSink>;
 
-void write_string(Writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rj::SizeType>(s.size()));
-}
-
-void write_key(Writer& w, const char* key) {
-  w.Key(key, static_cast<rj::SizeType>(std::strlen(key)));
-}
-
-void write_optional_string(Writer& w, const std::optional<std::string>& s) {
-  if (s) write_string(w, *s);
-  else w.Null();
-}
-
-void write_time(Writer& w, Timestamp t) { write_string(w, format_iso8601(t)); }
-
-void write_error(Writer& w, const Error& error) {
-  w.StartObject();
-  write_key(w, "message");
-  write_string(w, error.message());
-  if (!error.code().empty()) {
-    write_key(w, "code");
-    write_string(w, error.code());
-  }
+void write_error(json::JsonOut& w, const Error& error) {
+  w.raw("{\"message\":").string(error.message());
+  if (!error.code().empty()) w.raw(",\"code\":").string(error.code());
   if (error.cause()) {
-    write_key(w, "cause");
-    w.StartObject();
-    write_key(w, "type");
-    write_string(w, error.cause()->type);
-    write_key(w, "message");
-    write_string(w, error.cause()->message);
-    if (error.cause()->stack_trace) {
-      write_key(w, "stackTrace");
-      write_string(w, *error.cause()->stack_trace);
-    }
-    w.EndObject();
+    w.raw(",\"cause\":{\"type\":").string(error.cause()->type);
+    w.raw(",\"message\":").string(error.cause()->message);
+    if (error.cause()->stack_trace) w.raw(",\"stackTrace\":").string(*error.cause()->stack_trace);
+    w.raw("}");
   }
   if (!error.metadata().empty()) {
-    write_key(w, "metadata");
-    w.StartObject();
+    w.raw(",\"metadata\":{");
+    bool first = true;
     for (const auto& [key, value] : error.metadata()) {
-      write_string(w, key);
-      write_string(w, value);
+      if (!first) w.raw(",");
+      first = false;
+      w.string(key).raw(":").string(value);
     }
-    w.EndObject();
+    w.raw("}");
   }
-  w.EndObject();
+  w.raw("}");
+}
+
+void write_optional_string(json::JsonOut& w, const std::optional<std::string>& s) {
+  if (s) w.string(*s);
+  else w.null();
 }
 
 // Re-emits `json` compactly into `out`; false (and `out` unchanged) if it is not one JSON value.
@@ -96,25 +76,25 @@ bool compact_json(std::string_view json, std::string& out) {
   return true;
 }
 
-void write_value(Writer& w, const Event& event, bool& json_value) {
+// Writes the payload as `value`; sets json_value when it is a JSON string (see valueFormat).
+void write_value(json::JsonOut& w, std::string& out, const Event& event, bool& json_value) {
   json_value = false;
   if (!event.payload) {
-    w.Null();
+    w.null();
     return;
   }
   if (event.payload_format == PayloadFormat::Json) {
-    std::string compact;
-    if (compact_json(*event.payload, compact)) {
-      w.RawValue(compact.data(), compact.size(), rj::kObjectType);
+    const std::size_t mark = out.size();
+    if (compact_json(*event.payload, out)) {
       // Only a JSON string is ambiguous with base64 bytes; say so explicitly for those.
-      json_value = compact.front() == '"';
+      json_value = out[mark] == '"';
       return;
     }
     // Not valid JSON after all (a damaged row): fall through and keep the bytes as base64.
   }
-  std::string encoded;
-  base64::encode(*event.payload, encoded);
-  write_string(w, encoded);
+  out.push_back('"');
+  base64::encode(*event.payload, out);
+  out.push_back('"');
 }
 
 // ---- decoding -------------------------------------------------------------------------------
@@ -313,70 +293,42 @@ bool is_valid_json(std::string_view json) {
 }
 
 void encode_event_json(const Event& event, std::string& out) {
-  StringSink sink{&out};
-  Writer w(sink);
-  w.StartObject();
-  write_key(w, "sequenceNumber");
-  w.Int64(event.seq);
-  write_key(w, "sourceEventId");
-  w.Int64(event.source_event_id);
-  write_key(w, "queueName");
-  write_string(w, event.queue);
-  write_key(w, "kind");
-  w.Int(static_cast<int>(event.kind));
-  write_key(w, "sourcePeerId");
+  json::JsonOut w(out);
+  w.raw("{\"sequenceNumber\":").integer(event.seq);
+  w.raw(",\"sourceEventId\":").integer(event.source_event_id);
+  w.raw(",\"queueName\":").string(event.queue);
+  w.raw(",\"kind\":").integer(static_cast<int>(event.kind));
+  w.raw(",\"sourcePeerId\":");
   write_optional_string(w, event.source_peer_id);
-  write_key(w, "ownerPeerId");
+  w.raw(",\"ownerPeerId\":");
   write_optional_string(w, event.owner_peer_id);
-  write_key(w, "occurredAt");
-  write_time(w, event.occurred_at);
-  write_key(w, "recordedAt");
-  write_time(w, event.recorded_at);
-  write_key(w, "taskSequenceId");
-  w.Int64(event.task_id);
-  write_key(w, "attempt");
-  w.Int(event.attempt);
-  write_key(w, "value");
+  w.raw(",\"occurredAt\":").time(event.occurred_at);
+  w.raw(",\"recordedAt\":").time(event.recorded_at);
+  w.raw(",\"taskSequenceId\":").integer(event.task_id);
+  w.raw(",\"attempt\":").integer(event.attempt);
+  w.raw(",\"value\":");
   bool json_value = false;
-  write_value(w, event, json_value);
-  write_key(w, "error");
+  write_value(w, out, event, json_value);
+  w.raw(",\"error\":");
   if (event.error) write_error(w, *event.error);
-  else w.Null();
-  write_key(w, "ownershipToken");
+  else w.null();
+  w.raw(",\"ownershipToken\":");
   if (event.token) {
-    w.StartObject();
-    write_key(w, "sequenceId");
-    w.Int64(event.token->task_id);
-    write_key(w, "attempt");
-    w.Int(event.token->attempt);
-    write_key(w, "leaseId");
-    write_string(w, lease_id_to_guid(event.token->lease_id));
-    w.EndObject();
+    w.raw("{\"sequenceId\":").integer(event.token->task_id);
+    w.raw(",\"attempt\":").integer(event.token->attempt);
+    w.raw(",\"leaseId\":").string(lease_id_to_guid(event.token->lease_id)).raw("}");
   } else {
-    w.Null();
+    w.null();
   }
-  write_key(w, "leaseExpiration");
-  if (event.lease_expiration) write_time(w, *event.lease_expiration);
-  else w.Null();
-  write_key(w, "flags");
-  w.Uint(event.flags);
-  if (json_value) {
-    write_key(w, "valueFormat");
-    write_string(w, "json");
-  }
-  if (event.enqueued_at) {
-    write_key(w, "enqueuedAt");
-    write_time(w, *event.enqueued_at);
-  }
-  if (event.available_at) {
-    write_key(w, "availableAt");
-    write_time(w, *event.available_at);
-  }
-  if (event.journal_id) {
-    write_key(w, "journalId");
-    write_string(w, *event.journal_id);
-  }
-  w.EndObject();
+  w.raw(",\"leaseExpiration\":");
+  if (event.lease_expiration) w.time(*event.lease_expiration);
+  else w.null();
+  w.raw(",\"flags\":").integer(event.flags);
+  if (json_value) w.raw(",\"valueFormat\":\"json\"");
+  if (event.enqueued_at) w.raw(",\"enqueuedAt\":").time(*event.enqueued_at);
+  if (event.available_at) w.raw(",\"availableAt\":").time(*event.available_at);
+  if (event.journal_id) w.raw(",\"journalId\":").string(*event.journal_id);
+  w.raw("}");
 }
 
 std::string encode_event_json(const Event& event) {
@@ -395,8 +347,7 @@ Result<Event> decode_event_json(std::string_view json) {
 }
 
 void encode_error_json(const Error& error, std::string& out) {
-  StringSink sink{&out};
-  Writer w(sink);
+  json::JsonOut w(out);
   write_error(w, error);
 }
 

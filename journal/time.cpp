@@ -1,19 +1,20 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/time.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include "journal/json_out.hpp"
 #include <sstream>
 
 namespace hugo {
 namespace {
 
-void put_digits(std::string& out, long long value, int width) {
-  char buffer[24];
+char* put_digits(char* out, long long value, int width) {
   for (int i = width - 1; i >= 0; --i) {
-    buffer[i] = static_cast<char>('0' + value % 10);
+    out[i] = static_cast<char>('0' + value % 10);
     value /= 10;
   }
-  out.append(buffer, static_cast<std::size_t>(width));
+  return out + width;
 }
 
 Error bad_time(std::string_view text, std::string_view why) {
@@ -25,28 +26,32 @@ Error bad_time(std::string_view text, std::string_view why) {
 
 }  // namespace
 
-std::string format_iso8601(Timestamp t) {
+namespace detail {
+
+std::size_t format_iso8601_to(Timestamp t, char* buffer) {
   const auto day = date::floor<date::days>(t);
   const date::year_month_day ymd{day};
   const date::hh_mm_ss<Duration> hms{t - day};
-  std::string out;
-  out.reserve(32);
   const int year = static_cast<int>(ymd.year());
   if (year < 0 || year > 9999) {
     // Outside what ISO-8601's basic four-digit year holds; date::format handles the sign.
-    return date::format("%FT%T", t) + "+00:00";
+    const std::string wide = date::format("%FT%T", t) + "+00:00";
+    const std::size_t n = std::min<std::size_t>(wide.size(), 47);
+    wide.copy(buffer, n);
+    return n;
   }
-  put_digits(out, year, 4);
-  out += '-';
-  put_digits(out, static_cast<unsigned>(ymd.month()), 2);
-  out += '-';
-  put_digits(out, static_cast<unsigned>(ymd.day()), 2);
-  out += 'T';
-  put_digits(out, hms.hours().count(), 2);
-  out += ':';
-  put_digits(out, hms.minutes().count(), 2);
-  out += ':';
-  put_digits(out, hms.seconds().count(), 2);
+  char* p = buffer;
+  p = put_digits(p, year, 4);
+  *p++ = '-';
+  p = put_digits(p, static_cast<unsigned>(ymd.month()), 2);
+  *p++ = '-';
+  p = put_digits(p, static_cast<unsigned>(ymd.day()), 2);
+  *p++ = 'T';
+  p = put_digits(p, hms.hours().count(), 2);
+  *p++ = ':';
+  p = put_digits(p, hms.minutes().count(), 2);
+  *p++ = ':';
+  p = put_digits(p, hms.seconds().count(), 2);
   long long micros = hms.subseconds().count();
   if (micros != 0) {
     int width = 6;
@@ -54,11 +59,18 @@ std::string format_iso8601(Timestamp t) {
       micros /= 10;
       --width;
     }
-    out += '.';
-    put_digits(out, micros, width);
+    *p++ = '.';
+    p = put_digits(p, micros, width);
   }
-  out += "+00:00";
-  return out;
+  for (char c : {'+', '0', '0', ':', '0', '0'}) *p++ = c;
+  return static_cast<std::size_t>(p - buffer);
+}
+
+}  // namespace detail
+
+std::string format_iso8601(Timestamp t) {
+  char buffer[48];
+  return std::string(buffer, detail::format_iso8601_to(t, buffer));
 }
 
 // date::parse trips GCC's -Wmaybe-uninitialized inside date.h (a false positive in a
