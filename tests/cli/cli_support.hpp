@@ -1,0 +1,184 @@
+// Test support for the CLI suite: run the built hugo-journal binary (path in HUGO_CLI, set by
+// meson) with arguments and stdin, capture its exit code, stdout and stderr; normalise what
+// legitimately varies between runs (the random journal id, file sizes); compare with golden files
+// under tests/golden/cli/ (HUGO_UPDATE_GOLDEN=1 rewrites them: review the diff by eye).
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace hugo::test::cli {
+
+inline std::string cli_binary() {
+  const char* path = std::getenv("HUGO_CLI");
+  if (!path) throw std::runtime_error("HUGO_CLI is not set; run the tests through meson test");
+  return path;
+}
+
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+struct Run {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `hugo-journal args...` in `cwd` (relative paths in args resolve there) with `input` on
+// stdin (else /dev/null), and waits for it.
+inline Run run_cli(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                   const std::optional<std::string>& input = std::nullopt) {
+  TempDir io;
+  const auto in_path = io / "stdin", out_path = io / "stdout", err_path = io / "stderr";
+  write_text(in_path, input.value_or(""));
+  std::vector<std::string> argv{cli_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int in = ::open(in_path.c_str(), O_RDONLY);
+    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in < 0 || out < 0 || err < 0 || ::chdir(cwd.c_str()) != 0) ::_exit(126);
+    ::dup2(in, STDIN_FILENO);
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(err, STDERR_FILENO);
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    ::execv(raw[0], raw.data());
+    ::_exit(127);
+  }
+  REQUIRE(pid > 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  Run run;
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.out = read_text(out_path);
+  run.err = read_text(err_path);
+  return run;
+}
+
+// Like run_cli, with stdout and stderr each on its own pseudo-terminal (so isatty() is true), to
+// see what a person sees. The terminal turns "\n" into "\r\n"; this undoes that.
+inline Run run_cli_on_tty(const std::vector<std::string>& args, const std::filesystem::path& cwd) {
+  int out_master = -1, out_slave = -1, err_master = -1, err_slave = -1;
+  REQUIRE(::openpty(&out_master, &out_slave, nullptr, nullptr, nullptr) == 0);
+  REQUIRE(::openpty(&err_master, &err_slave, nullptr, nullptr, nullptr) == 0);
+  std::vector<std::string> argv{cli_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+    ::dup2(out_slave, STDOUT_FILENO);
+    ::dup2(err_slave, STDERR_FILENO);
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    ::execv(raw[0], raw.data());
+    ::_exit(127);
+  }
+  ::close(out_slave);
+  ::close(err_slave);
+  Run run;
+  std::string* sinks[] = {&run.out, &run.err};
+  int open = 2;
+  pollfd fds[] = {{out_master, POLLIN, 0}, {err_master, POLLIN, 0}};
+  while (open > 0 && ::poll(fds, 2, 20000) > 0) {
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char chunk[4096];
+      const ssize_t n = ::read(fds[i].fd, chunk, sizeof(chunk));
+      if (n > 0) {
+        sinks[i]->append(chunk, static_cast<std::size_t>(n));
+      } else {  // EIO once the child closed its side
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+      }
+    }
+  }
+  for (const auto& fd : fds) {
+    if (fd.fd >= 0) ::close(fd.fd);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  for (std::string* text : sinks) {
+    for (std::size_t at = text->find("\r\n"); at != std::string::npos; at = text->find("\r\n", at)) text->erase(at, 1);
+  }
+  return run;
+}
+
+inline std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  if (from.empty()) return text;
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// Replaces the value of every JSON member `"key":<number>` with 0.
+inline std::string zero_json_number(std::string text, const std::string& key) {
+  const std::string needle = "\"" + key + "\":";
+  for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    const std::size_t start = at + needle.size();
+    std::size_t end = start;
+    while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.' ||
+                                 text[end] == '-')) {
+      ++end;
+    }
+    text.replace(start, end - start, "0");
+  }
+  return text;
+}
+
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream s(text);
+  for (std::string line; std::getline(s, line);) lines.push_back(line);
+  return lines;
+}
+
+inline std::filesystem::path golden_path(const std::string& name) {
+  const char* dir = std::getenv("HUGO_GOLDEN_DIR");
+  REQUIRE_MESSAGE(dir != nullptr, "HUGO_GOLDEN_DIR is not set; run through meson test");
+  return std::filesystem::path(dir) / "cli" / name;
+}
+
+// Compares `actual` with tests/golden/cli/<name>; HUGO_UPDATE_GOLDEN=1 rewrites the file first.
+inline void check_golden(const std::string& name, const std::string& actual) {
+  if (std::getenv("HUGO_UPDATE_GOLDEN")) write_text(golden_path(name), actual);
+  const std::string expected = read_text(golden_path(name));
+  CAPTURE(name);
+  CHECK(actual == expected);
+}
+
+// One line on stderr, in the documented shape.
+inline bool is_one_error_line(const std::string& err) {
+  return err.rfind("hugo-journal: ", 0) == 0 && err.find('\n') == err.size() - 1 && err.find(" (") != std::string::npos;
+}
+
+}  // namespace hugo::test::cli

@@ -1,0 +1,94 @@
+// hugo-journal: inspect, verify, export and maintain hugo journals from the shell.
+// Built only on the public API (<hugo/...>). docs/CLI.md documents every verb.
+#include "cli_common.hpp"
+#include "verbs.hpp"
+
+#include <cstdio>
+#include <string>
+
+namespace {
+
+constexpr const char* kFooter = R"(Output:
+  --json prints NDJSON (one JSON object per line); otherwise an aligned table when stdout is a
+  terminal, tab-separated text with a header line when it is not. Errors are one line on stderr.
+
+Access:
+  Every verb is read-only and safe beside a live writer, except requeue and compact, which take
+  the journal's writer lock and fail with exit 4 while another process writes the journal.
+
+Exit codes:
+  0  ok
+  1  verify found violations
+  2  usage: bad arguments, or arguments that name nothing (error.validation)
+  3  not a journal: missing (journal.not_found), not a hugo journal or damaged (journal.corrupt),
+     newer schema (journal.schema_newer), undecodable import input (codec.*)
+  4  locked: another process writes the journal (journal.locked, with its pid; journal.busy)
+  5  I/O: journal.io, journal.full, journal.read_only, or any other failure
+
+Example:
+  hugo-journal info orders.journal
+  hugo-journal tail --follow --queue orders orders.journal
+  hugo-journal VERB --help)";
+
+}  // namespace
+
+namespace hugo::cli {
+
+void add_json_flag(CLI::App* command, bool& json) {
+  command->add_flag("--json", json, "print NDJSON: one JSON object per line");
+}
+
+}  // namespace hugo::cli
+
+int main(int argc, char** argv) {
+  static char buffer[1 << 20];
+  std::setvbuf(stdout, buffer, _IOFBF, sizeof(buffer));
+
+  CLI::App app{"Inspect, verify, export and maintain hugo journals.", "hugo-journal"};
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  hugo::cli::Verbs verbs;
+  hugo::cli::add_info(app, verbs);
+  hugo::cli::add_tail(app, verbs);
+  hugo::cli::add_show(app, verbs);
+  hugo::cli::add_tasks(app, verbs);
+  hugo::cli::add_history(app, verbs);
+  hugo::cli::add_dead_letters(app, verbs);
+  hugo::cli::add_requeue(app, verbs);
+  hugo::cli::add_checkpoints(app, verbs);
+  hugo::cli::add_effects(app, verbs);
+  hugo::cli::add_verify(app, verbs);
+  hugo::cli::add_stats(app, verbs);
+  hugo::cli::add_export(app, verbs);
+  hugo::cli::add_import(app, verbs);
+  hugo::cli::add_compact(app, verbs);
+  hugo::cli::add_metrics(app, verbs);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string verb = "usage";
+    for (const CLI::App* sub : app.get_subcommands()) verb = sub->get_name();
+    std::string what = e.what();
+    if (what.empty()) what = e.get_name();
+    return hugo::cli::usage_error(verb, what,
+                                  verb == "usage" ? "run `hugo-journal --help`"
+                                                  : "run `hugo-journal " + verb + " --help`");
+  }
+
+  for (const auto& verb : verbs) {
+    if (!verb.command->parsed()) continue;
+    const int code = verb.run();
+    if (!hugo::cli::out_flush()) {
+      std::fprintf(stderr, "hugo-journal: %s: writing stdout failed (check the disk or pipe stdout goes to)\n",
+                   verb.command->get_name().c_str());
+      return code == hugo::cli::kExitOk ? hugo::cli::kExitIo : code;
+    }
+    return code;
+  }
+  return hugo::cli::kExitUsage;
+}

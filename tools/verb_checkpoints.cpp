@@ -1,0 +1,113 @@
+// hugo-journal checkpoints SINKDB [--journal J]: where each sink stream stands in each journal.
+#include "cli_json.hpp"
+#include "cli_table.hpp"
+#include "verbs.hpp"
+
+#include <hugo/checkpoint.hpp>
+#include <hugo/error_codes.hpp>
+#include <hugo/sink_database.hpp>
+
+#include <memory>
+
+namespace hugo::cli {
+namespace {
+
+struct Options {
+  std::string sinkdb;
+  std::string journal;
+  bool json = false;
+};
+
+// The checkpoint store of an existing sink database, refusing files that have none.
+Result<std::shared_ptr<SqliteCheckpointStore>> open_store(const std::string& path) {
+  HUGO_TRY(require_file(path, "sink database"));
+  HUGO_ASSIGN_OR_RETURN(auto db, SinkDatabase::open(path));
+  HUGO_ASSIGN_OR_RETURN(auto tables, db->query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                               "name = 'hugo_checkpoints'"));
+  if (tables.empty() || sql_int(tables[0][0]) == 0) {
+    return Error(std::string(errc::journal_corrupt),
+                 path + " holds no sink checkpoints (point at the database a sink keeps its checkpoints in)")
+        .with("path", path);
+  }
+  return SqliteCheckpointStore::attach_existing(std::move(db));
+}
+
+}  // namespace
+
+Result<std::vector<TaskQueueReplicationCheckpoint>> read_checkpoints(const std::string& sinkdb) {
+  HUGO_ASSIGN_OR_RETURN(auto store, open_store(sinkdb));
+  return store->list();
+}
+
+namespace {
+
+int run(const Options& o) {
+  auto checkpoints = read_checkpoints(o.sinkdb);
+  if (!checkpoints.ok()) return report("checkpoints", checkpoints.error());
+  std::string journal_id;
+  std::int64_t last_seq = 0;
+  if (!o.journal.empty()) {
+    auto reader = open_reader(o.journal);
+    if (!reader.ok()) return report("checkpoints", reader.error());
+    auto last = (*reader)->last_seq();
+    if (!last.ok()) return report("checkpoints", last.error());
+    journal_id = (*reader)->journal_id();
+    last_seq = *last;
+  }
+  auto lag_of = [&](const TaskQueueReplicationCheckpoint& c) -> std::optional<std::int64_t> {
+    if (journal_id.empty() || c.journal_id() != journal_id) return std::nullopt;
+    return last_seq - c.global_position();
+  };
+
+  const Format format = pick_format(o.json);
+  if (format == Format::Json) {
+    std::string buffer;
+    for (const auto& c : *checkpoints) {
+      std::string peers = "{";
+      for (const auto& [peer, position] : c.peer_positions()) {
+        if (peers.size() > 1) peers += ',';
+        json_string(peers, peer);
+        peers += ':' + std::to_string(position);
+      }
+      peers += '}';
+      JsonObject object(buffer);
+      object.str("stream", c.stream_id())
+          .str("journalId", c.journal_id())
+          .num("position", c.global_position())
+          .time("updatedAt", c.updated_at())
+          .raw("peers", peers)
+          .opt_num("lag", lag_of(c));
+      object.close();
+      buffer += '\n';
+    }
+    out(buffer);
+    return kExitOk;
+  }
+  Table table(format, {"stream", "journal_id", "position", "lag", "updated_at", "peers"});
+  for (const auto& c : *checkpoints) {
+    std::string peers;
+    for (const auto& [peer, position] : c.peer_positions()) {
+      peers += (peers.empty() ? "" : ",") + peer + "=" + std::to_string(position);
+    }
+    const auto lag = lag_of(c);
+    table.row({c.stream_id(), c.journal_id(), std::to_string(c.global_position()), lag ? std::to_string(*lag) : "",
+               iso(c.updated_at()), peers});
+  }
+  table.finish();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_checkpoints(CLI::App& app, Verbs& verbs) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("checkpoints", "Each sink stream's position (and per-peer positions) in each "
+                                                    "journal; with --journal, its lag behind that journal.");
+  cmd->add_option("SINKDB", o->sinkdb, "the sink's database file")->required();
+  cmd->add_option("--journal", o->journal, "compute lag = the journal's last seq - the stream's position");
+  add_json_flag(cmd, o->json);
+  cmd->footer("Example:\n  hugo-journal checkpoints --journal orders.journal projection.db");
+  verbs.push_back({cmd, [o] { return run(*o); }});
+}
+
+}  // namespace hugo::cli

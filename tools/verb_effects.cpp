@@ -1,0 +1,95 @@
+// hugo-journal effects SINKDB [--pending]: the deterministic effects recorded in an effect store.
+#include "cli_json.hpp"
+#include "event_text.hpp"
+#include "verbs.hpp"
+
+#include <hugo/deterministic.hpp>
+#include <hugo/error_codes.hpp>
+#include <hugo/sink_database.hpp>
+
+#include <memory>
+
+namespace hugo::cli {
+namespace {
+
+struct Options {
+  std::string db;
+  bool pending = false;
+  bool json = false;
+};
+
+// DeterministicEffectStore::open creates what is missing; refuse a file that holds no store.
+Status require_effect_table(const std::string& path) {
+  HUGO_TRY(require_file(path, "effect store"));
+  HUGO_ASSIGN_OR_RETURN(auto db, SinkDatabase::open(path));
+  HUGO_ASSIGN_OR_RETURN(auto tables, db->query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                               "name = 'hugo_effects'"));
+  if (tables.empty() || sql_int(tables[0][0]) == 0) {
+    return Error(std::string(errc::journal_corrupt),
+                 path + " holds no deterministic effects (point at the database the effect store uses)")
+        .with("path", path);
+  }
+  return ok_status();
+}
+
+std::string outcome_of(const EffectRecord& r) {
+  if (r.state == EffectState::Pending) return "";
+  if (!r.is_success) return "";
+  return *r.is_success ? "success" : "failure";
+}
+
+int run(const Options& o) {
+  Status usable = require_effect_table(o.db);
+  if (!usable.ok()) return report("effects", usable.error());
+  auto store = DeterministicEffectStore::open(o.db);
+  if (!store.ok()) return report("effects", store.error());
+  auto records = (*store)->list(o.pending);
+  if (!records.ok()) return report("effects", records.error());
+
+  const Format format = pick_format(o.json);
+  if (format == Format::Json) {
+    std::string buffer;
+    for (const EffectRecord& r : *records) {
+      JsonObject object(buffer);
+      object.str("effectId", r.effect_id)
+          .str("kind", r.kind)
+          .num("version", r.version)
+          .str("state", r.state == EffectState::Pending ? "pending" : "done")
+          .opt_str("typeTag", r.type_tag);
+      if (r.is_success) object.boolean("success", *r.is_success);
+      else object.null("success");
+      object.str("value", base64_encode(r.value))
+          .error("error", r.error)
+          .time("claimedAt", r.claimed_at)
+          .time("recordedAt", r.recorded_at);
+      object.close();
+      buffer += '\n';
+    }
+    out(buffer);
+    return kExitOk;
+  }
+  Table table(format, {"effect_id", "kind", "state", "version", "type_tag", "outcome", "error", "value_bytes",
+                       "claimed_at", "recorded_at"});
+  for (const EffectRecord& r : *records) {
+    table.row({r.effect_id, r.kind, r.state == EffectState::Pending ? "pending" : "done", std::to_string(r.version),
+               r.type_tag.value_or(""), outcome_of(r), error_text(r.error), std::to_string(r.value.size()),
+               iso(r.claimed_at), r.recorded_at ? iso(*r.recorded_at) : ""});
+  }
+  table.finish();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_effects(CLI::App& app, Verbs& verbs) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("effects", "The deterministic effects recorded in an effect store; --pending "
+                                                "lists claims whose outcome was never recorded.");
+  cmd->add_option("SINKDB", o->db, "the effect store's database file")->required();
+  cmd->add_flag("--pending", o->pending, "only claims without an outcome (a crash while the effect ran)");
+  add_json_flag(cmd, o->json);
+  cmd->footer("Example:\n  hugo-journal effects --pending effects.db");
+  verbs.push_back({cmd, [o] { return run(*o); }});
+}
+
+}  // namespace hugo::cli

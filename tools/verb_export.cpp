@@ -1,0 +1,75 @@
+// hugo-journal export JOURNAL [--from SEQ] [--to SEQ]: the stored rows as Hugo-compatible NDJSON,
+// one event per line, exactly as the journal holds them (payloads only on the rows that store
+// them), so `import` rebuilds the same journal.
+#include "event_text.hpp"
+#include "prefetch.hpp"
+#include "verbs.hpp"
+
+#include <algorithm>
+#include <memory>
+
+namespace hugo::cli {
+namespace {
+
+struct Options {
+  std::string journal;
+  std::int64_t from = 1;
+  std::int64_t to = 0;
+  bool json = false;  // accepted for uniformity: export always writes NDJSON
+};
+
+int run(const Options& o) {
+  if (o.from < 1) return usage_error("export", "--from must be a seq >= 1", "seqs start at 1");
+  if (o.to < 0 || (o.to > 0 && o.to < o.from)) {
+    return usage_error("export", "--to must be >= --from", "--to is the last seq exported; 0 means the last one");
+  }
+  auto reader = open_reader(o.journal);
+  if (!reader.ok()) return report("export", reader.error());
+  auto last = (*reader)->last_seq();
+  if (!last.ok()) return report("export", last.error());
+  const std::int64_t end = o.to > 0 ? std::min(o.to, *last) : *last;
+
+  Progress progress("export");
+  // Rows are read on a background thread, one batch ahead of the encoding below.
+  JournalReader& r = **reader;
+  std::int64_t after = o.from - 1;
+  Prefetcher prefetch(
+      [&r, &after] {
+        auto batch = r.read(after, 4096);
+        if (batch.ok() && !batch->empty()) after = batch->back().seq;
+        return batch;
+      },
+      [&after, end](const std::vector<Event>& batch) { return !batch.empty() && after < end; });
+  std::string buffer;
+  while (true) {
+    auto batch = prefetch.next();
+    if (!batch.ok()) return report("export", batch.error());
+    buffer.clear();
+    for (const Event& e : *batch) {
+      if (e.seq > end) break;
+      append_event_json(e, buffer);
+    }
+    out(buffer);
+    if (!batch->empty()) progress.update(std::min(batch->back().seq, end) - o.from + 1, end - o.from + 1);
+    if (prefetch.ended()) break;
+  }
+  progress.finish();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_export(CLI::App& app, Verbs& verbs) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("export", "The journal as Hugo-compatible NDJSON, one stored event per line "
+                                               "(rebuild it with `import`).");
+  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  cmd->add_option("--from", o->from, "first seq exported (default 1)");
+  cmd->add_option("--to", o->to, "last seq exported (default: the last one)");
+  add_json_flag(cmd, o->json);
+  cmd->footer("Example:\n  hugo-journal export orders.journal > orders.ndjson\n"
+              "  hugo-journal import copy.journal < orders.ndjson");
+  verbs.push_back({cmd, [o] { return run(*o); }});
+}
+
+}  // namespace hugo::cli

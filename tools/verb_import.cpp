@@ -1,0 +1,113 @@
+// hugo-journal import NEWJOURNAL < NDJSON: rebuilds a journal from `export` output, keeping every
+// seq, field and the journal id, so export -> import -> export is byte-identical. Creates a new
+// file only; a failed import removes what it created.
+#include "cli_json.hpp"
+#include "cli_table.hpp"
+#include "verbs.hpp"
+
+#include <hugo/error_codes.hpp>
+#include <hugo/event_json.hpp>
+#include <hugo/maintenance.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <system_error>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace hugo::cli {
+namespace {
+
+struct Options {
+  std::string journal;
+  bool json = false;
+};
+
+void remove_created(const std::string& path) {
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm", "-lock", "-journal"}) std::filesystem::remove(path + suffix, ec);
+}
+
+// Feeds every line of stdin to the importer; returns the number of events.
+Result<std::int64_t> import_stdin(JournalImporter& importer, Progress& progress) {
+  struct stat st{};
+  const std::int64_t total = ::fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : 0;
+  std::string pending;
+  std::vector<char> chunk(1 << 20);
+  std::int64_t line_no = 0, consumed = 0, events = 0;
+  auto take_line = [&](std::string_view line) -> Status {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) return ok_status();  // blank lines skipped
+    auto event = decode_event_json(line);
+    if (!event.ok()) return Error(event.error()).with("line", std::to_string(line_no));
+    Status added = importer.add(*event);
+    if (!added.ok()) return Error(added.error()).with("line", std::to_string(line_no));
+    ++events;
+    return ok_status();
+  };
+  while (true) {
+    const std::size_t n = std::fread(chunk.data(), 1, chunk.size(), stdin);
+    if (n == 0) break;
+    consumed += static_cast<std::int64_t>(n);
+    pending.append(chunk.data(), n);
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      HUGO_TRY(take_line(std::string_view(pending).substr(start, nl - start)));
+    }
+    pending.erase(0, start);
+    if (pending.size() > kMaxEventJsonBytes) {
+      return Error(std::string(errc::codec_invalid), "a line is longer than " + std::to_string(kMaxEventJsonBytes) + " bytes")
+          .with("line", std::to_string(line_no + 1));
+    }
+    if (total > 0) progress.update(consumed, total);
+  }
+  if (std::ferror(stdin)) return Error(std::string(errc::journal_io), "reading stdin failed (check the input file or pipe)");
+  if (!pending.empty()) HUGO_TRY(take_line(pending));
+  return events;
+}
+
+int run(const Options& o) {
+  std::error_code ec;
+  if (std::filesystem::exists(o.journal, ec)) {
+    return usage_error("import", o.journal + " already exists", "import only creates a new journal; pick a new path");
+  }
+  auto importer = JournalImporter::create(o.journal);
+  if (!importer.ok()) return report("import", importer.error());
+  Progress progress("import");
+  auto imported = import_stdin(**importer, progress);
+  Result<std::int64_t> finished = imported.ok() ? (*importer)->finish() : Result<std::int64_t>(imported.error());
+  progress.finish();
+  importer->reset();
+  if (!finished.ok()) {
+    remove_created(o.journal);
+    return report("import", finished.error());
+  }
+  if (pick_format(o.json) == Format::Json) {
+    std::string line;
+    JsonObject object(line);
+    object.str("path", o.journal).num("events", *finished);
+    object.close();
+    out_line(line);
+    return kExitOk;
+  }
+  Table table(pick_format(false), {"path", "events"});
+  table.row({o.journal, std::to_string(*finished)});
+  table.finish();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_import(CLI::App& app, Verbs& verbs) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("import", "Rebuilds a journal from `export` NDJSON on stdin into a new file: "
+                                               "same seqs, fields and journal id.");
+  cmd->add_option("NEWJOURNAL", o->journal, "the journal file to create (must not exist)")->required();
+  add_json_flag(cmd, o->json);
+  cmd->footer("Example:\n  hugo-journal import copy.journal < orders.ndjson\n"
+              "  hugo-journal export orders.journal | hugo-journal import copy.journal");
+  verbs.push_back({cmd, [o] { return run(*o); }});
+}
+
+}  // namespace hugo::cli

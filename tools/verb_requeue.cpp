@@ -1,0 +1,100 @@
+// hugo-journal requeue JOURNAL TASK...: puts dead letters back at the tail of their queue.
+// A write: it takes the journal's writer lock (exit 4 while another process writes the journal).
+#include "cli_json.hpp"
+#include "cli_table.hpp"
+#include "verbs.hpp"
+
+#include <hugo/task_queue.hpp>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+namespace hugo::cli {
+namespace {
+
+struct Options {
+  std::string journal;
+  std::vector<std::int64_t> tasks;
+  bool json = false;
+};
+
+int run(const Options& o) {
+  // Validate the path read-only first: Journal::open would create a missing journal.
+  std::map<std::int64_t, std::string> queue_of;  // task -> queue, from the row that started the task
+  {
+    auto reader = open_reader(o.journal);
+    if (!reader.ok()) return report("requeue", reader.error());
+    for (const std::int64_t task : o.tasks) {
+      auto rows = task > 0 ? (*reader)->read(task - 1, 1) : Result<std::vector<Event>>(std::vector<Event>{});
+      if (!rows.ok()) return report("requeue", rows.error());
+      if (rows->empty() || rows->front().seq != task || rows->front().task_id != task) {
+        return usage_error("requeue", "task " + std::to_string(task) + " is not in " + o.journal,
+                           "list the dead letters with `hugo-journal dead-letters`");
+      }
+      queue_of[task] = rows->front().queue;
+    }
+  }
+  auto opened = Journal::open(o.journal, {});
+  if (!opened.ok()) return report("requeue", opened.error());
+  std::shared_ptr<Journal> journal(std::move(opened).value().release());
+  std::map<std::string, std::unique_ptr<TaskQueue>> queues;
+  for (const auto& [task, name] : queue_of) {
+    if (!queues.contains(name)) {
+      TaskQueueOptions options;
+      options.name = name;
+      options.run_sweeper = false;
+      auto queue = TaskQueue::open(journal, options);
+      if (!queue.ok()) return report("requeue", queue.error());
+      queues.emplace(name, std::move(queue).value());
+    }
+    const auto dead = queues.at(name)->dead_letters();
+    const bool is_dead = std::any_of(dead.begin(), dead.end(), [&](const DeadLetter& d) { return d.task_id == task; });
+    if (!is_dead) {
+      return usage_error("requeue", "task " + std::to_string(task) + " of queue '" + name + "' is not a dead letter",
+                         "nothing was requeued; list the dead letters with `hugo-journal dead-letters`");
+    }
+  }
+  const Format format = pick_format(o.json);
+  std::unique_ptr<Table> table;
+  if (format != Format::Json) table = std::make_unique<Table>(format, std::vector<std::string>{"task", "queue", "result"});
+  std::string buffer;
+  for (const auto& [task, name] : queue_of) {
+    Status requeued = queues.at(name)->requeue_dead_letter(task);
+    if (!requeued.ok()) {
+      if (table) table->finish();
+      out(buffer);
+      return report("requeue", requeued.error());
+    }
+    if (table) {
+      table->row({std::to_string(task), name, "requeued"});
+    } else {
+      JsonObject object(buffer);
+      object.num("task", task).str("queue", name).boolean("requeued", true);
+      object.close();
+      buffer += '\n';
+    }
+  }
+  for (auto& [name, queue] : queues) (void)queue->close();
+  Status closed = journal->close();
+  if (table) table->finish();
+  out(buffer);
+  if (!closed.ok()) return report("requeue", closed.error());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_requeue(CLI::App& app, Verbs& verbs) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("requeue", "Puts dead-lettered tasks back at the tail of their queue (attempt "
+                                                "+ 1, last error kept). Takes the writer lock.");
+  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  cmd->add_option("TASK", o->tasks, "task ids of dead letters")->required()->expected(1, -1);
+  add_json_flag(cmd, o->json);
+  cmd->footer("Example:\n  hugo-journal requeue orders.journal 17 42\n"
+              "Every TASK must be a dead letter, or nothing is requeued (exit 2).");
+  verbs.push_back({cmd, [o] { return run(*o); }});
+}
+
+}  // namespace hugo::cli

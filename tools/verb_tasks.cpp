@@ -1,0 +1,108 @@
+// hugo-journal tasks JOURNAL: the live projection of every queue, one row per task.
+#include "cli_json.hpp"
+#include "cli_table.hpp"
+#include "verbs.hpp"
+
+#include <hugo/maintenance.hpp>
+
+#include <memory>
+
+namespace hugo::cli {
+namespace {
+
+struct Options {
+  std::string journal;
+  std::string state;
+  std::string queue;
+  bool json = false;
+};
+
+// One task of the projection, whatever its state.
+struct TaskRow {
+  std::string queue;
+  std::int64_t task = 0;
+  std::string state;
+  std::int32_t attempt = 1;
+  std::optional<std::string> owner;
+  std::optional<std::int64_t> lease;
+  std::optional<Timestamp> granted_at, expires_at, enqueued_at, available_at, dead_lettered_at;
+  std::optional<Error> error;
+};
+
+std::vector<TaskRow> rows_of(const QueueSnapshot& s) {
+  std::vector<TaskRow> rows;
+  for (const auto& p : s.pending) {
+    rows.push_back({s.queue, p.task_id, "pending", p.attempt, {}, {}, {}, {}, p.enqueued_at, p.available_at, {},
+                    p.last_error});
+  }
+  for (const auto& l : s.leased) {
+    rows.push_back({s.queue, l.token.task_id, "leased", l.token.attempt, l.owner, l.token.lease_id, l.granted_at,
+                    l.expires_at, l.enqueued_at, {}, {}, l.last_error});
+  }
+  for (const auto& d : s.dead) {
+    rows.push_back({s.queue, d.task_id, "dead", d.attempt, {}, {}, {}, {}, d.enqueued_at, {}, d.dead_lettered_at,
+                    d.error});
+  }
+  return rows;
+}
+
+std::string time_cell(const std::optional<Timestamp>& t) { return t ? iso(*t) : std::string(); }
+
+int run(const Options& o) {
+  if (Status readable = check_journal(o.journal); !readable.ok()) return report("tasks", readable.error());
+  auto queues = project_journal(o.journal);
+  if (!queues.ok()) return report("tasks", queues.error());
+  const Format format = pick_format(o.json);
+  std::unique_ptr<Table> table;
+  if (format != Format::Json) {
+    table = std::make_unique<Table>(format, std::vector<std::string>{"queue", "task", "state", "attempt", "owner", "lease",
+                                                                     "expires_at", "enqueued_at", "last_error"});
+  }
+  std::string buffer;
+  for (const auto& [name, snapshot] : *queues) {
+    if (!o.queue.empty() && name != o.queue) continue;
+    for (const TaskRow& r : rows_of(snapshot)) {
+      if (!o.state.empty() && r.state != o.state) continue;
+      if (table) {
+        table->row({r.queue, std::to_string(r.task), r.state, std::to_string(r.attempt), r.owner.value_or(""),
+                   r.lease ? std::to_string(*r.lease) : "", time_cell(r.expires_at), time_cell(r.enqueued_at),
+                   error_text(r.error)});
+        continue;
+      }
+      JsonObject object(buffer);
+      object.str("queue", r.queue)
+          .num("task", r.task)
+          .str("state", r.state)
+          .num("attempt", r.attempt)
+          .opt_str("owner", r.owner)
+          .opt_num("leaseId", r.lease)
+          .time("grantedAt", r.granted_at)
+          .time("leaseExpiresAt", r.expires_at)
+          .time("enqueuedAt", r.enqueued_at)
+          .time("availableAt", r.available_at)
+          .time("deadLetteredAt", r.dead_lettered_at)
+          .error("lastError", r.error);
+      object.close();
+      buffer += '\n';
+    }
+  }
+  if (table) table->finish();
+  else out(buffer);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_tasks(CLI::App& app, Verbs& verbs) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("tasks", "The live state of every task still in a queue: pending, leased "
+                                              "(owner, lease expiry) or dead, with attempt and last error.");
+  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  cmd->add_option("--state", o->state, "only tasks in this state")->check(CLI::IsMember({"pending", "leased", "dead"}));
+  cmd->add_option("--queue", o->queue, "only tasks of this queue");
+  add_json_flag(cmd, o->json);
+  cmd->footer("Example:\n  hugo-journal tasks --state leased orders.journal");
+  verbs.push_back({cmd, [o] { return run(*o); }});
+}
+
+}  // namespace hugo::cli

@@ -1,0 +1,73 @@
+// hugo-journal verify JOURNAL: PRAGMA integrity_check plus the journal invariants; exit 1 with a
+// report naming each offending seq.
+#include "cli_json.hpp"
+#include "cli_table.hpp"
+#include "verbs.hpp"
+
+#include <hugo/maintenance.hpp>
+
+#include <cstdio>
+#include <memory>
+
+namespace hugo::cli {
+namespace {
+
+struct Options {
+  std::string journal;
+  bool json = false;
+};
+
+int run(const Options& o) {
+  if (Status readable = check_journal(o.journal); !readable.ok()) return report("verify", readable.error());
+  Progress progress("verify");
+  auto verified = verify_journal(o.journal, progress.callback());
+  progress.finish();
+  if (!verified.ok()) return report("verify", verified.error());
+  const VerifyReport& r = *verified;
+
+  const Format format = pick_format(o.json);
+  if (format == Format::Json) {
+    std::string line;
+    std::string list = "[";
+    for (const auto& v : r.violations) {
+      if (list.size() > 1) list += ',';
+      JsonObject item(list);
+      item.num("seq", v.seq).str("check", v.check).str("message", v.message);
+      item.close();
+    }
+    list += ']';
+    JsonObject object(line);
+    object.boolean("ok", r.ok()).num("rows", r.rows).num("lastSeq", r.last_seq).raw("violations", list);
+    object.close();
+    out_line(line);
+  } else if (r.ok()) {
+    out_line("ok: " + std::to_string(r.rows) + " rows, last seq " + std::to_string(r.last_seq));
+  } else {
+    Table table(format, {"seq", "check", "message"});
+    for (const auto& v : r.violations) table.row({std::to_string(v.seq), v.check, v.message});
+    table.finish();
+  }
+  if (r.ok()) return kExitOk;
+  (void)out_flush();
+  std::fprintf(stderr,
+               "hugo-journal: verify: %zu violation%s in %lld rows of %s (restore from a replica, or re-import "
+               "an export taken before the damage)\n",
+               r.violations.size(), r.violations.size() == 1 ? "" : "s", static_cast<long long>(r.rows),
+               o.journal.c_str());
+  return kExitVerifyFailed;
+}
+
+}  // namespace
+
+void add_verify(CLI::App& app, Verbs& verbs) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("verify", "Checks the file (integrity_check) and the journal invariants: "
+                                               "seq order, decodable rows, valid transitions, payloads. Exit 1 "
+                                               "with each offending seq if any fails.");
+  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  add_json_flag(cmd, o->json);
+  cmd->footer("Example:\n  hugo-journal verify orders.journal && echo intact");
+  verbs.push_back({cmd, [o] { return run(*o); }});
+}
+
+}  // namespace hugo::cli

@@ -1,0 +1,43 @@
+// The verbs of hugo-journal. Each verb_<name>.cpp adds one CLI11 subcommand with its options,
+// help text and example, and the function that runs it and returns the exit code.
+#pragma once
+
+#include <hugo/checkpoint.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <vector>
+
+namespace hugo::cli {
+
+struct Verb {
+  CLI::App* command = nullptr;
+  std::function<int()> run;
+};
+using Verbs = std::vector<Verb>;
+
+void add_info(CLI::App& app, Verbs& verbs);
+void add_tail(CLI::App& app, Verbs& verbs);
+void add_show(CLI::App& app, Verbs& verbs);
+void add_tasks(CLI::App& app, Verbs& verbs);
+void add_history(CLI::App& app, Verbs& verbs);
+void add_dead_letters(CLI::App& app, Verbs& verbs);
+void add_requeue(CLI::App& app, Verbs& verbs);
+void add_checkpoints(CLI::App& app, Verbs& verbs);
+void add_effects(CLI::App& app, Verbs& verbs);
+void add_verify(CLI::App& app, Verbs& verbs);
+void add_stats(CLI::App& app, Verbs& verbs);
+void add_export(CLI::App& app, Verbs& verbs);
+void add_import(CLI::App& app, Verbs& verbs);
+void add_compact(CLI::App& app, Verbs& verbs);
+void add_metrics(CLI::App& app, Verbs& verbs);
+
+// Adds the --json flag every data-printing verb has.
+void add_json_flag(CLI::App* command, bool& json);
+
+// Every checkpoint in an existing sink database (verb_checkpoints.cpp); journal.not_found or
+// journal.corrupt for a missing file or one without checkpoints. Shared with compact.
+Result<std::vector<TaskQueueReplicationCheckpoint>> read_checkpoints(const std::string& sinkdb);
+
+}  // namespace hugo::cli
