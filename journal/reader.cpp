@@ -23,17 +23,7 @@ JournalReader::JournalReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 JournalReader::~JournalReader() = default;
 
 Result<std::unique_ptr<JournalReader>> JournalReader::open(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    return Error(std::string(errc::journal_not_found),
-                 "no journal at " + path.string() + " (check the path)")
-        .with("path", path.string());
-  }
-  if (std::filesystem::is_directory(path, ec)) {
-    return Error(std::string(errc::journal_corrupt),
-                 path.string() + " is a directory, not a journal file (point at the journal file)")
-        .with("path", path.string());
-  }
+  HUGO_TRY(rows::check_journal_file(path));
   auto impl = std::make_unique<Impl>();
   HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(path, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(impl->db));

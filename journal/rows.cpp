@@ -53,6 +53,20 @@ Status init_meta(sql::Db& db, Timestamp now, const std::string& journal_id) {
   return ok_status();
 }
 
+Status check_journal_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return Error(std::string(errc::journal_not_found), "no journal at " + path.string() + " (check the path)")
+        .with("path", path.string());
+  }
+  if (std::filesystem::is_directory(path, ec)) {
+    return Error(std::string(errc::journal_corrupt),
+                 path.string() + " is a directory, not a journal file (point at the journal file)")
+        .with("path", path.string());
+  }
+  return ok_status();
+}
+
 Status record_durability(sql::Db& db, std::string_view durability) {
   HUGO_ASSIGN_OR_RETURN(sql::Stmt put, db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('durability', ?1)"));
   return put.bind(1, durability).run();

@@ -8,6 +8,7 @@
 #include <hugo/journal.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -30,6 +31,8 @@ struct Meta {
 };
 
 Result<Meta> load_meta(sql::Db& db, int schema_version);
+// Before a read-only open: journal.not_found for a missing path, journal.corrupt for a folder.
+Status check_journal_file(const std::filesystem::path& path);
 Error corrupt_row(std::int64_t seq, std::string why);
 // Creates the meta rows of a new journal (inside the caller's transaction). An empty
 // `journal_id` draws a random one.

@@ -2,6 +2,7 @@
 #include <hugo/maintenance.hpp>
 
 #include "journal/queue_loader.hpp"
+#include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
 #include "schema/schema.hpp"
 
@@ -10,6 +11,7 @@ namespace hugo {
 Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesystem::path& journal) {
   std::vector<std::string> queues;
   {
+    HUGO_TRY(rows::check_journal_file(journal));
     HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(journal, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
     HUGO_TRY(schema::check_readable(db));
     HUGO_ASSIGN_OR_RETURN(sql::Stmt names, db.prepare("SELECT name FROM names WHERE id IN (SELECT DISTINCT queue FROM events) ORDER BY name"));

@@ -24,6 +24,7 @@ void violation(VerifyReport& report, std::int64_t seq, const char* check, std::s
 
 Result<VerifyReport> verify_journal(const std::filesystem::path& journal, ProgressFn progress) {
   VerifyReport report;
+  HUGO_TRY(rows::check_journal_file(journal));
   HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(journal, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
   {

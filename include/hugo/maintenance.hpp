@@ -72,7 +72,8 @@ struct CompactResult {
 };
 
 // Deletes every row of the tasks that finished (Completed or Drained) with all their rows below
-// `below_seq`, then vacuums. Live tasks and dead letters are kept whole, so a queue reopened
+// `below_seq`, except the task that holds the newest row (so the highest seq ever issued stays in
+// the file, and in any export of it), then vacuums. Live tasks and dead letters are kept whole, so a queue reopened
 // afterwards rebuilds exactly the same state; seqs are never reused (AUTOINCREMENT). Takes the
 // writer lock (journal.locked if a writer is live).
 HUGO_API Result<CompactResult> compact_journal(const std::filesystem::path& journal, std::int64_t below_seq,
