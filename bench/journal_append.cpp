@@ -47,38 +47,9 @@ using hugo_bench::SteadyClock;
 constexpr const char* kProgram = "journal_append";
 constexpr std::size_t kPayloadBytes = 32;
 
-// Copied from schema/schema.cpp (migration 0 -> 1), so the ceiling writes the same table.
-constexpr const char* kSchema = R"sql(
-CREATE TABLE meta (
-  key   TEXT PRIMARY KEY,
-  value ANY NOT NULL
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE names (
-  id   INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE
-) STRICT;
-
-CREATE TABLE events (
-  seq     INTEGER PRIMARY KEY AUTOINCREMENT,
-  kind    INTEGER NOT NULL,
-  queue   INTEGER NOT NULL,
-  task    INTEGER,
-  attempt INTEGER NOT NULL,
-  at      INTEGER NOT NULL,
-  lease   INTEGER,
-  peer    INTEGER,
-  expires INTEGER,
-  flags   INTEGER NOT NULL,
-  error   TEXT,
-  payload BLOB
-) STRICT;
-)sql";
-
-// The journal's insert statement (journal/rows.cpp): seq is bound explicitly, as the writer does.
-constexpr const char* kInsert =
-    "INSERT INTO events (seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+// The ceiling writes the journal's own tables with the journal's own INSERT (bench_util.hpp).
+using hugo_bench::kJournalInsert;
+using hugo_bench::kJournalSchema;
 
 // The journal's WAL policy with default JournalOptions: no auto-checkpoint at 1000 pages, but a
 // PASSIVE checkpoint once the WAL holds 16 MiB, and the WAL file truncated back to 64 MiB.
@@ -168,13 +139,13 @@ RawResult run_raw(bool full, std::size_t batch, double budget) {
   raw.exec("PRAGMA wal_autocheckpoint = " + std::to_string(kWalCheckpointBytes / page_size));
   raw.exec("PRAGMA journal_size_limit = " + std::to_string(kWalLimitBytes));
   raw.exec("BEGIN IMMEDIATE");
-  raw.exec(kSchema);
+  raw.exec(kJournalSchema);
   raw.exec("INSERT INTO names (id, name) VALUES (1, 'bench')");  // queue id 1, as the journal interns it
   raw.exec("COMMIT");
 
   sqlite3_stmt* begin = raw.prepare("BEGIN IMMEDIATE");
   sqlite3_stmt* commit = raw.prepare("COMMIT");
-  sqlite3_stmt* insert = raw.prepare(kInsert);
+  sqlite3_stmt* insert = raw.prepare(kJournalInsert);
   const std::string payload = payload_bytes();
 
   RawResult result;
