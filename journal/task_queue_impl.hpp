@@ -1,0 +1,305 @@
+// TaskQueue::Impl: the queue's state and the steps every operation shares (see task_queue.cpp
+// for the pattern). Internal: included by the task_queue*.cpp files only.
+#pragma once
+
+#include <hugo/error_codes.hpp>
+#include <hugo/task_queue.hpp>
+
+#include "journal/backpressure.hpp"
+#include "journal/queue_state.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace hugo {
+namespace detail {
+
+inline Error disposed_error() {
+  return Error(std::string(errc::disposed), "The task queue has been disposed.");
+}
+
+}  // namespace detail
+
+struct TaskQueue::Impl {
+  std::shared_ptr<Journal> journal;
+  TaskQueueOptions options;
+  std::shared_ptr<Clock> clock;
+
+  mutable std::mutex mutex;
+  std::condition_variable_any changed;  // pending grew or shrank, or the queue closed
+  detail::QueueState state;
+  bool closed = false;
+  std::optional<Error> failure;
+  std::optional<detail::Backpressure> backpressure;
+
+  std::mutex sweeper_mutex;
+  std::condition_variable_any sweeper_cv;
+  std::jthread sweeper;
+
+  // What an operation leaves to do after the lock is released.
+  struct Aftermath {
+    AppendTicket ticket;
+    std::optional<detail::Backpressure::Pending> signal;
+    std::vector<DeadLetter> dead;
+  };
+
+  Status usable() const {
+    if (failure) return *failure;
+    if (closed) return detail::disposed_error();
+    return ok_status();
+  }
+
+  void report(const Error& error) const {
+    if (options.on_handler_error) options.on_handler_error(error);
+  }
+
+  Event row(EventKind kind, std::int64_t task, std::int32_t attempt, Timestamp now) const {
+    Event e;
+    e.kind = kind;
+    e.queue = options.name;
+    e.task_id = task;
+    e.attempt = attempt;
+    e.occurred_at = now;
+    return e;
+  }
+
+  DeadLetter dead_letter_of(const detail::TaskState& t) const {
+    DeadLetter d;
+    d.task_id = t.task_id;
+    d.seq = t.dead_seq;
+    d.payload = t.payload;
+    d.payload_format = t.payload_format;
+    d.attempt = t.attempt;
+    d.enqueued_at = t.enqueued_at;
+    d.dead_lettered_at = t.dead_at;
+    d.error = t.last_error.value_or(Error(std::string(errc::unspecified), "no error recorded"));
+    d.last_token = t.last_token;
+    return d;
+  }
+
+  // The row after a Failed or LeaseExpired: Requeued with attempt + 1, or DeadLettered with the
+  // attempt unchanged when `requeue` is false or attempts are exhausted (reference §1.4).
+  Event follow_up(const detail::TaskState& t, const OwnershipToken& token, const Error& error, bool requeue,
+                  std::uint32_t requeue_flags, Timestamp now) const {
+    const std::int32_t next = t.attempt + 1;
+    if (!requeue || next > options.max_delivery_attempts) {
+      Event e = row(EventKind::DeadLettered, t.task_id, t.attempt, now);
+      e.token = token;
+      e.error = error;
+      e.flags = flags::DeadLetter;
+      return e;
+    }
+    Event e = row(EventKind::Requeued, t.task_id, next, now);
+    e.token = token;
+    e.error = error;
+    e.flags = requeue_flags;
+    if (options.requeue_delay > Duration::zero()) e.available_at = now + options.requeue_delay;
+    return e;
+  }
+
+  // Appends `events` as one atomic group and applies them to the state. Caller holds `mutex`.
+  Result<AppendTicket> commit(std::vector<Event>& events, Aftermath& after) {
+    AppendTicket ticket = journal->append_group_async(events);
+    if (ticket.seq == 0) {
+      Status refused = ticket.durable.get();  // refused at once: validation or a failed journal
+      if (refused.ok()) return Error(std::string(errc::journal_io), "the journal refused the append");
+      if (refused.error().code() != errc::validation) failure = refused.error();
+      return refused.error();
+    }
+    for (const Event& e : events) {
+      if (options.metrics) observe(e);
+      Status applied = state.apply(detail::facts_of(e));
+      if (!applied.ok()) {
+        // The rows are in the journal but not in memory: memory can no longer be trusted.
+        failure = applied.error();
+        return applied.error();
+      }
+      if (e.kind == EventKind::DeadLettered) {
+        if (const detail::TaskState* t = state.task(e.task_id)) after.dead.push_back(dead_letter_of(*t));
+      }
+    }
+    after.ticket = ticket;
+    return ticket;
+  }
+
+  // Records Hugo's queue instruments for one row, before it is applied (the lease it ends is
+  // still in the state).
+  void observe(const Event& e) {
+    MetricsRegistry& m = *options.metrics;
+    const MetricTags tags{{"taskqueue.name", options.name}};
+    auto lease_ms = [&](Timestamp since) { return std::chrono::duration<double, std::milli>(e.occurred_at - since).count(); };
+    const detail::LeaseState* lease = e.token ? state.lease(e.token->lease_id) : nullptr;
+    switch (e.kind) {
+      case EventKind::Enqueued: m.add("taskqueue.enqueued", "items", tags); break;
+      case EventKind::LeaseGranted: m.add("taskqueue.leased", "leases", tags); break;
+      case EventKind::Heartbeat:
+        m.add("taskqueue.heartbeats", "leases", tags);
+        if (lease && e.lease_expiration) {
+          m.record("taskqueue.heartbeat.extension", "ms", tags,
+                   std::chrono::duration<double, std::milli>(*e.lease_expiration - lease->expires_at).count());
+        }
+        break;
+      case EventKind::Completed: m.add("taskqueue.completed", "leases", tags); break;
+      case EventKind::Failed: m.add("taskqueue.failed", "leases", tags); break;
+      case EventKind::LeaseExpired: m.add("taskqueue.expired", "leases", tags); break;
+      case EventKind::Requeued: m.add("taskqueue.requeued", "items", tags); break;
+      case EventKind::DeadLettered: m.add("taskqueue.deadlettered", "items", tags); break;
+      default: break;
+    }
+    if (lease && (e.kind == EventKind::Completed || e.kind == EventKind::Failed || e.kind == EventKind::LeaseExpired)) {
+      m.record("taskqueue.lease.duration", "ms", tags, lease_ms(lease->granted_at));
+    }
+  }
+
+  void record_depths() {
+    if (!options.metrics) return;
+    MetricsRegistry& m = *options.metrics;
+    const MetricTags tags{{"taskqueue.name", options.name}};
+    m.set("taskqueue.pending", "items", tags, static_cast<double>(state.pending_count()));
+    m.set("taskqueue.active", "leases", tags, static_cast<double>(state.lease_count()));
+    m.record("taskqueue.pending.depth", "items", tags, static_cast<double>(state.pending_count()));
+    m.record("taskqueue.active.depth", "leases", tags, static_cast<double>(state.lease_count()));
+  }
+
+  void check_backpressure(Aftermath& after) {
+    record_depths();
+    if (!backpressure || !backpressure->enabled()) return;
+    auto signal = backpressure->check(static_cast<std::int64_t>(state.pending_count()), clock->now());
+    if (signal) {
+      after.signal = signal;
+      if (options.metrics) {
+        options.metrics->add("hugo.taskqueue.backpressure.transitions", "events",
+                             {{"taskqueue.name", options.name}, {"state", signal->signal.active ? "active" : "inactive"}});
+      }
+    }
+  }
+
+  // With the lock released: deliver signals, wait for durability, run dead-letter handlers.
+  Status finish(Aftermath& after) {
+    if (backpressure) backpressure->deliver(after.signal);
+    if (after.ticket.count > 0 && after.ticket.durable.valid()) {
+      auto durable = after.ticket.wait();
+      if (!durable.ok()) {
+        std::lock_guard lock(mutex);
+        if (!failure) failure = durable.error();
+        changed.notify_all();
+        return std::move(durable).error();
+      }
+    }
+    for (const DeadLetter& d : after.dead) run_dead_letter_handler(d);
+    return ok_status();
+  }
+
+  void run_dead_letter_handler(const DeadLetter& d) {
+    if (!options.dead_letter_handler) return;
+    try {
+      Status handled = options.dead_letter_handler(d);
+      if (!handled.ok()) report(Error(handled.error()).with("task_id", std::to_string(d.task_id)).with("stage", "dead_letter_handler"));
+    } catch (const std::exception& e) {
+      report(Error(std::string(errc::exception), std::string("dead-letter handler threw: ") + e.what())
+                 .with("task_id", std::to_string(d.task_id))
+                 .with("stage", "dead_letter_handler"));
+    } catch (...) {
+      report(Error(std::string(errc::exception), "dead-letter handler threw a non-standard exception")
+                 .with("task_id", std::to_string(d.task_id))
+                 .with("stage", "dead_letter_handler"));
+    }
+  }
+
+  // Blocks on `changed` until `ready()` holds, honouring `wait`. Caller holds `lock`.
+  template <class Ready>
+  Status block(std::unique_lock<std::mutex>& lock, const Wait& wait, Ready ready,
+               std::chrono::steady_clock::duration recheck = std::chrono::steady_clock::duration::max()) {
+    while (true) {
+      HUGO_TRY(usable());
+      // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it, W18).
+      if (wait.stop.stop_requested()) return Error(std::string(errc::canceled), "the wait was canceled");
+      if (ready()) return ok_status();
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= wait.deadline) {
+        return Error(std::string(errc::queue_timeout), "the wait deadline passed before the queue was ready")
+            .with("queue", options.name);
+      }
+      auto until = wait.deadline;
+      if (recheck != std::chrono::steady_clock::duration::max() && now + recheck < until) until = now + recheck;
+      if (until == std::chrono::steady_clock::time_point::max()) {
+        changed.wait(lock, wait.stop, [&] { return ready() || !usable().ok(); });
+      } else {
+        changed.wait_until(lock, wait.stop, until, [&] { return ready() || !usable().ok(); });
+      }
+    }
+  }
+
+  Result<std::size_t> sweep() {
+    Aftermath after;
+    std::size_t expired = 0;
+    {
+      std::lock_guard lock(mutex);
+      HUGO_TRY(usable());
+      const Timestamp now = clock->now();
+      std::vector<Event> events;
+      for (std::int64_t lease_id : state.expired_leases(now)) {
+        const detail::LeaseState& l = *state.lease(lease_id);
+        const detail::TaskState& t = *state.task(l.task_id);
+        const OwnershipToken token{l.task_id, l.attempt, l.lease_id};
+        Error expired_error(std::string(errc::lease_expired), "Lease expired without heartbeat.");
+        expired_error.with("attempt", std::to_string(l.attempt))
+            .with("enqueuedAt", format_iso8601(t.enqueued_at))
+            .with("expiredAt", format_iso8601(now));
+        Event e = row(EventKind::LeaseExpired, l.task_id, l.attempt, now);
+        e.token = token;
+        e.error = expired_error;
+        e.flags = flags::FromExpiration;
+        events.push_back(std::move(e));
+        // The follow-up sees the task as it will be after LeaseExpired: same attempt.
+        events.push_back(follow_up(t, token, expired_error, true, flags::FromExpiration, now));
+        ++expired;
+      }
+      if (!events.empty()) {
+        HUGO_TRY(commit(events, after));
+        changed.notify_all();
+      }
+      check_backpressure(after);  // also delivers transitions deferred by the cooldown
+      changed.notify_all();       // delayed requeues may have become leasable
+    }
+    HUGO_TRY(finish(after));
+    return expired;
+  }
+
+  // A journal damaged or written by another tool can leave a task after Failed/LeaseExpired with
+  // no follow-up row. Finish it the way the queue would have: requeue or dead-letter.
+  Status repair_awaiting_requeue() {
+    Aftermath after;
+    {
+      std::lock_guard lock(mutex);
+      std::vector<Event> events;
+      const Timestamp now = clock->now();
+      for (std::int64_t id : state.awaiting_requeue()) {
+        const detail::TaskState& t = *state.task(id);
+        const Error error = t.last_error.value_or(Error(std::string(errc::unspecified), "recovered without a follow-up row"));
+        events.push_back(follow_up(t, t.last_token.value_or(OwnershipToken{}), error, true, flags::None, now));
+        if (!t.last_token) events.back().token.reset();
+      }
+      if (events.empty()) return ok_status();
+      HUGO_TRY(commit(events, after));
+    }
+    return finish(after);
+  }
+
+  void sweeper_loop(std::stop_token stop) {
+    const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(options.sweep_interval);
+    std::unique_lock lock(sweeper_mutex);
+    while (!stop.stop_requested()) {
+      sweeper_cv.wait_for(lock, stop, interval, [] { return false; });
+      if (stop.stop_requested()) break;
+      lock.unlock();
+      auto swept = sweep();
+      if (!swept.ok() && swept.error().code() != errc::disposed) report(swept.error());
+      lock.lock();
+    }
+  }
+};
+
+}  // namespace hugo
