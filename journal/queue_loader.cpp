@@ -53,17 +53,7 @@ Status load_queue(const std::filesystem::path& path, const std::string& queue, Q
         scan.reset();
         return std::move(header).error();
       }
-      RowFacts facts;
-      facts.seq = header->seq;
-      facts.kind = header->kind;
-      facts.task = header->task;
-      facts.attempt = header->attempt;
-      facts.at = header->at;
-      facts.token = header->token;
-      facts.lease_expiration = header->lease_expiration;
-      facts.enqueued_at = header->enqueued_at;
-      facts.available_at = header->available_at;
-      facts.flags = header->flags;
+      RowFacts facts = facts_of(*header);
       if (header->owner_id != 0) {
         auto it = names.find(header->owner_id);
         if (it == names.end()) {
@@ -74,7 +64,6 @@ Status load_queue(const std::filesystem::path& path, const std::string& queue, Q
       }
       facts.has_error = scan.column_int(10) != 0;
       facts.has_payload = scan.column_int(11) != 0;
-      facts.payload_format = (header->row_flags & rows::kPayloadJson) ? PayloadFormat::Json : PayloadFormat::Bytes;
       if (Status applied = state.apply(facts); !applied.ok()) {
         scan.reset();
         return applied;

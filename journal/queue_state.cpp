@@ -69,6 +69,22 @@ RowFacts facts_of(const Event& e) {
   return r;
 }
 
+RowFacts facts_of(const rows::RowHeader& h) {
+  RowFacts r;
+  r.seq = h.seq;
+  r.kind = h.kind;
+  r.task = h.task;
+  r.attempt = h.attempt;
+  r.at = h.at;
+  r.token = h.token;
+  r.lease_expiration = h.lease_expiration;
+  r.enqueued_at = h.enqueued_at;
+  r.available_at = h.available_at;
+  r.flags = h.flags;
+  r.payload_format = (h.row_flags & rows::kPayloadJson) ? PayloadFormat::Json : PayloadFormat::Bytes;
+  return r;
+}
+
 Status QueueState::invalid(const RowFacts& row, const char* why) const {
   std::string message = "journal row " + std::to_string(row.seq) + " (" + std::string(to_string(row.kind)) +
                         " of task " + std::to_string(row.task) + ") is not a valid transition: " + why +

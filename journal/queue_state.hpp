@@ -16,6 +16,8 @@
 #include <hugo/event.hpp>
 #include <hugo/task_queue.hpp>
 
+#include "journal/rows.hpp"
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -47,6 +49,8 @@ struct RowFacts {
 };
 
 RowFacts facts_of(const Event& event);
+// The integer facts of a stored row; owner, payload and error are left for the caller to set.
+RowFacts facts_of(const rows::RowHeader& header);
 
 enum class Phase { Pending, Leased, AwaitingRequeue, Dead };
 

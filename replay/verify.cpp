@@ -104,17 +104,7 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
           violation(report, seq, "payload", "the payload is flagged JSON but does not parse");
         }
       }
-      detail::RowFacts facts;
-      facts.seq = seq;
-      facts.kind = header->kind;
-      facts.task = header->task;
-      facts.attempt = header->attempt;
-      facts.at = header->at;
-      facts.token = header->token;
-      facts.lease_expiration = header->lease_expiration;
-      facts.enqueued_at = header->enqueued_at;
-      facts.available_at = header->available_at;
-      facts.flags = header->flags;
+      detail::RowFacts facts = detail::facts_of(*header);
       facts.owner = header->owner_id ? name(header->owner_id) : nullptr;
       facts.has_payload = has_payload;
       facts.payload = has_payload ? &payload : nullptr;
