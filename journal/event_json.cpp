@@ -9,6 +9,7 @@
 #include "journal/base64.hpp"
 #include "journal/json_out.hpp"
 #include "journal/json_util.hpp"
+#include "journal/wire_json.hpp"
 
 #include <cereal/archives/json.hpp>
 #include <rapidjson/error/en.h>
@@ -388,4 +389,32 @@ Result<std::vector<Event>> decode_ndjson(std::string_view text) {
   return events;
 }
 
+namespace wire {
+
+void encode_heartbeat_json(const Heartbeat& heartbeat, std::string& out) {
+  json::JsonOut w(out);
+  w.raw("{\"type\":\"heartbeat\",\"lastSeq\":").integer(heartbeat.last_seq);
+  w.raw(",\"seq\":").integer(heartbeat.seq);
+  w.raw(",\"hash\":").string(heartbeat.hash);
+  w.raw("}");
+}
+
+Result<Heartbeat> decode_heartbeat_json(std::string_view json) {
+  return guarded([&]() -> Result<Heartbeat> {
+    rj::Document doc;
+    HUGO_TRY(parse_document(json, doc));
+    if (!doc.IsObject()) return invalid("type", "a stream line must be a JSON object");
+    HUGO_ASSIGN_OR_RETURN(auto type, optional_string(doc, "type"));
+    if (type != "heartbeat") return invalid("type", "must be \"heartbeat\" on a control line");
+    Heartbeat h;
+    HUGO_ASSIGN_OR_RETURN(h.last_seq, required_int(doc, "lastSeq", 0, INT64_MAX));
+    HUGO_ASSIGN_OR_RETURN(h.seq, required_int(doc, "seq", 0, INT64_MAX));
+    HUGO_ASSIGN_OR_RETURN(auto hash, optional_string(doc, "hash"));
+    if (!hash || hash->size() != 16) return invalid("hash", "must be 16 hex digits");
+    h.hash = std::move(*hash);
+    return h;
+  });
+}
+
+}  // namespace wire
 }  // namespace hugo

@@ -260,6 +260,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& path
     HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(impl->writer_db, true));
     HUGO_TRY(schema::migrate(impl->writer_db));
     HUGO_TRY(rows::init_meta(impl->writer_db, options.clock->now()));
+    HUGO_TRY(rows::refuse_replica(impl->writer_db));
     HUGO_TRY(rows::record_durability(impl->writer_db, options.durability == Durability::Fsync ? "fsync" : "process"));
     HUGO_TRY(txn.commit());
   }

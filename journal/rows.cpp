@@ -72,6 +72,20 @@ Status record_durability(sql::Db& db, std::string_view durability) {
   return put.bind(1, durability).run();
 }
 
+Status put_meta(sql::Db& db, std::string_view key, std::string_view value) {
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt put, db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)"));
+  return put.bind(1, key).bind(2, value).run();
+}
+
+Status refuse_replica(sql::Db& db) {
+  HUGO_ASSIGN_OR_RETURN(std::int64_t replicas, db.query_int("SELECT count(*) FROM meta WHERE key = 'role' AND value = 'replica'"));
+  if (replicas == 0) return ok_status();
+  return Error(std::string(errc::journal_replica),
+               db.path().string() + " is a replica that a follower keeps in step with its owner; "
+               "promote it first (hugo-journal promote) to write to it")
+      .with("path", db.path().string());
+}
+
 Result<Meta> load_meta(sql::Db& db, int schema_version) {
   HUGO_ASSIGN_OR_RETURN(sql::Stmt get, db.prepare("SELECT key, value FROM meta"));
   Meta meta;
@@ -84,6 +98,11 @@ Result<Meta> load_meta(sql::Db& db, int schema_version) {
     if (key == "journal_id") meta.journal_id = std::string(get.column_text(1));
     if (key == "durability") meta.durability = std::string(get.column_text(1));
     if (key == "created_at") meta.created_at = std::string(get.column_text(1));
+    if (key == "role") meta.role = std::string(get.column_text(1));
+    if (key == "epoch") meta.epoch = get.column_int(1);
+    if (key == "epoch_history") meta.epoch_history = std::string(get.column_text(1));
+    if (key == "replica_seq") meta.replica_seq = get.column_int(1);
+    if (key == "replica_hash") meta.replica_hash = std::string(get.column_text(1));
     if (key == "time_base_us") {
       meta.time_base_us = get.column_int(1);
       have_base = true;
@@ -227,6 +246,9 @@ Result<JournalInfo> EventSelector::info() {
   info.schema_version = meta_.schema_version;
   info.created_at = meta_.created_at;
   info.durability = meta_.durability;
+  info.role = meta_.role == "replica" ? "replica" : "owner";
+  info.epoch = meta_.epoch;
+  info.epoch_history = meta_.epoch_history;
   HUGO_TRY(db_->exec("BEGIN"));
   auto finish = [&](Status status) -> Result<JournalInfo> {
     (void)db_->exec("COMMIT");

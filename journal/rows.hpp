@@ -28,6 +28,12 @@ struct Meta {
   int schema_version = 0;
   std::string durability;  // of the last writer
   std::string created_at;
+  // Peers (docs/PEERS.md): "replica" while a follower applies an owner's events, else "" (owner).
+  std::string role;
+  std::int64_t epoch = 1;
+  std::string epoch_history = "1:0";  // "<epoch>:<seq the epoch began after>", comma-separated
+  std::int64_t replica_seq = 0;       // a replica's last applied seq
+  std::string replica_hash;           // and its rolling hash there (16 hex digits; "" = empty history)
 };
 
 Result<Meta> load_meta(sql::Db& db, int schema_version);
@@ -37,6 +43,10 @@ Error corrupt_row(std::int64_t seq, std::string why);
 // Creates the meta rows of a new journal (inside the caller's transaction). An empty
 // `journal_id` draws a random one.
 Status init_meta(sql::Db& db, Timestamp now, const std::string& journal_id = {});
+// Sets one meta row (inside the caller's transaction).
+Status put_meta(sql::Db& db, std::string_view key, std::string_view value);
+// journal.replica if the journal is a replica (a writable open must promote it first).
+Status refuse_replica(sql::Db& db);
 // Records the durability level of the writer that opened the journal.
 Status record_durability(sql::Db& db, std::string_view durability);
 

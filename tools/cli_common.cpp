@@ -38,6 +38,8 @@ int exit_code_for(const Error& error) {
     return kExitNotJournal;
   }
   if (code == errc::validation) return kExitUsage;
+  if (code == errc::journal_replica) return kExitLocked;
+  if (code.rfind("replication.", 0) == 0) return kExitPeer;
   return kExitIo;  // journal.io, journal.full, journal.read_only, journal.closed, anything else
 }
 

@@ -29,6 +29,7 @@ enum ExitCode : int {
   kExitNotJournal = 3,    // missing, not a journal, corrupt, newer schema, undecodable input
   kExitLocked = 4,        // another process writes the journal (journal.locked, journal.busy)
   kExitIo = 5,            // I/O, disk full, read-only, anything else
+  kExitPeer = 6,          // a peer refused or failed: diverged, unauthorized, malformed stream, unreachable
 };
 
 // The one mapping from error codes to exit codes.

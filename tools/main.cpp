@@ -14,7 +14,8 @@ constexpr const char* kFooter = R"(Output:
 
 Access:
   Every verb is read-only and safe beside a live writer, except requeue and compact, which take
-  the journal's writer lock and fail with exit 4 while another process writes the journal.
+  the journal's writer lock and fail with exit 4 while another process writes the journal, and
+  follow and promote, which write the replica (exit 4 while another follower holds it).
 
 Exit codes:
   0  ok
@@ -22,8 +23,11 @@ Exit codes:
   2  usage: bad arguments, or arguments that name nothing (error.validation)
   3  not a journal: missing (journal.not_found), not a hugo journal or damaged (journal.corrupt),
      newer schema (journal.schema_newer), undecodable import input (codec.*)
-  4  locked: another process writes the journal (journal.locked, with its pid; journal.busy)
+  4  locked: another process writes the journal (journal.locked, with its pid; journal.busy;
+     journal.replica: a replica is written by its follower; promote it first)
   5  I/O: journal.io, journal.full, journal.read_only, or any other failure
+  6  peer: replication.diverged, replication.unauthorized, replication.stream_malformed,
+     replication.unavailable, replication.token_required, replication.bind
 
 Example:
   hugo-journal info orders.journal
@@ -63,6 +67,9 @@ int main(int argc, char** argv) {
   hugo::cli::add_import(app, verbs);
   hugo::cli::add_compact(app, verbs);
   hugo::cli::add_metrics(app, verbs);
+  hugo::cli::add_serve(app, verbs);
+  hugo::cli::add_follow(app, verbs);
+  hugo::cli::add_promote(app, verbs);
 
   try {
     app.parse(argc, argv);

@@ -32,6 +32,9 @@ void add_export(CLI::App& app, Verbs& verbs);
 void add_import(CLI::App& app, Verbs& verbs);
 void add_compact(CLI::App& app, Verbs& verbs);
 void add_metrics(CLI::App& app, Verbs& verbs);
+void add_serve(CLI::App& app, Verbs& verbs);
+void add_follow(CLI::App& app, Verbs& verbs);
+void add_promote(CLI::App& app, Verbs& verbs);
 
 // Adds the --json flag every data-printing verb has.
 void add_json_flag(CLI::App* command, bool& json);

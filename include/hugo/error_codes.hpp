@@ -26,6 +26,15 @@ inline constexpr std::string_view queue_timeout = "queue.timeout";  // a Wait de
 inline constexpr std::string_view codec_malformed = "codec.malformed";        // not parseable JSON
 inline constexpr std::string_view codec_invalid = "codec.invalid";            // JSON, but not a valid event
 
+// --- Peers (docs/PEERS.md) -------------------------------------------------------------------
+inline constexpr std::string_view journal_replica = "journal.replica";  // writable open of a replica; promote it first
+inline constexpr std::string_view replication_diverged = "replication.diverged";  // owner's history differs from the replica's
+inline constexpr std::string_view replication_unauthorized = "replication.unauthorized";  // missing/wrong token
+inline constexpr std::string_view replication_stream_malformed = "replication.stream_malformed";  // bad line in a stream
+inline constexpr std::string_view replication_unavailable = "replication.unavailable";  // cannot reach the owner
+inline constexpr std::string_view replication_token_required = "replication.token_required";  // non-loopback listen without a token
+inline constexpr std::string_view replication_bind = "replication.bind";  // cannot listen on the address
+
 // --- Hugo's codes (exact strings) ----------------------------------------------------------
 inline constexpr std::string_view validation = "error.validation";
 inline constexpr std::string_view canceled = "error.canceled";

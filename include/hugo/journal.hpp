@@ -86,6 +86,10 @@ struct JournalInfo {
   std::int64_t row_count = 0;
   std::string durability;  // of the last writer: "fsync" or "process" ("" if never opened for writing)
   std::string created_at;  // ISO-8601
+  // Peers (docs/PEERS.md): "owner" or "replica", and the history's epoch ("1:0,2:5120").
+  std::string role = "owner";
+  std::int64_t epoch = 1;
+  std::string epoch_history = "1:0";
 };
 
 class HUGO_API Journal {

@@ -1,0 +1,308 @@
+// Peers over real loopback sockets, in one process: catch-up and live following, divergence,
+// tokens, malformed streams, and failover of the queue state.
+#include "tests/peers/peers_support.hpp"
+
+#include <hugo/error_codes.hpp>
+#include <hugo/maintenance.hpp>
+#include <hugo/task_queue.hpp>
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+using namespace hugo;
+using namespace hugo::test;
+
+namespace {
+
+std::unique_ptr<ReplicationServer> serve(const std::filesystem::path& journal, std::string token = {},
+                                         const Journal* live = nullptr) {
+  ReplicationServerOptions o;
+  o.journal = journal;
+  o.port = 0;
+  o.token = std::move(token);
+  o.live = live;
+  o.heartbeat = std::chrono::milliseconds(50);
+  return must(ReplicationServer::start(o));
+}
+
+FollowerOptions follower_options(const std::string& url, const std::filesystem::path& replica) {
+  FollowerOptions o;
+  o.url = url;
+  o.replica = replica;
+  o.backoff_min = std::chrono::milliseconds(10);
+  o.backoff_max = std::chrono::milliseconds(100);
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a follower catches up from 0, then follows live commits") {
+  TempDir dir;
+  auto owner = must(Journal::open(dir / "owner.journal", fast_options()));
+  append_workload(*owner, 5000);
+  auto server = serve(dir / "owner.journal", {}, owner.get());
+  auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
+
+  CHECK(must(follower->catch_up()) == 5000);
+  CHECK(journal_ndjson(dir / "replica.journal") == journal_ndjson(dir / "owner.journal"));
+  CHECK(follower->position().hash == journal_hash(dir / "owner.journal"));
+  auto info = must(must(JournalReader::open(dir / "replica.journal"))->info());
+  CHECK(info.journal_id == owner->journal_id());
+  CHECK(info.role == "replica");
+
+  Status result = ok_status();
+  std::thread runner([&] { result = follower->run(); });
+  append_workload(*owner, 700, "live");
+  const bool caught = eventually([&] { return follower->position().seq == owner->durable_seq(); });
+  follower->stop();
+  runner.join();
+  REQUIRE(caught);
+  CHECK(result.ok());
+  CHECK(journal_ndjson(dir / "replica.journal") == journal_ndjson(dir / "owner.journal"));
+  // The replica is readable meanwhile and afterwards, and refuses a writer until promoted.
+  auto refused = Journal::open(dir / "replica.journal");
+  REQUIRE_FALSE(refused.ok());
+}
+
+TEST_CASE("a follower of a cross-process writer wakes by polling; the replica refuses writable opens") {
+  TempDir dir;
+  auto owner = must(Journal::open(dir / "owner.journal", fast_options()));
+  append_workload(*owner, 10);
+  auto server = serve(dir / "owner.journal");  // no live journal: polls data_version
+  auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
+  std::thread runner([&] { (void)follower->run(); });
+  append_workload(*owner, 90, "later");
+  const bool caught = eventually([&] { return follower->position().seq == 100; });
+  follower->stop();
+  runner.join();
+  CHECK(caught);
+  follower.reset();  // releases the replica's writer lock
+  auto refused = Journal::open(dir / "replica.journal");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code() == errc::journal_replica);
+}
+
+TEST_CASE("a different journal, a rewritten history and a restored old backup are refused") {
+  TempDir dir;
+  {
+    auto owner = must(Journal::open(dir / "owner.journal", fast_options()));
+    append_workload(*owner, 100);
+  }
+  std::filesystem::copy_file(dir / "owner.journal", dir / "backup.journal");
+  {
+    auto owner = must(Journal::open(dir / "owner.journal", fast_options()));
+    append_workload(*owner, 100, "second");
+  }
+  {
+    auto server = serve(dir / "owner.journal");
+    auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
+    CHECK(must(follower->catch_up()) == 200);
+  }
+  const std::string replica_before = journal_ndjson(dir / "replica.journal");
+
+  SUBCASE("another journal") {
+    { auto other = must(Journal::open(dir / "other.journal", fast_options())); append_workload(*other, 300); }
+    auto server = serve(dir / "other.journal");
+    auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
+    auto r = follower->catch_up();
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == errc::replication_diverged);
+  }
+  SUBCASE("an old backup, behind the replica") {
+    auto server = serve(dir / "backup.journal");
+    auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
+    auto r = follower->catch_up();
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == errc::replication_diverged);
+  }
+  SUBCASE("an old backup that went on with other events") {
+    {
+      auto restored = must(Journal::open(dir / "backup.journal", fast_options()));
+      append_workload(*restored, 150, "rewritten");
+    }
+    auto server = serve(dir / "backup.journal");
+    auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
+    auto r = follower->catch_up();
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == errc::replication_diverged);
+    CHECK(r.error().message().find("hash") != std::string::npos);
+  }
+  CHECK(journal_ndjson(dir / "replica.journal") == replica_before);  // nothing was written
+}
+
+TEST_CASE("tokens: required off loopback, and a wrong or missing token is rejected") {
+  TempDir dir;
+  { auto owner = must(Journal::open(dir / "owner.journal", fast_options())); append_workload(*owner, 20); }
+  ReplicationServerOptions open_to_all;
+  open_to_all.journal = dir / "owner.journal";
+  open_to_all.host = "0.0.0.0";
+  open_to_all.port = 0;
+  auto refused = ReplicationServer::start(open_to_all);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code() == errc::replication_token_required);
+
+  auto server = serve(dir / "owner.journal", "s3cret");
+  httplib::Client raw(server->url());
+  auto info = raw.Get("/v1/info");
+  REQUIRE(info);
+  CHECK(info->status == 401);
+  CHECK(info->body.find("replication.unauthorized") != std::string::npos);
+  auto health = raw.Get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+
+  for (const std::string token : {"", "wrong", "s3cret-but-longer"}) {
+    CAPTURE(token);
+    auto o = follower_options(server->url(), dir / "replica.journal");
+    o.token = token;
+    auto follower = must(HttpFollower::open(o));
+    auto r = follower->catch_up();
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == errc::replication_unauthorized);
+    CHECK(follower->run().error().code() == errc::replication_unauthorized);  // fatal: no retry loop
+  }
+  auto o = follower_options(server->url(), dir / "replica.journal");
+  o.token = "s3cret";
+  auto follower = must(HttpFollower::open(o));
+  CHECK(must(follower->catch_up()) == 20);
+  httplib::Headers auth = {{"Authorization", "Bearer s3cret"}};
+  auto metrics = raw.Get("/metrics", auth);
+  REQUIRE(metrics);
+  CHECK(metrics->body.find("hugo_peer_rejected_unauthorized_total") != std::string::npos);
+}
+
+TEST_CASE("a malformed stream gives replication.stream_malformed and loses nothing") {
+  TempDir dir;
+  { auto owner = must(Journal::open(dir / "owner.journal", fast_options())); append_workload(*owner, 12); }
+  const std::string lines = journal_ndjson(dir / "owner.journal");
+  std::vector<std::string> events;
+  for (std::size_t start = 0; start < lines.size();) {
+    const std::size_t nl = lines.find('\n', start);
+    events.push_back(lines.substr(start, nl - start));
+    start = nl + 1;
+  }
+  REQUIRE(events.size() == 12);
+  std::uint64_t hash5 = kEmptyHistoryHash;
+  for (int i = 0; i < 5; ++i) hash5 = chain_hash(hash5, events[i]);
+  std::string good;  // five events and the heartbeat that closes their batch
+  for (int i = 0; i < 5; ++i) good += events[i] + "\n";
+  good += "{\"type\":\"heartbeat\",\"lastSeq\":12,\"seq\":5,\"hash\":\"" + format_hash(hash5) + "\"}\n";
+  auto journal_id = must(must(JournalReader::open(dir / "owner.journal"))->info()).journal_id;
+
+  struct Case {
+    std::string name;
+    std::string tail;
+    std::size_t max_line = 16u << 20;
+  };
+  const std::vector<Case> cases = {
+      {"truncated line", events[5] + "\n" + events[6].substr(0, 40)},
+      {"garbage", events[5] + "\n" + "<html>502 Bad Gateway</html>\n"},
+      {"invalid event", events[5] + "\n" + "{\"sequenceNumber\":7,\"kind\":99}\n"},
+      {"seq going backwards", events[5] + "\n" + events[2] + "\n"},
+      {"oversize line", events[5] + "\n" + "{\"sequenceNumber\":7," + std::string(5000, 'x') + "\n", 1000},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    TempDir replica_dir;
+    httplib::Server fake;
+    fake.Get("/v1/events", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_header("X-Hugo-Journal-Id", journal_id);
+      res.set_header("X-Hugo-Epoch", "1");
+      res.set_header("X-Hugo-Epoch-History", "1:0");
+      res.set_header("X-Hugo-Last-Seq", "12");
+      res.set_header("X-Hugo-After", "0");
+      res.set_header("X-Hugo-After-Hash", format_hash(kEmptyHistoryHash));
+      res.set_content(good + c.tail, "application/x-ndjson");
+    });
+    const int port = fake.bind_to_any_port("127.0.0.1");
+    std::thread listener([&] { fake.listen_after_bind(); });
+    auto o = follower_options("http://127.0.0.1:" + std::to_string(port), replica_dir / "replica.journal");
+    o.max_line_bytes = c.max_line;
+    auto follower = must(HttpFollower::open(o));
+    auto r = follower->catch_up();
+    fake.stop();
+    listener.join();
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == errc::replication_stream_malformed);
+    CHECK(follower->position().seq == 5);  // the closed batch is kept, the open one is not
+    follower.reset();
+    CHECK(journal_ndjson(replica_dir / "replica.journal") == good.substr(0, good.find("{\"type\"")));
+    // Nothing is lost: the real owner completes the replica from where it stopped.
+    auto server = serve(dir / "owner.journal");
+    auto resumed = must(HttpFollower::open(follower_options(server->url(), replica_dir / "replica.journal")));
+    CHECK(must(resumed->catch_up()) == 12);
+    CHECK(journal_ndjson(replica_dir / "replica.journal") == lines);
+  }
+}
+
+TEST_CASE("after failover the promoted replica holds the dead owner's exact queue state") {
+  TempDir dir;
+  auto clock = std::make_shared<ManualClock>(t0());
+  JournalOptions jo = fast_options();
+  jo.clock = clock;
+  std::vector<OwnershipToken> dead_tokens;
+  QueueSnapshot before;
+  std::int64_t owner_last = 0;
+  {
+    auto journal = std::shared_ptr<Journal>(must(Journal::open(dir / "owner.journal", jo)).release());
+    TaskQueueOptions qo;
+    qo.name = "orders";
+    qo.clock = clock;
+    qo.run_sweeper = false;
+    qo.lease_duration = std::chrono::seconds(30);
+    auto queue = must(TaskQueue::open(journal, qo));
+    for (int i = 0; i < 10; ++i) must(queue->enqueue("job-" + std::to_string(i)));
+    for (int i = 0; i < 4; ++i) dead_tokens.push_back(must(queue->lease("worker-1")).token);
+    must(queue->complete(dead_tokens.back()));  // one finished before the owner died
+    dead_tokens.pop_back();
+    before = queue->snapshot();
+    owner_last = journal->durable_seq();
+    auto server = serve(dir / "owner.journal", {}, journal.get());
+    auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
+    CHECK(must(follower->catch_up()) == owner_last);
+  }  // the owner is gone
+
+  auto promoted = must(promote_replica(dir / "replica.journal"));
+  CHECK(promoted.epoch == 2);
+  CHECK(promoted.last_seq == owner_last);
+  CHECK(promoted.epoch_history == "1:0,2:" + std::to_string(owner_last));
+
+  auto journal = std::shared_ptr<Journal>(must(Journal::open(dir / "replica.journal", jo)).release());
+  TaskQueueOptions qo;
+  qo.name = "orders";
+  qo.clock = clock;
+  qo.run_sweeper = false;
+  qo.lease_duration = std::chrono::seconds(30);
+  auto queue = must(TaskQueue::open(journal, qo));
+  const QueueSnapshot after = queue->snapshot();
+  CHECK(after.digest == before.digest);
+  CHECK(after.pending.size() == 6);
+  CHECK(after.leased.size() == 3);
+
+  // The dead owner's leases expire on time, are requeued with attempt + 1, and its tokens are fenced.
+  clock->advance(std::chrono::seconds(29));
+  CHECK(must(queue->sweep_expired()) == 0);
+  clock->advance(std::chrono::seconds(2));
+  CHECK(must(queue->sweep_expired()) == 3);
+  for (const OwnershipToken& token : dead_tokens) {
+    Status stale = queue->complete(token);
+    REQUIRE_FALSE(stale.ok());
+  }
+  std::vector<std::int32_t> attempts;
+  for (int i = 0; i < 10; ++i) {
+    auto lease = queue->lease("worker-2", Wait::none());
+    if (!lease.ok()) break;
+    attempts.push_back(lease->attempt);
+    CHECK(lease->token.task_id > 0);
+  }
+  CHECK(attempts.size() == 9);
+  CHECK(std::count(attempts.begin(), attempts.end(), 2) == 3);
+  // Seqs continue after the owner's last one, never reusing it.
+  CHECK(journal->durable_seq() > owner_last);
+  auto first_new = must(journal->read(owner_last, 1));
+  REQUIRE(first_new.size() == 1);
+  CHECK(first_new.front().seq == owner_last + 1);
+}

@@ -1,0 +1,70 @@
+// hugo-journal follow URL --into REPLICA: keeps a replica in step with an owner until interrupted.
+#include "signals.hpp"
+#include "cli_common.hpp"
+#include "verbs.hpp"
+
+#include <hugo/peers.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+
+namespace hugo::cli {
+namespace {
+
+struct Options {
+  std::string url;
+  std::string replica;
+  std::string token;
+  bool once = false;
+};
+
+int run(const Options& o) {
+  FollowerOptions options;
+  options.url = o.url;
+  options.replica = o.replica;
+  options.token = o.token;
+  if (o.token.empty()) {
+    if (const char* env = std::getenv("HUGO_TOKEN")) options.token = env;
+  }
+  ShutdownSignals signals;
+  auto follower_result = HttpFollower::open(options);
+  if (!follower_result.ok()) return report("follow", follower_result.error());
+  auto follower = std::move(follower_result).value();
+  if (o.once) {
+    auto seq_result = follower->catch_up();
+  if (!seq_result.ok()) return report("follow", seq_result.error());
+  std::int64_t seq = std::move(seq_result).value();
+    std::fprintf(stderr, "hugo-journal: follow: %s is at seq %lld\n", o.replica.c_str(), static_cast<long long>(seq));
+    return kExitOk;
+  }
+  Status result = ok_status();
+  std::thread worker([&] {
+    result = follower->run();
+    signals.interrupt();  // a fatal error ends the wait below
+  });
+  signals.wait();
+  follower->stop();
+  worker.join();
+  if (!result.ok()) return report("follow", result.error());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_follow(CLI::App& app, Verbs& verbs) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "follow", "Apply an owner's events into a replica journal (same journal id and seqs), exactly once, "
+                "reconnecting with backoff; refuses a diverged owner (replication.diverged).");
+  cmd->add_option("URL", o->url, "the owner's server, e.g. http://127.0.0.1:7070")->required();
+  cmd->add_option("--into", o->replica, "the replica journal (created if missing)")->required();
+  cmd->add_option("--token", o->token, "bearer token (default: $HUGO_TOKEN)");
+  cmd->add_flag("--once", o->once, "catch up to the owner's last seq, then exit");
+  cmd->footer("Example:\n  hugo-journal follow http://127.0.0.1:7070 --into replica.journal\n"
+              "  hugo-journal info replica.journal   # readable while it follows");
+  verbs.push_back({cmd, [o] { return run(*o); }});
+}
+
+}  // namespace hugo::cli

@@ -1,0 +1,70 @@
+// hugo-journal serve JOURNAL: serves the journal to followers over HTTP until SIGINT/SIGTERM.
+#include "signals.hpp"
+#include "cli_common.hpp"
+#include "verbs.hpp"
+
+#include <hugo/peers.hpp>
+
+#include <cstdio>
+#include <memory>
+
+namespace hugo::cli {
+namespace {
+
+struct Options {
+  std::string journal;
+  std::string listen = "127.0.0.1:7070";
+  std::string token;
+  std::size_t max_subscribers = 32;
+  int heartbeat_ms = 1000;
+};
+
+int run(const Options& o) {
+  const std::size_t colon = o.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return usage_error("serve", "--listen must be HOST:PORT, not '" + o.listen + "'", "e.g. --listen 127.0.0.1:7070");
+  }
+  ReplicationServerOptions options;
+  options.journal = o.journal;
+  options.host = o.listen.substr(0, colon);
+  if (options.host.size() > 2 && options.host.front() == '[' && options.host.back() == ']') {
+    options.host = options.host.substr(1, options.host.size() - 2);
+  }
+  try {
+    options.port = std::stoi(o.listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    return usage_error("serve", "--listen must end in a port number, not '" + o.listen + "'", "e.g. --listen 127.0.0.1:7070");
+  }
+  options.token = o.token;
+  options.max_subscribers = o.max_subscribers;
+  options.heartbeat = std::chrono::milliseconds(o.heartbeat_ms);
+  ShutdownSignals signals;  // before any thread starts, so every thread inherits the mask
+  auto server_result = ReplicationServer::start(options);
+  if (!server_result.ok()) return report("serve", server_result.error());
+  auto server = std::move(server_result).value();
+  // One line on stdout, so scripts can learn the port picked for --listen HOST:0.
+  out_line("serving " + o.journal + " on " + server->url());
+  (void)out_flush();
+  signals.wait();
+  server->stop();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_serve(CLI::App& app, Verbs& verbs) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Serve the journal to followers over HTTP (GET /v1/info, /v1/events, /metrics, /healthz) "
+               "until interrupted. Read-only: the journal's writer may run in another process.");
+  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (default 127.0.0.1:7070; port 0 picks one)");
+  cmd->add_option("--token", o->token, "require 'Authorization: Bearer TOKEN' (mandatory off loopback)");
+  cmd->add_option("--max-subscribers", o->max_subscribers, "concurrent event streams (default 32)");
+  cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "idle heartbeat period in ms (default 1000)");
+  cmd->footer("Example:\n  hugo-journal serve orders.journal --listen 127.0.0.1:7070\n"
+              "  hugo-journal serve orders.journal --listen 0.0.0.0:7070 --token \"$TOKEN\"");
+  verbs.push_back({cmd, [o] { return run(*o); }});
+}
+
+}  // namespace hugo::cli
