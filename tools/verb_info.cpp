@@ -38,7 +38,10 @@ int run(const Options& o) {
         .num("fileBytes", static_cast<std::int64_t>(file))
         .num("walBytes", static_cast<std::int64_t>(wal))
         .str("durability", info->durability)
-        .str("createdAt", info->created_at);
+        .str("createdAt", info->created_at)
+        .str("role", info->role)
+        .num("epoch", info->epoch)
+        .str("epochHistory", info->epoch_history);
     std::string list = "[";
     for (const auto& [name, snapshot] : *queues) {
       if (list.size() > 1) list += ',';
@@ -67,6 +70,9 @@ int run(const Options& o) {
   table.row({"wal_bytes", std::to_string(wal)});
   table.row({"durability", info->durability});
   table.row({"created_at", info->created_at});
+  table.row({"role", info->role});
+  table.row({"epoch", std::to_string(info->epoch)});
+  table.row({"epoch_history", info->epoch_history});
   table.row({"queues", std::to_string(queues->size())});
   for (const auto& [name, snapshot] : *queues) {
     table.row({"queue." + name + ".pending", std::to_string(snapshot.pending.size())});
