@@ -306,3 +306,54 @@ TEST_CASE("after failover the promoted replica holds the dead owner's exact queu
   REQUIRE(first_new.size() == 1);
   CHECK(first_new.front().seq == owner_last + 1);
 }
+
+TEST_CASE("SSE carries the same events; streams beyond max_subscribers get 503; /v1/info describes the owner") {
+  TempDir dir;
+  auto owner = must(Journal::open(dir / "owner.journal", fast_options()));
+  append_workload(*owner, 3);
+  ReplicationServerOptions o;
+  o.journal = dir / "owner.journal";
+  o.port = 0;
+  o.max_subscribers = 1;
+  o.live = owner.get();
+  o.heartbeat = std::chrono::milliseconds(20);
+  auto server = must(ReplicationServer::start(o));
+
+  httplib::Client sse(server->url());
+  auto events = sse.Get("/v1/events?after=1", {{"Accept", "text/event-stream"}});
+  REQUIRE(events);
+  CHECK(events->status == 200);
+  CHECK(events->get_header_value("Content-Type").find("text/event-stream") == 0);
+  const std::string lines = journal_ndjson(dir / "owner.journal");
+  const std::string second = lines.substr(lines.find('\n') + 1, lines.find('\n', lines.find('\n') + 1) - lines.find('\n') - 1);
+  CHECK(events->body.find("id: 2\ndata: " + second + "\n\n") != std::string::npos);
+  CHECK(events->body.find("id: 1\n") == std::string::npos);
+  CHECK(events->body.find("event: heartbeat\ndata: {\"type\":\"heartbeat\",\"lastSeq\":3,\"seq\":3") != std::string::npos);
+
+  auto info = sse.Get("/v1/info");
+  REQUIRE(info);
+  CHECK(info->body.find("\"journalId\":\"" + owner->journal_id() + "\"") != std::string::npos);
+  CHECK(info->body.find("\"lastSeq\":3") != std::string::npos);
+  CHECK(info->body.find("\"epoch\":1") != std::string::npos);
+  auto bad = sse.Get("/v1/events?after=-4");
+  REQUIRE(bad);
+  CHECK(bad->status == 400);
+
+  // One follow stream holds the only slot; a second stream is refused, the follower retries later.
+  std::atomic<bool> holding{false};
+  httplib::Client first(server->url());
+  std::thread hold([&] {
+    (void)first.Get("/v1/events?after=0&follow=1", [&](const char*, std::size_t) {
+      holding = true;
+      return true;
+    });
+  });
+  REQUIRE(eventually([&] { return holding.load(); }));
+  httplib::Client second_client(server->url());
+  auto refused = second_client.Get("/v1/events?after=0");
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  CHECK(refused->body.find("replication.unavailable") != std::string::npos);
+  server->stop();  // ends the held stream too
+  hold.join();
+}
