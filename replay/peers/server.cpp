@@ -210,6 +210,14 @@ bool ReplicationServer::Impl::pump(Stream& stream, httplib::DataSink& sink) {
     if (options.live) {
       const auto deadline = std::min(stream.next_heartbeat, now + std::chrono::milliseconds(100));
       if (options.live->wait_for_commit(stream.position, deadline) > stream.position) return true;
+      // Returned early without a commit: the journal failed or closed. Poll the file instead of
+      // spinning (another process may take over the writing).
+      if (SteadyClock::now() < deadline) {
+        auto changed = stream.reader->changed();
+        if (!changed.ok()) return false;
+        if (*changed) return true;
+        std::this_thread::sleep_for(options.poll_interval);
+      }
     } else {
       auto changed = stream.reader->changed();
       if (!changed.ok()) return false;
