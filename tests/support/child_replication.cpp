@@ -1,6 +1,7 @@
 #include "tests/support/child_verbs.hpp"
 
 #include "tests/support/applied_log_sink.hpp"
+#include "tests/support/run_logging_sink.hpp"
 
 #include <hugo/coordinator.hpp>
 #include <hugo/error_codes.hpp>
@@ -24,32 +25,6 @@ int fail(const Error& error) {
   std::fflush(stdout);
   return 3;
 }
-
-class RunLoggingSink final : public CheckpointingTaskQueueReplicationSink {
- public:
-  RunLoggingSink(std::shared_ptr<CheckpointStore> store, SinkOptions options,
-                 std::shared_ptr<DeterministicEffectStore> effects, int run_log)
-      : CheckpointingTaskQueueReplicationSink(std::move(store), std::move(options)),
-        coordinator_(std::move(effects)),
-        run_log_(run_log) {}
-
- protected:
-  Status apply(const Event& event) override {
-    auto outcome = coordinator_.execute<std::int64_t>(event, [&](const Event& e) -> Result<std::int64_t> {
-      const std::string line = "run " + std::to_string(e.seq) + "\n";
-      if (::write(run_log_, line.data(), line.size()) != static_cast<ssize_t>(line.size()) || ::fsync(run_log_) != 0) {
-        return Error("test.io", "cannot write the run log");
-      }
-      return e.seq;
-    });
-    if (!outcome.ok()) return std::move(outcome).error();
-    return ok_status();
-  }
-
- private:
-  TaskQueueDeterministicCoordinator coordinator_;
-  int run_log_;
-};
 
 struct Workload {
   std::shared_ptr<Journal> journal;

@@ -25,7 +25,15 @@ inline std::string child_binary() {
 
 class Child {
  public:
-  explicit Child(const std::vector<std::string>& argv) {
+  // `extra_env` ("NAME=value" entries) is added to this process's environment for the child.
+  explicit Child(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {}) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    std::vector<char*> env;  // extras first: getenv() returns the first match
+    for (const auto& e : extra_env) env.push_back(const_cast<char*>(e.c_str()));
+    for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+    env.push_back(nullptr);
     int out[2];
     if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
     pid_ = ::fork();
@@ -34,10 +42,7 @@ class Child {
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
       ::close(out[1]);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
+      ::execve(args[0], args.data(), env.data());
       ::_exit(127);
     }
     ::close(out[1]);

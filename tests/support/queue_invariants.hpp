@@ -21,6 +21,7 @@ struct AckLog {
   std::vector<OwnershipToken> leases;
   std::vector<OwnershipToken> completed;
   std::vector<OwnershipToken> failed;
+  std::vector<OwnershipToken> heartbeats;
   std::size_t lines = 0;
 };
 
@@ -46,6 +47,7 @@ inline AckLog read_acks(const std::string& path) {
     if (op == "L") log.leases.push_back(t);
     else if (op == "C") log.completed.push_back(t);
     else if (op == "F") log.failed.push_back(t);
+    else if (op == "H") log.heartbeats.push_back(t);
   }
   return log;
 }
@@ -60,8 +62,10 @@ struct InvariantReport {
 };
 
 // Checks `queue` (freshly reopened on the crashed journal) against `acks` and all journal rows.
+// `fenced`, when given, holds the lease ids already shown to be fenced: they are not tried again,
+// and the ones shown now are added (a harness checking after every kill stays linear).
 inline void check_queue_invariants(const AckLog& acks, const std::vector<Event>& rows, TaskQueue& queue,
-                                   InvariantReport& report) {
+                                   InvariantReport& report, std::set<std::int64_t>* fenced = nullptr) {
   // No sequence number is skipped or reused: seqs are 1..N in order.
   for (std::size_t i = 0; i < rows.size(); ++i) {
     report.expect(rows[i].seq == static_cast<std::int64_t>(i + 1), "seq " + std::to_string(rows[i].seq) + " out of place");
@@ -130,9 +134,11 @@ inline void check_queue_invariants(const AckLog& acks, const std::vector<Event>&
   }
   // Stale tokens are rejected: every acknowledged lease that is no longer live is fenced.
   for (const auto& t : acks.leases) {
-    if (live_leases.count(t.lease_id)) continue;
+    if (live_leases.count(t.lease_id) || (fenced && fenced->count(t.lease_id))) continue;
     auto r = queue.complete(t);
-    report.expect(!r.ok() && r.error().code() == errc::lease_inactive, "stale token " + t.to_string() + " was accepted");
+    const bool rejected = !r.ok() && r.error().code() == errc::lease_inactive;
+    report.expect(rejected, "stale token " + t.to_string() + " was accepted");
+    if (rejected && fenced) fenced->insert(t.lease_id);
   }
 }
 

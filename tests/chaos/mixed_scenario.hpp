@@ -1,0 +1,64 @@
+// The mixed scenario: queue workers and both kinds of sink in one child (tests/chaos/chaos_child.cpp).
+// After every kill it reopens the journal, the queue, both sink databases and the effect store,
+// and checks:
+//   - no acknowledged mutation is lost (enqueue, lease, heartbeat, completion, failure);
+//   - no seq is reused: seqs are 1..N, and every row seen after an earlier kill is still there,
+//     unchanged;
+//   - no task ever has two live leases, in the snapshot and anywhere in the journal's history;
+//     every heartbeat, completion, failure and expiry names the task's live lease;
+//   - attempts never go backwards, in the history and against the acknowledged leases;
+//   - stale tokens are fenced;
+//   - the transactional sink holds events 1..checkpoint, each exactly once;
+//   - no recorded effect's handler runs twice (a rerun is allowed only for a claim that was
+//     pending at a kill), and every effect up to the coordinated sink's checkpoint is recorded;
+//   - neither sink's checkpoint moves backwards or past the journal.
+#pragma once
+
+#include "tests/chaos/harness.hpp"
+
+#include <hugo/event.hpp>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace hugo::chaos {
+
+class MixedScenario final : public Scenario {
+ public:
+  explicit MixedScenario(std::string child_binary) : child_(std::move(child_binary)) {}
+
+  std::string name() const override { return "mixed"; }
+  std::vector<std::string> child_argv(const std::filesystem::path& dir, unsigned child_seed) override;
+  void check_after_kill(const std::filesystem::path& dir, Report& report) override;
+  std::string summary() const override;
+
+ private:
+  struct RowPrint {
+    int kind;
+    std::int64_t task_id;
+    std::int32_t attempt;
+    std::int64_t lease_id;
+    friend bool operator==(const RowPrint&, const RowPrint&) = default;
+  };
+
+  // Returns the journal's last seq (0 if it could not be opened).
+  std::int64_t check_queue(const std::filesystem::path& dir, Report& report);
+  void check_history(const std::vector<Event>& rows, Report& report);
+  void check_transactional_sink(const std::filesystem::path& dir, std::int64_t last_seq, Report& report);
+  void check_coordinated_sink(const std::filesystem::path& dir, std::int64_t last_seq, Report& report);
+
+  std::string child_;
+  std::vector<RowPrint> seen_rows_;    // index seq - 1, as read after earlier kills
+  std::set<std::int64_t> fenced_;      // lease ids already shown to be fenced
+  std::int64_t tx_position_ = 0;       // checkpoints as read after the previous kill
+  std::int64_t coord_position_ = 0;
+  std::map<std::int64_t, int> runs_;              // handler runs per seq (from the run log)
+  std::map<std::int64_t, int> pending_at_kills_;  // per seq: kills that left its claim pending
+  std::uintmax_t run_log_offset_ = 0;
+  std::map<EventKind, std::size_t> kinds_;  // rows per kind, as of the last check
+};
+
+}  // namespace hugo::chaos
