@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/chaos/harness.hpp"
+#include "tests/chaos/follower_scenario.hpp"
 #include "tests/chaos/mixed_scenario.hpp"
 
 #include <cstdlib>
@@ -42,6 +43,17 @@ TEST_CASE("mixed workload: SIGKILL at random moments breaks no invariant") {
   chaos::ChaosOptions options;
   options.seed = chaos::chaos_seed();
   options.kills = chaos::chaos_kills(200);
+  const chaos::ChaosResult result = chaos::run_chaos(scenario, options);
+  CHECK(result.kills == options.kills);
+  CHECK(result.checks > 0);
+  CHECK(result.violations.empty());
+}
+
+TEST_CASE("follower: SIGKILL at random moments loses, duplicates or reorders nothing in the replica") {
+  chaos::FollowerScenario scenario(env_or_throw("HUGO_CHAOS_FOLLOWER"));
+  chaos::ChaosOptions options;
+  options.seed = chaos::chaos_seed();
+  options.kills = chaos::chaos_kills(200) / 4;  // 50 in the normal suite, 250 in chaos-long
   const chaos::ChaosResult result = chaos::run_chaos(scenario, options);
   CHECK(result.kills == options.kills);
   CHECK(result.checks > 0);
