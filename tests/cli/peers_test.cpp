@@ -139,6 +139,17 @@ TEST_CASE("a SIGKILLed server is resumed from when it restarts") {
     return follower->position().seq;
   };
   CHECK(wait_for(owner->durable_seq()) == owner->durable_seq());
+  // The replica is readable by the CLI while its follower holds it.
+  for (const std::vector<std::string>& verb : {std::vector<std::string>{"info", "--json"}, {"verify"}, {"tail", "--json"},
+                                              {"tasks", "--json"}, {"stats", "--json"}}) {
+    std::vector<std::string> args = verb;
+    args.push_back((dir / "replica.journal").string());
+    const Run read = run_cli(args, dir.path());
+    CAPTURE(verb.front());
+    CHECK(read.code == 0);
+  }
+  const Run info = run_cli({"info", "--json", (dir / "replica.journal").string()}, dir.path());
+  CHECK(info.out.find("\"role\":\"replica\"") != std::string::npos);
   server->kill_hard();
   CHECK(server->wait() == 128 + SIGKILL);
   append_events(*owner, 3000, "while-down");
