@@ -70,53 +70,39 @@ TEST_CASE("corrupted page: journal.corrupt names the last good seq; every other 
   CHECK(readable.back().seq == 400);
 }
 
-TEST_CASE("corrupted header magic: journal.corrupt, the failed opens write nothing, a repaired header reads all") {
-  test::TempDir dir;
-  const auto path = dir / "j.db";
-  const auto committed = write_history(path, 50);
-  const std::string magic = read_bytes(path).substr(0, 16);
-  write_bytes_at(path, 0, "hugo-journal!!!!");
-  expect_refused_untouched(path, errc::journal_corrupt);
-  write_bytes_at(path, 0, magic);
-  expect_all_readable(path, committed);
-}
-
-TEST_CASE("corrupted header page size: journal.corrupt, and a repaired header reads all") {
-  test::TempDir dir;
-  const auto path = dir / "j.db";
-  const auto committed = write_history(path, 50);
-  const std::string original = read_bytes(path).substr(16, 2);
-  write_bytes_at(path, 16, std::string("\x03\x00", 2));  // 768: not a power of two
-  expect_refused_untouched(path, errc::journal_corrupt);
-  write_bytes_at(path, 16, original);
-  expect_all_readable(path, committed);
-}
-
-TEST_CASE("corrupted application id in the header: journal.corrupt (not a hugo journal), nothing written") {
-  test::TempDir dir;
-  const auto path = dir / "j.db";
-  const auto committed = write_history(path, 50);
-  const std::string original = read_bytes(path).substr(68, 4);
-  write_bytes_at(path, 68, "XXXX");
-  expect_refused_untouched(path, errc::journal_corrupt);
-  write_bytes_at(path, 68, original);
-  expect_all_readable(path, committed);
-}
-
-TEST_CASE("schema from the future: journal.schema_newer with both versions; the file is left as it was") {
-  test::TempDir dir;
-  const auto path = dir / "j.db";
-  const auto committed = write_history(path, 50);
-  const std::string original = read_bytes(path).substr(60, 4);
-  write_bytes_at(path, 60, std::string("\x00\x00\x00\x07", 4));  // user_version 7
-  expect_refused_untouched(path, errc::journal_schema_newer);
-  auto reader = JournalReader::open(path);
-  REQUIRE_FALSE(reader.ok());
-  CHECK(*reader.error().find("schema_version") == "7");
-  CHECK(*reader.error().find("supported_version") == "1");
-  CHECK(reader.error().message().find("upgrade") != std::string::npos);
-  write_bytes_at(path, 60, original);
-  expect_all_readable(path, committed);
+// Header fields whose damage SQLite or the journal detects: each gives its code, the failed
+// opens change no byte, and with the original bytes put back every event reads again.
+TEST_CASE("corrupted header fields: the documented code, nothing written, every event back once repaired") {
+  struct Damage {
+    const char* field;
+    std::size_t offset;
+    std::string bytes;
+    std::string_view code;
+  };
+  const Damage cases[] = {
+      {"magic string", 0, "hugo-journal!!!!", errc::journal_corrupt},
+      {"page size 768 (not a power of two)", 16, std::string("\x03\x00", 2), errc::journal_corrupt},
+      {"application id", 68, "XXXX", errc::journal_corrupt},
+      {"schema version 7 (from the future)", 60, std::string("\x00\x00\x00\x07", 4), errc::journal_schema_newer},
+  };
+  for (const Damage& damage : cases) {
+    CAPTURE(damage.field);
+    test::TempDir dir;
+    const auto path = dir / "j.db";
+    const auto committed = write_history(path, 50);
+    const std::string original = read_bytes(path).substr(damage.offset, damage.bytes.size());
+    write_bytes_at(path, damage.offset, damage.bytes);
+    expect_refused_untouched(path, damage.code);
+    if (damage.code == errc::journal_schema_newer) {
+      auto reader = JournalReader::open(path);
+      REQUIRE_FALSE(reader.ok());
+      CHECK(*reader.error().find("schema_version") == "7");
+      CHECK(*reader.error().find("supported_version") == "1");
+      CHECK(reader.error().message().find("upgrade") != std::string::npos);
+    }
+    write_bytes_at(path, damage.offset, original);
+    expect_all_readable(path, committed);
+  }
 }
 
 }  // TEST_SUITE

@@ -52,6 +52,15 @@ struct WritableAgain {
   }
 };
 
+// With `folder` (inside `dir`) made read-only for the child: open_both_ways.
+ChildReport open_in_read_only_folder(const std::filesystem::path& dir, const std::filesystem::path& folder,
+                                     const std::filesystem::path& path) {
+  open_folder(dir, true);
+  WritableAgain restore{folder};
+  open_folder(folder, false);
+  return open_both_ways(path);
+}
+
 constexpr auto kReadOnly = std::filesystem::perms::owner_read | std::filesystem::perms::group_read |
                            std::filesystem::perms::others_read;
 
@@ -81,10 +90,7 @@ TEST_CASE("read-only folder after a clean close: journal.read_only (lock file), 
   const auto path = folder / "j.db";
   const auto committed = write_history(path, 60);
   std::filesystem::remove(path.string() + "-lock");
-  open_folder(dir.path(), true);
-  WritableAgain restore{folder};
-  open_folder(folder, false);
-  ChildReport child = open_both_ways(path);
+  ChildReport child = open_in_read_only_folder(dir.path(), folder, path);
   INFO(child.text);
   CHECK(child.exit_code == 0);
   CHECK(reported_code(child.text) == errc::journal_read_only);
@@ -105,10 +111,7 @@ TEST_CASE("read-only folder and files after a writer crash: the un-checkpointed 
   for (const auto& entry : std::filesystem::directory_iterator(folder)) {
     std::filesystem::permissions(entry.path(), kReadOnly);
   }
-  open_folder(dir.path(), true);
-  WritableAgain restore{folder};
-  open_folder(folder, false);
-  ChildReport child = open_both_ways(path);
+  ChildReport child = open_in_read_only_folder(dir.path(), folder, path);
   INFO(child.text);
   CHECK(child.exit_code == 0);
   CHECK(reported_code(child.text) == errc::journal_read_only);

@@ -42,86 +42,89 @@ Status status_of(const Result<T>& result) {
   return result.ok() ? ok_status() : Status(result.error());
 }
 
+// A journal of `count` marker events, and a reader that has read every one of them.
+struct ReadJournal {
+  test::TempDir dir;
+  std::filesystem::path path = dir / "j.db";
+  std::vector<Event> committed;
+  std::unique_ptr<JournalReader> reader;
+  std::string id;
+
+  explicit ReadJournal(int count) {
+    committed = write_history(path, count);
+    auto opened = JournalReader::open(path);
+    REQUIRE(opened.ok());
+    reader = std::move(opened).value();
+    id = reader->journal_id();
+    read_all_so_far();
+  }
+
+  void read_all_so_far() {
+    auto all = reader->read(0, 1000);
+    REQUIRE_MESSAGE(all.ok(), describe(all));
+    CHECK(all->size() >= committed.size());
+  }
+};
+
 }  // namespace
 
 TEST_SUITE("faults.replaced") {
 
 TEST_CASE("renamed over an open reader: read, changed and last_seq give journal.replaced, never the other history") {
-  test::TempDir dir;
-  const auto path = dir / "j.db";
-  const auto committed = write_history(path, 40);
-  auto reader = JournalReader::open(path);
-  REQUIRE(reader.ok());
-  const std::string id = (*reader)->journal_id();
-  auto first = (*reader)->read(0, 1000);
-  REQUIRE(first.ok());
-  REQUIRE(first->size() == committed.size());
-
-  const auto other = dir / "other.db";
+  ReadJournal j(40);
+  const auto other = j.dir / "other.db";
   write_history(other, 60);
-  rename_over(other, path);
+  rename_over(other, j.path);
 
-  expect_replaced(status_of((*reader)->read(40, 1000)), "replaced", id);
-  expect_replaced(status_of((*reader)->read(0, 1000)), "replaced", id);
-  expect_replaced(status_of((*reader)->changed()), "replaced", id);
-  expect_replaced(status_of((*reader)->last_seq()), "replaced", id);
+  expect_replaced(status_of(j.reader->read(40, 1000)), "replaced", j.id);
+  expect_replaced(status_of(j.reader->read(0, 1000)), "replaced", j.id);
+  expect_replaced(status_of(j.reader->changed()), "replaced", j.id);
+  expect_replaced(status_of(j.reader->last_seq()), "replaced", j.id);
   // A fresh reader reads the new journal, whole.
-  auto fresh = read_all(path);
+  auto fresh = read_all(j.path);
   REQUIRE(fresh.ok());
   CHECK(fresh->size() == 60);
-  CHECK(fresh->front().journal_id != id);
+  CHECK(fresh->front().journal_id != j.id);
 }
 
 TEST_CASE("overwritten in place under an open reader: journal.replaced names both journal ids") {
-  test::TempDir dir;
-  const auto path = dir / "j.db";
-  write_history(path, 40);
-  auto reader = JournalReader::open(path);
-  REQUIRE(reader.ok());
-  const std::string id = (*reader)->journal_id();
-  REQUIRE((*reader)->read(0, 1000).ok());
-
-  const auto other = dir / "other.db";
+  ReadJournal j(40);
+  const auto other = j.dir / "other.db";
   write_history(other, 60);
-  copy_into(other, path);
+  copy_into(other, j.path);
 
-  auto after = (*reader)->read(0, 1000);
-  expect_replaced(status_of(after), "journal_id", id);
+  auto after = j.reader->read(0, 1000);
+  expect_replaced(status_of(after), "journal_id", j.id);
   REQUIRE_FALSE(after.ok());
   REQUIRE(after.error().find("found_journal_id") != nullptr);
-  CHECK(*after.error().find("found_journal_id") != id);
+  CHECK(*after.error().find("found_journal_id") != j.id);
   CHECK_FALSE(after.error().find("found_journal_id")->empty());
 }
 
 TEST_CASE("an older copy of the same journal restored in place: journal.replaced (rewound or rewritten)") {
-  test::TempDir dir;
-  const auto path = dir / "j.db";
-  const auto backup = dir / "backup.db";
-  write_history(path, 30);
-  std::filesystem::copy_file(path, backup);
+  ReadJournal j(30);
+  const auto backup = j.dir / "backup.db";
+  std::filesystem::copy_file(j.path, backup);
   {
-    auto journal = Journal::open(path, {});
+    auto journal = Journal::open(j.path, {});
     REQUIRE(journal.ok());
     for (int i = 31; i <= 50; ++i) REQUIRE((*journal)->append(test::enqueued("faults", marker(i))).ok());
   }
-  auto reader = JournalReader::open(path);
-  REQUIRE(reader.ok());
-  const std::string id = (*reader)->journal_id();
-  auto all = (*reader)->read(0, 1000);
-  REQUIRE(all.ok());
-  REQUIRE(all->size() == 50);
+  auto more = j.reader->read(30, 1000);
+  REQUIRE(more.ok());
+  REQUIRE(more->size() == 20);
 
-  copy_into(backup, path);  // same journal id, history back at seq 30
+  copy_into(backup, j.path);  // same journal id, history back at seq 30
 
   // Which of the two the reader sees depends on SQLite: if the old -shm still describes more
   // pages than the restored file has, the file no longer reads back ("rewritten"); otherwise it
   // reads as this journal at seq 30 ("rewound"). Never the restored rows as if nothing happened.
-  auto after = (*reader)->read(0, 1000);
+  auto after = j.reader->read(0, 1000);
   REQUIRE_FALSE(after.ok());
   INFO(after.error().to_string());
   CHECK(after.error().code() == errc::journal_replaced);
   REQUIRE(after.error().find("reason") != nullptr);
-  CHECK(*after.error().find("journal_id") == id);
+  CHECK(*after.error().find("journal_id") == j.id);
   const std::string reason = *after.error().find("reason");
   CHECK((reason == "rewound" || reason == "rewritten"));
   if (reason == "rewound") {
@@ -131,14 +134,9 @@ TEST_CASE("an older copy of the same journal restored in place: journal.replaced
 }
 
 TEST_CASE("removed under an open reader: journal.replaced (removed)") {
-  test::TempDir dir;
-  const auto path = dir / "j.db";
-  write_history(path, 10);
-  auto reader = JournalReader::open(path);
-  REQUIRE(reader.ok());
-  const std::string id = (*reader)->journal_id();
-  REQUIRE(std::filesystem::remove(path));
-  expect_replaced(status_of((*reader)->read(0, 100)), "removed", id);
+  ReadJournal j(10);
+  REQUIRE(std::filesystem::remove(j.path));
+  expect_replaced(status_of(j.reader->read(0, 100)), "removed", j.id);
 }
 
 TEST_CASE("replaced under a tailing replication source: next() fails with journal.replaced, no foreign event delivered") {
