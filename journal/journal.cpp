@@ -10,6 +10,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
+#include "journal/file_identity.hpp"
 #include "journal/planted.hpp"
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
@@ -65,6 +66,7 @@ struct Journal::Impl {
   std::optional<rows::EventInserter> inserter;
   std::optional<rows::EventSelector> selector;
   std::int64_t page_size = 4096;
+  FileIdentity opened_as;  // the file at `path` when opened; check_file() compares
   std::atomic<int> wal_pages{0};
 
   mutable std::mutex mutex;
@@ -111,7 +113,23 @@ struct Journal::Impl {
     for (const Event& event : batch.events) {
       HUGO_TRY(inserter->insert(event));
     }
-    return txn.commit();
+    HUGO_TRY(txn.commit());
+    return check_file();
+  }
+
+  // After a commit: the path must still name the file this writer opened. If it was replaced or
+  // removed, the batch went to a file nobody can open any more, so it is not reported committed
+  // (and the journal is poisoned like any failed commit). One stat() per batch.
+  Status check_file() const {
+    const auto now = FileIdentity::of(path);
+    if (now && now->same_file(opened_as)) return ok_status();
+    return Error(std::string(errc::journal_replaced),
+                 "the journal at " + path.string() + " was " + (now ? "replaced by another file" : "removed") +
+                     " while this writer had it open; appends since then are lost with the old file "
+                     "(reopen the journal at that path)")
+        .with("path", path.string())
+        .with("journal_id", meta.journal_id)
+        .with("reason", now ? "replaced" : "removed");
   }
 
   // Runs a deliberate checkpoint once the WAL passes the configured size (auto-checkpoint is
@@ -260,6 +278,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& path
   HUGO_ASSIGN_OR_RETURN(impl->lock, WriterLock::acquire(path));
   HUGO_ASSIGN_OR_RETURN(impl->writer_db, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, options.busy_timeout));
   HUGO_TRY(impl->configure_writer());
+  impl->opened_as = FileIdentity::of(path).value_or(FileIdentity{});
   {
     HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(impl->writer_db, true));
     HUGO_TRY(schema::migrate(impl->writer_db));

@@ -3,20 +3,152 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
+#include "journal/file_identity.hpp"
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
 #include "schema/schema.hpp"
 
+#include <algorithm>
 #include <system_error>
 
+#include <unistd.h>
+
 namespace hugo {
+namespace {
+
+Error replaced(const std::filesystem::path& path, const std::string& journal_id, std::string_view reason,
+               std::string what) {
+  return Error(std::string(errc::journal_replaced),
+               "the journal at " + path.string() + " " + what +
+                   " since this reader opened it; it no longer holds the history this reader was reading "
+                   "(reopen it, and restart consumers from the new journal's checkpoints)")
+      .with("path", path.string())
+      .with("journal_id", journal_id)
+      .with("reason", std::string(reason));
+}
+
+// A WAL journal needs its -shm to be read, and SQLite cannot create one in a folder it cannot
+// write. A journal closed cleanly has everything in its main file (no -wal, or an empty one) and,
+// with the folder read-only, no writer can change it: it is read as immutable. With commits still
+// in the -wal and no -shm, there is no safe way in, and the error says so.
+Result<sql::Db> open_read_only(const std::filesystem::path& path, bool& immutable) {
+  auto db = sql::Db::open(path, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000));
+  if (!db.ok()) return db;
+  auto version = db->query_int("PRAGMA user_version");  // the first read: opens the WAL, if any
+  if (version.ok()) return db;
+  const std::string& code = version.error().code();
+  if (code != errc::journal_read_only && code != errc::journal_io) return std::move(version).error();
+  std::error_code ec;
+  const std::filesystem::path wal(path.string() + "-wal");
+  const bool wal_empty = !std::filesystem::exists(wal, ec) || std::filesystem::file_size(wal, ec) == 0;
+  const bool folder_writable = ::access(path.parent_path().empty() ? "." : path.parent_path().c_str(), W_OK) == 0;
+  if (folder_writable) return std::move(version).error();
+  if (!wal_empty) {
+    return Error(std::string(errc::journal_read_only),
+                 "the journal at " + path.string() +
+                     " has commits in its -wal but no -shm, and its folder is not writable, so the -shm "
+                     "cannot be created (make the folder writable, or copy the journal with its -wal elsewhere)")
+        .with("path", path.string());
+  }
+  immutable = true;
+  return sql::Db::open(path, sql::OpenMode::ReadOnlyImmutable, std::chrono::milliseconds(5000));
+}
+
+// The journal id and last issued seq a connection sees.
+struct Tip {
+  std::string journal_id;
+  std::int64_t last_seq = 0;
+};
+
+Result<Tip> tip_of(sql::Db& db, sql::Stmt& journal_id_of) {
+  auto row = journal_id_of.step();
+  Tip tip;
+  if (row.ok() && *row) tip.journal_id = std::string(journal_id_of.column_text(0));
+  journal_id_of.reset();
+  if (!row.ok()) return std::move(row).error();
+  HUGO_ASSIGN_OR_RETURN(tip.last_seq, rows::last_issued_seq(db));
+  return tip;
+}
+
+constexpr std::string_view kJournalIdOf = "SELECT value FROM meta WHERE key = 'journal_id'";
+
+}  // namespace
 
 struct JournalReader::Impl {
+  std::filesystem::path path;
   sql::Db db;
+  bool immutable = false;
   std::optional<rows::EventSelector> selector;
   std::optional<sql::Stmt> data_version;
   std::optional<sql::Stmt> payload_of;
-  std::int64_t last_data_version = -1;
+  std::optional<sql::Stmt> journal_id_of;
+  std::int64_t last_data_version = -1;  // for changed()
+  // What this reader opened and has seen of it; check_identity() compares.
+  FileIdentity opened_as;
+  FileIdentity seen;                  // the main file at the last check
+  std::int64_t checked_version = -1;  // data_version at the last check
+  std::int64_t high_water = 0;        // highest seq read() returned
+
+  Result<std::int64_t> data_version_now() {
+    sql::Stmt& stmt = *data_version;
+    HUGO_ASSIGN_OR_RETURN(bool row, stmt.step());
+    const std::int64_t version = row ? stmt.column_int(0) : 0;
+    stmt.reset();
+    return version;
+  }
+
+  // journal.replaced if the path now names another file or nothing, or the file now holds
+  // another journal (another journal id) or an older copy of this one (its last seq is below
+  // what read() returned). Costs one stat(); the id and last seq are queried only after another
+  // connection committed, and through a fresh connection only after the main file was written
+  // (a checkpoint, or bytes copied over it, which this connection's page cache would not see).
+  Status check_identity() {
+    const std::string& id = selector->meta().journal_id;
+    const auto now = FileIdentity::of(path);
+    if (!now) return replaced(path, id, "removed", "was removed");
+    if (!now->same_file(opened_as)) return replaced(path, id, "replaced", "was replaced by another file");
+    const bool rewritten = !now->unchanged(seen);
+    Status verdict = check_tip(rewritten);
+    // Bytes copied over a WAL journal while this reader holds its -shm do not read back as a
+    // database (the index still describes the old file): a replacement, not damage.
+    if (!verdict.ok() && rewritten && verdict.error().code() == errc::journal_corrupt) {
+      return replaced(path, id, "rewritten", "was overwritten in place and no longer reads as this journal")
+          .with("detail", verdict.error().message());
+    }
+    if (verdict.ok()) seen = *now;
+    return verdict;
+  }
+
+  Status check_tip(bool rewritten) {
+    const std::string& id = selector->meta().journal_id;
+    HUGO_ASSIGN_OR_RETURN(std::int64_t version, data_version_now());
+    if (version == checked_version && !rewritten) return ok_status();
+    Result<Tip> tip = Tip{};
+    if (rewritten) {
+      HUGO_ASSIGN_OR_RETURN(
+          sql::Db fresh, sql::Db::open(path, immutable ? sql::OpenMode::ReadOnlyImmutable : sql::OpenMode::ReadOnly,
+                                       std::chrono::milliseconds(5000)));
+      HUGO_ASSIGN_OR_RETURN(sql::Stmt stmt, fresh.prepare(kJournalIdOf));
+      tip = tip_of(fresh, stmt);
+    } else {
+      tip = tip_of(db, *journal_id_of);
+    }
+    if (!tip.ok()) return std::move(tip).error();
+    if (tip->journal_id != id) {
+      return replaced(path, id, "journal_id",
+                      "now holds journal " + (tip->journal_id.empty() ? "<none>" : tip->journal_id))
+          .with("found_journal_id", tip->journal_id);
+    }
+    if (tip->last_seq < high_water) {
+      return replaced(path, id, "rewound",
+                      "went back to seq " + std::to_string(tip->last_seq) + " after this reader read seq " +
+                          std::to_string(high_water))
+          .with("last_seq", std::to_string(tip->last_seq))
+          .with("read_seq", std::to_string(high_water));
+    }
+    checked_version = version;
+    return ok_status();
+  }
 };
 
 JournalReader::JournalReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -25,7 +157,14 @@ JournalReader::~JournalReader() = default;
 Result<std::unique_ptr<JournalReader>> JournalReader::open(const std::filesystem::path& path) {
   HUGO_TRY(rows::check_journal_file(path));
   auto impl = std::make_unique<Impl>();
-  HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(path, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
+  impl->path = path;
+  const auto opened_as = FileIdentity::of(path);
+  if (!opened_as) {
+    return Error(std::string(errc::journal_io), "cannot stat " + path.string() + " (check the path and permissions)")
+        .with("path", path.string());
+  }
+  impl->opened_as = impl->seen = *opened_as;
+  HUGO_ASSIGN_OR_RETURN(impl->db, open_read_only(path, impl->immutable));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(impl->db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(impl->db, version));
   HUGO_ASSIGN_OR_RETURN(auto selector, rows::EventSelector::create(impl->db, std::move(meta)));
@@ -34,22 +173,34 @@ Result<std::unique_ptr<JournalReader>> JournalReader::open(const std::filesystem
   impl->data_version.emplace(std::move(data_version));
   HUGO_ASSIGN_OR_RETURN(auto payload_of, impl->db.prepare("SELECT payload, flags FROM events WHERE seq = ?1"));
   impl->payload_of.emplace(std::move(payload_of));
+  HUGO_ASSIGN_OR_RETURN(auto journal_id_of, impl->db.prepare(kJournalIdOf));
+  impl->journal_id_of.emplace(std::move(journal_id_of));
   return std::unique_ptr<JournalReader>(new JournalReader(std::move(impl)));
 }
 
+// The identity check follows the read, so a batch read from a file that changed under it is
+// dropped, not returned.
 Result<std::vector<Event>> JournalReader::read(std::int64_t after, std::size_t max) {
-  return impl_->selector->read(after, max);
+  auto events = impl_->selector->read(after, max);
+  HUGO_TRY(impl_->check_identity());  // a replaced file explains a read error better than the error does
+  if (!events.ok()) return events;
+  if (!events->empty()) impl_->high_water = std::max(impl_->high_water, events->back().seq);
+  return events;
 }
 
-Result<std::int64_t> JournalReader::last_seq() { return rows::last_issued_seq(impl_->db); }
+Result<std::int64_t> JournalReader::last_seq() {
+  HUGO_TRY(impl_->check_identity());
+  return rows::last_issued_seq(impl_->db);
+}
 
-Result<JournalInfo> JournalReader::info() { return impl_->selector->info(); }
+Result<JournalInfo> JournalReader::info() {
+  HUGO_TRY(impl_->check_identity());
+  return impl_->selector->info();
+}
 
 Result<bool> JournalReader::changed() {
-  sql::Stmt& stmt = *impl_->data_version;
-  HUGO_ASSIGN_OR_RETURN(bool row, stmt.step());
-  const std::int64_t version = row ? stmt.column_int(0) : 0;
-  stmt.reset();
+  HUGO_TRY(impl_->check_identity());
+  HUGO_ASSIGN_OR_RETURN(const std::int64_t version, impl_->data_version_now());
   const bool changed = version != impl_->last_data_version;
   impl_->last_data_version = version;
   return changed;

@@ -226,7 +226,9 @@ Result<std::vector<Event>> EventSelector::read(std::int64_t after, std::size_t m
     auto row = select_.step();
     if (!row.ok()) {
       select_.reset();
-      return std::move(row).error();
+      // Where the damage starts, so a reader can resume past it (read(after = a later seq)).
+      const std::int64_t last_good = events.empty() ? after : events.back().seq;
+      return std::move(row).error().with("last_good_seq", std::to_string(last_good));
     }
     if (!*row) break;
     auto event = decode(select_);

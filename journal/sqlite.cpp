@@ -4,12 +4,37 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
 #include <string>
 #include <utility>
 
 namespace hugo::sql {
 
-Error error_from_code(int rc, std::string_view what, std::string_view detail) {
+namespace {
+
+bool out_of_space(int system_errno) {
+  return system_errno == ENOSPC || system_errno == EDQUOT || system_errno == EFBIG;
+}
+
+// Percent-encodes the characters a `file:` URI gives a meaning to.
+std::string uri_path(const std::string& path) {
+  std::string out;
+  for (const char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out += '%';
+      out += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+      out += kHex[static_cast<unsigned char>(c) & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Error error_from_code(int rc, std::string_view what, std::string_view detail, int system_errno) {
   const int primary = rc & 0xff;
   std::string_view code = errc::journal_io;
   std::string advice;
@@ -44,6 +69,14 @@ Error error_from_code(int rc, std::string_view what, std::string_view detail) {
       advice = "an I/O error occurred; check the disk, then reopen the journal";
       break;
   }
+  if (primary == SQLITE_IOERR && out_of_space(system_errno)) {
+    code = errc::journal_full;
+    advice = "the disk, or this process's file size limit, is full; free space, then reopen the journal";
+  }
+  if (rc == SQLITE_READONLY_DBMOVED) {
+    code = errc::journal_replaced;
+    advice = "the journal file was moved, deleted or replaced while open; reopen it";
+  }
   std::string message(what);
   message += " failed: ";
   message += detail.empty() ? std::string(sqlite3_errstr(rc)) : std::string(detail);
@@ -52,6 +85,7 @@ Error error_from_code(int rc, std::string_view what, std::string_view detail) {
   message += ")";
   Error error(std::string(code), std::move(message));
   error.with("sqlite_code", std::to_string(rc)).with("stage", std::string(what));
+  if (primary == SQLITE_IOERR && system_errno != 0) error.with("errno", std::to_string(system_errno));
   return error;
 }
 
@@ -62,13 +96,16 @@ Result<Db> Db::open(const std::filesystem::path& path, OpenMode mode,
     case OpenMode::ReadWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
     case OpenMode::ReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
     case OpenMode::ReadOnly: flags |= SQLITE_OPEN_READONLY; break;
+    case OpenMode::ReadOnlyImmutable: flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI; break;
   }
   Db db;
   db.path_ = path;
-  const int rc = sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr);
+  const std::string name = mode == OpenMode::ReadOnlyImmutable ? "file:" + uri_path(path.string()) + "?immutable=1"
+                                                               : path.string();
+  const int rc = sqlite3_open_v2(name.c_str(), &db.db_, flags, nullptr);
   if (rc != SQLITE_OK) {
-    Error error = db.db_ ? error_from_code(sqlite3_extended_errcode(db.db_), "open",
-                                           sqlite3_errmsg(db.db_))
+    Error error = db.db_ ? error_from_code(sqlite3_extended_errcode(db.db_), "open", sqlite3_errmsg(db.db_),
+                                           sqlite3_system_errno(db.db_))
                          : error_from_code(rc, "open");
     return std::move(error).with("path", path.string());
   }
@@ -93,7 +130,7 @@ Db::~Db() {
 }
 
 Error Db::last_error(std::string_view what) const {
-  return error_from_code(sqlite3_extended_errcode(db_), what, sqlite3_errmsg(db_))
+  return error_from_code(sqlite3_extended_errcode(db_), what, sqlite3_errmsg(db_), sqlite3_system_errno(db_))
       .with("path", path_.string());
 }
 
@@ -104,7 +141,8 @@ Status Db::exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string detail = message ? message : sqlite3_errstr(rc);
     sqlite3_free(message);
-    return error_from_code(sqlite3_extended_errcode(db_), "exec", detail).with("path", path_.string());
+    return error_from_code(sqlite3_extended_errcode(db_), "exec", detail, sqlite3_system_errno(db_))
+        .with("path", path_.string());
   }
   return ok_status();
 }
@@ -186,7 +224,7 @@ Result<bool> Stmt::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  Error error = error_from_code(sqlite3_extended_errcode(db_), "step", sqlite3_errmsg(db_));
+  Error error = error_from_code(sqlite3_extended_errcode(db_), "step", sqlite3_errmsg(db_), sqlite3_system_errno(db_));
   sqlite3_reset(stmt_);
   return error;
 }

@@ -17,10 +17,14 @@ struct sqlite3_stmt;
 
 namespace hugo::sql {
 
-enum class OpenMode { ReadWriteCreate, ReadWrite, ReadOnly };
+// ReadOnlyImmutable opens with `immutable=1`: no locks, no -wal or -shm; only for a file that
+// nothing can write (a journal closed cleanly in a folder this process cannot write).
+enum class OpenMode { ReadWriteCreate, ReadWrite, ReadOnly, ReadOnlyImmutable };
 
 // Maps an SQLite result code to a hugo Error. `what` is the operation ("commit", "open", ...).
-Error error_from_code(int rc, std::string_view what, std::string_view detail = {});
+// `system_errno` (sqlite3_system_errno) refines I/O errors: a write refused for want of space
+// (ENOSPC, EDQUOT, EFBIG) is journal.full like SQLITE_FULL.
+Error error_from_code(int rc, std::string_view what, std::string_view detail = {}, int system_errno = 0);
 
 class Stmt;
 

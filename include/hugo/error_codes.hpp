@@ -17,6 +17,7 @@ inline constexpr std::string_view journal_not_found = "journal.not_found";    //
 inline constexpr std::string_view journal_read_only = "journal.read_only";    // write attempted on a read-only file
 inline constexpr std::string_view journal_closed = "journal.closed";          // append after close()
 inline constexpr std::string_view journal_busy = "journal.busy";              // lock wait timed out
+inline constexpr std::string_view journal_replaced = "journal.replaced";      // the file now holds another history
 
 // --- Queue -----------------------------------------------------------------------------------
 inline constexpr std::string_view queue_full = "queue.full";        // enqueue with Wait::none on a full queue

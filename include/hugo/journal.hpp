@@ -61,7 +61,8 @@ struct JournalOptions {
 };
 
 // Where an append stands: its seq is known at once; `durable` resolves when its batch commits.
-// A failed batch resolves every ticket in it with the same Error (journal.full, journal.io, ...).
+// A failed batch resolves every ticket in it with the same Error (journal.full, journal.io,
+// journal.replaced if the file was replaced or removed under the writer, ...).
 struct AppendTicket {
   std::int64_t seq = 0;    // the (first) seq; 0 if the append was refused
   std::size_t count = 1;   // a group's events got seqs seq .. seq + count - 1
@@ -152,6 +153,8 @@ class HUGO_API Journal {
 class HUGO_API JournalReader {
  public:
   // Errors: journal.not_found, journal.corrupt, journal.schema_newer, journal.io.
+  // read(), last_seq(), info() and changed() fail with journal.replaced once the path names
+  // another file, or the file holds another journal or an older copy of this one.
   static Result<std::unique_ptr<JournalReader>> open(const std::filesystem::path& path);
   ~JournalReader();
   JournalReader(const JournalReader&) = delete;
