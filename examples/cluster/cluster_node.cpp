@@ -72,7 +72,8 @@ Options parse(int argc, char** argv) {
     if (*end != '\0' || value <= 0 || value > 1'000'000) die(std::string("bad value for ") + argv[i]);
     *flag->second = static_cast<int>(value);
   }
-  if (o.hold_after >= o.tasks) die("--hold-after must be below --tasks, so a task is left to hold");
+  // Workers may each finish one task past --hold-after; at least one must be left to hold.
+  if (o.hold_after + o.workers >= o.tasks) die("--hold-after plus --workers must be below --tasks");
   return o;
 }
 

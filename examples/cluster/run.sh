@@ -67,11 +67,19 @@ start_follower() {  # NAME URL REPLICA; sets follower_pid
   children+=("$follower_pid")
 }
 
+reap() {  # PID: waits for it and forgets it (so cleanup never signals a reused pid); sets reaped_rc
+  reaped_rc=0
+  wait "$1" 2>/dev/null || reaped_rc=$?
+  local -a alive=()
+  local pid
+  for pid in "${children[@]}"; do [[ $pid == "$1" ]] || alive+=("$pid"); done
+  children=("${alive[@]}")
+}
+
 stop_gracefully() {  # NAME PID: SIGTERM, and the process must exit 0
   kill -TERM "$2"
-  local rc=0
-  wait "$2" || rc=$?
-  ((rc == 0)) || fail "$1 exited with $rc after SIGTERM"
+  reap "$2"
+  ((reaped_rc == 0)) || fail "$1 exited with $reaped_rc after SIGTERM"
 }
 
 last_seq() {  # JOURNAL -> lastSeq from `info --json`, or nothing if it cannot be read yet
@@ -135,7 +143,8 @@ echo "   both replicas hold seq $lease_seq: the LeaseGranted of task $task (atte
 step "4. SIGKILL owner A while it holds the lease on task $task"
 left_ms=$(($(date -d "$expires" +%s%3N) - $(date +%s%3N)))
 kill -KILL "$owner_a_pid"
-wait "$owner_a_pid" 2>/dev/null || true
+reap "$owner_a_pid"
+((reaped_rc == 128 + 9)) || fail "owner A exited with $reaped_rc before the SIGKILL"
 exec {owner_a_fd}<&-
 ((left_ms > 0)) || fail "owner A was killed ${left_ms#-} ms after its lease expired: raise LEASE_MS"
 echo "   killed with $left_ms ms of the lease left"
@@ -175,9 +184,8 @@ step "8. stop follower 2 and owner B"
 stop_gracefully "follower 2 (of owner B)" "$follower2_pid"
 kill -TERM "$owner_b_pid"
 expect_line "$owner_b_fd" "stopped"
-rc=0
-wait "$owner_b_pid" || rc=$?
-((rc == 0)) || fail "owner B exited with $rc after SIGTERM"
+reap "$owner_b_pid"
+((reaped_rc == 0)) || fail "owner B exited with $reaped_rc after SIGTERM"
 
 step "9. the replicas are identical prefixes of owner B's journal"
 export_range "$replica1" "$work/owner-b.ndjson"
