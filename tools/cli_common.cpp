@@ -23,6 +23,11 @@ std::string_view hint_for(std::string_view code) {
   if (code == errc::journal_read_only) return "fix the file's or folder's permissions";
   if (code == errc::codec_malformed || code == errc::codec_invalid) return "fix the input at the line named";
   if (code == errc::validation) return "check the arguments; see `hugo-journal VERB --help`";
+  if (code == errc::journal_replaced) return "the file now holds another history; rerun the command on it";
+  if (code == errc::journal_replica) return "stop its follower and run `hugo-journal promote` first";
+  if (code == errc::replication_diverged) return "point the follower at the right owner, or rebuild the replica";
+  if (code == errc::replication_unauthorized) return "pass the server's --token";
+  if (code == errc::replication_unavailable) return "start the server or check the network";
   return "see docs/ERRORS.md";
 }
 
@@ -34,7 +39,7 @@ int exit_code_for(const Error& error) {
   const std::string& code = error.code();
   if (code == errc::journal_locked || code == errc::journal_busy) return kExitLocked;
   if (code == errc::journal_corrupt || code == errc::journal_schema_newer || code == errc::journal_not_found ||
-      code == errc::codec_malformed || code == errc::codec_invalid) {
+      code == errc::journal_replaced || code == errc::codec_malformed || code == errc::codec_invalid) {
     return kExitNotJournal;
   }
   if (code == errc::validation) return kExitUsage;

@@ -33,10 +33,9 @@ int run(const Options& o) {
   if (!follower_result.ok()) return report("follow", follower_result.error());
   auto follower = std::move(follower_result).value();
   if (o.once) {
-    auto seq_result = follower->catch_up();
-  if (!seq_result.ok()) return report("follow", seq_result.error());
-  std::int64_t seq = std::move(seq_result).value();
-    std::fprintf(stderr, "hugo-journal: follow: %s is at seq %lld\n", o.replica.c_str(), static_cast<long long>(seq));
+    auto seq = follower->catch_up();
+    if (!seq.ok()) return report("follow", seq.error());
+    std::fprintf(stderr, "hugo-journal: follow: %s is at seq %lld\n", o.replica.c_str(), static_cast<long long>(*seq));
     return kExitOk;
   }
   Status result = ok_status();

@@ -11,6 +11,7 @@
 #include <hugo/journal.hpp>
 #include <hugo/maintenance.hpp>
 #include <hugo/metrics.hpp>
+#include <hugo/peers.hpp>
 #include <hugo/replication.hpp>
 #include <hugo/sink_database.hpp>
 #include <hugo/sinks.hpp>
