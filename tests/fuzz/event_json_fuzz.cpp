@@ -2,8 +2,9 @@
 //
 // Properties, beyond "no sanitizer report":
 //  - bad input is a hugo::Error with a codec.* code, never anything else;
-//  - whatever decodes re-encodes to JSON that decodes to the same event and the same JSON (export
-//    output is always importable, and the round trip is lossless from the first decode on);
+//  - whatever decodes re-encodes to JSON that decodes to the same event (export output is always
+//    importable, and the round trip is lossless from the first decode on; see below for numbers
+//    inside JSON payloads);
 //  - the same holds for Hugo's Error JSON shape.
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
@@ -32,14 +33,12 @@ void check_event(std::string_view input) {
   auto again = hugo::decode_event_json(encoded);
   FUZZ_CHECK(again.ok(), "re-encoded event does not decode (%s): %s", again.ok() ? "" : again.error().message().c_str(),
              encoded.c_str());
-  // The export text is a fixed point, and every field survives. A JSON payload is compared by its
-  // encoding: RapidJSON parses numbers to within an ulp, so 2.2345678901233810e+19 may be stored
-  // as text that differs in the last digit yet prints back identically.
-  const std::string encoded_again = hugo::encode_event_json(*again);
-  FUZZ_CHECK(encoded_again == encoded, "round trip changed the JSON: %s -> %s", encoded.c_str(), encoded_again.c_str());
+  // Every field survives, except that numbers inside a JSON payload may move by an ulp: RapidJSON
+  // 1.1 parses them to within an ulp (its full-precision mode reaches undefined behaviour on
+  // input such as 0.0e400), so such a payload is only required to stay JSON.
   hugo::Event a = *again, d = *decoded;
   if (a.payload_format == hugo::PayloadFormat::Json && d.payload_format == hugo::PayloadFormat::Json) a.payload = d.payload;
-  FUZZ_CHECK(a == d, "round trip changed a field that the JSON does not show: %s", encoded.c_str());
+  FUZZ_CHECK(a == d, "round trip changed the event: %s -> %s", encoded.c_str(), hugo::encode_event_json(*again).c_str());
 }
 
 void check_error(std::string_view input) {
