@@ -47,6 +47,16 @@ check_reports() {
   fi
 }
 
+# tests/install/check_install.sh builds a program against the installed library with plain
+# `c++`; a sanitized library needs its runtime linked into the program, so the sanitizer stages
+# put first on PATH a `c++` that adds the stage's -fsanitize flags. Prints that PATH.
+sanitizer_path() {  # sanitizer_path DIR FLAGS
+  mkdir -p "$1/sanitizer-cxx"
+  printf '#!/bin/sh\nexec %s %s "$@"\n' "$(command -v c++)" "$2" >"$1/sanitizer-cxx/c++"
+  chmod +x "$1/sanitizer-cxx/c++"
+  echo "$PWD/$1/sanitizer-cxx:$PATH"
+}
+
 # run_stage NAME DIR BUILD_CMD TEST_CMD: times the build and the tests separately.
 run_stage() {
   local name=$1 dir=$2 build_cmd=$3 test_cmd=$4 t0 t1 t2 stage_status=0
@@ -83,7 +93,8 @@ for stage in $stages; do
       ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:log_path=$PWD/build-asan/sanitizer-reports/asan" \
       UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$PWD/build-asan/sanitizer-reports/ubsan" \
       HUGO_CRASH_KILLS=${HUGO_CRASH_KILLS:-20} HUGO_CHAOS_KILLS=${HUGO_CHAOS_KILLS:-50} \
-        run_stage asan build-asan "ninja -C build-asan" "$meson_test -C build-asan"
+        run_stage asan build-asan "ninja -C build-asan" \
+        "PATH=$(sanitizer_path build-asan -fsanitize=address,undefined) $meson_test -C build-asan"
       ;;
     tsan)
       configure build-tsan "${sanitizer_options[@]}" -Db_sanitize=thread
@@ -93,7 +104,8 @@ for stage in $stages; do
       if [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 28)" -gt 28 ]; then norandom="setarch $(uname -m) -R"; fi
       TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$PWD/build-tsan/sanitizer-reports/tsan" \
       HUGO_CRASH_KILLS=${HUGO_CRASH_KILLS:-10} HUGO_CHAOS_KILLS=${HUGO_CHAOS_KILLS:-30} \
-        run_stage tsan build-tsan "ninja -C build-tsan" "$norandom $meson_test -C build-tsan"
+        run_stage tsan build-tsan "ninja -C build-tsan" \
+        "PATH=$(sanitizer_path build-tsan -fsanitize=thread) $norandom $meson_test -C build-tsan"
       ;;
     fuzz)
       if [ ! -f build-fuzz/build.ninja ]; then
