@@ -253,6 +253,36 @@ Result<Event> decode_event_value(const Value& doc) {
   return e;
 }
 
+// True if a string holds a UTF-16 surrogate. The input is validated as UTF-8, but RapidJSON turns
+// a lone low-surrogate escape ("\udc00") into the three bytes ED B0 80, which are not UTF-8 and
+// would be written back out as such.
+bool has_surrogate(const char* s, std::size_t n) {
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    if (static_cast<unsigned char>(s[i]) == 0xED && static_cast<unsigned char>(s[i + 1]) >= 0xA0) return true;
+  }
+  return false;
+}
+
+// Finds a string or member name with a surrogate anywhere in `root` (an explicit stack, so that
+// deep nesting stays off the call stack).
+bool any_surrogate(const Value& root) {
+  std::vector<const Value*> todo{&root};
+  while (!todo.empty()) {
+    const Value* v = todo.back();
+    todo.pop_back();
+    if (v->IsString() && has_surrogate(v->GetString(), v->GetStringLength())) return true;
+    if (v->IsArray()) {
+      for (const Value& item : v->GetArray()) todo.push_back(&item);
+    } else if (v->IsObject()) {
+      for (auto it = v->MemberBegin(); it != v->MemberEnd(); ++it) {
+        if (has_surrogate(it->name.GetString(), it->name.GetStringLength())) return true;
+        todo.push_back(&it->value);
+      }
+    }
+  }
+  return false;
+}
+
 // Parses `json` into `doc`. Iterative parsing keeps hostile nesting off the call stack.
 Status parse_document(std::string_view json, rj::Document& doc) {
   if (json.size() > kMaxEventJsonBytes) {
@@ -267,6 +297,9 @@ Status parse_document(std::string_view json, rj::Document& doc) {
                  std::string("malformed JSON: ") + rj::GetParseError_En(doc.GetParseError()) +
                      " at byte " + std::to_string(doc.GetErrorOffset()))
         .with("offset", std::to_string(doc.GetErrorOffset()));
+  }
+  if (any_surrogate(doc)) {
+    return Error(std::string(errc::codec_malformed), "malformed JSON: a \\u escape names a lone UTF-16 surrogate");
   }
   return ok_status();
 }

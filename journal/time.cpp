@@ -85,6 +85,15 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
   if (text.size() < 20 || text.size() > 40) return bad_time(text, "wrong length");
   if (text[10] != 'T' && text[10] != 't') return bad_time(text, "missing 'T'");
   std::string_view head = text.substr(0, 19);
+  // "YYYY-MM-DDTHH:MM:SS" digit for digit: the date library is only handed well-formed fields
+  // (its %S reads a floating-point second and converts a failed read's NaN, which is undefined).
+  for (std::size_t i = 0; i < head.size(); ++i) {
+    const bool separator = i == 4 || i == 7 || i == 10 || i == 13 || i == 16;
+    if (!separator && (head[i] < '0' || head[i] > '9')) return bad_time(text, "not a valid date and time");
+  }
+  if (head[4] != '-' || head[7] != '-' || head[13] != ':' || head[16] != ':') {
+    return bad_time(text, "not a valid date and time");
+  }
   std::string_view rest = text.substr(19);
   long long fraction_us = 0;
   if (!rest.empty() && rest.front() == '.') {
@@ -101,7 +110,9 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
   }
   std::string offset(rest);
   if (offset == "Z" || offset == "z") offset = "+00:00";
-  if (offset.size() != 6 || (offset[0] != '+' && offset[0] != '-') || offset[3] != ':') {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (offset.size() != 6 || (offset[0] != '+' && offset[0] != '-') || offset[3] != ':' || !digit(offset[1]) ||
+      !digit(offset[2]) || !digit(offset[4]) || !digit(offset[5])) {
     return bad_time(text, "missing or malformed UTC offset");
   }
   std::istringstream in(std::string(head) + offset);
@@ -109,7 +120,13 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
   in >> date::parse("%Y-%m-%dT%H:%M:%S%Ez", seconds);
   if (in.fail()) return bad_time(text, "not a valid date and time");
   if (in.peek() != std::char_traits<char>::eof()) return bad_time(text, "trailing characters");
-  return Timestamp{seconds} + Duration{fraction_us};
+  // Like .NET's DateTimeOffset, the instant itself (in UTC) must fall in years 0001..9999, so
+  // that it formats back as a four-digit year that this parser accepts.
+  const Timestamp t = Timestamp{seconds} + Duration{fraction_us};
+  if (t < Timestamp{date::sys_days{date::year{1} / 1 / 1}} || t >= Timestamp{date::sys_days{date::year{10000} / 1 / 1}}) {
+    return bad_time(text, "the UTC instant is outside years 0001..9999");
+  }
+  return t;
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
