@@ -199,11 +199,15 @@ Status LineSplitter::oversize(std::size_t bytes) const {
       .with("max_line_bytes", std::to_string(max_));
 }
 
+std::optional<Event> decode_canonical_event_line(std::string_view line) {
+  return CanonicalEventLine(line).decode();
+}
+
 Result<StreamLine> parse_stream_line(std::string_view line) {
   StreamLine out;
   if (line.starts_with(kEventPrefix)) {
     if (line.size() <= kMaxEventJsonBytes) {
-      if (auto fast = CanonicalEventLine(line).decode()) {
+      if (auto fast = decode_canonical_event_line(line)) {
         out.kind = StreamLine::Kind::Event;
         out.event = std::move(*fast);
         return out;

@@ -7,6 +7,7 @@
 
 #include <hugo/event.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,11 @@ struct StreamLine {
 Result<StreamLine> parse_stream_line(std::string_view line);
 
 Error malformed_stream(std::string why, std::string_view line);
+
+// The fast path of parse_stream_line: an event line in exactly encode_event_json's layout, read
+// without a JSON DOM. nullopt when the line is anything else (then decode_event_json decides).
+// Whatever it returns, decode_event_json returns too (the stream fuzz target checks this).
+std::optional<Event> decode_canonical_event_line(std::string_view line);
 
 template <class OnLine>
 Status LineSplitter::feed(std::string_view chunk, OnLine&& on_line) {

@@ -3,6 +3,7 @@
 //
 // Properties, beyond "no sanitizer report":
 //  - a line over the bound is replication.stream_malformed, and so is every later feed;
+//  - the fast canonical event reader agrees with the strict decoder on every line it accepts;
 //  - every complete line either parses (an event or a heartbeat) or is
 //    replication.stream_malformed, never anything else;
 //  - splitting is independent of chunking: the lines seen equal those of splitting the whole
@@ -25,6 +26,16 @@ constexpr std::size_t kMaxLine = 2048;
 
 bool is_malformed(const hugo::Error& error) { return error.code() == hugo::errc::replication_stream_malformed; }
 
+// Differential check of the fast path: what it accepts, the strict decoder decodes identically.
+void check_fast_path(std::string_view line) {
+  auto fast = hugo::peers::decode_canonical_event_line(line);
+  if (!fast) return;
+  auto strict = hugo::decode_event_json(line);
+  FUZZ_CHECK(strict.ok(), "fast path accepted a line the strict decoder rejects: %s",
+             strict.ok() ? "" : strict.error().message().c_str());
+  FUZZ_CHECK(*strict == *fast, "fast path and strict decoder disagree on a line");
+}
+
 // Splits `input` with the given chunk sizes; returns the lines seen, and the first error.
 std::vector<std::string> split(std::string_view input, std::size_t chunk, hugo::Status& status) {
   hugo::peers::LineSplitter splitter(kMaxLine);
@@ -34,6 +45,7 @@ std::vector<std::string> split(std::string_view input, std::size_t chunk, hugo::
     const std::size_t n = std::min(chunk, input.size());
     status = splitter.feed(input.substr(0, n), [&](std::string_view line) -> hugo::Status {
       lines.emplace_back(line);
+      check_fast_path(line);
       auto parsed = hugo::peers::parse_stream_line(line);
       if (!parsed.ok()) {
         FUZZ_CHECK(is_malformed(parsed.error()), "unexpected code %s", parsed.error().code().c_str());
@@ -53,6 +65,10 @@ std::vector<std::string> split(std::string_view input, std::size_t chunk, hugo::
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
+  if (data[0] == 0xff) {  // the whole rest is one line for the differential check
+    check_fast_path(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
+    return 0;
+  }
   const std::size_t chunk = 1 + data[0] % 64;
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   hugo::Status whole_status = hugo::ok_status();
