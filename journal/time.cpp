@@ -117,6 +117,10 @@ std::string format_iso8601(Timestamp t) {
 
 // date::parse trips GCC's -Wmaybe-uninitialized inside date.h (a false positive in a
 // third-party header); silence it for this one function only.
+namespace {
+Result<date::sys_seconds> parse_seconds_slowly(std::string_view text, std::string_view head, std::string_view rest);
+}  // namespace
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -150,7 +154,24 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
     if (n == 1) return bad_time(text, "empty fraction");
     rest = rest.substr(n);
   }
-  if (const auto fast = parse_canonical_seconds(head, rest)) return *fast + Duration{fraction_us};
+  date::sys_seconds seconds{};
+  if (const auto fast = parse_canonical_seconds(head, rest)) {
+    seconds = *fast;
+  } else {
+    HUGO_ASSIGN_OR_RETURN(seconds, parse_seconds_slowly(text, head, rest));
+  }
+  // Like .NET's DateTimeOffset, the instant itself (in UTC) must fall in years 0001..9999, so
+  // that it formats back as a four-digit year that this parser accepts.
+  const Timestamp t = Timestamp{seconds} + Duration{fraction_us};
+  if (t < Timestamp{date::sys_days{date::year{1} / 1 / 1}} || t >= Timestamp{date::sys_days{date::year{10000} / 1 / 1}}) {
+    return bad_time(text, "the UTC instant is outside years 0001..9999");
+  }
+  return t;
+}
+
+namespace {
+// The general path: any offset form date::parse accepts for "%Y-%m-%dT%H:%M:%S%Ez".
+Result<date::sys_seconds> parse_seconds_slowly(std::string_view text, std::string_view head, std::string_view rest) {
   std::string offset(rest);
   if (offset == "Z" || offset == "z") offset = "+00:00";
   const auto digit = [](char c) { return c >= '0' && c <= '9'; };
@@ -163,14 +184,9 @@ Result<Timestamp> parse_iso8601(std::string_view text) {
   in >> date::parse("%Y-%m-%dT%H:%M:%S%Ez", seconds);
   if (in.fail()) return bad_time(text, "not a valid date and time");
   if (in.peek() != std::char_traits<char>::eof()) return bad_time(text, "trailing characters");
-  // Like .NET's DateTimeOffset, the instant itself (in UTC) must fall in years 0001..9999, so
-  // that it formats back as a four-digit year that this parser accepts.
-  const Timestamp t = Timestamp{seconds} + Duration{fraction_us};
-  if (t < Timestamp{date::sys_days{date::year{1} / 1 / 1}} || t >= Timestamp{date::sys_days{date::year{10000} / 1 / 1}}) {
-    return bad_time(text, "the UTC instant is outside years 0001..9999");
-  }
-  return t;
+  return seconds;
 }
+}  // namespace
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif

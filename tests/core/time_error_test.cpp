@@ -68,6 +68,24 @@ TEST_CASE("ISO-8601 parsing handles offsets, Z and .NET's seven fractional digit
   }
 }
 
+TEST_CASE("ISO-8601 parsing refuses UTC instants outside years 0001..9999, on every parsing path") {
+  // The canonical layout takes a fast path and other offsets the general one; both check the range,
+  // so everything accepted formats back to something accepted.
+  for (const char* text : {"9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59.5-00:01", "0001-01-01T00:00:00+00:01",
+                           "0000-06-01T00:00:00Z", "0000-12-31T23:59:59+00:00"}) {
+    CAPTURE(text);
+    auto parsed = hugo::parse_iso8601(text);
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.error().message().find("outside years 0001..9999") != std::string::npos);
+  }
+  for (const char* text : {"9999-12-31T23:59:59.9999999+00:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+14:00"}) {
+    CAPTURE(text);
+    auto parsed = hugo::parse_iso8601(text);
+    REQUIRE(parsed.ok());
+    CHECK(hugo::parse_iso8601(hugo::format_iso8601(*parsed)).ok());
+  }
+}
+
 TEST_CASE("ManualClock moves only when told to") {
   ManualClock clock;
   const Timestamp start = clock.now();
