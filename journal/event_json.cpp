@@ -15,6 +15,7 @@
 #include <rapidjson/error/en.h>
 
 #include <cstring>
+#include <optional>
 
 namespace hugo {
 namespace {
@@ -29,7 +30,9 @@ struct StringSink {
   void Flush() {}
 };
 
-using Writer = rj::Writer<StringSink>;
+// Explicit kWriteNoFlags: cereal's archive header makes NaN/Infinity writable by default, and a
+// number that overflowed while parsing must not come back out as the non-JSON token Infinity.
+using Writer = rj::Writer<StringSink, rj::UTF8<>, rj::UTF8<>, rj::CrtAllocator, rj::kWriteNoFlags>;
 
 void write_error(json::JsonOut& w, const Error& error) {
   w.raw("{\"message\":").string(error.message());
@@ -138,11 +141,13 @@ Result<std::optional<Timestamp>> optional_time(const Value& object, const char* 
   return std::optional<Timestamp>(*parsed);
 }
 
-std::string to_compact_text(const Value& v) {
+// The compact JSON text of `v`; nullopt if it cannot be written back as JSON (a number that
+// overflowed a double while parsing, which the writer refuses to print as Infinity).
+std::optional<std::string> to_compact_text(const Value& v) {
   std::string out;
   StringSink sink{&out};
   Writer writer(sink);
-  v.Accept(writer);
+  if (!v.Accept(writer)) return std::nullopt;
   return out;
 }
 
@@ -171,7 +176,9 @@ Status decode_error_value(const Value& v, const char* field, std::optional<Error
       if (it->value.IsString()) {
         error.with(std::move(key), std::string(it->value.GetString(), it->value.GetStringLength()));
       } else {
-        error.with(std::move(key), to_compact_text(it->value));
+        auto text = to_compact_text(it->value);
+        if (!text) return invalid(field, "has metadata '" + key + "' holding a number out of range");
+        error.with(std::move(key), std::move(*text));
       }
     }
   }
@@ -228,7 +235,9 @@ Result<Event> decode_event_value(const Value& doc) {
   if (const Value* value = member(doc, "value"); value && !value->IsNull()) {
     const bool as_json = value_format ? *value_format == "json" : !value->IsString();
     if (as_json) {
-      e.payload = to_compact_text(*value);
+      auto text = to_compact_text(*value);
+      if (!text) return invalid("value", "holds a number out of a double's range");
+      e.payload = std::move(*text);
       e.payload_format = PayloadFormat::Json;
     } else {
       if (!value->IsString()) return invalid("value", "must be a base64 string when valueFormat is bytes");

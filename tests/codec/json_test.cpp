@@ -196,6 +196,8 @@ TEST_CASE("well-formed JSON that is not a valid event gives codec.invalid naming
       {replace(R"("occurredAt":"2024-01-01T00:00:01.5+00:00")", R"("occurredAt":"yesterday")"), "occurredAt"},
       {replace(R"("leaseId":"00000000-0000-0000-0000-000000000065")", R"("leaseId":7)"), "ownershipToken.leaseId"},
       {replace(R"("ownershipToken":{"sequenceId":100,)", R"("ownershipToken":{)"), "ownershipToken.sequenceId"},
+      // A JSON payload whose number overflows a double cannot be written back as JSON (found by fuzzing).
+      {replace(R"("value":null)", R"("value":132.456789012245617e+308)"), "value"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.json);
