@@ -161,8 +161,7 @@ Status Store::adopt(const OwnerIdentity& owner) {
     HUGO_TRY(rows::put_meta(db_, "role", "replica"));
     HUGO_TRY(rows::record_durability(db_, "process"));
   }
-  HUGO_ASSIGN_OR_RETURN(sql::Stmt put, db_.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?1)"));
-  HUGO_TRY(put.bind(1, owner.epoch).run());
+  HUGO_TRY(rows::put_meta(db_, "epoch", owner.epoch));
   HUGO_TRY(rows::put_meta(db_, "epoch_history", owner.epoch_history));
   HUGO_TRY(txn.commit());
   return load();
@@ -173,8 +172,7 @@ Status Store::apply(const std::vector<Event>& events, std::uint64_t hash_after) 
   HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db_, true));
   for (const Event& e : events) HUGO_TRY(inserter_->insert(e));
   const std::int64_t last = events.back().seq;
-  HUGO_ASSIGN_OR_RETURN(sql::Stmt put, db_.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('replica_seq', ?1)"));
-  HUGO_TRY(put.bind(1, last).run());
+  HUGO_TRY(rows::put_meta(db_, "replica_seq", last));
   HUGO_TRY(rows::put_meta(db_, "replica_hash", format_hash(hash_after)));
   HUGO_TRY(txn.commit());
   position_.seq = last;
@@ -207,8 +205,7 @@ Result<PromoteReport> promote_replica(const std::filesystem::path& path) {
   report.epoch_history = meta.epoch_history + "," + std::to_string(report.epoch) + ":" + std::to_string(report.last_seq);
   HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db, true));
   HUGO_TRY(db.exec("DELETE FROM meta WHERE key IN ('role', 'replica_seq', 'replica_hash')"));
-  HUGO_ASSIGN_OR_RETURN(sql::Stmt put, db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?1)"));
-  HUGO_TRY(put.bind(1, report.epoch).run());
+  HUGO_TRY(rows::put_meta(db, "epoch", report.epoch));
   HUGO_TRY(rows::put_meta(db, "epoch_history", report.epoch_history));
   HUGO_TRY(txn.commit());
   return report;

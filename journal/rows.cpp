@@ -67,12 +67,14 @@ Status check_journal_file(const std::filesystem::path& path) {
   return ok_status();
 }
 
-Status record_durability(sql::Db& db, std::string_view durability) {
-  HUGO_ASSIGN_OR_RETURN(sql::Stmt put, db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('durability', ?1)"));
-  return put.bind(1, durability).run();
-}
+Status record_durability(sql::Db& db, std::string_view durability) { return put_meta(db, "durability", durability); }
 
 Status put_meta(sql::Db& db, std::string_view key, std::string_view value) {
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt put, db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)"));
+  return put.bind(1, key).bind(2, value).run();
+}
+
+Status put_meta(sql::Db& db, std::string_view key, std::int64_t value) {
   HUGO_ASSIGN_OR_RETURN(sql::Stmt put, db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)"));
   return put.bind(1, key).bind(2, value).run();
 }

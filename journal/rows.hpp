@@ -45,6 +45,7 @@ Error corrupt_row(std::int64_t seq, std::string why);
 Status init_meta(sql::Db& db, Timestamp now, const std::string& journal_id = {});
 // Sets one meta row (inside the caller's transaction).
 Status put_meta(sql::Db& db, std::string_view key, std::string_view value);
+Status put_meta(sql::Db& db, std::string_view key, std::int64_t value);
 // journal.replica if the journal is a replica (a writable open must promote it first).
 Status refuse_replica(sql::Db& db);
 // Records the durability level of the writer that opened the journal.

@@ -6,6 +6,7 @@
 
 #include "journal/replica.hpp"
 #include "replay/peers/stream.hpp"
+#include "replay/peers/timeouts.hpp"
 
 #include <httplib.h>
 
@@ -111,12 +112,10 @@ Status HttpFollower::Impl::request(bool follow) {
   if (!client.is_valid()) {
     return Error(std::string(errc::validation), "not an http:// URL: " + options.url).with("url", options.url);
   }
-  const auto idle_s = std::chrono::duration_cast<std::chrono::seconds>(options.idle_timeout);
-  const auto idle_us = std::chrono::duration_cast<std::chrono::microseconds>(options.idle_timeout - idle_s);
-  const auto conn_s = std::chrono::duration_cast<std::chrono::seconds>(options.connect_timeout);
-  const auto conn_us = std::chrono::duration_cast<std::chrono::microseconds>(options.connect_timeout - conn_s);
-  client.set_connection_timeout(conn_s.count(), conn_us.count());
-  client.set_read_timeout(idle_s.count(), idle_us.count());
+  const auto connect = peers::split_timeout(options.connect_timeout);
+  const auto idle = peers::split_timeout(options.idle_timeout);
+  client.set_connection_timeout(connect.seconds, connect.micros);
+  client.set_read_timeout(idle.seconds, idle.micros);
   client.set_tcp_nodelay(true);
   httplib::Headers headers = {{"Accept", "application/x-ndjson"}};
   if (!options.token.empty()) headers.emplace("Authorization", "Bearer " + options.token);

@@ -8,6 +8,7 @@
 #include "journal/json_out.hpp"
 #include "journal/wire_json.hpp"
 #include "replay/peers/hash_index.hpp"
+#include "replay/peers/timeouts.hpp"
 
 #include <httplib.h>
 
@@ -293,10 +294,9 @@ Result<std::unique_ptr<ReplicationServer>> ReplicationServer::start(ReplicationS
   Impl& m = *impl;
   const std::size_t threads = m.options.max_subscribers + 4;
   m.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(m.options.io_timeout);
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(m.options.io_timeout - seconds);
-  m.http.set_read_timeout(seconds.count(), micros.count());
-  m.http.set_write_timeout(seconds.count(), micros.count());
+  const auto io = peers::split_timeout(m.options.io_timeout);
+  m.http.set_read_timeout(io.seconds, io.micros);
+  m.http.set_write_timeout(io.seconds, io.micros);
   m.http.set_keep_alive_timeout(5);
   m.http.set_payload_max_length(64 * 1024);  // requests carry no body worth more
   m.http.set_tcp_nodelay(true);

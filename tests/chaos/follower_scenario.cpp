@@ -1,4 +1,5 @@
 #include "tests/chaos/follower_scenario.hpp"
+#include "tests/support/journal_text.hpp"
 
 #include <hugo/event_json.hpp>
 
@@ -95,16 +96,16 @@ void FollowerScenario::check_after_kill(const std::filesystem::path& dir, Report
   previous_seq_ = std::max(previous_seq_, p.seq);
 
   // Rows: exactly the owner's up to the position, in order, once each.
-  auto reader = JournalReader::open(dir / "replica.journal");
-  report.expect(reader.ok(), "replica not readable as a journal");
-  if (!reader.ok()) return;
-  std::string replica_lines;
+  auto replica = test::journal_as_ndjson(dir / "replica.journal");
+  report.expect(replica.ok(), "replica not readable as a journal");
+  if (!replica.ok()) return;
+  const std::string& replica_lines = *replica;
+  // The seq of the replica's last row (0 when it has none).
   std::int64_t after = 0;
-  while (true) {
-    auto events = (*reader)->read(after, 8192);
-    if (!events.ok() || events->empty()) break;
-    replica_lines += encode_ndjson(*events);
-    after = events->back().seq;
+  if (!replica_lines.empty()) {
+    const std::size_t start = replica_lines.rfind('\n', replica_lines.size() - 2);
+    auto last = decode_event_json(std::string_view(replica_lines).substr(start == std::string::npos ? 0 : start + 1));
+    after = last.ok() ? last->seq : -1;
   }
   report.expect(after == p.seq, "replica rows end at " + std::to_string(after) + ", its position says " +
                                     std::to_string(p.seq));

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/cli/cli_support.hpp"
+#include "tests/support/journal_text.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -26,17 +27,7 @@ T ok_or_fail(Result<T> r) {
   return std::move(r).value();
 }
 
-std::string all_events(const std::filesystem::path& path) {
-  auto reader = ok_or_fail(JournalReader::open(path));
-  std::string out;
-  std::int64_t after = 0;
-  while (true) {
-    auto events = ok_or_fail(reader->read(after, 8192));
-    if (events.empty()) return out;
-    out += encode_ndjson(events);
-    after = events.back().seq;
-  }
-}
+std::string all_events(const std::filesystem::path& path) { return ok_or_fail(hugo::test::journal_as_ndjson(path)); }
 
 void append_events(Journal& journal, int count, const std::string& tag) {
   for (int i = 0; i < count; i += 100) {

@@ -8,6 +8,7 @@
 #include <hugo/peers.hpp>
 
 #include "tests/support/events.hpp"
+#include "tests/support/journal_text.hpp"
 #include "tests/support/queue_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -19,18 +20,7 @@
 namespace hugo::test {
 
 // Every event of a journal, as the NDJSON the server would send.
-inline std::string journal_ndjson(const std::filesystem::path& path) {
-  auto reader = must(JournalReader::open(path));
-  std::string out;
-  std::int64_t after = 0;
-  while (true) {
-    auto events = must(reader->read(after, 4096));
-    if (events.empty()) break;
-    out += encode_ndjson(events);
-    after = events.back().seq;
-  }
-  return out;
-}
+inline std::string journal_ndjson(const std::filesystem::path& path) { return must(journal_as_ndjson(path)); }
 
 // The rolling hash over a journal's events (what a replica at its last seq must hold).
 inline std::uint64_t journal_hash(const std::filesystem::path& path) {
