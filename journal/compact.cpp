@@ -3,6 +3,7 @@
 #include <hugo/maintenance.hpp>
 
 #include "journal/sqlite.hpp"
+#include "journal/wal_files.hpp"
 #include "journal/writer_lock.hpp"
 #include "schema/schema.hpp"
 
@@ -30,6 +31,7 @@ Result<CompactResult> compact_journal(const std::filesystem::path& journal, std:
         .with("path", journal.string());
   }
   HUGO_ASSIGN_OR_RETURN(WriterLock lock, WriterLock::acquire(journal));
+  HUGO_TRY(wal_files::check_wal_not_truncated(journal));
   CompactResult result;
   result.below_seq = below_seq;
   result.bytes_before = bytes_on_disk(journal);

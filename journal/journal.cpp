@@ -11,6 +11,7 @@
 #include <hugo/journal.hpp>
 
 #include "journal/file_identity.hpp"
+#include "journal/wal_files.hpp"
 #include "journal/planted.hpp"
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
@@ -66,7 +67,8 @@ struct Journal::Impl {
   std::optional<rows::EventInserter> inserter;
   std::optional<rows::EventSelector> selector;
   std::int64_t page_size = 4096;
-  FileIdentity opened_as;  // the file at `path` when opened; check_file() compares
+  FileIdentity opened_as;      // the file at `path` when opened; check_file() compares
+  FileIdentity shm_opened_as;  // its -shm, which every batch checks before it writes
   std::atomic<int> wal_pages{0};
 
   mutable std::mutex mutex;
@@ -109,6 +111,8 @@ struct Journal::Impl {
   }
 
   Status write_batch(const Batch& batch) {
+    // Before the write, so that a batch refused for a deleted -shm is not in the WAL either.
+    HUGO_TRY(wal_files::check_shm_unchanged(path, shm_opened_as, meta.journal_id, "writer"));
     HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(writer_db, true));
     for (const Event& event : batch.events) {
       HUGO_TRY(inserter->insert(event));
@@ -276,6 +280,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& path
   impl->path = path;
   impl->options = options;
   HUGO_ASSIGN_OR_RETURN(impl->lock, WriterLock::acquire(path));
+  HUGO_TRY(wal_files::check_wal_not_truncated(path));
   HUGO_ASSIGN_OR_RETURN(impl->writer_db, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, options.busy_timeout));
   HUGO_TRY(impl->configure_writer());
   impl->opened_as = FileIdentity::of(path).value_or(FileIdentity{});
@@ -288,6 +293,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& path
     HUGO_TRY(txn.commit());
   }
   HUGO_ASSIGN_OR_RETURN(impl->meta, rows::load_meta(impl->writer_db, schema::kCurrentVersion));
+  impl->shm_opened_as = wal_files::shm_identity(path).value_or(FileIdentity{});
   HUGO_ASSIGN_OR_RETURN(impl->last_accepted, rows::last_issued_seq(impl->writer_db));
   impl->durable = impl->last_accepted;
   HUGO_ASSIGN_OR_RETURN(auto inserter, rows::EventInserter::create(impl->writer_db, impl->meta));

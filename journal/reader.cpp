@@ -5,6 +5,7 @@
 
 #include "journal/file_identity.hpp"
 #include "journal/rows.hpp"
+#include "journal/wal_files.hpp"
 #include "journal/sqlite.hpp"
 #include "schema/schema.hpp"
 
@@ -86,6 +87,7 @@ struct JournalReader::Impl {
   // What this reader opened and has seen of it; check_identity() compares.
   FileIdentity opened_as;
   FileIdentity seen;                  // the main file at the last check
+  std::optional<FileIdentity> shm;    // the -shm this connection indexes the WAL with (none if immutable)
   std::int64_t checked_version = -1;  // data_version at the last check
   std::int64_t high_water = 0;        // highest seq read() returned
 
@@ -99,7 +101,8 @@ struct JournalReader::Impl {
 
   // journal.replaced if the path now names another file or nothing, or the file now holds
   // another journal (another journal id) or an older copy of this one (its last seq is below
-  // what read() returned). Costs one stat(); the id and last seq are queried only after another
+  // what read() returned); journal.shm_missing if the -shm this connection uses was removed or
+  // replaced. Costs two stat()s; the id and last seq are queried only after another
   // connection committed, and through a fresh connection only after the main file was written
   // (a checkpoint, or bytes copied over it, which this connection's page cache would not see).
   Status check_identity() {
@@ -115,8 +118,9 @@ struct JournalReader::Impl {
       return replaced(path, id, "rewritten", "was overwritten in place and no longer reads as this journal")
           .with("detail", verdict.error().message());
     }
-    if (verdict.ok()) seen = *now;
-    return verdict;
+    if (!verdict.ok()) return verdict;
+    seen = *now;
+    return shm ? wal_files::check_shm_unchanged(path, *shm, id, "reader") : ok_status();
   }
 
   Status check_tip(bool rewritten) {
@@ -165,6 +169,7 @@ Result<std::unique_ptr<JournalReader>> JournalReader::open(const std::filesystem
   }
   impl->opened_as = impl->seen = *opened_as;
   HUGO_ASSIGN_OR_RETURN(impl->db, open_read_only(path, impl->immutable));
+  if (!impl->immutable) impl->shm = wal_files::shm_identity(path);  // the first read opened it
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(impl->db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(impl->db, version));
   HUGO_ASSIGN_OR_RETURN(auto selector, rows::EventSelector::create(impl->db, std::move(meta)));

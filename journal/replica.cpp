@@ -3,6 +3,7 @@
 
 #include <hugo/error_codes.hpp>
 
+#include "journal/wal_files.hpp"
 #include "schema/schema.hpp"
 
 #include <bit>
@@ -132,6 +133,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path) {
   Store& store = *owned;
   store.path_ = path;
   HUGO_ASSIGN_OR_RETURN(store.lock_, WriterLock::acquire(path));
+  HUGO_TRY(wal_files::check_wal_not_truncated(path));
   HUGO_ASSIGN_OR_RETURN(store.db_, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, std::chrono::milliseconds(5000)));
   HUGO_TRY(store.db_.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
   {

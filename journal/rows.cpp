@@ -1,4 +1,5 @@
 #include "journal/rows.hpp"
+#include "journal/wal_files.hpp"
 
 #include "journal/json_util.hpp"
 
@@ -64,7 +65,7 @@ Status check_journal_file(const std::filesystem::path& path) {
                  path.string() + " is a directory, not a journal file (point at the journal file)")
         .with("path", path.string());
   }
-  return ok_status();
+  return wal_files::check_wal_not_truncated(path);
 }
 
 Status record_durability(sql::Db& db, std::string_view durability) { return put_meta(db, "durability", durability); }

@@ -39,7 +39,8 @@ int exit_code_for(const Error& error) {
   const std::string& code = error.code();
   if (code == errc::journal_locked || code == errc::journal_busy) return kExitLocked;
   if (code == errc::journal_corrupt || code == errc::journal_schema_newer || code == errc::journal_not_found ||
-      code == errc::journal_replaced || code == errc::codec_malformed || code == errc::codec_invalid) {
+      code == errc::journal_replaced || code == errc::journal_wal_truncated || code == errc::journal_shm_missing ||
+      code == errc::codec_malformed || code == errc::codec_invalid) {
     return kExitNotJournal;
   }
   if (code == errc::validation) return kExitUsage;

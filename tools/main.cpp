@@ -22,7 +22,8 @@ Exit codes:
   1  verify found violations
   2  usage: bad arguments, or arguments that name nothing (error.validation)
   3  not a journal: missing (journal.not_found), not a hugo journal or damaged (journal.corrupt),
-     newer schema (journal.schema_newer), replaced while read (journal.replaced), undecodable
+     newer schema (journal.schema_newer), replaced while read (journal.replaced), its -wal cut
+     (journal.wal_truncated), its -shm deleted while read (journal.shm_missing), undecodable
      import input (codec.*)
   4  locked: another process writes the journal (journal.locked, with its pid; journal.busy;
      journal.replica: a replica is written by its follower; promote it first)

@@ -18,6 +18,8 @@ inline constexpr std::string_view journal_read_only = "journal.read_only";    //
 inline constexpr std::string_view journal_closed = "journal.closed";          // append after close()
 inline constexpr std::string_view journal_busy = "journal.busy";              // lock wait timed out
 inline constexpr std::string_view journal_replaced = "journal.replaced";      // the file now holds another history
+inline constexpr std::string_view journal_wal_truncated = "journal.wal_truncated";  // the -wal lost indexed commits
+inline constexpr std::string_view journal_shm_missing = "journal.shm_missing";  // the open -shm was deleted
 
 // --- Queue -----------------------------------------------------------------------------------
 inline constexpr std::string_view queue_full = "queue.full";        // enqueue with Wait::none on a full queue
