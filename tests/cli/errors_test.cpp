@@ -76,6 +76,29 @@ TEST_CASE("a journal written by a newer schema is exit 3 with journal.schema_new
   }
 }
 
+// The journal's files as a crash leaves them (copied while a writer holds them open, its commits
+// still in the WAL and indexed by the -shm), then the WAL cut to half its frames.
+TEST_CASE("a journal whose -wal was cut is exit 3 with journal.wal_truncated for every verb, and no byte changes") {
+  FixtureJournal f;
+  {
+    auto clock = std::make_shared<ManualClock>();
+    auto journal = open_fixture_journal(f.dir / "live.journal", clock);
+    auto orders = ok_or_throw(TaskQueue::open(journal, fixture_queue("orders", clock)));
+    for (int i = 0; i < 200; ++i) ok_or_throw(orders->enqueue(std::string(300, static_cast<char>('a' + i % 26))));
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::copy_file(f.dir / ("live.journal" + std::string(suffix)),
+                                 f.dir / ("cut.journal" + std::string(suffix)));
+    }
+  }
+  const auto wal = f.dir / "cut.journal-wal";
+  const std::uintmax_t frames = (std::filesystem::file_size(wal) - 32) / (24 + 4096);
+  REQUIRE(frames > 4);
+  std::filesystem::resize_file(wal, 32 + (frames / 2) * (24 + 4096));
+  const std::string before = read_text(f.dir / "cut.journal") + read_text(wal) + read_text(f.dir / "cut.journal-shm");
+  expect_every_verb_fails(f, "cut.journal", 3, "journal.wal_truncated");
+  CHECK(read_text(f.dir / "cut.journal") + read_text(wal) + read_text(f.dir / "cut.journal-shm") == before);
+}
+
 TEST_CASE("write verbs on a journal held by a live writer exit 4 naming its pid; read verbs still work") {
   FixtureJournal f;
   hugo::test::Child holder({hugo::test::child_binary(), "hold-writer", f.path.string()});
