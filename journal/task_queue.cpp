@@ -80,9 +80,10 @@ Result<std::unique_ptr<TaskQueue>> TaskQueue::open(std::shared_ptr<Journal> jour
           .with("queue", options.name);
     }
   }
-  auto release_name = [&] {
+  // Captures its own copy of the key: `options` is moved into the queue below.
+  auto release_name = [key = std::make_pair(static_cast<const Journal*>(journal.get()), options.name)] {
     std::lock_guard lock(g_registry_mutex);
-    g_open_queues.erase({journal.get(), options.name});
+    g_open_queues.erase(key);
   };
   auto impl = std::make_unique<Impl>();
   impl->journal = journal;

@@ -171,6 +171,11 @@ TEST_CASE("a row that is not a valid transition makes the open fail with journal
   REQUIRE_FALSE(q.ok());
   CHECK(q.error().code() == errc::journal_corrupt);
   CHECK(*q.error().find("seq") == "1");
+  // The failed open released the queue's name: trying again gives the same error, not
+  // "already open" (and a later journal at the same address inherits no stale claim).
+  auto again = TaskQueue::open(f.journal, f.options());
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code() == errc::journal_corrupt);
 }
 
 TEST_CASE("a Failed row without its follow-up is repaired on open by requeueing the task") {
