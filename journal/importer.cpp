@@ -39,20 +39,28 @@ struct JournalImporter::Impl {
     HUGO_TRY(rows::init_meta(db, first.occurred_at, first.journal_id.value_or(std::string())));
     HUGO_TRY(rows::record_durability(db, "fsync"));
     HUGO_TRY(txn.commit());
-    HUGO_ASSIGN_OR_RETURN(meta, rows::load_meta(db, schema::kCurrentVersion));
-    HUGO_ASSIGN_OR_RETURN(auto created, rows::EventInserter::create(db, *meta));
+    // `meta` is set last: add() starts again while it is unset.
+    HUGO_ASSIGN_OR_RETURN(rows::Meta loaded, rows::load_meta(db, schema::kCurrentVersion));
+    HUGO_ASSIGN_OR_RETURN(auto created, rows::EventInserter::create(db, loaded));
     inserter.emplace(std::move(created));
+    meta = std::move(loaded);
     return ok_status();
   }
 
   Status flush() {
     if (pending.empty()) return ok_status();
-    HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db, true));
-    for (const Event& e : pending) HUGO_TRY(inserter->insert(e));
-    HUGO_TRY(txn.commit());
+    const Status written = write_pending();
+    inserter->end_transaction(written.ok());
+    if (!written.ok()) return written;
     imported += static_cast<std::int64_t>(pending.size());
     pending.clear();
     return ok_status();
+  }
+
+  Status write_pending() {
+    HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db, true));
+    for (const Event& e : pending) HUGO_TRY(inserter->insert(e));
+    return txn.commit();
   }
 };
 

@@ -113,11 +113,13 @@ struct Journal::Impl {
   Status write_batch(const Batch& batch) {
     // Before the write, so that a batch refused for a deleted -shm is not in the WAL either.
     HUGO_TRY(wal_files::check_shm_unchanged(path, shm_opened_as, meta.journal_id, "writer"));
-    HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(writer_db, true));
-    for (const Event& event : batch.events) {
-      HUGO_TRY(inserter->insert(event));
-    }
-    HUGO_TRY(txn.commit());
+    Status written = [&]() -> Status {
+      HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(writer_db, true));
+      for (const Event& event : batch.events) HUGO_TRY(inserter->insert(event));
+      return txn.commit();
+    }();
+    inserter->end_transaction(written.ok());
+    if (!written.ok()) return written;
     return check_file();
   }
 
@@ -315,16 +317,16 @@ AppendTicket Journal::append_group_async(std::vector<Event>& events) {
 
 Result<std::int64_t> Journal::append(Event event) { return append_async(std::move(event)).wait(); }
 
+// Waits on `durable`, not on the queued batches: the writer takes a batch off the queue before
+// it commits it, so an empty queue does not mean the last append is durable.
 Status Journal::flush() {
-  std::shared_future<Status> last;
-  {
-    std::lock_guard lock(impl_->mutex);
-    if (impl_->failure) return *impl_->failure;
-    if (impl_->batches.empty()) return ok_status();
-    last = impl_->batches.back()->future;
-  }
-  impl_->work_cv.notify_one();
-  return last.get();
+  Impl& j = *impl_;
+  std::unique_lock lock(j.mutex);
+  const std::int64_t target = j.last_accepted;
+  if (!j.batches.empty()) j.work_cv.notify_one();
+  j.commit_cv.wait(lock, [&] { return j.failure || j.closed || j.durable >= target; });
+  if (j.failure) return *j.failure;
+  return ok_status();  // closed: close() drained every batch, so durable >= target
 }
 
 Status Journal::close() { return impl_->close(); }

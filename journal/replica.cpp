@@ -171,15 +171,20 @@ Status Store::adopt(const OwnerIdentity& owner) {
 
 Status Store::apply(const std::vector<Event>& events, std::uint64_t hash_after) {
   if (events.empty()) return ok_status();
-  HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db_, true));
-  for (const Event& e : events) HUGO_TRY(inserter_->insert(e));
-  const std::int64_t last = events.back().seq;
-  HUGO_TRY(rows::put_meta(db_, "replica_seq", last));
-  HUGO_TRY(rows::put_meta(db_, "replica_hash", format_hash(hash_after)));
-  HUGO_TRY(txn.commit());
-  position_.seq = last;
+  const Status written = write(events, hash_after);
+  inserter_->end_transaction(written.ok());
+  if (!written.ok()) return written;
+  position_.seq = events.back().seq;
   position_.hash = hash_after;
   return ok_status();
+}
+
+Status Store::write(const std::vector<Event>& events, std::uint64_t hash_after) {
+  HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db_, true));
+  for (const Event& e : events) HUGO_TRY(inserter_->insert(e));
+  HUGO_TRY(rows::put_meta(db_, "replica_seq", events.back().seq));
+  HUGO_TRY(rows::put_meta(db_, "replica_hash", format_hash(hash_after)));
+  return txn.commit();
 }
 
 }  // namespace replica

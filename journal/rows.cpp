@@ -320,7 +320,15 @@ Result<std::int64_t> EventInserter::intern(const std::string& name) {
   HUGO_TRY(insert_name_.bind(1, std::string_view(name)).run());
   const std::int64_t id = db_->last_insert_rowid();
   ids_.emplace(name, id);
+  uncommitted_names_.push_back(name);
   return id;
+}
+
+void EventInserter::end_transaction(bool committed) {
+  if (!committed) {
+    for (const std::string& name : uncommitted_names_) ids_.erase(name);
+  }
+  uncommitted_names_.clear();
 }
 
 Status EventInserter::insert(const Event& e) {

@@ -109,6 +109,10 @@ class EventInserter {
  public:
   static Result<EventInserter> create(sql::Db& db, Meta meta);
   Status insert(const Event& event);
+  // Call when the transaction that insert() wrote into ends. After a rollback the names it
+  // added to the names table are gone, so their cached ids are dropped too (a later row must not
+  // point at a name id that does not exist).
+  void end_transaction(bool committed);
 
  private:
   EventInserter(sql::Db& db, Meta meta) : db_(&db), meta_(std::move(meta)) {}
@@ -119,6 +123,7 @@ class EventInserter {
   sql::Stmt insert_;
   sql::Stmt insert_name_;
   std::unordered_map<std::string, std::int64_t> ids_;
+  std::vector<std::string> uncommitted_names_;  // interned since the last end_transaction()
 };
 
 }  // namespace hugo::rows

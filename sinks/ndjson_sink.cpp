@@ -82,6 +82,22 @@ Status NdjsonFileSink::process(const std::vector<Event>& batch) {
     it->second = it->second.advance(std::string(kDefaultPeerKey), e.seq, options_.clock->now());
   }
   if (lines.empty()) return ok_status();
+  const off_t start = ::lseek(fd_, 0, SEEK_CUR);
+  if (start < 0) return file_error(file_, "cannot seek in");
+  Status appended = append(lines, touched, start);
+  if (!appended.ok()) {
+    // Cut the batch's lines back off, as a reopen would: the checkpoint did not move, so the
+    // batch comes again and must not find its first attempt in the file.
+    if (::ftruncate(fd_, start) != 0 || ::lseek(fd_, start, SEEK_SET) < 0) {
+      return file_error(file_, "cannot undo a failed append to");
+    }
+  }
+  return appended;
+}
+
+Status NdjsonFileSink::append(const std::string& lines,
+                              const std::map<std::string, TaskQueueReplicationCheckpoint>& touched,
+                              std::int64_t start) {
   for (std::size_t written = 0; written < lines.size();) {
     const ssize_t n = ::write(fd_, lines.data() + written, lines.size() - written);
     if (n < 0) {
@@ -91,7 +107,7 @@ Status NdjsonFileSink::process(const std::vector<Event>& batch) {
     written += static_cast<std::size_t>(n);
   }
   if (::fsync(fd_) != 0) return file_error(file_, "cannot fsync");
-  const off_t size = ::lseek(fd_, 0, SEEK_CUR);
+  const std::int64_t size = start + static_cast<std::int64_t>(lines.size());
   return db_->transaction([&]() -> Status {
     for (const auto& [journal_id, cp] : touched) HUGO_TRY(store_->persist(cp));
     return db_->execute(

@@ -105,9 +105,14 @@ Status SinkDatabase::execute_script(std::string_view sql) { return impl_->db.exe
 Status SinkDatabase::transaction(const std::function<Status()>& body) {
   if (impl_->depth > 0) return body();
   HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(impl_->db, true));
-  impl_->depth = 1;
+  // Reset even if body() throws (a user's apply() may): otherwise every later transaction()
+  // would run its body outside any transaction.
+  struct Depth {
+    int& depth;
+    explicit Depth(int& d) : depth(d) { depth = 1; }
+    ~Depth() { depth = 0; }
+  } in_transaction(impl_->depth);
   Status status = body();
-  impl_->depth = 0;
   if (!status.ok()) return status;  // txn's destructor rolls back
   return txn.commit();
 }

@@ -125,6 +125,9 @@ class HUGO_API NdjsonFileSink final : public ReplicationSink {
 
  private:
   NdjsonFileSink() = default;
+  // Writes `lines` at byte `start`, fsyncs, then records the new size with the checkpoints.
+  Status append(const std::string& lines, const std::map<std::string, TaskQueueReplicationCheckpoint>& touched,
+                std::int64_t start);
   std::filesystem::path file_;
   int fd_ = -1;
   std::shared_ptr<SinkDatabase> db_;

@@ -4,6 +4,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
+#include "journal/replica.hpp"
 #include "journal/sqlite.hpp"
 #include "tests/support/events.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -154,6 +155,30 @@ TEST_CASE("invalid options are refused with error.validation") {
   auto journal = Journal::open(dir / "j.db", options);
   REQUIRE_FALSE(journal.ok());
   CHECK(journal.error().code() == errc::validation);
+}
+
+// A replica batch that fails rolls back the names it added; the retry must not reuse their
+// cached ids (its rows would point at a name that does not exist).
+TEST_CASE("a failed replica batch leaves no stale name ids: the retried rows read back with their queue") {
+  TempDir dir;
+  const auto path = dir / "replica.db";
+  {
+    auto store = replica::Store::open(path);
+    REQUIRE(store.ok());
+    REQUIRE((*store)->adopt(replica::OwnerIdentity{"j-owner", 1, "1:0", 1}).ok());
+    Event first = enqueued("fresh-queue", "x");
+    first.seq = first.task_id = first.source_event_id = 1;
+    first.journal_id = "j-owner";
+    CHECK_FALSE((*store)->apply({first, first}, 7).ok());  // the same seq twice: the batch fails
+    CHECK((*store)->position().seq == 0);
+    REQUIRE((*store)->apply({first}, 7).ok());
+  }
+  auto reader = JournalReader::open(path);
+  REQUIRE(reader.ok());
+  auto events = (*reader)->read(0, 10);
+  REQUIRE_MESSAGE(events.ok(), (events.ok() ? "" : events.error().to_string()));
+  REQUIRE(events->size() == 1);
+  CHECK(events->at(0).queue == "fresh-queue");
 }
 
 }  // TEST_SUITE

@@ -160,6 +160,20 @@ TEST_CASE("append_async assigns seqs in acceptance order before they are durable
   CHECK(events->at(42).payload == std::optional<std::string>("42"));
 }
 
+// The writer takes a batch off its queue before committing it; flush() must still wait for that
+// batch. Each round appends and flushes at once, so some flushes land while the writer is mid-commit.
+TEST_CASE("flush() returns only when every append accepted before it is durable") {
+  TempDir dir;
+  auto journal = open_journal(dir / "j.db", Durability::Fsync);
+  int early = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const AppendTicket ticket = journal->append_async(enqueued("q", std::to_string(i)));
+    REQUIRE(journal->flush().ok());
+    if (journal->durable_seq() < ticket.seq) ++early;
+  }
+  CHECK(early == 0);
+}
+
 TEST_CASE("wait_for_commit wakes when a commit lands") {
   TempDir dir;
   auto journal = open_journal(dir / "j.db");

@@ -4,6 +4,8 @@
 
 #include <hugo/checkpoint.hpp>
 
+#include <stdexcept>
+
 #include "tests/support/queue_fixture.hpp"
 
 using namespace hugo;
@@ -63,6 +65,26 @@ TEST_CASE("the SQLite store round-trips checkpoints per journal and never stores
   CHECK(must(store->list()).size() == 2);
   must(store->reset("s"));
   CHECK(must(store->list()).empty());
+}
+
+// A sink's apply() is user code and may throw: the database must not stay "inside" a
+// transaction afterwards, or the next batch would run without BEGIN and lose its atomicity.
+TEST_CASE("a transaction body that throws leaves the sink database outside any transaction") {
+  test::TempDir dir;
+  auto db = must(SinkDatabase::open(dir / "sink.db"));
+  must(db->execute_script("CREATE TABLE t (x INTEGER)"));
+  CHECK_THROWS(db->transaction([&]() -> Status {
+    must(db->execute("INSERT INTO t (x) VALUES (1)", {}));
+    throw std::runtime_error("apply failed");
+  }));
+  CHECK_FALSE(db->in_transaction());
+  CHECK(sql_int(must(db->query("SELECT count(*) FROM t", {}))[0][0]) == 0);  // rolled back
+  const Status failed = db->transaction([&]() -> Status {
+    must(db->execute("INSERT INTO t (x) VALUES (2)", {}));
+    return Error("test.fail", "roll back");
+  });
+  CHECK_FALSE(failed.ok());
+  CHECK(sql_int(must(db->query("SELECT count(*) FROM t", {}))[0][0]) == 0);
 }
 
 }  // TEST_SUITE
