@@ -141,6 +141,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path) {
     HUGO_TRY(schema::migrate(store.db_));
     HUGO_TRY(txn.commit());
   }
+  store.shm_opened_as_ = wal_files::shm_identity(path).value_or(FileIdentity{});
   HUGO_ASSIGN_OR_RETURN(std::int64_t has_id, store.db_.query_int("SELECT count(*) FROM meta WHERE key = 'journal_id'"));
   if (has_id != 0) HUGO_TRY(store.load());
   return owned;
@@ -171,6 +172,7 @@ Status Store::adopt(const OwnerIdentity& owner) {
 
 Status Store::apply(const std::vector<Event>& events, std::uint64_t hash_after) {
   if (events.empty()) return ok_status();
+  HUGO_TRY(wal_files::check_shm_unchanged(path_, shm_opened_as_, meta_ ? meta_->journal_id : std::string(), "follower"));
   const Status written = write(events, hash_after);
   inserter_->end_transaction(written.ok());
   if (!written.ok()) return written;

@@ -3,6 +3,7 @@
 // transaction as the rows it covers.
 #pragma once
 
+#include "journal/file_identity.hpp"
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
 #include "journal/writer_lock.hpp"
@@ -48,7 +49,8 @@ class Store {
   // moves to the owner's (newer) epoch. Call only after check_lineage passed.
   Status adopt(const OwnerIdentity& owner);
   // Inserts `events` (seqs strictly increasing, above position().seq) and moves the position to
-  // the last of them with `hash_after`, in one transaction.
+  // the last of them with `hash_after`, in one transaction. journal.shm_missing, with nothing
+  // written, if the replica's -shm was deleted since open (like Journal's writer).
   Status apply(const std::vector<Event>& events, std::uint64_t hash_after);
 
  private:
@@ -61,6 +63,7 @@ class Store {
   sql::Db db_;
   std::optional<rows::Meta> meta_;
   std::optional<rows::EventInserter> inserter_;
+  FileIdentity shm_opened_as_;
   ReplicaPosition position_;
 };
 

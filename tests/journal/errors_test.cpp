@@ -181,4 +181,30 @@ TEST_CASE("a failed replica batch leaves no stale name ids: the retried rows rea
   CHECK(events->at(0).queue == "fresh-queue");
 }
 
+TEST_CASE("a replica whose -shm is deleted under its follower refuses the next batch with journal.shm_missing, unwritten") {
+  TempDir dir;
+  const auto path = dir / "replica.db";
+  Event first = enqueued("q", "x");
+  first.seq = first.task_id = first.source_event_id = 1;
+  first.journal_id = "j-owner";
+  Event second = first;
+  second.seq = second.task_id = second.source_event_id = 2;
+  {
+    auto store = replica::Store::open(path);
+    REQUIRE(store.ok());
+    REQUIRE((*store)->adopt(replica::OwnerIdentity{"j-owner", 1, "1:0", 2}).ok());
+    REQUIRE((*store)->apply({first}, 1).ok());
+    REQUIRE(std::filesystem::remove(path.string() + "-shm"));
+    const Status refused = (*store)->apply({second}, 2);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == errc::journal_shm_missing);
+    CHECK((*store)->position().seq == 1);
+  }
+  auto reader = JournalReader::open(path);
+  REQUIRE(reader.ok());
+  auto events = (*reader)->read(0, 10);
+  REQUIRE(events.ok());
+  CHECK(events->size() == 1);
+}
+
 }  // TEST_SUITE
