@@ -49,19 +49,12 @@ struct JournalImporter::Impl {
 
   Status flush() {
     if (pending.empty()) return ok_status();
-    const Status written = write_pending();
-    inserter->end_transaction(written.ok());
-    if (!written.ok()) return written;
+    HUGO_TRY(inserter->insert_all(pending));
     imported += static_cast<std::int64_t>(pending.size());
     pending.clear();
     return ok_status();
   }
 
-  Status write_pending() {
-    HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db, true));
-    for (const Event& e : pending) HUGO_TRY(inserter->insert(e));
-    return txn.commit();
-  }
 };
 
 JournalImporter::JournalImporter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -113,13 +113,7 @@ struct Journal::Impl {
   Status write_batch(const Batch& batch) {
     // Before the write, so that a batch refused for a deleted -shm is not in the WAL either.
     HUGO_TRY(wal_files::check_shm_unchanged(path, shm_opened_as, meta.journal_id, "writer"));
-    Status written = [&]() -> Status {
-      HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(writer_db, true));
-      for (const Event& event : batch.events) HUGO_TRY(inserter->insert(event));
-      return txn.commit();
-    }();
-    inserter->end_transaction(written.ok());
-    if (!written.ok()) return written;
+    HUGO_TRY(inserter->insert_all(batch.events));
     return check_file();
   }
 

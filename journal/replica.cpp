@@ -173,20 +173,13 @@ Status Store::adopt(const OwnerIdentity& owner) {
 Status Store::apply(const std::vector<Event>& events, std::uint64_t hash_after) {
   if (events.empty()) return ok_status();
   HUGO_TRY(wal_files::check_shm_unchanged(path_, shm_opened_as_, meta_ ? meta_->journal_id : std::string(), "follower"));
-  const Status written = write(events, hash_after);
-  inserter_->end_transaction(written.ok());
-  if (!written.ok()) return written;
+  HUGO_TRY(inserter_->insert_all(events, [&]() -> Status {
+    HUGO_TRY(rows::put_meta(db_, "replica_seq", events.back().seq));
+    return rows::put_meta(db_, "replica_hash", format_hash(hash_after));
+  }));
   position_.seq = events.back().seq;
   position_.hash = hash_after;
   return ok_status();
-}
-
-Status Store::write(const std::vector<Event>& events, std::uint64_t hash_after) {
-  HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db_, true));
-  for (const Event& e : events) HUGO_TRY(inserter_->insert(e));
-  HUGO_TRY(rows::put_meta(db_, "replica_seq", events.back().seq));
-  HUGO_TRY(rows::put_meta(db_, "replica_hash", format_hash(hash_after)));
-  return txn.commit();
 }
 
 }  // namespace replica

@@ -56,7 +56,6 @@ class Store {
  private:
   Store() = default;
   Status load();
-  Status write(const std::vector<Event>& events, std::uint64_t hash_after);  // apply()'s transaction
 
   std::filesystem::path path_;
   WriterLock lock_;

@@ -324,11 +324,19 @@ Result<std::int64_t> EventInserter::intern(const std::string& name) {
   return id;
 }
 
-void EventInserter::end_transaction(bool committed) {
-  if (!committed) {
+Status EventInserter::insert_all(const std::vector<Event>& events, const std::function<Status()>& also) {
+  uncommitted_names_.clear();
+  const Status written = [&]() -> Status {
+    HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(*db_, true));
+    for (const Event& e : events) HUGO_TRY(insert(e));
+    if (also) HUGO_TRY(also());
+    return txn.commit();
+  }();
+  if (!written.ok()) {
     for (const std::string& name : uncommitted_names_) ids_.erase(name);
   }
   uncommitted_names_.clear();
+  return written;
 }
 
 Status EventInserter::insert(const Event& e) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -108,13 +109,13 @@ Status validate_for_append(const Event& event);
 class EventInserter {
  public:
   static Result<EventInserter> create(sql::Db& db, Meta meta);
-  Status insert(const Event& event);
-  // Call when the transaction that insert() wrote into ends. After a rollback the names it
-  // added to the names table are gone, so their cached ids are dropped too (a later row must not
-  // point at a name id that does not exist).
-  void end_transaction(bool committed);
+  // Inserts `events` in one transaction, running `also` (more writes of the caller's) inside it
+  // before the commit. All or nothing; after a rollback the names the transaction added are
+  // dropped from the cache too, so a later row never points at a name id that does not exist.
+  Status insert_all(const std::vector<Event>& events, const std::function<Status()>& also = {});
 
  private:
+  Status insert(const Event& event);
   EventInserter(sql::Db& db, Meta meta) : db_(&db), meta_(std::move(meta)) {}
   Result<std::int64_t> intern(const std::string& name);
 
@@ -123,7 +124,7 @@ class EventInserter {
   sql::Stmt insert_;
   sql::Stmt insert_name_;
   std::unordered_map<std::string, std::int64_t> ids_;
-  std::vector<std::string> uncommitted_names_;  // interned since the last end_transaction()
+  std::vector<std::string> uncommitted_names_;  // interned by the running insert_all()
 };
 
 }  // namespace hugo::rows

@@ -6,6 +6,8 @@
 
 #include <sqlite3.h>
 
+#include "tests/support/file_bytes.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -40,11 +42,7 @@ inline std::int64_t sql_int(const std::filesystem::path& path, const std::string
 
 // Overwrites `bytes` at `offset` of the file.
 inline void byte_surgery(const std::filesystem::path& path, std::uint64_t offset, const std::string& bytes) {
-  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-  REQUIRE(file.good());
-  file.seekp(static_cast<std::streamoff>(offset));
-  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(file.good());
+  write_bytes_at(path, static_cast<std::size_t>(offset), bytes);
 }
 
 }  // namespace hugo::test::cli

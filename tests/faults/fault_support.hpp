@@ -10,7 +10,9 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
+#include "journal/wal_files.hpp"
 #include "tests/support/events.hpp"
+#include "tests/support/file_bytes.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -89,18 +91,8 @@ std::string describe(const Result<T>& result) {
 
 // ---- byte surgery ----------------------------------------------------------------------------
 
-inline std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-inline void write_bytes_at(const std::filesystem::path& path, std::size_t offset, const std::string& bytes) {
-  std::fstream file(path, std::ios::binary | std::ios::in | std::ios::out);
-  REQUIRE(file.good());
-  file.seekp(static_cast<std::streamoff>(offset));
-  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(file.good());
-}
+using test::read_bytes;
+using test::write_bytes_at;
 
 // The 0-based index of the page that stores `needle` (a payload marker).
 inline std::size_t page_holding(const std::filesystem::path& path, const std::string& needle, std::size_t page_size) {
@@ -188,7 +180,7 @@ inline std::int64_t kill_writer_after(const std::filesystem::path& path, int at_
   return last;
 }
 
-inline std::filesystem::path wal_of(const std::filesystem::path& path) { return path.string() + "-wal"; }
-inline std::filesystem::path shm_of(const std::filesystem::path& path) { return path.string() + "-shm"; }
+using wal_files::shm_of;
+using wal_files::wal_of;
 
 }  // namespace hugo::faults

@@ -15,6 +15,18 @@ using namespace hugo;
 using hugo::test::enqueued;
 using hugo::test::TempDir;
 
+namespace {
+
+// An owner's Enqueued row as a follower receives it: seq, task and source id all `seq`.
+Event replica_event(std::int64_t seq, std::string queue = "q") {
+  Event e = enqueued(std::move(queue), "x");
+  e.seq = e.task_id = e.source_event_id = seq;
+  e.journal_id = "j-owner";
+  return e;
+}
+
+}  // namespace
+
 TEST_SUITE("journal.errors") {
 
 TEST_CASE("a journal written by a newer schema version is refused with journal.schema_newer") {
@@ -166,9 +178,7 @@ TEST_CASE("a failed replica batch leaves no stale name ids: the retried rows rea
     auto store = replica::Store::open(path);
     REQUIRE(store.ok());
     REQUIRE((*store)->adopt(replica::OwnerIdentity{"j-owner", 1, "1:0", 1}).ok());
-    Event first = enqueued("fresh-queue", "x");
-    first.seq = first.task_id = first.source_event_id = 1;
-    first.journal_id = "j-owner";
+    const Event first = replica_event(1, "fresh-queue");
     CHECK_FALSE((*store)->apply({first, first}, 7).ok());  // the same seq twice: the batch fails
     CHECK((*store)->position().seq == 0);
     REQUIRE((*store)->apply({first}, 7).ok());
@@ -184,11 +194,8 @@ TEST_CASE("a failed replica batch leaves no stale name ids: the retried rows rea
 TEST_CASE("a replica whose -shm is deleted under its follower refuses the next batch with journal.shm_missing, unwritten") {
   TempDir dir;
   const auto path = dir / "replica.db";
-  Event first = enqueued("q", "x");
-  first.seq = first.task_id = first.source_event_id = 1;
-  first.journal_id = "j-owner";
-  Event second = first;
-  second.seq = second.task_id = second.source_event_id = 2;
+  const Event first = replica_event(1);
+  const Event second = replica_event(2);
   {
     auto store = replica::Store::open(path);
     REQUIRE(store.ok());
