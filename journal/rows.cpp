@@ -14,9 +14,15 @@ namespace {
 const std::string kSelect = "SELECT " + std::string(kHeaderColumns) +
                            ", error, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 
-constexpr std::string_view kInsert =
-    "INSERT INTO events (seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+constexpr int kInsertColumns = 12;
+
+// One INSERT statement for `rows` rows; parameter 12*i + c + 1 is column c of row i.
+std::string insert_sql(std::size_t rows) {
+  std::string sql =
+      "INSERT INTO events (seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload) VALUES ";
+  for (std::size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?)";
+  return sql;
+}
 
 }  // namespace
 
@@ -304,7 +310,10 @@ Status validate_for_append(const Event& e) {
 
 Result<EventInserter> EventInserter::create(sql::Db& db, Meta meta) {
   EventInserter inserter(db, std::move(meta));
-  HUGO_ASSIGN_OR_RETURN(inserter.insert_, db.prepare(kInsert));
+  for (std::size_t rows : kRowsPerStatement) {
+    HUGO_ASSIGN_OR_RETURN(sql::Stmt stmt, db.prepare(insert_sql(rows)));
+    inserter.inserts_.push_back(std::move(stmt));
+  }
   HUGO_ASSIGN_OR_RETURN(inserter.insert_name_, db.prepare("INSERT INTO names (name) VALUES (?1)"));
   HUGO_ASSIGN_OR_RETURN(sql::Stmt all, db.prepare("SELECT id, name FROM names"));
   while (true) {
@@ -328,7 +337,11 @@ Status EventInserter::insert_all(const std::vector<Event>& events, const std::fu
   uncommitted_names_.clear();
   const Status written = [&]() -> Status {
     HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(*db_, true));
-    for (const Event& e : events) HUGO_TRY(insert(e));
+    std::span<const Event> rest(events);
+    for (std::size_t k = 0; k < kRowsPerStatement.size(); ++k) {
+      const std::size_t rows = kRowsPerStatement[k];
+      for (; rest.size() >= rows; rest = rest.subspan(rows)) HUGO_TRY(insert(inserts_[k], rest.first(rows)));
+    }
     if (also) HUGO_TRY(also());
     return txn.commit();
   }();
@@ -339,44 +352,50 @@ Status EventInserter::insert_all(const std::vector<Event>& events, const std::fu
   return written;
 }
 
-Status EventInserter::insert(const Event& e) {
-  HUGO_ASSIGN_OR_RETURN(std::int64_t queue_id, intern(e.queue));
-  std::uint32_t row_flags = e.flags;
-  insert_.bind(1, e.seq).bind(2, static_cast<std::int64_t>(e.kind)).bind(3, queue_id);
-  if (e.kind == EventKind::Enqueued && e.task_id == e.seq) insert_.bind_null(4);
-  else insert_.bind(4, e.task_id);
-  insert_.bind(5, static_cast<std::int64_t>(e.attempt));
-  insert_.bind(6, e.occurred_at.time_since_epoch().count() - meta_.time_base_us);
-  if (!e.token || (e.kind == EventKind::LeaseGranted && e.token->lease_id == e.seq)) insert_.bind_null(7);
-  else insert_.bind(7, e.token->lease_id);
-  if (e.token && e.token->attempt != e.attempt) row_flags |= kTokenPrevAttempt;
-  if (e.owner_peer_id) {
-    auto peer = intern(*e.owner_peer_id);
-    if (!peer.ok()) {
-      insert_.reset();
-      return std::move(peer).error();
+Status EventInserter::insert(sql::Stmt& insert, std::span<const Event> events) {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (Status bound = bind_row(insert, static_cast<int>(i) * kInsertColumns, events[i]); !bound.ok()) {
+      insert.reset();
+      return bound;
     }
-    insert_.bind(8, *peer);
-  } else {
-    insert_.bind_null(8);
   }
+  return insert.run();
+}
+
+Status EventInserter::bind_row(sql::Stmt& insert, int base, const Event& e) {
+  HUGO_ASSIGN_OR_RETURN(std::int64_t queue_id, intern(e.queue));
+  std::int64_t peer_id = 0;
+  if (e.owner_peer_id) {
+    HUGO_ASSIGN_OR_RETURN(peer_id, intern(*e.owner_peer_id));
+  }
+  std::uint32_t row_flags = e.flags;
+  insert.bind(base + 1, e.seq).bind(base + 2, static_cast<std::int64_t>(e.kind)).bind(base + 3, queue_id);
+  if (e.kind == EventKind::Enqueued && e.task_id == e.seq) insert.bind_null(base + 4);
+  else insert.bind(base + 4, e.task_id);
+  insert.bind(base + 5, static_cast<std::int64_t>(e.attempt));
+  insert.bind(base + 6, e.occurred_at.time_since_epoch().count() - meta_.time_base_us);
+  if (!e.token || (e.kind == EventKind::LeaseGranted && e.token->lease_id == e.seq)) insert.bind_null(base + 7);
+  else insert.bind(base + 7, e.token->lease_id);
+  if (e.token && e.token->attempt != e.attempt) row_flags |= kTokenPrevAttempt;
+  if (e.owner_peer_id) insert.bind(base + 8, peer_id);
+  else insert.bind_null(base + 8);
   if (const auto& relative = e.lease_expiration ? e.lease_expiration : e.enqueued_at ? e.enqueued_at : e.available_at) {
-    insert_.bind(9, (*relative - e.occurred_at).count());
+    insert.bind(base + 9, (*relative - e.occurred_at).count());
   } else {
-    insert_.bind_null(9);
+    insert.bind_null(base + 9);
   }
   if (e.payload && e.payload_format == PayloadFormat::Json) row_flags |= kPayloadJson;
-  insert_.bind(10, static_cast<std::int64_t>(row_flags));
+  insert.bind(base + 10, static_cast<std::int64_t>(row_flags));
   if (e.error) {
     std::string json;
     encode_error_json(*e.error, json);
-    insert_.bind(11, std::string_view(json));
+    insert.bind(base + 11, std::string_view(json));  // copied by SQLite (SQLITE_TRANSIENT)
   } else {
-    insert_.bind_null(11);
+    insert.bind_null(base + 11);
   }
-  if (e.payload) insert_.bind_blob(12, *e.payload);
-  else insert_.bind_null(12);
-  return insert_.run();
+  if (e.payload) insert.bind_blob(base + 12, *e.payload);
+  else insert.bind_null(base + 12);
+  return ok_status();
 }
 
 }  // namespace hugo::rows
