@@ -1,6 +1,8 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/event.hpp>
 
+#include "journal/json_out.hpp"
+
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -58,16 +60,26 @@ Result<EventKind> parse_event_kind(std::string_view text) {
       .with("value", std::string(text));
 }
 
-std::string lease_id_to_guid(std::int64_t lease_id) {
-  std::string out = "00000000-0000-0000-0000-000000000000";
+namespace detail {
+
+void format_lease_guid_to(std::int64_t lease_id, char* buffer) {
+  static constexpr std::string_view kZero = "00000000-0000-0000-0000-000000000000";
+  kZero.copy(buffer, kZero.size());
   auto value = static_cast<std::uint64_t>(lease_id);
   // The last 16 hex digits sit at positions 19..22 and 24..35.
   static constexpr std::array<int, 16> kPositions = {19, 20, 21, 22, 24, 25, 26, 27,
                                                      28, 29, 30, 31, 32, 33, 34, 35};
   for (int i = 15; i >= 0; --i) {
-    out[static_cast<std::size_t>(kPositions[static_cast<std::size_t>(i)])] = kHex[value & 0xf];
+    buffer[kPositions[static_cast<std::size_t>(i)]] = kHex[value & 0xf];
     value >>= 4;
   }
+}
+
+}  // namespace detail
+
+std::string lease_id_to_guid(std::int64_t lease_id) {
+  std::string out(detail::kLeaseGuidLength, '0');
+  detail::format_lease_guid_to(lease_id, out.data());
   return out;
 }
 

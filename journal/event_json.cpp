@@ -30,8 +30,9 @@ struct StringSink {
   void Flush() {}
 };
 
-// Explicit kWriteNoFlags: cereal's archive header makes NaN/Infinity writable by default, and a
-// number that overflowed while parsing must not come back out as the non-JSON token Infinity.
+// Explicit kWriteNoFlags (here and in compact_json): cereal's archive header makes NaN/Infinity
+// writable by default, and a number that overflowed while parsing must not come back out as the
+// non-JSON token Infinity.
 using Writer = rj::Writer<StringSink, rj::UTF8<>, rj::UTF8<>, rj::CrtAllocator, rj::kWriteNoFlags>;
 
 void write_error(json::JsonOut& w, const Error& error) {
@@ -62,11 +63,24 @@ void write_optional_string(json::JsonOut& w, const std::optional<std::string>& s
 }
 
 // Re-emits `json` compactly into `out`; false (and `out` unchanged) if it is not one JSON value.
+// Writes straight into `out` and cuts it back on failure, including a RapidJSON assertion thrown
+// as cereal::RapidJSONException, so a valid payload costs no buffer of its own.
 bool compact_json(std::string_view json, std::string& out) {
-  std::string buffer;
-  StringSink sink{&buffer};
-  Writer writer(sink);
-  rj::Reader reader;
+  struct CutBackUnlessKept {
+    std::string& out;
+    std::size_t mark;
+    bool keep = false;
+    ~CutBackUnlessKept() {
+      if (!keep) out.resize(mark);
+    }
+  } written{out, out.size()};
+  // The reader's and the writer's internal stacks live in a buffer on this stack, which spares two
+  // heap allocations per payload; a deeply nested payload spills over into heap chunks.
+  alignas(8) char arena[2048];
+  rj::MemoryPoolAllocator<> allocator(arena, sizeof(arena));
+  StringSink sink{&out};
+  rj::Writer<StringSink, rj::UTF8<>, rj::UTF8<>, rj::MemoryPoolAllocator<>, rj::kWriteNoFlags> writer(sink, &allocator);
+  rj::GenericReader<rj::UTF8<>, rj::UTF8<>, rj::MemoryPoolAllocator<>> reader(&allocator);
   rj::MemoryStream raw(json.data(), json.size());
   rj::EncodedInputStream<rj::UTF8<>, rj::MemoryStream> stream(raw);
   const auto result = reader.Parse<rj::kParseIterativeFlag | rj::kParseStopWhenDoneFlag |
@@ -76,7 +90,7 @@ bool compact_json(std::string_view json, std::string& out) {
   for (std::size_t i = stream.Tell(); i < json.size(); ++i) {
     if (json[i] != ' ' && json[i] != '\n' && json[i] != '\r' && json[i] != '\t') return false;
   }
-  out += buffer;
+  written.keep = true;
   return true;
 }
 
@@ -359,7 +373,7 @@ void encode_event_json(const Event& event, std::string& out) {
   if (event.token) {
     w.raw("{\"sequenceId\":").integer(event.token->task_id);
     w.raw(",\"attempt\":").integer(event.token->attempt);
-    w.raw(",\"leaseId\":").string(lease_id_to_guid(event.token->lease_id)).raw("}");
+    w.raw(",\"leaseId\":").lease_guid(event.token->lease_id).raw("}");
   } else {
     w.null();
   }

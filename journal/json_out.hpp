@@ -17,6 +17,9 @@ namespace hugo::detail {
 // Writes the ISO-8601 form of `t` (format_iso8601's layout) into `buffer` (>= 48 bytes); returns
 // its length. Defined in time.cpp.
 std::size_t format_iso8601_to(Timestamp t, char* buffer);
+// Writes lease_id_to_guid(lease_id) into `buffer` (>= kLeaseGuidLength bytes). Defined in event.cpp.
+inline constexpr std::size_t kLeaseGuidLength = 36;
+void format_lease_guid_to(std::int64_t lease_id, char* buffer);
 }  // namespace hugo::detail
 
 namespace hugo::json {
@@ -48,6 +51,14 @@ class JsonOut {
       clean = i + 1;
     }
     out_.append(s.data() + clean, s.size() - clean);
+    out_.push_back('"');
+    return *this;
+  }
+  JsonOut& lease_guid(std::int64_t lease_id) {
+    char buffer[detail::kLeaseGuidLength];
+    detail::format_lease_guid_to(lease_id, buffer);
+    out_.push_back('"');
+    out_.append(buffer, sizeof(buffer));
     out_.push_back('"');
     return *this;
   }

@@ -16,11 +16,14 @@ Prefetcher::~Prefetcher() {
 
 void Prefetcher::run() {
   while (true) {
+    std::vector<std::vector<Event>> spent;
     {
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [&] { return stop_ || ready_.size() < depth_; });
       if (stop_) return;
+      spent.swap(spent_);
     }
+    spent.clear();  // outside the lock
     Result<std::vector<Event>> batch = read_();
     const bool more = batch.ok() && more_(*batch);
     {
@@ -43,6 +46,11 @@ Result<std::vector<Event>> Prefetcher::next() {
   changed_.notify_all();
   return batch;
 }
+
+void Prefetcher::give_back(std::vector<Event> spent) {
+  std::lock_guard lock(mutex_);
+  if (!ended_) spent_.push_back(std::move(spent));
+}  // else `spent` is destroyed here: the background thread has stopped reading
 
 bool Prefetcher::ended() {
   std::lock_guard lock(mutex_);

@@ -32,6 +32,10 @@ class Prefetcher {
   // that found nothing); the reader's Error if it failed.
   Result<std::vector<Event>> next();
   bool ended();
+  // Hands a batch from next() back once it is written: the background thread destroys it, on the
+  // thread whose allocator made its strings. Freeing a million events' strings on another
+  // thread costs glibc's malloc about twice as much (docs/BENCHMARKS.md, cli_tail).
+  void give_back(std::vector<Event> spent);
 
  private:
   void run();
@@ -42,6 +46,7 @@ class Prefetcher {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Result<std::vector<Event>>> ready_;
+  std::vector<std::vector<Event>> spent_;
   bool stop_ = false;
   bool ended_ = false;
   std::thread thread_;

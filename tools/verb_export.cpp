@@ -51,6 +51,7 @@ int run(const Options& o) {
     }
     out(buffer);
     if (!batch->empty()) progress.update(std::min(batch->back().seq, end) - o.from + 1, end - o.from + 1);
+    prefetch.give_back(*std::move(batch));
     if (prefetch.ended()) break;
   }
   progress.finish();

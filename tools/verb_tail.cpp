@@ -85,6 +85,7 @@ int run(const Options& o) {
       }
     }
     out(buffer);
+    prefetch.give_back(*std::move(batch));
     if (done || (!o.follow && prefetch.ended())) break;
     if (o.follow && !out_flush()) return kExitIo;
   }

@@ -4,6 +4,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
 
+#include "journal/base64.hpp"
 #include "tests/support/events.hpp"
 
 #include <fstream>
@@ -111,6 +112,32 @@ TEST_CASE("Hugo's documented example encodes byte for byte") {
   auto decoded = decode_event_json(hugo);
   REQUIRE(decoded.ok());
   CHECK(*decoded == e);
+}
+
+TEST_CASE("a JSON payload is written compactly, and a damaged one as base64 with nothing half-written") {
+  Event e;
+  e.seq = 7;
+  e.queue = "q";
+  e.occurred_at = test::t0();
+  e.recorded_at = test::t0();
+  e.payload_format = PayloadFormat::Json;
+  auto value_of = [&](const std::string& payload) {
+    e.payload = payload;
+    const std::string line = encode_event_json(e);
+    const auto start = line.find(",\"value\":") + 9;
+    return line.substr(start, line.find(",\"error\":") - start);
+  };
+  CHECK(value_of(R"( { "a" : [1, 2,  {"b": "c d"}] } )") == R"({"a":[1,2,{"b":"c d"}]})");
+  // Nested deeper than the encoder's stack buffer holds: the same output, through heap chunks.
+  const std::string deep = std::string(300, '[') + "7" + std::string(300, ']');
+  CHECK(value_of(" " + deep) == deep);
+  // Damaged rows (the flag says JSON, the bytes are not): base64 of the bytes, the encoder's
+  // partial output of the valid prefix cut back. "eyJhIjpbMSwy" is base64 of {"a":[1,2.
+  CHECK(value_of(R"({"a":[1,2)") == "\"eyJhIjpbMSwy\"");
+  CHECK(value_of(R"({"a":1} x)") == "\"eyJhIjoxfSB4\"");
+  const std::string damaged_deep = value_of(deep + "]");
+  REQUIRE(damaged_deep.size() > 2);
+  CHECK(base64::decode(std::string_view(damaged_deep).substr(1, damaged_deep.size() - 2)) == deep + "]");
 }
 
 TEST_CASE("every kind matches the golden NDJSON file") {

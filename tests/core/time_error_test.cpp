@@ -5,6 +5,9 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/time.hpp>
 
+#include <memory>
+#include <vector>
+
 using namespace hugo;
 
 namespace {
@@ -38,6 +41,17 @@ TEST_CASE("return-if-error helpers propagate the first error unchanged") {
   CHECK(check_twice(3).ok());
   CHECK(check_twice(0).error().message() == "must be positive");
   CHECK(bad.error().to_string() == "error.validation: must be positive [value=-1]");
+}
+
+TEST_CASE("dereferencing an rvalue Result moves its value out") {
+  Result<std::unique_ptr<int>> owner = std::make_unique<int>(5);
+  std::unique_ptr<int> taken = *std::move(owner);  // compiles only as a move
+  REQUIRE(taken);
+  CHECK(*taken == 5);
+  Result<std::vector<int>> numbers = std::vector<int>{1, 2, 3};
+  const std::vector<int> moved = *std::move(numbers);
+  CHECK(moved.size() == 3);
+  CHECK(numbers->empty());  // NOLINT(bugprone-use-after-move): the point of the test
 }
 
 TEST_CASE("ISO-8601 formatting follows Hugo's layout") {
