@@ -64,6 +64,7 @@ namespace detail {
 
 void format_lease_guid_to(std::int64_t lease_id, char* buffer) {
   static constexpr std::string_view kZero = "00000000-0000-0000-0000-000000000000";
+  static_assert(kZero.size() == kLeaseGuidLength);
   kZero.copy(buffer, kZero.size());
   auto value = static_cast<std::uint64_t>(lease_id);
   // The last 16 hex digits sit at positions 19..22 and 24..35.

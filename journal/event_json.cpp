@@ -63,8 +63,9 @@ void write_optional_string(json::JsonOut& w, const std::optional<std::string>& s
 }
 
 // Re-emits `json` compactly into `out`; false (and `out` unchanged) if it is not one JSON value.
-// Writes straight into `out` and cuts it back on failure, including a RapidJSON assertion thrown
-// as cereal::RapidJSONException, so a valid payload costs no buffer of its own.
+// Writes straight into `out`, so a valid payload costs no buffer of its own, and cuts it back on
+// failure, also when a RapidJSON assertion throws cereal::RapidJSONException through it (callers
+// catch that: it only happens when an allocation fails).
 bool compact_json(std::string_view json, std::string& out) {
   struct CutBackUnlessKept {
     std::string& out;
@@ -103,7 +104,12 @@ void write_value(json::JsonOut& w, std::string& out, const Event& event, bool& j
   }
   if (event.payload_format == PayloadFormat::Json) {
     const std::size_t mark = out.size();
-    if (compact_json(*event.payload, out)) {
+    bool compacted = false;
+    try {
+      compacted = compact_json(*event.payload, out);
+    } catch (const cereal::Exception&) {  // out is already cut back; write the bytes instead
+    }
+    if (compacted) {
       // Only a JSON string is ambiguous with base64 bytes; say so explicitly for those.
       json_value = out[mark] == '"';
       return;

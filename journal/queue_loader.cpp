@@ -6,12 +6,106 @@
 
 #include <hugo/event_json.hpp>
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace hugo::detail {
 namespace {
 
-constexpr std::int64_t kBatch = 65536;
+constexpr std::int64_t kBatch = 65536;  // rows per read transaction
+constexpr std::size_t kChunk = 4096;    // rows handed from the scanning thread to the fold at once
+constexpr std::size_t kChunksAhead = 4;
+
+// A chunk of scanned rows (what the scanning thread copies out of them; the fold decodes them),
+// or the scan's Error; an empty chunk ends the scan.
+using Chunk = Result<std::vector<rows::RawHeader>>;
+
+// Scans the queue's rows on its own thread, at most kChunksAhead chunks ahead of the fold, so
+// that SQLite's stepping and the row decoding overlap with QueueState::apply (docs/BENCHMARKS.md,
+// recovery). The connection belongs to the scanning thread until the destructor has joined it.
+class RowScanner {
+ public:
+  RowScanner(sql::Stmt& scan, std::int64_t queue_id) : scan_(scan), queue_id_(queue_id), thread_([this] { run(); }) {}
+  ~RowScanner() {
+    {
+      std::lock_guard lock(mutex_);
+      stopped_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  RowScanner(const RowScanner&) = delete;
+  RowScanner& operator=(const RowScanner&) = delete;
+
+  // The next chunk in seq order; empty once every row was handed over.
+  Chunk next() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !ready_.empty(); });
+    Chunk chunk = std::move(ready_.front());
+    ready_.pop_front();
+    lock.unlock();
+    changed_.notify_all();
+    return chunk;
+  }
+
+ private:
+  // False once the consumer has gone away.
+  bool hand_over(Chunk chunk) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return stopped_ || ready_.size() < kChunksAhead; });
+    if (stopped_) return false;
+    ready_.push_back(std::move(chunk));
+    lock.unlock();
+    changed_.notify_all();
+    return true;
+  }
+
+  void run() {
+    std::int64_t after = 0;
+    std::vector<rows::RawHeader> chunk;
+    chunk.reserve(kChunk);
+    while (true) {
+      scan_.bind(1, after).bind(2, queue_id_).bind(3, kBatch);
+      std::int64_t rows_read = 0;
+      while (true) {
+        auto row = scan_.step();
+        if (!row.ok()) {
+          scan_.reset();
+          hand_over(std::move(row).error());
+          return;
+        }
+        if (!*row) break;
+        chunk.push_back(rows::RawHeader::read(scan_));
+        after = chunk.back().columns[0];  // seq
+        ++rows_read;
+        if (chunk.size() == kChunk) {
+          if (!hand_over(std::exchange(chunk, {}))) {
+            scan_.reset();
+            return;
+          }
+          chunk.reserve(kChunk);
+        }
+      }
+      scan_.reset();  // one short read transaction per batch
+      if (rows_read < kBatch) break;
+    }
+    if (!chunk.empty() && !hand_over(std::move(chunk))) return;
+    hand_over(std::vector<rows::RawHeader>{});
+  }
+
+  sql::Stmt& scan_;
+  const std::int64_t queue_id_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Chunk> ready_;
+  bool stopped_ = false;
+  std::thread thread_;  // last: started once every other member exists
+};
 
 }  // namespace
 
@@ -33,47 +127,31 @@ Status load_queue(const std::filesystem::path& path, const std::string& queue, Q
   }
   if (queue_id == 0) return ok_status();  // the queue has never been written
 
-  HUGO_ASSIGN_OR_RETURN(sql::Stmt scan,
-                        db.prepare("SELECT " + std::string(rows::kHeaderColumns) +
-                                   ", error IS NOT NULL, payload IS NOT NULL FROM events "
-                                   "WHERE seq > ?1 AND queue = ?2 ORDER BY seq LIMIT ?3"));
-  std::int64_t after = 0;
-  while (true) {
-    scan.bind(1, after).bind(2, queue_id).bind(3, kBatch);
-    std::int64_t rows_read = 0;
+  // Only the integer columns: whether a row has a payload or an error is left to hydration,
+  // which reads those columns for the live tasks alone.
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt scan, db.prepare("SELECT " + std::string(rows::kHeaderColumns) +
+                                                   " FROM events WHERE seq > ?1 AND queue = ?2 "
+                                                   "ORDER BY seq LIMIT ?3"));
+  {
+    RowScanner scanner(scan, queue_id);
     while (true) {
-      auto row = scan.step();
-      if (!row.ok()) {
-        scan.reset();
-        return std::move(row).error();
-      }
-      if (!*row) break;
-      auto header = rows::decode_header(scan, meta.time_base_us);
-      if (!header.ok()) {
-        scan.reset();
-        return std::move(header).error();
-      }
-      RowFacts facts = facts_of(*header);
-      if (header->owner_id != 0) {
-        auto it = names.find(header->owner_id);
-        if (it == names.end()) {
-          scan.reset();
-          return rows::corrupt_row(header->seq, "unknown owner name id");
+      HUGO_ASSIGN_OR_RETURN(std::vector<rows::RawHeader> chunk, scanner.next());
+      if (chunk.empty()) break;
+      for (const rows::RawHeader& raw : chunk) {
+        HUGO_ASSIGN_OR_RETURN(rows::RowHeader header, rows::decode_header(raw, meta.time_base_us));
+        RowFacts facts = facts_of(header);
+        if (header.owner_id != 0) {
+          auto it = names.find(header.owner_id);
+          if (it == names.end()) return rows::corrupt_row(header.seq, "unknown owner name id");
+          facts.owner = &it->second;
         }
-        facts.owner = &it->second;
+        facts.has_payload = true;  // hydration reads NULL as no payload
+        facts.has_error = true;    // and NULL as no error
+        facts.error_unknown = true;
+        HUGO_TRY(state.apply(facts));
       }
-      facts.has_error = scan.column_int(10) != 0;
-      facts.has_payload = scan.column_int(11) != 0;
-      if (Status applied = state.apply(facts); !applied.ok()) {
-        scan.reset();
-        return applied;
-      }
-      after = header->seq;
-      ++rows_read;
     }
-    scan.reset();  // one short read transaction per batch
-    if (rows_read < kBatch) break;
-  }
+  }  // the scanner's thread is joined: the connection is this thread's again
 
   HUGO_ASSIGN_OR_RETURN(sql::Stmt payload_of, db.prepare("SELECT payload FROM events WHERE seq = ?1"));
   HUGO_ASSIGN_OR_RETURN(sql::Stmt error_of, db.prepare("SELECT error FROM events WHERE seq = ?1"));
@@ -82,19 +160,26 @@ Status load_queue(const std::filesystem::path& path, const std::string& queue, Q
       payload_of.bind(1, t->payload_seq);
       HUGO_ASSIGN_OR_RETURN(bool row, payload_of.step());
       if (!row) return rows::corrupt_row(t->payload_seq, "the payload row vanished during recovery");
-      t->payload = std::string(payload_of.column_blob(0));
+      t->payload = std::string(payload_of.column_blob(0));  // NULL: no payload, ""
       payload_of.reset();
       t->payload_seq = 0;
     }
-    if (t->error_seq != 0) {
-      error_of.bind(1, t->error_seq);
+    // The task's error: the one in error_seq's row; if that row has none, the one in the
+    // fallback row (a Requeued row without an error keeps the error before it); else none.
+    for (std::int64_t seq : {t->error_seq, t->error_fallback_seq}) {
+      if (seq == 0) break;
+      error_of.bind(1, seq);
       HUGO_ASSIGN_OR_RETURN(bool row, error_of.step());
-      if (!row) return rows::corrupt_row(t->error_seq, "the error row vanished during recovery");
-      Status decoded = decode_error_json(error_of.column_text(0), t->last_error);
+      if (!row) return rows::corrupt_row(seq, "the error row vanished during recovery");
+      const bool has_error = !error_of.is_null(0);
+      Status decoded = has_error ? decode_error_json(error_of.column_text(0), t->last_error) : ok_status();
       error_of.reset();
-      if (!decoded.ok()) return rows::corrupt_row(t->error_seq, "error column: " + decoded.error().message());
-      t->error_seq = 0;
+      if (!decoded.ok()) return rows::corrupt_row(seq, "error column: " + decoded.error().message());
+      if (has_error) break;
+      t->last_error.reset();
     }
+    t->error_seq = 0;
+    t->error_fallback_seq = 0;
   }
   return ok_status();
 }

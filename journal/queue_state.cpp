@@ -138,6 +138,7 @@ void QueueState::take_error(TaskState& t, const RowFacts& row) {
     t.last_error.reset();
     t.error_seq = row.has_error ? row.seq : 0;
   }
+  t.error_fallback_seq = 0;
 }
 
 Status QueueState::apply(const RowFacts& row) {
@@ -229,7 +230,14 @@ Status QueueState::apply(const RowFacts& row) {
       t->attempt = row.attempt;
       t->available_at = row.available_at.value_or(row.at);
       if (row.token) t->last_token = row.token;
-      if (row.has_error) take_error(*t, row);
+      if (row.error_unknown) {
+        // Keep the error this task has now as the fallback if the Requeued row has none. Only
+        // one level: a task reaches Requeued through a row that called take_error.
+        t->error_fallback_seq = t->error_seq;
+        t->error_seq = row.seq;
+      } else if (row.has_error) {
+        take_error(*t, row);
+      }
       make_pending(*t, row.seq);
       return ok_status();
     }

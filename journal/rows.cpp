@@ -155,29 +155,42 @@ Status EventSelector::refresh_names() {
   return ok_status();
 }
 
-Result<RowHeader> decode_header(const sql::Stmt& row, std::int64_t time_base_us) {
+RawHeader RawHeader::read(const sql::Stmt& row) {
+  RawHeader raw;
+  for (int c = 0; c < static_cast<int>(raw.columns.size()); ++c) {
+    if ((c == kTask || c == kLease || c == kPeer || c == kExpires) && row.is_null(c)) {
+      raw.nulls = static_cast<std::uint16_t>(raw.nulls | (1u << c));
+    } else {
+      raw.columns[static_cast<std::size_t>(c)] = row.column_int(c);
+    }
+  }
+  return raw;
+}
+
+Result<RowHeader> decode_header(const RawHeader& row, std::int64_t time_base_us) {
+  const auto column = [&](int c) { return row.columns[static_cast<std::size_t>(c)]; };
   RowHeader h;
-  h.seq = row.column_int(0);
-  const std::int64_t kind = row.column_int(1);
+  h.seq = column(0);
+  const std::int64_t kind = column(1);
   if (!is_valid_event_kind(kind)) return corrupt_row(h.seq, "unknown kind " + std::to_string(kind));
   h.kind = static_cast<EventKind>(kind);
-  h.queue_id = row.column_int(2);
-  h.task = row.is_null(3) ? h.seq : row.column_int(3);
-  h.attempt = static_cast<std::int32_t>(row.column_int(4));
-  h.at = Timestamp{Duration{time_base_us + row.column_int(5)}};
-  h.row_flags = static_cast<std::uint32_t>(row.column_int(9));
+  h.queue_id = column(2);
+  h.task = row.is_null(RawHeader::kTask) ? h.seq : column(RawHeader::kTask);
+  h.attempt = static_cast<std::int32_t>(column(4));
+  h.at = Timestamp{Duration{time_base_us + column(5)}};
+  h.row_flags = static_cast<std::uint32_t>(column(9));
   h.flags = h.row_flags & kLifecycleMask;
-  if (!row.is_null(6) || h.kind == EventKind::LeaseGranted) {
+  if (!row.is_null(RawHeader::kLease) || h.kind == EventKind::LeaseGranted) {
     OwnershipToken token;
     token.task_id = h.task;
     token.attempt = (h.row_flags & kTokenPrevAttempt) ? h.attempt - 1 : h.attempt;
-    token.lease_id = row.is_null(6) ? h.seq : row.column_int(6);
+    token.lease_id = row.is_null(RawHeader::kLease) ? h.seq : column(RawHeader::kLease);
     h.token = token;
   }
-  h.owner_id = row.is_null(7) ? 0 : row.column_int(7);
-  if (!row.is_null(8)) {
+  h.owner_id = row.is_null(RawHeader::kPeer) ? 0 : column(RawHeader::kPeer);
+  if (!row.is_null(RawHeader::kExpires)) {
     // One column, three meanings by kind (docs/FORMAT.md): validate_for_append keeps them apart.
-    const Timestamp value = h.at + Duration{row.column_int(8)};
+    const Timestamp value = h.at + Duration{column(RawHeader::kExpires)};
     if (h.kind == EventKind::Restored) h.enqueued_at = value;
     else if (h.kind == EventKind::Requeued) h.available_at = value;
     else h.lease_expiration = value;
@@ -342,6 +355,7 @@ Status EventInserter::insert_all(const std::vector<Event>& events, const std::fu
       const std::size_t rows = kRowsPerStatement[k];
       for (; rest.size() >= rows; rest = rest.subspan(rows)) HUGO_TRY(insert(inserts_[k], rest.first(rows)));
     }
+    static_assert(kRowsPerStatement.back() == 1, "the last statement must take any remainder");
     if (also) HUGO_TRY(also());
     return txn.commit();
   }();
@@ -393,7 +407,9 @@ Status EventInserter::bind_row(sql::Stmt& insert, int base, const Event& e) {
   } else {
     insert.bind_null(base + 11);
   }
-  if (e.payload) insert.bind_blob(base + 12, *e.payload);
+  // Not copied: `e` outlives the statement's run(). A 32-row statement holding copies of 32
+  // payloads of up to several MiB each would multiply the writer's peak memory.
+  if (e.payload) insert.bind_blob_unowned(base + 12, *e.payload);
   else insert.bind_null(base + 12);
   return ok_status();
 }

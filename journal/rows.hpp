@@ -77,8 +77,22 @@ struct RowHeader {
 // The first ten columns every row query selects, in this order.
 inline constexpr std::string_view kHeaderColumns = "seq, kind, queue, task, attempt, at, lease, peer, expires, flags";
 
-// Decodes columns 0..9 of `row`; journal.corrupt for an unknown kind.
-Result<RowHeader> decode_header(const sql::Stmt& row, std::int64_t time_base_us);
+// Columns 0..9 of a row as stored: what decode_header needs, copied out of the statement so that
+// the decoding can happen on another thread (the queue loader does).
+struct RawHeader {
+  static constexpr int kTask = 3, kLease = 6, kPeer = 7, kExpires = 8;  // the nullable columns
+  std::array<std::int64_t, 10> columns{};
+  std::uint16_t nulls = 0;  // bit c: column c is NULL
+
+  static RawHeader read(const sql::Stmt& row);
+  bool is_null(int column) const { return (nulls >> column) & 1u; }
+};
+
+// Decodes columns 0..9; journal.corrupt for an unknown kind.
+Result<RowHeader> decode_header(const RawHeader& raw, std::int64_t time_base_us);
+inline Result<RowHeader> decode_header(const sql::Stmt& row, std::int64_t time_base_us) {
+  return decode_header(RawHeader::read(row), time_base_us);
+}
 
 // Reads events and resolves interned names. One instance per connection.
 class EventSelector {

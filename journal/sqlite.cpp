@@ -210,6 +210,12 @@ Stmt& Stmt::bind_blob(int index, std::string_view bytes) {
   return *this;
 }
 
+Stmt& Stmt::bind_blob_unowned(int index, std::string_view bytes) {
+  static const char kEmpty = 0;  // as in bind_blob: a zero-length blob is still a blob
+  sqlite3_bind_blob64(stmt_, index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(), SQLITE_STATIC);
+  return *this;
+}
+
 Stmt& Stmt::bind_double(int index, double value) {
   sqlite3_bind_double(stmt_, index, value);
   return *this;

@@ -70,6 +70,8 @@ class Stmt {
   Stmt& bind(int index, std::int64_t value);
   Stmt& bind(int index, std::string_view text);
   Stmt& bind_blob(int index, std::string_view bytes);
+  // Binds `bytes` without a copy: they must stay valid and unchanged until reset() (run() resets).
+  Stmt& bind_blob_unowned(int index, std::string_view bytes);
   Stmt& bind_null(int index);
   Stmt& bind_double(int index, double value);
 

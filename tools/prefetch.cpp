@@ -16,22 +16,22 @@ Prefetcher::~Prefetcher() {
 
 void Prefetcher::run() {
   while (true) {
-    std::vector<std::vector<Event>> spent;
     {
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [&] { return stop_ || ready_.size() < depth_; });
       if (stop_) return;
-      spent.swap(spent_);
     }
-    spent.clear();  // outside the lock
     Result<std::vector<Event>> batch = read_();
     const bool more = batch.ok() && more_(*batch);
+    std::vector<std::vector<Event>> spent;
     {
       std::lock_guard lock(mutex_);
       ready_.push_back(std::move(batch));
       if (!more) ended_ = true;
+      spent.swap(spent_);
     }
     changed_.notify_all();
+    spent.clear();  // after the hand-over, so the consumer need not wait for the frees
     if (!more) return;
   }
 }

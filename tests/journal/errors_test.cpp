@@ -191,6 +191,36 @@ TEST_CASE("a failed replica batch leaves no stale name ids: the retried rows rea
   CHECK(events->at(0).queue == "fresh-queue");
 }
 
+TEST_CASE("a batch that fails inside a multi-row INSERT writes nothing, and its retry reads back whole") {
+  // 40 rows are written as a 32-row and an 8-row statement; every row has a new queue name, so
+  // names are interned while a statement is bound. A duplicate seq inside the 32-row statement
+  // fails the batch.
+  TempDir dir;
+  const auto path = dir / "replica.db";
+  std::vector<Event> batch;
+  for (std::int64_t seq = 1; seq <= 40; ++seq) batch.push_back(replica_event(seq, "queue-" + std::to_string(seq)));
+  {
+    auto store = replica::Store::open(path);
+    REQUIRE(store.ok());
+    REQUIRE((*store)->adopt(replica::OwnerIdentity{"j-owner", 1, "1:0", 40}).ok());
+    std::vector<Event> broken = batch;
+    broken[20] = replica_event(20, "queue-20");  // seq 20 twice, the second at row 21
+    CHECK_FALSE((*store)->apply(broken, 7).ok());
+    CHECK((*store)->position().seq == 0);
+    REQUIRE((*store)->apply(batch, 7).ok());
+  }
+  auto reader = JournalReader::open(path);
+  REQUIRE(reader.ok());
+  auto events = (*reader)->read(0, 100);
+  REQUIRE_MESSAGE(events.ok(), (events.ok() ? "" : events.error().to_string()));
+  REQUIRE(events->size() == 40);
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    CAPTURE(i);
+    CHECK(events->at(i).seq == static_cast<std::int64_t>(i + 1));
+    CHECK(events->at(i).queue == "queue-" + std::to_string(i + 1));
+  }
+}
+
 TEST_CASE("a replica whose -shm is deleted under its follower refuses the next batch with journal.shm_missing, unwritten") {
   TempDir dir;
   const auto path = dir / "replica.db";

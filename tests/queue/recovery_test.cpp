@@ -4,6 +4,7 @@
 #include <hugo/error_codes.hpp>
 
 #include "journal/sqlite.hpp"
+#include "tests/support/events.hpp"
 #include "tests/support/queue_fixture.hpp"
 
 using namespace hugo;
@@ -11,7 +12,152 @@ using namespace std::chrono_literals;
 using test::must;
 using K = EventKind;
 
+namespace {
+
+// Appends `tasks` task lifecycles to the fixture's "orders" queue straight through the journal,
+// 64 tasks per group: Enqueued rows, then LeaseGranted, then Completed, except that every 100th
+// task is left pending. Returns the pending task ids in FIFO order. Enough tasks make a history
+// longer than the loader's read batch (65 536 rows) and many of its hand-over chunks.
+std::vector<std::int64_t> append_long_history(Journal& journal, int tasks) {
+  std::vector<std::int64_t> pending;
+  std::vector<AppendTicket> tickets;
+  for (int first = 0; first < tasks; first += 64) {
+    const int count = std::min(64, tasks - first);
+    std::vector<Event> enqueued;
+    for (int i = 0; i < count; ++i) {
+      enqueued.push_back(test::enqueued("orders", "p" + std::to_string(first + i)));
+    }
+    tickets.push_back(journal.append_group_async(enqueued));
+    std::vector<Event> granted;
+    for (int i = 0; i < count; ++i) {
+      if ((first + i) % 100 == 0) pending.push_back(enqueued[static_cast<std::size_t>(i)].seq);
+      else granted.push_back(test::lease_granted("orders", enqueued[static_cast<std::size_t>(i)].seq, 1, "w"));
+    }
+    tickets.push_back(journal.append_group_async(granted));
+    std::vector<Event> completed;
+    for (const Event& g : granted) {
+      Event done;
+      done.kind = EventKind::Completed;
+      done.queue = "orders";
+      done.task_id = g.task_id;
+      done.occurred_at = g.occurred_at;
+      done.token = g.token;
+      completed.push_back(done);
+    }
+    tickets.push_back(journal.append_group_async(completed));
+  }
+  for (const AppendTicket& t : tickets) must(t.wait());
+  return pending;
+}
+
+}  // namespace
+
 TEST_SUITE("queue.recovery") {
+
+TEST_CASE("a history longer than one read batch rebuilds every live task in FIFO order") {
+  test::QueueFixture f;
+  const std::vector<std::int64_t> pending = append_long_history(*f.journal, 30'000);  // ~89 000 rows
+  auto q = f.open();
+  CHECK(q->active_lease_count() == 0);
+  const auto snap = q->snapshot();
+  std::vector<std::int64_t> rebuilt;
+  for (const auto& p : snap.pending) rebuilt.push_back(p.task_id);
+  CHECK(rebuilt == pending);
+  CHECK(must(q->lease("w", Wait::none())).token.task_id == pending.front());
+}
+
+TEST_CASE("a bad row deep in a long history fails the open with its seq, and nothing hangs") {
+  // Early: the scanning thread is still chunks ahead when the fold fails. Late: past the first
+  // read batch.
+  std::int64_t after = 0;
+  SUBCASE("early") { after = 5000; }
+  SUBCASE("past the first read batch") { after = 70000; }
+  test::QueueFixture f;
+  (void)append_long_history(*f.journal, 30'000);
+  f.journal.reset();
+  std::int64_t expected = 0;
+  {
+    auto db = sql::Db::open(f.dir / "queue.journal", sql::OpenMode::ReadWrite, std::chrono::milliseconds(1000));
+    REQUIRE(db.ok());
+    // A Completed row becomes a LeaseGranted of a task that is leased.
+    expected = db->query_int("SELECT min(seq) FROM events WHERE kind = 3 AND seq > " + std::to_string(after))
+                   .value_or(0);
+    REQUIRE(expected > after);
+    REQUIRE(db->exec("UPDATE events SET kind = 1 WHERE seq = " + std::to_string(expected)).ok());
+  }
+  f.reopen_journal();
+  auto q = TaskQueue::open(f.journal, f.options());
+  REQUIRE_FALSE(q.ok());
+  CHECK(q.error().code() == errc::journal_corrupt);
+  CHECK(*q.error().find("seq") == std::to_string(expected));
+}
+
+TEST_CASE("recovery finds each task's last error and payload from rows it did not read while scanning") {
+  // Rows written straight to the journal, as an import of Hugo events could write them: a
+  // Requeued row may carry its own error or none (then the Failed row's error stays), and an
+  // Enqueued row may have no payload.
+  test::QueueFixture f;
+  Journal& j = *f.journal;
+  auto lifecycle = [&](std::optional<std::string> payload, std::optional<Error> requeue_error,
+                       bool dead_then_requeued) {
+    Event enq = test::enqueued("orders", "");
+    enq.payload = std::move(payload);
+    const std::int64_t task = must(j.append(enq));
+    const std::int64_t lease = must(j.append(test::lease_granted("orders", task, 1, "w")));
+    const OwnershipToken token{task, 1, lease};
+    Event failed;
+    failed.kind = EventKind::Failed;
+    failed.queue = "orders";
+    failed.task_id = task;
+    failed.occurred_at = test::t0();
+    failed.token = token;
+    failed.error = Error("app.first", "first failure");
+    must(j.append(failed));
+    Event next;
+    next.queue = "orders";
+    next.task_id = task;
+    next.occurred_at = test::t0();
+    next.token = token;
+    if (dead_then_requeued) {
+      next.kind = EventKind::DeadLettered;
+      next.attempt = 1;
+      next.flags = flags::DeadLetter;
+      next.error = Error("app.dead", "dead letter");
+      must(j.append(next));
+      next.kind = EventKind::Requeued;  // an operator's requeue, without an error of its own
+      next.flags = flags::None;
+      next.error.reset();
+    } else {
+      next.kind = EventKind::Requeued;
+      next.error = requeue_error;
+    }
+    next.attempt = 2;
+    must(j.append(next));
+    return task;
+  };
+  const std::int64_t keeps_failed = lifecycle(std::string("p1"), std::nullopt, false);
+  const std::int64_t own_error = lifecycle(std::nullopt, Error("app.second", "requeue's own"), false);
+  const std::int64_t was_dead = lifecycle(std::string("p3"), std::nullopt, true);
+
+  auto q = f.open();
+  const auto snap = q->snapshot();
+  REQUIRE(snap.pending.size() == 3);
+  CHECK(snap.pending[0].task_id == keeps_failed);
+  REQUIRE(snap.pending[0].last_error);
+  CHECK(snap.pending[0].last_error->code() == "app.first");
+  CHECK(snap.pending[1].task_id == own_error);
+  REQUIRE(snap.pending[1].last_error);
+  CHECK(snap.pending[1].last_error->code() == "app.second");
+  CHECK(snap.pending[2].task_id == was_dead);
+  REQUIRE(snap.pending[2].last_error);
+  CHECK(snap.pending[2].last_error->code() == "app.dead");
+  const Lease first = must(q->lease("w2", Wait::none()));
+  CHECK(first.payload == "p1");
+  CHECK(first.last_error->code() == "app.first");
+  const Lease second = must(q->lease("w2", Wait::none()));
+  CHECK(second.payload.empty());
+  CHECK(must(q->lease("w2", Wait::none())).payload == "p3");
+}
 
 TEST_CASE("reopening rebuilds pending order, attempts, last errors, leases and dead letters exactly") {
   test::QueueFixture f;
