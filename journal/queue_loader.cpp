@@ -42,6 +42,14 @@ class RowScanner {
   RowScanner(const RowScanner&) = delete;
   RowScanner& operator=(const RowScanner&) = delete;
 
+  // Returns a folded chunk's buffer for reuse, so that the scan allocates its chunks once
+  // (memory stays flat however long the history) and nothing is freed across threads.
+  void give_back(std::vector<rows::RawHeader> spent) {
+    spent.clear();
+    std::lock_guard lock(mutex_);
+    spare_.push_back(std::move(spent));
+  }
+
   // The next chunk in seq order; empty once every row was handed over.
   Chunk next() {
     std::unique_lock lock(mutex_);
@@ -54,6 +62,20 @@ class RowScanner {
   }
 
  private:
+  // An empty buffer with room for a chunk: a returned one if there is one.
+  std::vector<rows::RawHeader> fresh_chunk() {
+    std::vector<rows::RawHeader> chunk;
+    {
+      std::lock_guard lock(mutex_);
+      if (!spare_.empty()) {
+        chunk = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    chunk.reserve(kChunk);
+    return chunk;
+  }
+
   // False once the consumer has gone away.
   bool hand_over(Chunk chunk) {
     std::unique_lock lock(mutex_);
@@ -67,8 +89,7 @@ class RowScanner {
 
   void run() {
     std::int64_t after = 0;
-    std::vector<rows::RawHeader> chunk;
-    chunk.reserve(kChunk);
+    std::vector<rows::RawHeader> chunk = fresh_chunk();
     while (true) {
       scan_.bind(1, after).bind(2, queue_id_).bind(3, kBatch);
       std::int64_t rows_read = 0;
@@ -84,11 +105,10 @@ class RowScanner {
         after = chunk.back().columns[0];  // seq
         ++rows_read;
         if (chunk.size() == kChunk) {
-          if (!hand_over(std::exchange(chunk, {}))) {
+          if (!hand_over(std::exchange(chunk, fresh_chunk()))) {
             scan_.reset();
             return;
           }
-          chunk.reserve(kChunk);
         }
       }
       scan_.reset();  // one short read transaction per batch
@@ -103,6 +123,7 @@ class RowScanner {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Chunk> ready_;
+  std::vector<std::vector<rows::RawHeader>> spare_;
   bool stopped_ = false;
   std::thread thread_;  // last: started once every other member exists
 };
@@ -150,6 +171,7 @@ Status load_queue(const std::filesystem::path& path, const std::string& queue, Q
         facts.error_unknown = true;
         HUGO_TRY(state.apply(facts));
       }
+      scanner.give_back(std::move(chunk));
     }
   }  // the scanner's thread is joined: the connection is this thread's again
 
