@@ -1,11 +1,14 @@
-// Small helpers shared by the benchmarks under bench/: a scratch folder, timing, percentiles and
-// the machine-readable RESULT lines.
+// Small helpers shared by the benchmarks under bench/: a scratch folder, timing, percentiles, the
+// machine-readable RESULT lines, journal and raw SQLite set-up, and child processes.
 //
 // Output convention for every benchmark: one human-readable line per measurement, then one
 // `RESULT name=... value=... unit=...` line per headline figure (optionally with `ceiling=` and
 // `ratio=`). The last line a benchmark prints is its main headline. Benchmarks print; they never
 // assert timings.
 #pragma once
+
+#include <hugo/event.hpp>
+#include <hugo/journal.hpp>
 
 #include <sqlite3.h>
 
@@ -18,9 +21,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <sys/types.h>
@@ -207,12 +213,84 @@ inline void parse_options(int argc, char** argv, std::vector<NumericOption> opti
   }
 }
 
+// `values` printed with the printf `format` (one double each) and joined by ",": "1.0,2.5".
+inline std::string join_values(const std::vector<double>& values, const char* format = "%.1f") {
+  std::string text;
+  char number[64];
+  for (double v : values) {
+    std::snprintf(number, sizeof number, format, v);
+    if (!text.empty()) text += ",";
+    text += number;
+  }
+  return text;
+}
+
 // The median of `values` (0 for none); takes a copy.
 inline double median(std::vector<double> values) {
   if (values.empty()) return 0.0;
   std::sort(values.begin(), values.end());
   const std::size_t n = values.size();
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
+}
+
+// ---- events and journals -----------------------------------------------------------------------
+
+// Nanoseconds on the steady clock (CLOCK_MONOTONIC: one clock for every process of the machine).
+inline std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch()).count();
+}
+
+// A payload of `bytes` bytes cycling 'a'..'z'.
+inline std::string alphabet_payload(std::size_t bytes) {
+  std::string payload(bytes, '\0');
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
+  return payload;
+}
+
+// "Fsync" or "Process".
+inline const char* durability_name(hugo::Durability d) { return d == hugo::Durability::Fsync ? "Fsync" : "Process"; }
+
+// Row `seq` of a history of task lifecycles whose first Enqueued row is seq `first`, one task per
+// three rows: Enqueued (no payload: the caller's), LeaseGranted (owner "worker-<task % owners>", a
+// 30 s lease), Completed; on queue queues[task % queues.size()].
+inline hugo::Event lifecycle_event(std::int64_t seq, std::int64_t first, hugo::Timestamp at,
+                                   std::span<const char* const> queues, int owners) {
+  const std::int64_t phase = (seq - first) % 3;
+  const std::int64_t task = seq - phase;
+  hugo::Event e;
+  e.queue = queues[static_cast<std::size_t>(task) % queues.size()];
+  e.occurred_at = at;
+  if (phase == 0) {
+    e.kind = hugo::EventKind::Enqueued;
+  } else if (phase == 1) {
+    e.kind = hugo::EventKind::LeaseGranted;
+    e.task_id = task;
+    e.owner_peer_id = "worker-" + std::to_string(task % owners);
+    e.token = hugo::OwnershipToken{task, 1, 0};
+    e.lease_expiration = at + std::chrono::seconds(30);
+  } else {
+    e.kind = hugo::EventKind::Completed;
+    e.task_id = task;
+    e.token = hugo::OwnershipToken{task, 1, task + 1};
+  }
+  return e;
+}
+
+// Journal::open with `durability` and otherwise default options; fails the program on an error.
+inline std::unique_ptr<hugo::Journal> open_journal(std::string_view program, const std::filesystem::path& path,
+                                                   hugo::Durability durability) {
+  hugo::JournalOptions options;
+  options.durability = durability;
+  auto opened = hugo::Journal::open(path, options);
+  if (!opened.ok()) fail(program, "Journal::open: " + opened.error().to_string());
+  return std::move(opened).value();
+}
+
+// Journal::close; fails the program on an error.
+inline void close_journal(std::string_view program, hugo::Journal& journal) {
+  if (const hugo::Status closed = journal.close(); !closed.ok()) {
+    fail(program, "Journal::close: " + closed.error().to_string());
+  }
 }
 
 // ---- raw SQLite (the ceilings) -----------------------------------------------------------------
@@ -250,6 +328,10 @@ CREATE TABLE events (
 inline constexpr const char* kJournalInsert =
     "INSERT INTO events (seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+// Every column of every row of the journal's events table, for raw_scan.
+inline constexpr const char* kJournalFullScan =
+    "SELECT seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload FROM events";
 
 // One raw SQLite connection; every failure ends the program through fail(). Prepared statements
 // are finalized with the connection.
@@ -297,6 +379,15 @@ class RawDb {
   void step_done(sqlite3_stmt* s, const char* what) {
     if (sqlite3_step(s) != SQLITE_DONE) die(what);
     sqlite3_reset(s);
+  }
+
+  // Creates the journal's empty tables and interns `names_values` (the VALUES list of an INSERT
+  // INTO names (id, name)) in one transaction.
+  void create_journal_tables(const std::string& names_values) {
+    exec("BEGIN IMMEDIATE");
+    exec(kJournalSchema);
+    exec("INSERT INTO names (id, name) VALUES " + names_values);
+    exec("COMMIT");
   }
 
   // WAL, synchronous FULL or NORMAL, and the journal's checkpoint policy with default

@@ -14,6 +14,8 @@
 // The CLI is found by --cli, else $HUGO_CLI, else ../tools/hugo-journal next to this binary.
 // The last line is `RESULT name=cli_tail_json value=<events/s> unit=events/s
 // ceiling=<raw scan rows/s> ratio=<value/ceiling>`. Goals: tail >= 1M events/s, verify <= 2 s.
+#include "bench_util.hpp"
+
 #include <hugo/journal.hpp>
 
 #include <sqlite3.h>
@@ -34,9 +36,8 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+using Clock = hugo_bench::SteadyClock;
+using hugo_bench::seconds_since;
 
 std::filesystem::path find_cli(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i) {
@@ -178,18 +179,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cli_tail: no hugo-journal at %s (pass --cli PATH or set HUGO_CLI)\n", cli.c_str());
     return 2;
   }
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base && *base ? base : "/tmp") + "/hugo-bench-cli-XXXXXX";
-  if (!::mkdtemp(pattern.data())) return 2;
-  const std::filesystem::path dir = pattern;
+  const hugo_bench::TempDir dir("hugo-bench-cli");  // removed with its contents at exit
+  if (!dir.ok()) return 2;
   const std::filesystem::path journal = dir / "bench.journal";
-  struct RemoveAtExit {
-    std::filesystem::path dir;
-    ~RemoveAtExit() {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir, ignored);
-    }
-  } cleanup{dir};
 
   auto start = Clock::now();
   if (!build_journal(journal, events)) return 1;

@@ -61,6 +61,7 @@
 
 namespace {
 
+using hugo_bench::join_values;
 using hugo_bench::SteadyClock;
 
 constexpr const char* kProgram = "follow";
@@ -68,47 +69,25 @@ constexpr auto kInterval = std::chrono::microseconds(100);  // 10k events/s
 constexpr double kGoalCatchUp = 300'000;                     // events/s
 constexpr double kGoalLagMs = 20.0;
 constexpr std::size_t kServerBatch = 2048;  // ReplicationServerOptions::batch's default
-constexpr const char* kFullScan =
-    "SELECT seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload FROM events";
 constexpr const char* kQueues[] = {"orders", "emails", "billing", "reports"};
 
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch()).count();
-}
+using hugo_bench::steady_ns;
 
 // Row `seq` of a history of task lifecycles whose first Enqueued row is `first`: Enqueued with a
 // 32-byte JSON payload, LeaseGranted, Completed, one task per three rows.
 hugo::Event lifecycle_event(std::int64_t seq, std::int64_t first, hugo::Timestamp at) {
-  const std::int64_t phase = (seq - first) % 3;
-  const std::int64_t task = seq - phase;
-  hugo::Event e;
-  e.queue = kQueues[task % 4];
-  e.occurred_at = at;
-  if (phase == 0) {
-    std::string payload = "{\"order\":" + std::to_string(task) + ",\"sku\":\"";
+  hugo::Event e = hugo_bench::lifecycle_event(seq, first, at, kQueues, 8);
+  if (e.kind == hugo::EventKind::Enqueued) {  // the task is this row's seq
+    std::string payload = "{\"order\":" + std::to_string(seq) + ",\"sku\":\"";
     payload.append(30 - payload.size(), 'x');
     e.payload = payload + "\"}";
     e.payload_format = hugo::PayloadFormat::Json;
-  } else if (phase == 1) {
-    e.kind = hugo::EventKind::LeaseGranted;
-    e.task_id = task;
-    e.owner_peer_id = "worker-" + std::to_string(task % 8);
-    e.token = hugo::OwnershipToken{task, 1, 0};
-    e.lease_expiration = at + std::chrono::seconds(30);
-  } else {
-    e.kind = hugo::EventKind::Completed;
-    e.task_id = task;
-    e.token = hugo::OwnershipToken{task, 1, task + 1};
   }
   return e;
 }
 
 std::unique_ptr<hugo::Journal> open_owner(const std::filesystem::path& path) {
-  hugo::JournalOptions options;
-  options.durability = hugo::Durability::Process;
-  auto opened = hugo::Journal::open(path, options);
-  if (!opened.ok()) hugo_bench::fail(kProgram, "Journal::open: " + opened.error().to_string());
-  return std::move(opened).value();
+  return hugo_bench::open_journal(kProgram, path, hugo::Durability::Process);
 }
 
 std::unique_ptr<hugo::ReplicationServer> serve(const std::filesystem::path& journal, const hugo::Journal* live) {
@@ -135,16 +114,6 @@ std::int64_t count_rows(const std::filesystem::path& path) {
   return db.query_int("SELECT count(*) FROM events");
 }
 
-std::string list_text(const std::vector<double>& values, const char* format) {
-  std::string out;
-  char buffer[64];
-  for (double v : values) {
-    std::snprintf(buffer, sizeof buffer, format, v);
-    out += (out.empty() ? "" : ",") + std::string(buffer);
-  }
-  return out;
-}
-
 // ---- catch-up ----------------------------------------------------------------------------------
 
 void write_history(const std::filesystem::path& path, std::int64_t events) {
@@ -167,9 +136,7 @@ void write_history(const std::filesystem::path& path, std::int64_t events) {
     settle(32);
   }
   settle(0);
-  if (const hugo::Status closed = journal->close(); !closed.ok()) {
-    hugo_bench::fail(kProgram, "Journal::close: " + closed.error().to_string());
-  }
+  hugo_bench::close_journal(kProgram, *journal);
 }
 
 // CPU seconds (user + system) of this process or of the calling thread.
@@ -225,7 +192,7 @@ CatchUp follow_once(const std::string& url, const std::filesystem::path& replica
 
 // The ceiling: a raw read-only scan of every column of every row. Returns rows/s.
 double scan_once(int round, const std::filesystem::path& history, std::int64_t events) {
-  const hugo_bench::RawScan s = hugo_bench::raw_scan(kProgram, history.string(), kFullScan);
+  const hugo_bench::RawScan s = hugo_bench::raw_scan(kProgram, history.string(), hugo_bench::kJournalFullScan);
   if (s.rows != events) hugo_bench::fail(kProgram, "raw scan saw an unexpected row count");
   const double rate = static_cast<double>(s.rows) / s.seconds;
   char line[256];
@@ -571,9 +538,7 @@ LagResult run_lag(bool http, std::int64_t count) {
   replicator->stop();
   r.commits = applied.commits() - commits_before;
   if (replicator->replica_rows() != last) hugo_bench::fail(kProgram, "the replica does not hold seqs 1..N exactly");
-  if (const hugo::Status closed = owner->close(); !closed.ok()) {
-    hugo_bench::fail(kProgram, "Journal::close: " + closed.error().to_string());
-  }
+  hugo_bench::close_journal(kProgram, *owner);
 
   std::vector<double> from_ack, from_append;
   from_ack.reserve(static_cast<std::size_t>(count));
@@ -640,7 +605,7 @@ int main(int argc, char** argv) {
   std::snprintf(line, sizeof line, "built %lld events in %.2f s (%.0f events/s), %.1f MB", static_cast<long long>(events),
                 build_s, static_cast<double>(events) / build_s, static_cast<double>(bytes) / 1e6);
   hugo_bench::print_line(line);
-  hugo_bench::raw_scan(kProgram, history.string(), kFullScan);  // warms the page cache
+  hugo_bench::raw_scan(kProgram, history.string(), hugo_bench::kJournalFullScan);  // warms the page cache
 
   auto server = serve(history, nullptr);
   std::vector<double> follow_rates, scan_rates;
@@ -705,19 +670,19 @@ int main(int argc, char** argv) {
   std::snprintf(line, sizeof line,
                 "summary catch-up http follower median=%.0f events/s [%s] (goal %.0f: %s) | raw scan median=%.0f "
                 "rows/s [%s]",
-                follow_rate, list_text(follow_rates, "%.0f").c_str(), kGoalCatchUp,
-                follow_rate >= kGoalCatchUp ? "met" : "missed", scan_rate, list_text(scan_rates, "%.0f").c_str());
+                follow_rate, join_values(follow_rates, "%.0f").c_str(), kGoalCatchUp,
+                follow_rate >= kGoalCatchUp ? "met" : "missed", scan_rate, join_values(scan_rates, "%.0f").c_str());
   hugo_bench::print_line(line);
   const double lag_p99 = hugo_bench::median(http_p99);
   const double direct = hugo_bench::median(direct_p99);
   std::snprintf(line, sizeof line,
                 "summary lag ack->replica http p50 median=%.3f ms [%s] p99 median=%.3f ms [%s] (goal %.0f: %s) | "
                 "direct p50 median=%.3f ms [%s] p99 median=%.3f ms [%s] | http append->replica p99 median=%.3f ms [%s]",
-                hugo_bench::median(http_p50), list_text(http_p50, "%.3f").c_str(), lag_p99,
-                list_text(http_p99, "%.3f").c_str(), kGoalLagMs, lag_p99 <= kGoalLagMs ? "met" : "missed",
-                hugo_bench::median(direct_p50), list_text(direct_p50, "%.3f").c_str(), direct,
-                list_text(direct_p99, "%.3f").c_str(), hugo_bench::median(http_append_p99),
-                list_text(http_append_p99, "%.3f").c_str());
+                hugo_bench::median(http_p50), join_values(http_p50, "%.3f").c_str(), lag_p99,
+                join_values(http_p99, "%.3f").c_str(), kGoalLagMs, lag_p99 <= kGoalLagMs ? "met" : "missed",
+                hugo_bench::median(direct_p50), join_values(direct_p50, "%.3f").c_str(), direct,
+                join_values(direct_p99, "%.3f").c_str(), hugo_bench::median(http_append_p99),
+                join_values(http_append_p99, "%.3f").c_str());
   hugo_bench::print_line(line);
 
   hugo_bench::print_result("follow_catchup", follow_rate, "events/s", scan_rate);

@@ -42,68 +42,13 @@
 
 namespace {
 
+using hugo_bench::join_values;
 using hugo_bench::SteadyClock;
 
 constexpr const char* kProgram = "journal_append";
 constexpr std::size_t kPayloadBytes = 32;
 
-// The ceiling writes the journal's own tables with the journal's own INSERT (bench_util.hpp).
-using hugo_bench::kJournalInsert;
-using hugo_bench::kJournalSchema;
-
-// The journal's WAL policy with default JournalOptions: no auto-checkpoint at 1000 pages, but a
-// PASSIVE checkpoint once the WAL holds 16 MiB, and the WAL file truncated back to 64 MiB.
-constexpr std::int64_t kWalCheckpointBytes = 16 << 20;
-constexpr std::int64_t kWalLimitBytes = 64 << 20;
-
-std::string payload_bytes() {
-  std::string payload(kPayloadBytes, '\0');
-  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
-  return payload;
-}
-
 // ---- part 1: raw SQLite ------------------------------------------------------------------------
-
-struct RawSqlite {
-  sqlite3* db = nullptr;
-  std::vector<sqlite3_stmt*> stmts;
-
-  ~RawSqlite() {
-    for (sqlite3_stmt* s : stmts) sqlite3_finalize(s);
-    if (db) sqlite3_close_v2(db);
-  }
-
-  [[noreturn]] void die(const std::string& what) const {
-    hugo_bench::fail(kProgram, "raw sqlite: " + what + ": " + (db ? sqlite3_errmsg(db) : "no connection"));
-  }
-  void exec(const std::string& sql) {
-    char* message = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-      const std::string detail = message ? message : "";
-      sqlite3_free(message);
-      die(sql + " (" + detail + ")");
-    }
-  }
-  std::int64_t query_int(const std::string& sql) {
-    sqlite3_stmt* s = prepare(sql);
-    if (sqlite3_step(s) != SQLITE_ROW) die(sql);
-    const std::int64_t v = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return v;
-  }
-  sqlite3_stmt* prepare(const std::string& sql) {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
-      die("prepare " + sql);
-    }
-    stmts.push_back(s);
-    return s;
-  }
-  void step_done(sqlite3_stmt* s, const char* what) {
-    if (sqlite3_step(s) != SQLITE_DONE) die(what);
-    sqlite3_reset(s);
-  }
-};
 
 struct RawResult {
   bool full = true;
@@ -118,35 +63,15 @@ struct RawResult {
 RawResult run_raw(bool full, std::size_t batch, double budget) {
   hugo_bench::TempDir dir("hugo-bench-raw");
   if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the raw SQLite database");
-  RawSqlite raw;
-  const std::string path = (dir / "raw.db").string();
-  if (sqlite3_open_v2(path.c_str(), &raw.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
-    raw.die("open " + path);
-  }
-  sqlite3_busy_timeout(raw.db, 5000);
-  {
-    sqlite3_stmt* mode = raw.prepare("PRAGMA journal_mode = WAL");
-    const bool stepped = sqlite3_step(mode) == SQLITE_ROW;
-    const auto* text = stepped ? reinterpret_cast<const char*>(sqlite3_column_text(mode, 0)) : nullptr;
-    if (text == nullptr || std::string_view(text) != "wal") {
-      raw.die("could not switch " + path + " to WAL mode");
-    }
-    sqlite3_reset(mode);
-  }
-  raw.exec(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-  const std::int64_t page_size = raw.query_int("PRAGMA page_size");
-  raw.exec("PRAGMA wal_autocheckpoint = " + std::to_string(kWalCheckpointBytes / page_size));
-  raw.exec("PRAGMA journal_size_limit = " + std::to_string(kWalLimitBytes));
-  raw.exec("BEGIN IMMEDIATE");
-  raw.exec(kJournalSchema);
-  raw.exec("INSERT INTO names (id, name) VALUES (1, 'bench')");  // queue id 1, as the journal interns it
-  raw.exec("COMMIT");
+  // The journal's own tables, INSERT and pragmas (bench_util.hpp).
+  hugo_bench::RawDb raw(kProgram, (dir / "raw.db").string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  raw.configure_like_journal(full);
+  raw.create_journal_tables("(1, 'bench')");  // queue id 1, as the journal interns it
 
   sqlite3_stmt* begin = raw.prepare("BEGIN IMMEDIATE");
   sqlite3_stmt* commit = raw.prepare("COMMIT");
-  sqlite3_stmt* insert = raw.prepare(kJournalInsert);
-  const std::string payload = payload_bytes();
+  sqlite3_stmt* insert = raw.prepare(hugo_bench::kJournalInsert);
+  const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
 
   RawResult result;
   result.full = full;
@@ -237,13 +162,9 @@ void count_batches(std::vector<Completion>& completions, JournalResult& result) 
 JournalResult run_journal(hugo::Durability durability, int producers, double budget) {
   hugo_bench::TempDir dir("hugo-bench-journal");
   if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the journal");
-  hugo::JournalOptions options;
-  options.durability = durability;
-  auto opened = hugo::Journal::open(dir / "journal.db", options);
-  if (!opened.ok()) hugo_bench::fail(kProgram, "Journal::open: " + opened.error().to_string());
-  std::unique_ptr<hugo::Journal> journal = std::move(opened).value();
+  std::unique_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
   const std::shared_ptr<hugo::Clock> clock = hugo::SystemClock::shared();
-  const std::string payload = payload_bytes();
+  const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
 
   std::atomic<bool> stop{false};
   std::mutex failure_mutex;
@@ -322,13 +243,11 @@ JournalResult run_journal(hugo::Durability durability, int producers, double bud
                                    std::to_string(info->last_seq) + ") but acknowledged " +
                                    std::to_string(result.events) + " appends");
   }
-  if (const hugo::Status closed = journal->close(); !closed.ok()) {
-    hugo_bench::fail(kProgram, "Journal::close: " + closed.error().to_string());
-  }
+  hugo_bench::close_journal(kProgram, *journal);
   return result;
 }
 
-const char* durability_name(hugo::Durability d) { return d == hugo::Durability::Fsync ? "Fsync" : "Process"; }
+using hugo_bench::durability_name;
 const char* sync_name(bool full) { return full ? "FULL" : "NORMAL"; }
 
 std::string raw_line(const RawResult& r) {
@@ -349,16 +268,6 @@ std::string journal_line(const JournalResult& r) {
                 r.producers, static_cast<long long>(r.commits), r.avg_batch(), static_cast<long long>(r.max_batch),
                 hugo_bench::format_summary(r.append_us, "").c_str());
   return line;
-}
-
-std::string rates_text(const std::vector<double>& rates) {
-  std::string text;
-  char number[32];
-  for (double rate : rates) {
-    std::snprintf(number, sizeof number, "%s%.1f", text.empty() ? "" : ",", rate);
-    text += number;
-  }
-  return text;
 }
 
 }  // namespace
@@ -423,7 +332,7 @@ int main(int argc, char** argv) {
     for (const std::size_t batch : {1u, 8u, 16u, 64u, 512u}) {
       const auto& rates = raw_rates[{full, batch}];
       std::snprintf(line, sizeof line, "summary raw_sqlite sync=%-6s batch=%-3zu median=%.1f rows/s rounds=[%s]",
-                    sync_name(full), batch, hugo_bench::median(rates), rates_text(rates).c_str());
+                    sync_name(full), batch, hugo_bench::median(rates), join_values(rates).c_str());
       hugo_bench::print_line(line);
     }
   }
@@ -435,7 +344,7 @@ int main(int argc, char** argv) {
                     "summary journal_append durability=%-7s producers=%-2d median=%.1f events/s rounds=[%s] batch~%d "
                     "avg_batch=%.2f max_batch=%lld",
                     durability_name(full ? hugo::Durability::Fsync : hugo::Durability::Process), producers,
-                    hugo_bench::median(rates), rates_text(rates).c_str(), producers,
+                    hugo_bench::median(rates), join_values(rates).c_str(), producers,
                     commits > 0 ? static_cast<double>(events) / static_cast<double>(commits) : 0.0,
                     static_cast<long long>(journal_max_batch[{full, producers}]));
       hugo_bench::print_line(line);

@@ -53,6 +53,7 @@
 
 namespace {
 
+using hugo_bench::join_values;
 using hugo_bench::SteadyClock;
 
 constexpr const char* kProgram = "queue_cycle";
@@ -61,13 +62,7 @@ constexpr int kProducers = 4;
 constexpr int kWorkers = 4;
 constexpr std::int64_t kMaxInFlight = kProducers + kWorkers;  // rows accepted but not yet durable
 
-std::string payload_bytes() {
-  std::string payload(kPayloadBytes, '\0');
-  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
-  return payload;
-}
-
-const char* durability_name(hugo::Durability d) { return d == hugo::Durability::Fsync ? "Fsync" : "Process"; }
+using hugo_bench::durability_name;
 
 // ---- the queue ---------------------------------------------------------------------------------
 
@@ -97,11 +92,7 @@ struct QueueResult {
 QueueResult run_queue(hugo::Durability durability, double budget, std::size_t capacity, bool sample) {
   hugo_bench::TempDir dir("hugo-bench-queue");
   if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the journal");
-  hugo::JournalOptions journal_options;
-  journal_options.durability = durability;
-  auto opened = hugo::Journal::open(dir / "journal.db", journal_options);
-  if (!opened.ok()) hugo_bench::fail(kProgram, "Journal::open: " + opened.error().to_string());
-  std::shared_ptr<hugo::Journal> journal = std::move(opened).value();
+  std::shared_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
 
   hugo::TaskQueueOptions options;
   options.name = "bench";
@@ -111,7 +102,7 @@ QueueResult run_queue(hugo::Durability durability, double budget, std::size_t ca
   if (!queue_opened.ok()) hugo_bench::fail(kProgram, "TaskQueue::open: " + queue_opened.error().to_string());
   std::unique_ptr<hugo::TaskQueue> queue = std::move(queue_opened).value();
 
-  const std::string payload = payload_bytes();
+  const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
   std::stop_source stop;
   std::atomic<bool> counting{true};
   std::atomic<bool> sampler_stop{false};
@@ -253,9 +244,7 @@ QueueResult run_queue(hugo::Durability durability, double budget, std::size_t ca
     hugo_bench::fail(kProgram, "journal holds " + std::to_string(info->row_count) + " rows but durable_seq is " +
                                    std::to_string(journal->durable_seq()));
   }
-  if (const hugo::Status closed = journal->close(); !closed.ok()) {
-    hugo_bench::fail(kProgram, "Journal::close: " + closed.error().to_string());
-  }
+  hugo_bench::close_journal(kProgram, *journal);
   return result;
 }
 
@@ -276,16 +265,12 @@ RawResult run_raw(bool full, std::size_t batch, double budget) {
   if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the raw SQLite database");
   hugo_bench::RawDb raw(kProgram, (dir / "raw.db").string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   raw.configure_like_journal(full);
-  raw.exec("BEGIN IMMEDIATE");
-  raw.exec(hugo_bench::kJournalSchema);
   // Queue "bench" and the four owners, interned as the journal's writer would.
-  raw.exec("INSERT INTO names (id, name) VALUES (1, 'bench'), (2, 'worker-0'), (3, 'worker-1'), (4, 'worker-2'), "
-           "(5, 'worker-3')");
-  raw.exec("COMMIT");
+  raw.create_journal_tables("(1, 'bench'), (2, 'worker-0'), (3, 'worker-1'), (4, 'worker-2'), (5, 'worker-3')");
   sqlite3_stmt* begin = raw.prepare("BEGIN IMMEDIATE");
   sqlite3_stmt* commit = raw.prepare("COMMIT");
   sqlite3_stmt* insert = raw.prepare(hugo_bench::kJournalInsert);
-  const std::string payload = payload_bytes();
+  const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
   constexpr std::int64_t kLeaseMicros = 30'000'000;  // TaskQueueOptions' default lease_duration
 
   RawResult result;
@@ -370,16 +355,6 @@ std::string raw_line(const RawResult& r) {
   return line;
 }
 
-std::string list_text(const std::vector<double>& values) {
-  std::string text;
-  char number[32];
-  for (double v : values) {
-    std::snprintf(number, sizeof number, "%s%.1f", text.empty() ? "" : ",", v);
-    text += number;
-  }
-  return text;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -441,10 +416,10 @@ int main(int argc, char** argv) {
                   "summary durability=%-7s queue median=%.1f cycles/s rounds=[%s] rows/commit=%.2f rounds=[%s] | raw "
                   "%s median=%.1f cycles/s rounds=[%s]",
                   fsync ? "Fsync" : "Process", hugo_bench::median(queue_rates[fsync]),
-                  list_text(queue_rates[fsync]).c_str(),
+                  join_values(queue_rates[fsync]).c_str(),
                   commits > 0 ? static_cast<double>(rows) / static_cast<double>(commits) : 0.0,
-                  list_text(batches[fsync]).c_str(), fsync ? "FULL" : "NORMAL", hugo_bench::median(raw_rates[fsync]),
-                  list_text(raw_rates[fsync]).c_str());
+                  join_values(batches[fsync]).c_str(), fsync ? "FULL" : "NORMAL", hugo_bench::median(raw_rates[fsync]),
+                  join_values(raw_rates[fsync]).c_str());
     hugo_bench::print_line(line);
   }
   if (fsync_option != 0) hugo_bench::print_result("queue_cycle_fsync", hugo_bench::median(queue_rates[true]), "cycles/s",

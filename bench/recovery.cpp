@@ -44,6 +44,7 @@
 
 namespace {
 
+using hugo_bench::join_values;
 using hugo_bench::SteadyClock;
 
 constexpr const char* kProgram = "recovery";
@@ -51,12 +52,6 @@ constexpr std::size_t kPayloadBytes = 32;
 constexpr int kTasksPerGroup = 64;
 constexpr std::size_t kMaxGroupsInFlight = 32;
 constexpr const char* kScan = "SELECT seq, kind, queue, task, attempt, at, lease, peer, expires, flags FROM events";
-
-std::string payload_bytes() {
-  std::string payload(kPayloadBytes, '\0');
-  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
-  return payload;
-}
 
 hugo::JournalOptions journal_options() {
   hugo::JournalOptions options;
@@ -73,16 +68,10 @@ hugo::TaskQueueOptions queue_options() {
 }
 
 std::unique_ptr<hugo::Journal> open_journal(const std::filesystem::path& path) {
-  auto opened = hugo::Journal::open(path, journal_options());
-  if (!opened.ok()) hugo_bench::fail(kProgram, "Journal::open: " + opened.error().to_string());
-  return std::move(opened).value();
+  return hugo_bench::open_journal(kProgram, path, hugo::Durability::Process);
 }
 
-void close_journal(hugo::Journal& journal) {
-  if (const hugo::Status closed = journal.close(); !closed.ok()) {
-    hugo_bench::fail(kProgram, "Journal::close: " + closed.error().to_string());
-  }
-}
+void close_journal(hugo::Journal& journal) { hugo_bench::close_journal(kProgram, journal); }
 
 enum class Fate { Completed, Pending, Leased };
 
@@ -92,7 +81,9 @@ enum class Fate { Completed, Pending, Leased };
 class HistoryWriter {
  public:
   explicit HistoryWriter(hugo::Journal& journal)
-      : journal_(journal), next_seq_(journal.last_accepted_seq() + 1), payload_(payload_bytes()) {
+      : journal_(journal),
+        next_seq_(journal.last_accepted_seq() + 1),
+        payload_(hugo_bench::alphabet_payload(kPayloadBytes)) {
     const auto now = hugo::SystemClock().now();
     at_ = now - std::chrono::hours(24);
     lease_expires_ = now + std::chrono::hours(1);
@@ -292,17 +283,6 @@ MemoryPoint measure_in_child(const std::filesystem::path& path, std::int64_t com
   return p;
 }
 
-std::string list_text(const std::vector<double>& values, const char* format) {
-  std::string text;
-  char number[32];
-  for (double v : values) {
-    std::snprintf(number, sizeof number, format, v);
-    if (!text.empty()) text += ",";
-    text += number;
-  }
-  return text;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -382,9 +362,9 @@ int main(int argc, char** argv) {
   std::snprintf(line, sizeof line,
                 "summary restart median=%.4f s [%s] (journal_open median=%.4f, queue_open median=%.4f [%s]) | raw scan "
                 "median=%.4f s [%s] = %.0f rows/s",
-                restart, list_text(restart_s, "%.4f").c_str(), hugo_bench::median(journal_open_s),
-                hugo_bench::median(queue_open_s), list_text(queue_open_s, "%.4f").c_str(), scan,
-                list_text(scan_s, "%.4f").c_str(), static_cast<double>(rows) / scan);
+                restart, join_values(restart_s, "%.4f").c_str(), hugo_bench::median(journal_open_s),
+                hugo_bench::median(queue_open_s), join_values(queue_open_s, "%.4f").c_str(), scan,
+                join_values(scan_s, "%.4f").c_str(), static_cast<double>(rows) / scan);
   hugo_bench::print_line(line);
 
   // ---- part 2: memory against history length

@@ -61,6 +61,7 @@
 
 namespace {
 
+using hugo_bench::join_values;
 using hugo_bench::SteadyClock;
 
 constexpr const char* kProgram = "tail_latency";
@@ -68,51 +69,18 @@ constexpr std::size_t kPayloadBytes = 32;
 constexpr auto kInterval = std::chrono::microseconds(100);  // 10k events/s
 constexpr double kGoalInProcessMs = 1.0;
 constexpr double kGoalCrossProcessMs = 5.0;
-constexpr const char* kFullScan =
-    "SELECT seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload FROM events";
+constexpr const char* kQueue[] = {"bench"};
 
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch()).count();
-}
+using hugo_bench::durability_name;
+using hugo_bench::steady_ns;
 
-std::string payload_bytes() {
-  std::string payload(kPayloadBytes, '\0');
-  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
-  return payload;
-}
-
-// The row with seq `seq` of a journal written only by this program: seqs cycle Enqueued,
-// LeaseGranted, Completed, one task per three rows.
+// The row with seq `seq` of a journal written only by this program: seqs cycle Enqueued (with
+// `payload`), LeaseGranted, Completed, one task per three rows, all on queue "bench".
 hugo::Event cycle_event(std::int64_t seq, const std::string& payload, hugo::Timestamp at) {
-  const std::int64_t phase = (seq - 1) % 3;
-  const std::int64_t task = seq - phase;
-  hugo::Event e;
-  e.queue = "bench";
-  e.occurred_at = at;
-  if (phase == 0) {
-    e.kind = hugo::EventKind::Enqueued;
-    e.payload = payload;
-  } else if (phase == 1) {
-    e.kind = hugo::EventKind::LeaseGranted;
-    e.task_id = task;
-    e.owner_peer_id = "worker-" + std::to_string(task % 4);
-    e.token = hugo::OwnershipToken{task, 1, 0};
-    e.lease_expiration = at + std::chrono::seconds(30);
-  } else {
-    e.kind = hugo::EventKind::Completed;
-    e.task_id = task;
-    e.token = hugo::OwnershipToken{task, 1, task + 1};
-  }
+  hugo::Event e = hugo_bench::lifecycle_event(seq, 1, at, kQueue, 4);
+  if (e.kind == hugo::EventKind::Enqueued) e.payload = payload;
   return e;
 }
-
-hugo::JournalOptions journal_options(hugo::Durability durability) {
-  hugo::JournalOptions options;
-  options.durability = durability;
-  return options;
-}
-
-const char* durability_name(hugo::Durability d) { return d == hugo::Durability::Fsync ? "Fsync" : "Process"; }
 
 // ---- the sink ----------------------------------------------------------------------------------
 
@@ -230,7 +198,7 @@ void drive_sink(hugo::TaskQueueReplicationSource& source, TimedSink& timed, std:
 // Returns the steady time (ns) taken just before each append_async, indexed by seq.
 std::vector<std::int64_t> produce(hugo::Journal& journal, std::int64_t count, double* lateness_p99_us) {
   ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);  // 1 us: wake close to each slot
-  const std::string payload = payload_bytes();
+  const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
   const std::shared_ptr<hugo::Clock> clock = hugo::SystemClock::shared();
   std::vector<std::int64_t> append_ns(static_cast<std::size_t>(count) + 1, 0);
   std::vector<double> lateness;
@@ -352,9 +320,7 @@ void summarize_latency(LatencyResult& r, const std::vector<std::int64_t>& append
 LatencyResult run_in_process(hugo::Durability durability, std::int64_t events, bool sample) {
   hugo_bench::TempDir dir("hugo-bench-tail");
   if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
-  auto opened = hugo::Journal::open(dir / "journal.db", journal_options(durability));
-  if (!opened.ok()) hugo_bench::fail(kProgram, "Journal::open: " + opened.error().to_string());
-  std::shared_ptr<hugo::Journal> journal = std::move(opened).value();
+  std::shared_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
 
   auto db = open_sink_db(dir / "sink.db");
   BenchSink sink(db, sink_options());
@@ -383,9 +349,7 @@ LatencyResult run_in_process(hugo::Durability durability, std::int64_t events, b
   summarize_latency(r, append_ns, timed.received_ns(), timed.committed_ns(), sampler);
   if (applied_rows(*db) != events) hugo_bench::fail(kProgram, "the sink table does not hold seqs 1..N exactly");
   source->reset();
-  if (const hugo::Status closed = journal->close(); !closed.ok()) {
-    hugo_bench::fail(kProgram, "Journal::close: " + closed.error().to_string());
-  }
+  hugo_bench::close_journal(kProgram, *journal);
   return r;
 }
 
@@ -423,9 +387,7 @@ LatencyResult run_cross_process(hugo::Durability durability, std::int64_t events
   hugo_bench::TempDir dir("hugo-bench-tail-x");
   if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
   const std::filesystem::path journal_path = dir / "journal.db";
-  auto opened = hugo::Journal::open(journal_path, journal_options(durability));
-  if (!opened.ok()) hugo_bench::fail(kProgram, "Journal::open: " + opened.error().to_string());
-  std::unique_ptr<hugo::Journal> journal = std::move(opened).value();
+  std::unique_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, journal_path, durability);
   const std::filesystem::path out_path = dir / "times.bin";
 
   hugo_bench::Child child = hugo_bench::spawn_self(
@@ -459,19 +421,15 @@ LatencyResult run_cross_process(hugo::Durability durability, std::int64_t events
   in.read(reinterpret_cast<char*>(committed.data()), static_cast<std::streamsize>(committed.size() * sizeof(std::int64_t)));
   if (!in) hugo_bench::fail(kProgram, "could not read the child's times");
   summarize_latency(r, append_ns, received, committed, sampler);
-  if (const hugo::Status closed = journal->close(); !closed.ok()) {
-    hugo_bench::fail(kProgram, "Journal::close: " + closed.error().to_string());
-  }
+  hugo_bench::close_journal(kProgram, *journal);
   return r;
 }
 
 // ---- catch-up ----------------------------------------------------------------------------------
 
 void write_history(const std::filesystem::path& path, std::int64_t events) {
-  auto opened = hugo::Journal::open(path, journal_options(hugo::Durability::Process));
-  if (!opened.ok()) hugo_bench::fail(kProgram, "Journal::open: " + opened.error().to_string());
-  std::unique_ptr<hugo::Journal> journal = std::move(opened).value();
-  const std::string payload = payload_bytes();
+  std::unique_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, path, hugo::Durability::Process);
+  const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
   hugo::Timestamp at = hugo::SystemClock().now() - std::chrono::hours(1);
   std::deque<hugo::AppendTicket> in_flight;
   std::int64_t seq = 1;
@@ -493,9 +451,7 @@ void write_history(const std::filesystem::path& path, std::int64_t events) {
   for (const auto& t : in_flight) {
     if (auto done = t.wait(); !done.ok()) hugo_bench::fail(kProgram, "append: " + done.error().to_string());
   }
-  if (const hugo::Status closed = journal->close(); !closed.ok()) {
-    hugo_bench::fail(kProgram, "Journal::close: " + closed.error().to_string());
-  }
+  hugo_bench::close_journal(kProgram, *journal);
 }
 
 struct CatchUp {
@@ -574,17 +530,6 @@ std::string latency_line(int round, const LatencyResult& r) {
   return text;
 }
 
-std::string list_text(const std::vector<double>& values, const char* format) {
-  std::string text;
-  char number[32];
-  for (double v : values) {
-    std::snprintf(number, sizeof number, format, v);
-    if (!text.empty()) text += ",";
-    text += number;
-  }
-  return text;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -658,7 +603,7 @@ int main(int argc, char** argv) {
       hugo_bench::print_line(line);
     };
     auto run_scan_case = [&] {
-      const hugo_bench::RawScan s = hugo_bench::raw_scan(kProgram, history.string(), kFullScan);
+      const hugo_bench::RawScan s = hugo_bench::raw_scan(kProgram, history.string(), hugo_bench::kJournalFullScan);
       if (s.rows != catchup_events) hugo_bench::fail(kProgram, "raw scan saw an unexpected row count");
       scan_rates.push_back(static_cast<double>(s.rows) / s.seconds);
       std::snprintf(line, sizeof line, "round=%d catch-up raw_scan rows=%lld secs=%.3f rate=%.0f rows/s", round,
@@ -679,18 +624,18 @@ int main(int argc, char** argv) {
     for (const bool cross : {false, true}) {
       std::snprintf(line, sizeof line, "summary %s durability=%-7s p50_ms median=%.3f [%s] p99_ms median=%.3f [%s]",
                     cross ? "cross-process" : "in-process   ", durability_name(durability),
-                    hugo_bench::median(p50_ms[{fsync, cross}]), list_text(p50_ms[{fsync, cross}], "%.3f").c_str(),
-                    hugo_bench::median(p99_ms[{fsync, cross}]), list_text(p99_ms[{fsync, cross}], "%.3f").c_str());
+                    hugo_bench::median(p50_ms[{fsync, cross}]), join_values(p50_ms[{fsync, cross}], "%.3f").c_str(),
+                    hugo_bench::median(p99_ms[{fsync, cross}]), join_values(p99_ms[{fsync, cross}], "%.3f").c_str());
       hugo_bench::print_line(line);
     }
   }
   std::snprintf(line, sizeof line, "summary fsync probe commit p50_ms median=%.3f [%s] p99_ms median=%.3f [%s]",
-                hugo_bench::median(probe_p50), list_text(probe_p50, "%.3f").c_str(), hugo_bench::median(probe_p99),
-                list_text(probe_p99, "%.3f").c_str());
+                hugo_bench::median(probe_p50), join_values(probe_p50, "%.3f").c_str(), hugo_bench::median(probe_p99),
+                join_values(probe_p99, "%.3f").c_str());
   hugo_bench::print_line(line);
   std::snprintf(line, sizeof line, "summary catch-up sink median=%.0f events/s [%s] | raw scan median=%.0f rows/s [%s]",
-                hugo_bench::median(sink_rates), list_text(sink_rates, "%.0f").c_str(), hugo_bench::median(scan_rates),
-                list_text(scan_rates, "%.0f").c_str());
+                hugo_bench::median(sink_rates), join_values(sink_rates, "%.0f").c_str(), hugo_bench::median(scan_rates),
+                join_values(scan_rates, "%.0f").c_str());
   hugo_bench::print_line(line);
 
   auto latency_result = [&](const std::string& name, bool fsync, bool cross, bool p99) {
