@@ -135,6 +135,7 @@ class EventInserter {
   // 8 and then 1 at a time. A multi-row INSERT updates the AUTOINCREMENT counter once per statement
   // instead of once per row and about halves SQLite's cost per row (docs/BENCHMARKS.md, follow).
   static constexpr std::array<std::size_t, 3> kRowsPerStatement{32, 8, 1};
+  static_assert(kRowsPerStatement.back() == 1, "the last statement must take any remainder");
 
   EventInserter(sql::Db& db, Meta meta) : db_(&db), meta_(std::move(meta)) {}
   // Binds `events` into `insert` (prepared for exactly events.size() rows) and runs it.

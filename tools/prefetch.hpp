@@ -33,8 +33,8 @@ class Prefetcher {
   Result<std::vector<Event>> next();
   bool ended();
   // Hands a batch from next() back once it is written: the background thread destroys it, on the
-  // thread whose allocator made its strings. Freeing a million events' strings on another
-  // thread costs glibc's malloc about twice as much (docs/BENCHMARKS.md, cli_tail).
+  // thread whose allocator made its strings; freed on another thread, every chunk takes glibc's
+  // slow path (`_int_free`, `malloc_consolidate`: docs/BENCHMARKS.md, cli_tail).
   void give_back(std::vector<Event> spent);
 
  private:
