@@ -340,13 +340,19 @@ TEST_CASE("SSE carries the same events; streams beyond max_subscribers get 503; 
   CHECK(bad->status == 400);
 
   // One follow stream holds the only slot; a second stream is refused, the follower retries later.
+  // The SSE stream above gives its slot back only after its last byte is sent, so the first
+  // follow request may still be refused; it asks again until it holds the slot (status 200).
   std::atomic<bool> holding{false};
   httplib::Client first(server->url());
   std::thread hold([&] {
-    (void)first.Get("/v1/events?after=0&follow=1", [&](const char*, std::size_t) {
-      holding = true;
-      return true;
-    });
+    for (int attempt = 0; attempt < 100 && !holding; ++attempt) {
+      (void)first.Get(
+          "/v1/events?after=0&follow=1", [](const httplib::Response& r) { return r.status == 200; },
+          [&](const char*, std::size_t) {
+            holding = true;
+            return true;
+          });
+    }
   });
   REQUIRE(eventually([&] { return holding.load(); }));
   httplib::Client second_client(server->url());
