@@ -273,6 +273,16 @@ const TaskState* QueueState::first_leasable(Timestamp now) const {
   return nullptr;
 }
 
+std::vector<const TaskState*> QueueState::leasable(Timestamp now, std::size_t max) const {
+  std::vector<const TaskState*> out;
+  for (const auto& [order, id] : pending_) {
+    if (out.size() >= max) break;
+    const TaskState* t = task(id);
+    if (t && t->available_at <= now) out.push_back(t);
+  }
+  return out;
+}
+
 std::optional<Timestamp> QueueState::next_available_after(Timestamp now) const {
   std::optional<Timestamp> next;
   for (const auto& [order, id] : pending_) {

@@ -108,6 +108,8 @@ class QueueState {
 
   // First pending task leasable at `now` (available_at <= now), or nullptr.
   const TaskState* first_leasable(Timestamp now) const;
+  // Up to `max` pending tasks leasable at `now`, in FIFO order.
+  std::vector<const TaskState*> leasable(Timestamp now, std::size_t max) const;
   // Earliest available_at among pending tasks that are not yet leasable at `now`.
   std::optional<Timestamp> next_available_after(Timestamp now) const;
   // Leases with expires_at <= now, in lease-id order.

@@ -107,69 +107,116 @@ Result<std::unique_ptr<TaskQueue>> TaskQueue::open(std::shared_ptr<Journal> jour
 }
 
 Result<std::int64_t> TaskQueue::enqueue(std::string payload, Wait wait, PayloadFormat format) {
-  if (payload.size() > kMaxPayloadBytes) {
-    return Error(std::string(errc::validation), "payload of " + std::to_string(payload.size()) +
-                                                    " bytes exceeds the 8 MiB limit (store large blobs elsewhere and enqueue a reference)")
-        .with("bytes", std::to_string(payload.size()));
+  std::vector<std::string> one;
+  one.push_back(std::move(payload));
+  HUGO_ASSIGN_OR_RETURN(auto ids, enqueue_batch(std::move(one), std::move(wait), format));
+  return ids.front();
+}
+
+Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::string> payloads, Wait wait,
+                                                           PayloadFormat format) {
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    if (payloads[i].size() > kMaxPayloadBytes) {
+      return Error(std::string(errc::validation), "payload of " + std::to_string(payloads[i].size()) +
+                                                      " bytes exceeds the 8 MiB limit (store large blobs elsewhere and enqueue a reference)")
+          .with("bytes", std::to_string(payloads[i].size()))
+          .with("index", std::to_string(i));
+    }
   }
   Impl& q = *impl_;
+  if (payloads.empty()) {
+    std::lock_guard lock(q.mutex);
+    HUGO_TRY(q.usable());
+    return std::vector<std::int64_t>{};
+  }
+  const std::size_t count = payloads.size();
+  if (count > q.options.capacity) {
+    return Error(std::string(errc::validation), "a batch of " + std::to_string(count) + " tasks can never fit queue '" +
+                                                    q.options.name + "' (capacity " +
+                                                    std::to_string(q.options.capacity) + "); split it")
+        .with("queue", q.options.name)
+        .with("count", std::to_string(count))
+        .with("capacity", std::to_string(q.options.capacity));
+  }
   Impl::Aftermath after;
-  std::int64_t task_id = 0;
+  std::vector<std::int64_t> task_ids;
+  task_ids.reserve(count);
   {
     std::unique_lock lock(q.mutex);
     HUGO_TRY(q.usable());
-    auto has_room = [&] { return q.state.pending_count() < q.options.capacity; };
+    auto has_room = [&] { return q.state.pending_count() + count <= q.options.capacity; };
     if (!has_room() && wait.deadline == std::chrono::steady_clock::time_point::min()) {
-      return Error(std::string(errc::queue_full), "queue '" + q.options.name + "' holds its capacity of " +
-                                                      std::to_string(q.options.capacity) + " pending tasks")
+      return Error(std::string(errc::queue_full), "queue '" + q.options.name + "' holds " +
+                                                      std::to_string(q.state.pending_count()) +
+                                                      " pending tasks of its capacity of " +
+                                                      std::to_string(q.options.capacity) + "; " +
+                                                      std::to_string(count) + " more do not fit")
           .with("queue", q.options.name)
-          .with("capacity", std::to_string(q.options.capacity));
+          .with("capacity", std::to_string(q.options.capacity))
+          .with("count", std::to_string(count));
     }
     HUGO_TRY(q.block(lock, wait, has_room));
-    std::vector<Event> events{q.row(EventKind::Enqueued, 0, 1, q.clock->now())};
-    events[0].payload = std::move(payload);
-    events[0].payload_format = format;
+    const Timestamp now = q.clock->now();
+    std::vector<Event> events;
+    events.reserve(count);
+    for (std::string& payload : payloads) {
+      events.push_back(q.row(EventKind::Enqueued, 0, 1, now));
+      events.back().payload = std::move(payload);
+      events.back().payload_format = format;
+    }
     HUGO_TRY(q.commit(events, after));
-    task_id = events[0].task_id;
+    for (const Event& e : events) task_ids.push_back(e.task_id);
     q.check_backpressure(after);
     q.changed.notify_all();
   }
   HUGO_TRY(q.finish(after));
-  return task_id;
+  return task_ids;
 }
 
 Result<Lease> TaskQueue::lease(std::string owner, Wait wait) {
+  HUGO_ASSIGN_OR_RETURN(auto leases, lease_batch(std::move(owner), 1, std::move(wait)));
+  return std::move(leases.front());
+}
+
+Result<std::vector<Lease>> TaskQueue::lease_batch(std::string owner, std::size_t max_count, Wait wait) {
+  if (max_count == 0) return Error(std::string(errc::validation), "lease_batch needs max_count > 0");
   Impl& q = *impl_;
   Impl::Aftermath after;
-  Lease lease;
+  std::vector<Lease> leases;
   {
     std::unique_lock lock(q.mutex);
     const auto recheck = std::chrono::duration_cast<std::chrono::steady_clock::duration>(q.options.sweep_interval);
     HUGO_TRY(q.block(lock, wait, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
     const Timestamp now = q.clock->now();
-    const detail::TaskState& t = *q.state.first_leasable(now);
     if (owner.empty()) owner = q.options.default_owner;
-    std::vector<Event> events{q.row(EventKind::LeaseGranted, t.task_id, t.attempt, now)};
-    events[0].owner_peer_id = owner;
-    events[0].lease_expiration = now + q.options.lease_duration;
-    events[0].token = OwnershipToken{t.task_id, t.attempt, 0};
+    std::vector<Event> events;
+    for (const detail::TaskState* t : q.state.leasable(now, max_count)) {
+      events.push_back(q.row(EventKind::LeaseGranted, t->task_id, t->attempt, now));
+      events.back().owner_peer_id = owner;
+      events.back().lease_expiration = now + q.options.lease_duration;
+      events.back().token = OwnershipToken{t->task_id, t->attempt, 0};
+    }
     HUGO_TRY(q.commit(events, after));
-    const detail::TaskState& leased = *q.state.task(events[0].task_id);
-    lease.token = *events[0].token;
-    lease.queue = q.options.name;
-    lease.owner = owner;
-    lease.payload = leased.payload;
-    lease.payload_format = leased.payload_format;
-    lease.attempt = leased.attempt;
-    lease.enqueued_at = leased.enqueued_at;
-    lease.granted_at = now;
-    lease.expires_at = *events[0].lease_expiration;
-    lease.last_error = leased.last_error;
+    leases.reserve(events.size());
+    for (const Event& e : events) {
+      const detail::TaskState& leased = *q.state.task(e.task_id);
+      Lease& lease = leases.emplace_back();
+      lease.token = *e.token;
+      lease.queue = q.options.name;
+      lease.owner = owner;
+      lease.payload = leased.payload;
+      lease.payload_format = leased.payload_format;
+      lease.attempt = leased.attempt;
+      lease.enqueued_at = leased.enqueued_at;
+      lease.granted_at = now;
+      lease.expires_at = *e.lease_expiration;
+      lease.last_error = leased.last_error;
+    }
     q.check_backpressure(after);
     q.changed.notify_all();
   }
   HUGO_TRY(q.finish(after));
-  return lease;
+  return leases;
 }
 
 Result<HeartbeatResult> TaskQueue::heartbeat(const OwnershipToken& token) {
@@ -195,16 +242,32 @@ Result<HeartbeatResult> TaskQueue::heartbeat(const OwnershipToken& token) {
   return result;
 }
 
-Status TaskQueue::complete(const OwnershipToken& token) {
+Status TaskQueue::complete(const OwnershipToken& token) { return complete_batch({token}); }
+
+Status TaskQueue::complete_batch(const std::vector<OwnershipToken>& tokens) {
   Impl& q = *impl_;
   Impl::Aftermath after;
   {
     std::lock_guard lock(q.mutex);
     HUGO_TRY(q.usable());
-    const detail::LeaseState* l = q.state.lease(token.lease_id);
-    if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
-    std::vector<Event> events{q.row(EventKind::Completed, token.task_id, token.attempt, q.clock->now())};
-    events[0].token = token;
+    if (tokens.empty()) return ok_status();
+    std::set<std::int64_t> seen;
+    for (const OwnershipToken& token : tokens) {
+      const detail::LeaseState* l = q.state.lease(token.lease_id);
+      if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
+      if (tokens.size() > 1 && !seen.insert(token.lease_id).second) {
+        return Error(std::string(errc::validation), "complete_batch lists the lease of token " + token.to_string() +
+                                                        " twice; nothing was completed")
+            .with("token", token.to_string());
+      }
+    }
+    const Timestamp now = q.clock->now();
+    std::vector<Event> events;
+    events.reserve(tokens.size());
+    for (const OwnershipToken& token : tokens) {
+      events.push_back(q.row(EventKind::Completed, token.task_id, token.attempt, now));
+      events.back().token = token;
+    }
     HUGO_TRY(q.commit(events, after));
     q.record_depths();
   }
