@@ -49,9 +49,10 @@ int fail(const hugo::Error& error) {
   return 3;
 }
 
-// Appends one line to the acknowledgement file and makes it durable before returning.
-void acknowledge(int fd, const std::string& line) {
-  const std::string text = line + "\n";
+// Appends the lines to the acknowledgement file and makes them durable before returning.
+void acknowledge(int fd, const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
   if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) || ::fsync(fd) != 0) std::abort();
   std::printf("ack\n");
   std::fflush(stdout);
@@ -85,32 +86,55 @@ int queue_workload(const std::string& path, const std::string& acks, unsigned se
   while (true) {
     const unsigned r = rng() % 100;
     const std::size_t pick = held.empty() ? 0 : rng() % held.size();
-    if (r < 30) {
-      auto id = (*queue)->enqueue("task-" + std::to_string(seed) + "-" + std::to_string(counter++));
+    auto payload = [&] { return "task-" + std::to_string(seed) + "-" + std::to_string(counter++); };
+    if (r < 25) {
+      auto id = (*queue)->enqueue(payload());
       if (!id.ok()) return fail(id.error());
-      acknowledge(fd, "E " + std::to_string(*id));
+      acknowledge(fd, {"E " + std::to_string(*id)});
+    } else if (r < 30) {  // a batch: one atomic group, acknowledged together
+      std::vector<std::string> payloads;
+      for (unsigned n = 1 + rng() % 4; n > 0; --n) payloads.push_back(payload());
+      auto ids = (*queue)->enqueue_batch(std::move(payloads));
+      if (!ids.ok()) return fail(ids.error());
+      std::vector<std::string> lines;
+      for (const std::int64_t id : *ids) lines.push_back("E " + std::to_string(id));
+      acknowledge(fd, lines);
     } else if (r < 55) {
-      auto lease = (*queue)->lease("worker", hugo::Wait::none());
-      if (lease.ok()) {
-        held.push_back(lease->token);
-        acknowledge(fd, "L " + token_text(lease->token));
-      } else if (lease.error().code() != hugo::errc::queue_timeout) {
-        return fail(lease.error());
+      auto leases = (*queue)->lease_batch("worker", r < 48 ? 1 : 1 + rng() % 3, hugo::Wait::none());
+      if (leases.ok()) {
+        std::vector<std::string> lines;
+        for (const hugo::Lease& lease : *leases) {
+          held.push_back(lease.token);
+          lines.push_back("L " + token_text(lease.token));
+        }
+        acknowledge(fd, lines);
+      } else if (leases.error().code() != hugo::errc::queue_timeout) {
+        return fail(leases.error());
       }
     } else if (r < 65 && !held.empty()) {
       auto hb = (*queue)->heartbeat(held[pick]);
-      if (hb.ok()) acknowledge(fd, "H " + token_text(held[pick]));
+      if (hb.ok()) acknowledge(fd, {"H " + token_text(held[pick])});
       else forget(pick);
     } else if (r < 82 && !held.empty()) {
-      const auto token = held[pick];
+      std::vector<hugo::OwnershipToken> tokens{held[pick]};
       forget(pick);
-      if ((*queue)->complete(token).ok()) acknowledge(fd, "C " + token_text(token));
+      if (!held.empty() && rng() % 3 == 0) {  // sometimes two at once, as one atomic group
+        const std::size_t second = rng() % held.size();
+        tokens.push_back(held[second]);
+        forget(second);
+      }
+      // A stale token (expired meanwhile) fails a batch as a whole: then nothing was completed.
+      if ((*queue)->complete_batch(tokens).ok()) {
+        std::vector<std::string> lines;
+        for (const auto& token : tokens) lines.push_back("C " + token_text(token));
+        acknowledge(fd, lines);
+      }
     } else if (r < 94 && !held.empty()) {
       const auto token = held[pick];
       forget(pick);
       auto outcome = (*queue)->fail(token, hugo::Error("app.crash_test", "random failure"), rng() % 4 != 0);
       if (outcome.ok()) {
-        acknowledge(fd, "F " + token_text(token) + (*outcome == hugo::FailOutcome::Requeued ? " R" : " D"));
+        acknowledge(fd, {"F " + token_text(token) + (*outcome == hugo::FailOutcome::Requeued ? " R" : " D")});
       }
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(2 + rng() % 20));  // let leases expire
