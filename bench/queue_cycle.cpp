@@ -2,18 +2,23 @@
 // against the raw SQLite ceiling for the same rows.
 //
 // The queue: a fresh journal in a fresh mkdtemp folder, one TaskQueue ("bench", no sweeper,
-// capacity --capacity, default 1M), 4 producer threads calling enqueue(32-byte payload,
-// Wait::forever) in a loop and 4 worker threads calling lease(owner, Wait::forever) then
-// complete(token) in a loop, for --seconds, under Durability::Process and Durability::Fsync.
-// Figure: completed cycles per second (a cycle = one task enqueued, leased and completed).
+// capacity --capacity, default TaskQueueOptions' 512), 4 producer threads and 4 worker threads,
+// for --seconds, under Durability::Process and Durability::Fsync, in two forms:
+//   - single calls: producers call enqueue(32-byte payload, Wait::forever) in a loop, workers
+//     lease(owner, Wait::forever) then complete(token);
+//   - batches of --batch (default 64): producers call enqueue_batch(64 payloads), workers
+//     lease_batch(owner, 64) then complete_batch(the tokens they got).
+// Figure: completed cycles per second (a cycle = one task enqueued, leased and completed; the
+// tasks completed inside the window / its length). A bounded queue keeps producers from running
+// ahead of the workers, so the journal carries ~3 rows per cycle.
 //
-// Rows per commit: every queue call appends one row and blocks until it is durable, so at most 8
-// rows (one per thread) are ever accepted but not yet committed, and a group commit holds at most
-// 8 rows. A sampler thread waits on Journal::wait_for_commit and records how far durable_seq()
-// jumped at each wake-up. A jump of more than 8 rows must span several commits (the sampler was
-// late); it is counted as ceil(jump / 8) commits. rows/commit = rows committed / commits counted.
-// When the sampler is never late this is exact; when it is late it overestimates the batch (so it
-// errs towards a higher ceiling). --sampler 0 runs without it (to see what it costs).
+// Rows per commit: every call blocks until its rows are durable, so at most 8 x batch rows (one
+// call per thread) are ever accepted but not yet committed. A sampler thread waits on
+// Journal::wait_for_commit and records how far durable_seq() jumped at each wake-up. A jump of
+// more than that bound must span several commits (the sampler was late); it is counted as
+// ceil(jump / bound) commits. rows/commit = rows committed / commits counted. When the sampler is
+// never late this is exact; when it is late it overestimates the batch (so it errs towards a
+// higher ceiling). --sampler 0 runs without it (to see what it costs).
 //
 // The ceiling: raw SQLite inserting the same three rows per cycle (an Enqueued row with the
 // payload, a LeaseGranted row with owner and expiry, a Completed row with the lease), with the
@@ -21,14 +26,15 @@
 // rows, where B is the rows/commit the queue's writer just used (rounded), at synchronous=NORMAL
 // (Process) or FULL (Fsync). Ceiling cycles/s = rows/s / 3.
 //
-// Every round runs each durability once, the queue run and its ceiling back to back in
-// alternating order (odd rounds: queue first, ceiling at the batch it used; even rounds: ceiling
-// first, at the batch measured last), because fsync latency on a virtual disk drifts. Figures are
-// medians over rounds.
+// Every round runs each case once, the queue run and its ceiling back to back in alternating
+// order (odd rounds: queue first, ceiling at the batch it used; even rounds: ceiling first, at the
+// batch measured last), because fsync latency on a virtual disk drifts. Figures are medians over
+// rounds.
 //
-// Usage: queue_cycle [--seconds S] [--rounds R] [--capacity N] [--sampler 0|1] [--fsync 0|1]
-//        (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
-// The last line is `RESULT name=queue_cycle_process value=<cycles/s> unit=cycles/s ceiling=<raw>`.
+// Usage: queue_cycle [--seconds S] [--rounds R] [--capacity N] [--batch N] [--sampler 0|1]
+//        [--fsync 0|1] (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
+// RESULT lines: queue_cycle_fsync_single, queue_cycle_process_single (single calls), then
+// queue_cycle_fsync and, last, queue_cycle_process (batches): value=<cycles/s> ceiling=<raw>.
 #include "bench_util.hpp"
 
 #include <hugo/error_codes.hpp>
@@ -46,6 +52,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -60,7 +67,9 @@ constexpr const char* kProgram = "queue_cycle";
 constexpr std::size_t kPayloadBytes = 32;
 constexpr int kProducers = 4;
 constexpr int kWorkers = 4;
-constexpr std::int64_t kMaxInFlight = kProducers + kWorkers;  // rows accepted but not yet durable
+// Tasks per call in the batched runs (enqueue_batch, lease_batch, complete_batch); --batch.
+constexpr std::size_t kDefaultBatch = 64;
+constexpr std::int64_t kThreads = kProducers + kWorkers;  // each has at most one call in flight
 
 using hugo_bench::durability_name;
 
@@ -68,13 +77,14 @@ using hugo_bench::durability_name;
 
 struct QueueResult {
   hugo::Durability durability = hugo::Durability::Process;
+  std::size_t batch = 1;      // tasks per call (1: enqueue/lease/complete; else the _batch forms)
   std::int64_t cycles = 0;    // complete() calls that returned inside the timed window
   std::int64_t enqueued = 0;  // enqueue() calls that returned inside the timed window
   std::int64_t rows = 0;      // durable_seq() advance over the window
   double seconds = 0;
   std::int64_t wakeups = 0;       // sampler: commits seen (durable_seq jumps)
-  std::int64_t late_wakeups = 0;  // jumps > kMaxInFlight (several commits in one jump)
-  std::int64_t commits = 0;       // sum of ceil(jump / kMaxInFlight)
+  std::int64_t late_wakeups = 0;  // jumps > max_in_flight() (several commits in one jump)
+  std::int64_t commits = 0;       // sum of ceil(jump / max_in_flight())
   std::int64_t max_jump = 0;
   std::size_t pending_at_end = 0;
   hugo_bench::Summary enqueue_us;
@@ -86,10 +96,13 @@ struct QueueResult {
   std::int64_t voluntary_switches = 0;
   std::int64_t involuntary_switches = 0;
   double rate() const { return seconds > 0 ? static_cast<double>(cycles) / seconds : 0; }
+  // Rows accepted but not yet durable, at most: every thread's call journals <= batch rows.
+  std::int64_t max_in_flight() const { return kThreads * static_cast<std::int64_t>(batch); }
   double rows_per_commit() const { return commits > 0 ? static_cast<double>(rows) / static_cast<double>(commits) : 0; }
 };
 
-QueueResult run_queue(hugo::Durability durability, double budget, std::size_t capacity, bool sample) {
+QueueResult run_queue(hugo::Durability durability, std::size_t batch, double budget, std::size_t capacity,
+                      bool sample) {
   hugo_bench::TempDir dir("hugo-bench-queue");
   if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the journal");
   std::shared_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
@@ -118,6 +131,7 @@ QueueResult run_queue(hugo::Durability durability, double budget, std::size_t ca
   const int threads_total = kProducers + kWorkers + (sample ? 1 : 0);
   std::latch ready(threads_total + 1);
   std::vector<std::int64_t> enqueued(kProducers, 0), cycles(kWorkers, 0);
+  const std::vector<std::string> payloads(batch, payload);
   std::vector<std::vector<double>> enqueue_us(kProducers), lease_us(kWorkers), complete_us(kWorkers);
 
   auto producer = [&](int index) {
@@ -127,14 +141,21 @@ QueueResult run_queue(hugo::Durability durability, double budget, std::size_t ca
     ready.arrive_and_wait();
     while (!stop.stop_requested()) {
       const auto t0 = SteadyClock::now();
-      auto id = queue->enqueue(payload, hugo::Wait::forever(stop.get_token()));
+      std::optional<hugo::Error> error;
+      if (batch == 1) {
+        auto id = queue->enqueue(payload, hugo::Wait::forever(stop.get_token()));
+        if (!id.ok()) error = id.error();
+      } else {
+        auto ids = queue->enqueue_batch(payloads, hugo::Wait::forever(stop.get_token()));
+        if (!ids.ok()) error = ids.error();
+      }
       const auto t1 = SteadyClock::now();
-      if (!id.ok()) {
-        if (id.error().code() != hugo::errc::canceled) record_failure("enqueue: " + id.error().to_string());
+      if (error) {
+        if (error->code() != hugo::errc::canceled) record_failure("enqueue: " + error->to_string());
         break;
       }
       if (counting.load(std::memory_order_relaxed)) {
-        ++done;
+        done += static_cast<std::int64_t>(batch);
         lat.push_back(hugo_bench::micros_between(t0, t1));
       }
     }
@@ -143,6 +164,7 @@ QueueResult run_queue(hugo::Durability durability, double budget, std::size_t ca
 
   auto worker = [&](int index) {
     const std::string owner = "worker-" + std::to_string(index);
+    std::vector<hugo::OwnershipToken> tokens;
     auto& lease_lat = lease_us[static_cast<std::size_t>(index)];
     auto& complete_lat = complete_us[static_cast<std::size_t>(index)];
     lease_lat.reserve(1 << 16);
@@ -151,20 +173,31 @@ QueueResult run_queue(hugo::Durability durability, double budget, std::size_t ca
     ready.arrive_and_wait();
     while (!stop.stop_requested()) {
       const auto t0 = SteadyClock::now();
-      auto lease = queue->lease(owner, hugo::Wait::forever(stop.get_token()));
-      const auto t1 = SteadyClock::now();
-      if (!lease.ok()) {
-        if (lease.error().code() != hugo::errc::canceled) record_failure("lease: " + lease.error().to_string());
-        break;
+      tokens.clear();
+      if (batch == 1) {
+        auto lease = queue->lease(owner, hugo::Wait::forever(stop.get_token()));
+        if (!lease.ok()) {
+          if (lease.error().code() != hugo::errc::canceled) record_failure("lease: " + lease.error().to_string());
+          break;
+        }
+        tokens.push_back(lease->token);
+      } else {
+        auto leases = queue->lease_batch(owner, batch, hugo::Wait::forever(stop.get_token()));
+        if (!leases.ok()) {
+          if (leases.error().code() != hugo::errc::canceled) record_failure("lease: " + leases.error().to_string());
+          break;
+        }
+        for (const hugo::Lease& lease : *leases) tokens.push_back(lease.token);
       }
-      const hugo::Status completed = queue->complete(lease->token);
+      const auto t1 = SteadyClock::now();
+      const hugo::Status completed = batch == 1 ? queue->complete(tokens.front()) : queue->complete_batch(tokens);
       const auto t2 = SteadyClock::now();
       if (!completed.ok()) {
         record_failure("complete: " + completed.error().to_string());
         break;
       }
       if (counting.load(std::memory_order_relaxed)) {
-        ++done;
+        done += static_cast<std::int64_t>(tokens.size());
         lease_lat.push_back(hugo_bench::micros_between(t0, t1));
         complete_lat.push_back(hugo_bench::micros_between(t1, t2));
       }
@@ -174,6 +207,7 @@ QueueResult run_queue(hugo::Durability durability, double budget, std::size_t ca
 
   QueueResult result;
   result.durability = durability;
+  result.batch = batch;
   result.sampled = sample;
   auto sampler = [&] {
     std::int64_t last = journal->durable_seq();
@@ -186,8 +220,8 @@ QueueResult run_queue(hugo::Durability durability, double budget, std::size_t ca
       if (!counting.load(std::memory_order_relaxed)) continue;
       ++result.wakeups;
       result.max_jump = std::max(result.max_jump, jump);
-      if (jump > kMaxInFlight) ++result.late_wakeups;
-      result.commits += (jump + kMaxInFlight - 1) / kMaxInFlight;
+      if (jump > result.max_in_flight()) ++result.late_wakeups;
+      result.commits += (jump + result.max_in_flight() - 1) / result.max_in_flight();
     }
   };
 
@@ -360,71 +394,87 @@ std::string raw_line(const RawResult& r) {
 int main(int argc, char** argv) {
   double seconds = 2.0;
   double rounds_option = 3;
-  double capacity_option = 1 << 20;
+  double capacity_option = static_cast<double>(hugo::TaskQueueOptions{}.capacity);
   double sampler_option = 1;
   double fsync_option = 1;
+  double batch_option = kDefaultBatch;
   hugo_bench::parse_options(argc, argv,
                             {{"--seconds", "HUGO_BENCH_SECONDS", &seconds, 0.05, 600},
                              {"--rounds", "HUGO_BENCH_ROUNDS", &rounds_option, 1, 100},
                              {"--capacity", nullptr, &capacity_option, 1, 1e9},
                              {"--sampler", nullptr, &sampler_option, 0, 1},
-                             {"--fsync", nullptr, &fsync_option, 0, 1}});
+                             {"--fsync", nullptr, &fsync_option, 0, 1},
+                             {"--batch", nullptr, &batch_option, 2, 4096}});
   const int rounds = static_cast<int>(rounds_option);
   const auto capacity = static_cast<std::size_t>(capacity_option);
+  const auto batch_size = static_cast<std::size_t>(batch_option);
   const bool sample = sampler_option != 0;
+  if (batch_size > capacity) hugo_bench::fail(kProgram, "--batch must not exceed --capacity (a batch must fit the queue)");
   char line[512];
   std::snprintf(line, sizeof line,
-                "queue_cycle: sqlite %s, %d producers + %d workers, %d rounds x %.2f s per case (medians over "
-                "rounds), capacity %zu, %zu-byte payloads, sampler %s",
-                sqlite3_libversion(), kProducers, kWorkers, rounds, seconds, capacity, kPayloadBytes,
+                "queue_cycle: sqlite %s, %d producers + %d workers, single calls and batches of %zu, %d rounds x "
+                "%.2f s per case (medians over rounds), capacity %zu, %zu-byte payloads, sampler %s",
+                sqlite3_libversion(), kProducers, kWorkers, batch_size, rounds, seconds, capacity, kPayloadBytes,
                 sample ? "on" : "off");
   hugo_bench::print_line(line);
 
-  std::map<bool, std::vector<double>> queue_rates, raw_rates, batches;  // key: Fsync?
-  std::map<bool, std::pair<std::int64_t, std::int64_t>> totals;         // rows, commits
-  std::map<bool, double> last_batch{{false, 0}, {true, 0}};
+  // A case: (Fsync?, tasks per call).
+  using Case = std::pair<bool, std::size_t>;
+  std::vector<Case> cases;
+  for (const bool fsync : {false, true}) {
+    if (fsync && fsync_option == 0) continue;
+    for (const std::size_t batch : {std::size_t{1}, batch_size}) cases.emplace_back(fsync, batch);
+  }
+  std::map<Case, std::vector<double>> queue_rates, raw_rates, batches;
+  std::map<Case, std::pair<std::int64_t, std::int64_t>> totals;  // rows, commits
+  std::map<Case, double> last_batch;
   for (int round = 1; round <= rounds; ++round) {
     const bool queue_first = round % 2 == 1 || !sample;
-    for (const bool fsync : {false, true}) {
-      if (fsync && fsync_option == 0) continue;
+    for (const Case& c : cases) {
+      const auto [fsync, batch] = c;
       const hugo::Durability durability = fsync ? hugo::Durability::Fsync : hugo::Durability::Process;
       auto run_ceiling = [&] {
-        // Without a sampler there is no batch measurement: use the in-flight bound (8).
-        const double batch = last_batch[fsync] > 0 ? last_batch[fsync] : static_cast<double>(kMaxInFlight);
-        const RawResult r = run_raw(fsync, static_cast<std::size_t>(std::max(1.0, std::round(batch))), seconds);
-        raw_rates[fsync].push_back(r.cycle_rate());
+        // Without a sampler there is no batch measurement: use the in-flight bound.
+        const double rows = last_batch[c] > 0 ? last_batch[c] : static_cast<double>(kThreads * static_cast<std::int64_t>(batch));
+        const RawResult r = run_raw(fsync, static_cast<std::size_t>(std::max(1.0, std::round(rows))), seconds);
+        raw_rates[c].push_back(r.cycle_rate());
         hugo_bench::print_line("round=" + std::to_string(round) + " " + raw_line(r));
       };
       if (!queue_first) run_ceiling();
-      const QueueResult q = run_queue(durability, seconds, capacity, sample);
-      queue_rates[fsync].push_back(q.rate());
+      const QueueResult q = run_queue(durability, batch, seconds, capacity, sample);
+      queue_rates[c].push_back(q.rate());
       if (q.sampled && q.commits > 0) {
-        last_batch[fsync] = q.rows_per_commit();
-        batches[fsync].push_back(q.rows_per_commit());
-        totals[fsync].first += q.rows;
-        totals[fsync].second += q.commits;
+        last_batch[c] = q.rows_per_commit();
+        batches[c].push_back(q.rows_per_commit());
+        totals[c].first += q.rows;
+        totals[c].second += q.commits;
       }
       hugo_bench::print_line("round=" + std::to_string(round) + " " + queue_line(q));
       if (queue_first) run_ceiling();
     }
   }
 
-  for (const bool fsync : {false, true}) {
-    if (fsync && fsync_option == 0) continue;
-    const auto [rows, commits] = totals[fsync];
+  for (const Case& c : cases) {
+    const auto [rows, commits] = totals[c];
     std::snprintf(line, sizeof line,
-                  "summary durability=%-7s queue median=%.1f cycles/s rounds=[%s] rows/commit=%.2f rounds=[%s] | raw "
-                  "%s median=%.1f cycles/s rounds=[%s]",
-                  fsync ? "Fsync" : "Process", hugo_bench::median(queue_rates[fsync]),
-                  join_values(queue_rates[fsync]).c_str(),
+                  "summary durability=%-7s batch=%-4zu queue median=%.1f cycles/s rounds=[%s] rows/commit=%.2f "
+                  "rounds=[%s] | raw %s median=%.1f cycles/s rounds=[%s]",
+                  c.first ? "Fsync" : "Process", c.second, hugo_bench::median(queue_rates[c]),
+                  join_values(queue_rates[c]).c_str(),
                   commits > 0 ? static_cast<double>(rows) / static_cast<double>(commits) : 0.0,
-                  join_values(batches[fsync]).c_str(), fsync ? "FULL" : "NORMAL", hugo_bench::median(raw_rates[fsync]),
-                  join_values(raw_rates[fsync]).c_str());
+                  join_values(batches[c]).c_str(), c.first ? "FULL" : "NORMAL", hugo_bench::median(raw_rates[c]),
+                  join_values(raw_rates[c]).c_str());
     hugo_bench::print_line(line);
   }
-  if (fsync_option != 0) hugo_bench::print_result("queue_cycle_fsync", hugo_bench::median(queue_rates[true]), "cycles/s",
-                           hugo_bench::median(raw_rates[true]));
-  hugo_bench::print_result("queue_cycle_process", hugo_bench::median(queue_rates[false]), "cycles/s",
-                           hugo_bench::median(raw_rates[false]));
+  // Headlines last: the single-call figures, then the batched ones; the very last line is the
+  // batched Process figure (the goal).
+  for (const std::size_t batch : {std::size_t{1}, batch_size}) {
+    for (const bool fsync : {true, false}) {
+      const Case c{fsync, batch};
+      if (!queue_rates.count(c)) continue;
+      const std::string name = std::string("queue_cycle_") + (fsync ? "fsync" : "process") + (batch == 1 ? "_single" : "");
+      hugo_bench::print_result(name, hugo_bench::median(queue_rates[c]), "cycles/s", hugo_bench::median(raw_rates[c]));
+    }
+  }
   return 0;
 }
