@@ -145,6 +145,12 @@ Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::stri
     std::unique_lock lock(q.mutex);
     HUGO_TRY(q.usable());
     auto has_room = [&] { return q.state.pending_count() + count <= q.options.capacity; };
+    if (!has_room() && wait.deadline == std::chrono::steady_clock::time_point::min() && count == 1) {
+      return Error(std::string(errc::queue_full), "queue '" + q.options.name + "' holds its capacity of " +
+                                                      std::to_string(q.options.capacity) + " pending tasks")
+          .with("queue", q.options.name)
+          .with("capacity", std::to_string(q.options.capacity));
+    }
     if (!has_room() && wait.deadline == std::chrono::steady_clock::time_point::min()) {
       return Error(std::string(errc::queue_full), "queue '" + q.options.name + "' holds " +
                                                       std::to_string(q.state.pending_count()) +
@@ -186,32 +192,37 @@ Result<std::vector<Lease>> TaskQueue::lease_batch(std::string owner, std::size_t
   {
     std::unique_lock lock(q.mutex);
     const auto recheck = std::chrono::duration_cast<std::chrono::steady_clock::duration>(q.options.sweep_interval);
-    HUGO_TRY(q.block(lock, wait, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
-    const Timestamp now = q.clock->now();
-    if (owner.empty()) owner = q.options.default_owner;
-    std::vector<Event> events;
-    for (const detail::TaskState* t : q.state.leasable(now, max_count)) {
-      events.push_back(q.row(EventKind::LeaseGranted, t->task_id, t->attempt, now));
-      events.back().owner_peer_id = owner;
-      events.back().lease_expiration = now + q.options.lease_duration;
-      events.back().token = OwnershipToken{t->task_id, t->attempt, 0};
+    Timestamp now{};
+    std::vector<const detail::TaskState*> chosen;
+    while (chosen.empty()) {  // empty only if the clock stepped back between the two reads
+      HUGO_TRY(q.block(lock, wait, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
+      now = q.clock->now();
+      chosen = q.state.leasable(now, max_count);
     }
-    HUGO_TRY(q.commit(events, after));
-    leases.reserve(events.size());
-    for (const Event& e : events) {
-      const detail::TaskState& leased = *q.state.task(e.task_id);
+    if (owner.empty()) owner = q.options.default_owner;
+    // Everything that can throw (copying payloads) happens before the rows are appended, so a
+    // failure here journals nothing; after commit() only the lease ids are filled in.
+    std::vector<Event> events;
+    events.reserve(chosen.size());
+    leases.reserve(chosen.size());
+    for (const detail::TaskState* t : chosen) {
+      Event& e = events.emplace_back(q.row(EventKind::LeaseGranted, t->task_id, t->attempt, now));
+      e.owner_peer_id = owner;
+      e.lease_expiration = now + q.options.lease_duration;
+      e.token = OwnershipToken{t->task_id, t->attempt, 0};
       Lease& lease = leases.emplace_back();
-      lease.token = *e.token;
       lease.queue = q.options.name;
       lease.owner = owner;
-      lease.payload = leased.payload;
-      lease.payload_format = leased.payload_format;
-      lease.attempt = leased.attempt;
-      lease.enqueued_at = leased.enqueued_at;
+      lease.payload = t->payload;
+      lease.payload_format = t->payload_format;
+      lease.attempt = t->attempt;
+      lease.enqueued_at = t->enqueued_at;
       lease.granted_at = now;
       lease.expires_at = *e.lease_expiration;
-      lease.last_error = leased.last_error;
+      lease.last_error = t->last_error;
     }
+    HUGO_TRY(q.commit(events, after));
+    for (std::size_t i = 0; i < events.size(); ++i) leases[i].token = *events[i].token;  // lease id = its seq
     q.check_backpressure(after);
     q.changed.notify_all();
   }

@@ -22,7 +22,7 @@ inline constexpr std::string_view journal_wal_truncated = "journal.wal_truncated
 inline constexpr std::string_view journal_shm_missing = "journal.shm_missing";  // the open -shm was deleted
 
 // --- Queue -----------------------------------------------------------------------------------
-inline constexpr std::string_view queue_full = "queue.full";        // enqueue with Wait::none on a full queue
+inline constexpr std::string_view queue_full = "queue.full";        // enqueue(_batch) with Wait::none, no room
 inline constexpr std::string_view queue_timeout = "queue.timeout";  // a Wait deadline passed
 
 // --- Codec ---------------------------------------------------------------------------------

@@ -192,12 +192,14 @@ class HUGO_API TaskQueue {
 
   // Batch forms, for dispatchers that move many tasks at once: each call journals its rows as
   // one atomic group (a crash keeps all of them or none) and waits for durability once, so a
-  // batch of n costs about one commit instead of n. Same events, errors and state as n single
-  // calls in a row, except where noted.
+  // batch of n costs about one commit instead of n. The rows are those of n single calls, except
+  // that they share one timestamp (one clock read per call), and where noted below.
   //
   // enqueue_batch: appends one task per payload, in order; returns their task ids. Waits per
-  // `wait` until all of them fit under `capacity` (never part of them); a batch larger than
-  // `capacity` is error.validation, an empty one returns {} and journals nothing.
+  // `wait` until all of them fit under `capacity` (never part of them): queue.full with
+  // Wait::none() when they do not fit now, even if the queue is not full. A waiting batch does
+  // not reserve room, so smaller enqueues can keep overtaking it; give it a deadline. A batch
+  // larger than `capacity` is error.validation, an empty one returns {} and journals nothing.
   Result<std::vector<std::int64_t>> enqueue_batch(std::vector<std::string> payloads, Wait wait = {},
                                                   PayloadFormat format = PayloadFormat::Bytes);
   // lease_batch: leases up to `max_count` (> 0) leasable tasks, oldest first, for `owner`. Waits

@@ -6,6 +6,7 @@
 
 #include "tests/support/queue_fixture.hpp"
 
+#include <set>
 #include <thread>
 
 using namespace hugo;
@@ -92,8 +93,8 @@ TEST_CASE("lease_batch takes what is leasable now, skips delayed tasks, and wait
   std::thread producer([&] { CHECK(q->enqueue_batch({"p", "q"}).ok()); });
   const auto woken = must(q->lease_batch("w", 4, Wait::for_duration(30s)));
   producer.join();
-  CHECK(!woken.empty());
-  CHECK(woken.front().payload == "p");
+  // A batch becomes visible whole (its rows are applied under one lock): never "p" alone.
+  CHECK(payloads_of(woken) == std::vector<std::string>{"p", "q"});
 }
 
 TEST_CASE("enqueue_batch is all or nothing against capacity") {
@@ -101,14 +102,25 @@ TEST_CASE("enqueue_batch is all or nothing against capacity") {
   auto options = f.options();
   options.capacity = 3;
   auto q = f.open(options);
-  CHECK(q->enqueue_batch({"1", "2", "3", "4"}).error().code() == errc::validation);  // can never fit
+  const auto never = q->enqueue_batch({"1", "2", "3", "4"}, Wait::none());  // can never fit
+  REQUIRE(!never.ok());
+  CHECK(never.error().code() == errc::validation);
+  CHECK(never.error().metadata().at("count") == "4");
+  CHECK(never.error().metadata().at("capacity") == "3");
   must(q->enqueue_batch({"1", "2"}));
   const auto full = q->enqueue_batch({"3", "4"}, Wait::none());
   REQUIRE(!full.ok());
   CHECK(full.error().code() == errc::queue_full);
   CHECK(full.error().metadata().at("count") == "2");
   CHECK(q->enqueue_batch({"3", "4"}, Wait::for_duration(5ms)).error().code() == errc::queue_timeout);
-  CHECK(f.events().size() == 2);  // no part of a refused batch was journaled
+  must(q->enqueue("3"));  // the single call still fits the one free slot, with the message it always had
+  const auto single_full = q->enqueue("4", Wait::none());
+  REQUIRE(!single_full.ok());
+  CHECK(single_full.error().code() == errc::queue_full);
+  CHECK(single_full.error().message() == "queue 'orders' holds its capacity of 3 pending tasks");
+  must(q->complete(must(q->lease("w", Wait::none())).token));  // back to 2 pending, 1 free
+  CHECK(f.kinds() == std::vector<K>{K::Enqueued, K::Enqueued, K::Enqueued, K::LeaseGranted, K::Completed});
+  // ^ no part of a refused batch was journaled
   CHECK(q->pending_count() == 2);
 
   // A waiting batch proceeds only once all of it fits.
@@ -134,6 +146,7 @@ TEST_CASE("complete_batch with a stale or repeated token completes nothing") {
   const auto twice = q->complete_batch({leases[0].token, leases[2].token, leases[0].token});
   REQUIRE(!twice.ok());
   CHECK(twice.error().code() == errc::validation);
+  CHECK(twice.error().metadata().at("token") == leases[0].token.to_string());
   CHECK(f.events().size() == rows_before);
   CHECK(q->active_lease_count() == 2);  // both good leases are still live
 
@@ -198,6 +211,133 @@ TEST_CASE("the queue instruments count each task of a batch") {
   CHECK(metrics->value("taskqueue.completed", tags) == 2);
   CHECK(metrics->value("taskqueue.pending", tags) == 1);
   CHECK(metrics->value("taskqueue.active", tags) == 0);
+}
+
+TEST_CASE("a batch's rows share one timestamp and the payload format") {
+  test::QueueFixture f;
+  auto q = f.open();
+  must(q->enqueue_batch({"{\"n\":1}", "{\"n\":2}"}, {}, PayloadFormat::Json));
+  f.clock->advance(5s);
+  const auto leases = must(q->lease_batch("w", 2));
+  REQUIRE(leases.size() == 2);
+  for (const Lease& l : leases) {
+    CHECK(l.payload_format == PayloadFormat::Json);
+    CHECK(l.granted_at == f.clock->now());
+  }
+  const auto rows = f.events();
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].payload_format == PayloadFormat::Json);
+  CHECK(rows[1].payload_format == PayloadFormat::Json);
+  CHECK(rows[0].occurred_at == rows[1].occurred_at);
+  CHECK(rows[2].occurred_at == rows[0].occurred_at + 5s);
+  CHECK(rows[3].occurred_at == rows[2].occurred_at);
+}
+
+TEST_CASE("concurrent lease_batch callers get disjoint tasks, and together all of them") {
+  test::QueueFixture f;
+  auto options = f.options();
+  options.capacity = 1000;
+  auto q = f.open(options);
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 300; ++i) payloads.push_back("t" + std::to_string(i));
+  const auto ids = must(q->enqueue_batch(payloads));
+  std::vector<std::vector<Lease>> got(3);
+  std::vector<std::thread> workers;
+  for (std::size_t w = 0; w < got.size(); ++w) {
+    workers.emplace_back([&, w] {
+      while (true) {
+        auto leases = q->lease_batch("w" + std::to_string(w), 7, Wait::none());
+        if (!leases.ok()) {
+          CHECK(leases.error().code() == errc::queue_timeout);
+          return;
+        }
+        for (auto& l : *leases) got[w].push_back(std::move(l));
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  std::set<std::int64_t> seen;
+  std::size_t total = 0;
+  for (const auto& leases : got) {
+    total += leases.size();
+    for (const Lease& l : leases) seen.insert(l.task_id());
+  }
+  CHECK(total == 300);
+  CHECK(seen == std::set<std::int64_t>(ids.begin(), ids.end()));
+  CHECK(q->active_lease_count() == 300);
+}
+
+TEST_CASE("a batch that does not fit the disk leaves none of its rows, and the reopened queue agrees") {
+  test::TempDir dir;
+  const auto path = dir / "full.journal";
+  constexpr int kBatch = 5;
+  int accepted_batches = 0;
+  Error failure("", "");
+  {
+    JournalOptions small;
+    small.max_pages = 48;  // ~192 KiB
+    std::shared_ptr<Journal> journal(must(Journal::open(path, small)).release());
+    TaskQueueOptions options;
+    options.name = "orders";
+    options.run_sweeper = false;
+    options.capacity = 100000;
+    auto q = must(TaskQueue::open(journal, options));
+    for (int b = 0; b < 1000; ++b) {
+      std::vector<std::string> payloads;
+      for (int k = 0; k < kBatch; ++k) payloads.push_back("batch-" + std::to_string(b) + "-" + std::string(1500, 'x'));
+      auto ids = q->enqueue_batch(std::move(payloads));
+      if (!ids.ok()) {
+        failure = ids.error();
+        break;
+      }
+      ++accepted_batches;
+    }
+    CHECK(q->enqueue("after").error().code() == failure.code());  // the queue is poisoned, not half-written
+  }
+  CHECK(failure.code() == errc::journal_full);
+  REQUIRE(accepted_batches > 0);
+
+  std::shared_ptr<Journal> journal(must(Journal::open(path, {})).release());
+  TaskQueueOptions options;
+  options.name = "orders";
+  options.run_sweeper = false;
+  options.capacity = 100000;
+  auto q = must(TaskQueue::open(journal, options));
+  CHECK(q->pending_count() == static_cast<std::size_t>(accepted_batches * kBatch));
+  const auto leases = must(q->lease_batch("w", 100000));
+  REQUIRE(leases.size() == static_cast<std::size_t>(accepted_batches * kBatch));
+  CHECK(leases.back().payload.rfind("batch-" + std::to_string(accepted_batches - 1) + "-", 0) == 0);
+
+}
+
+TEST_CASE("a complete_batch that does not fit the disk completes nothing") {
+  test::TempDir dir;
+  const auto path = dir / "full.journal";
+  TaskQueueOptions options;
+  options.name = "orders";
+  options.run_sweeper = false;
+  options.capacity = 100000;
+  std::vector<OwnershipToken> tokens;
+  {
+    std::shared_ptr<Journal> journal(must(Journal::open(path, {})).release());
+    auto q = must(TaskQueue::open(journal, options));
+    must(q->enqueue_batch(std::vector<std::string>(2000, "t")));
+    for (const Lease& l : must(q->lease_batch("w", 2000))) tokens.push_back(l.token);
+  }
+  {
+    JournalOptions capped;
+    capped.max_pages = 1;  // SQLite keeps the cap at the file's current size: no page can be added
+    std::shared_ptr<Journal> journal(must(Journal::open(path, capped)).release());
+    auto q = must(TaskQueue::open(journal, options));
+    const auto completed = q->complete_batch(tokens);  // 2000 rows need dozens of new pages
+    REQUIRE(!completed.ok());
+    CHECK(completed.error().code() == errc::journal_full);
+  }
+  std::shared_ptr<Journal> journal(must(Journal::open(path, {})).release());
+  auto q = must(TaskQueue::open(journal, options));
+  CHECK(q->active_lease_count() == tokens.size());  // every lease still live: none completed
+  must(q->complete_batch(tokens));
+  CHECK(q->active_lease_count() == 0);
 }
 
 }  // TEST_SUITE
