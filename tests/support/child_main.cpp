@@ -100,7 +100,15 @@ int queue_workload(const std::string& path, const std::string& acks, unsigned se
       for (const std::int64_t id : *ids) lines.push_back("E " + std::to_string(id));
       acknowledge(fd, lines);
     } else if (r < 55) {
-      auto leases = (*queue)->lease_batch("worker", r < 48 ? 1 : 1 + rng() % 3, hugo::Wait::none());
+      // Mostly single leases; sometimes a batch of up to 3.
+      hugo::Result<std::vector<hugo::Lease>> leases = std::vector<hugo::Lease>{};
+      if (r < 48) {
+        auto one = (*queue)->lease("worker", hugo::Wait::none());
+        if (one.ok()) leases = std::vector<hugo::Lease>{std::move(one).value()};
+        else leases = std::move(one).error();
+      } else {
+        leases = (*queue)->lease_batch("worker", 1 + rng() % 3, hugo::Wait::none());
+      }
       if (leases.ok()) {
         std::vector<std::string> lines;
         for (const hugo::Lease& lease : *leases) {
