@@ -28,6 +28,22 @@ Error inactive(const OwnershipToken& token) {
       .with("task_id", std::to_string(token.task_id));
 }
 
+// queue.full for `count` new tasks that do not fit beside `pending` ones (Wait::none()).
+Error queue_full(const TaskQueueOptions& o, std::size_t pending, std::size_t count) {
+  const std::string capacity = std::to_string(o.capacity);
+  if (count == 1) {
+    return Error(std::string(errc::queue_full), "queue '" + o.name + "' holds its capacity of " + capacity + " pending tasks")
+        .with("queue", o.name)
+        .with("capacity", capacity);
+  }
+  return Error(std::string(errc::queue_full), "queue '" + o.name + "' holds " + std::to_string(pending) +
+                                                  " pending tasks of its capacity of " + capacity + "; " +
+                                                  std::to_string(count) + " more do not fit")
+      .with("queue", o.name)
+      .with("capacity", capacity)
+      .with("count", std::to_string(count));
+}
+
 Error invalid_option(const std::string& option, const std::string& why) {
   return Error(std::string(errc::validation), "invalid TaskQueueOptions." + option + ": " + why)
       .with("option", option);
@@ -145,21 +161,8 @@ Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::stri
     std::unique_lock lock(q.mutex);
     HUGO_TRY(q.usable());
     auto has_room = [&] { return q.state.pending_count() + count <= q.options.capacity; };
-    if (!has_room() && wait.deadline == std::chrono::steady_clock::time_point::min() && count == 1) {
-      return Error(std::string(errc::queue_full), "queue '" + q.options.name + "' holds its capacity of " +
-                                                      std::to_string(q.options.capacity) + " pending tasks")
-          .with("queue", q.options.name)
-          .with("capacity", std::to_string(q.options.capacity));
-    }
     if (!has_room() && wait.deadline == std::chrono::steady_clock::time_point::min()) {
-      return Error(std::string(errc::queue_full), "queue '" + q.options.name + "' holds " +
-                                                      std::to_string(q.state.pending_count()) +
-                                                      " pending tasks of its capacity of " +
-                                                      std::to_string(q.options.capacity) + "; " +
-                                                      std::to_string(count) + " more do not fit")
-          .with("queue", q.options.name)
-          .with("capacity", std::to_string(q.options.capacity))
-          .with("count", std::to_string(count));
+      return queue_full(q.options, q.state.pending_count(), count);
     }
     HUGO_TRY(q.block(lock, wait, has_room));
     const Timestamp now = q.clock->now();
