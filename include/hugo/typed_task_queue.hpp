@@ -10,8 +10,10 @@
 #include <cereal/archives/portable_binary.hpp>
 
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace hugo {
 
@@ -46,8 +48,45 @@ class TypedTaskQueue {
     return TypedLease{std::move(lease), std::move(value).value()};
   }
 
+  // Serializes every value and enqueues them as one atomic group; see TaskQueue::enqueue_batch.
+  // A value that does not serialize refuses the whole batch (metadata index).
+  Result<std::vector<std::int64_t>> enqueue_batch(const std::vector<T>& values, Wait wait = {}) {
+    std::vector<std::string> payloads;
+    payloads.reserve(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      auto bytes = encode(values[i]);
+      if (!bytes.ok()) return Error(bytes.error()).with("index", std::to_string(i));
+      payloads.push_back(std::move(bytes).value());
+    }
+    return queue_->enqueue_batch(std::move(payloads), std::move(wait));
+  }
+
+  // Leases up to max_count tasks and decodes them; see TaskQueue::lease_batch. A task whose
+  // payload does not decode is dead-lettered with codec.invalid, as lease() does, and left out,
+  // so fewer values than leases can come back; when none decodes, the first codec.invalid is
+  // returned.
+  Result<std::vector<TypedLease>> lease_batch(std::string owner, std::size_t max_count, Wait wait = {}) {
+    HUGO_ASSIGN_OR_RETURN(std::vector<Lease> leases, queue_->lease_batch(std::move(owner), max_count, std::move(wait)));
+    std::vector<TypedLease> out;
+    out.reserve(leases.size());
+    std::optional<Error> first_failure;
+    for (Lease& lease : leases) {
+      auto value = decode(lease.payload);
+      if (!value.ok()) {
+        Error error = value.error();
+        (void)queue_->fail(lease.token, error.with("task_id", std::to_string(lease.task_id())), false);
+        if (!first_failure) first_failure = error;
+        continue;
+      }
+      out.push_back(TypedLease{std::move(lease), std::move(value).value()});
+    }
+    if (out.empty() && first_failure) return *first_failure;
+    return out;
+  }
+
   Result<HeartbeatResult> heartbeat(const OwnershipToken& token) { return queue_->heartbeat(token); }
   Status complete(const OwnershipToken& token) { return queue_->complete(token); }
+  Status complete_batch(const std::vector<OwnershipToken>& tokens) { return queue_->complete_batch(tokens); }
   Result<FailOutcome> fail(const OwnershipToken& token, Error error, bool requeue = true) {
     return queue_->fail(token, std::move(error), requeue);
   }

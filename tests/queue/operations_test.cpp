@@ -268,6 +268,32 @@ TEST_CASE("a typed queue round-trips values and dead-letters payloads that do no
   CHECK(typed->untyped().dead_letters()[0].error.code() == errc::codec_invalid);
 }
 
+TEST_CASE("a typed queue's batch forms round-trip values and leave undecodable tasks out") {
+  test::QueueFixture f;
+  auto typed = must(TypedTaskQueue<Order>::open(f.journal, f.options("typed")));
+  const std::vector<Order> orders{{"A-1", {1}}, {"A-2", {2, 2}}};
+  const auto ids = must(typed->enqueue_batch(orders));
+  CHECK(ids.size() == 2);
+  must(typed->untyped().enqueue("\x01garbage"));
+  must(typed->enqueue(Order{"A-3", {3}}));
+
+  const auto leases = must(typed->lease_batch("w", 10, Wait::none()));
+  REQUIRE(leases.size() == 3);  // the garbage task was leased, dead-lettered and left out
+  CHECK(leases[0].value == orders[0]);
+  CHECK(leases[1].value == orders[1]);
+  CHECK(leases[2].value == Order{"A-3", {3}});
+  CHECK(typed->untyped().dead_letter_count() == 1);
+  CHECK(typed->untyped().dead_letters()[0].error.code() == errc::codec_invalid);
+  must(typed->complete_batch({leases[0].lease.token, leases[1].lease.token, leases[2].lease.token}));
+  CHECK(typed->active_lease_count() == 0);
+
+  must(typed->untyped().enqueue("\x02also garbage"));
+  const auto only_bad = typed->lease_batch("w", 10, Wait::none());
+  REQUIRE_FALSE(only_bad.ok());
+  CHECK(only_bad.error().code() == errc::codec_invalid);
+  CHECK(typed->untyped().dead_letter_count() == 2);
+}
+
 TEST_CASE("Hugo's queue instruments count every operation, tagged with the queue name") {
   test::QueueFixture f;
   auto metrics = std::make_shared<MetricsRegistry>();
