@@ -39,13 +39,7 @@ class TypedTaskQueue {
   // Leases and decodes; see TaskQueue::lease.
   Result<TypedLease> lease(std::string owner, Wait wait = {}) {
     HUGO_ASSIGN_OR_RETURN(Lease lease, queue_->lease(std::move(owner), std::move(wait)));
-    auto value = decode(lease.payload);
-    if (!value.ok()) {
-      Error error = value.error();
-      (void)queue_->fail(lease.token, error.with("task_id", std::to_string(lease.task_id())), false);
-      return error;
-    }
-    return TypedLease{std::move(lease), std::move(value).value()};
+    return decode_or_dead_letter(std::move(lease));
   }
 
   // Serializes every value and enqueues them as one atomic group; see TaskQueue::enqueue_batch.
@@ -71,14 +65,9 @@ class TypedTaskQueue {
     out.reserve(leases.size());
     std::optional<Error> first_failure;
     for (Lease& lease : leases) {
-      auto value = decode(lease.payload);
-      if (!value.ok()) {
-        Error error = value.error();
-        (void)queue_->fail(lease.token, error.with("task_id", std::to_string(lease.task_id())), false);
-        if (!first_failure) first_failure = error;
-        continue;
-      }
-      out.push_back(TypedLease{std::move(lease), std::move(value).value()});
+      auto typed = decode_or_dead_letter(std::move(lease));
+      if (typed.ok()) out.push_back(std::move(typed).value());
+      else if (!first_failure) first_failure = typed.error();
     }
     if (out.empty() && first_failure) return *first_failure;
     return out;
@@ -130,6 +119,18 @@ class TypedTaskQueue {
 
  private:
   explicit TypedTaskQueue(std::unique_ptr<TaskQueue> queue) : queue_(std::move(queue)) {}
+
+  // Decodes a fresh lease's payload; one that does not decode is dead-lettered at once with
+  // codec.invalid (metadata task_id), which is also returned.
+  Result<TypedLease> decode_or_dead_letter(Lease lease) {
+    auto value = decode(lease.payload);
+    if (!value.ok()) {
+      Error error = value.error();
+      (void)queue_->fail(lease.token, error.with("task_id", std::to_string(lease.task_id())), false);
+      return error;
+    }
+    return TypedLease{std::move(lease), std::move(value).value()};
+  }
   std::unique_ptr<TaskQueue> queue_;
 };
 
