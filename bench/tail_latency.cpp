@@ -153,8 +153,11 @@ class TimedSink final : public hugo::ReplicationSink {
   std::atomic<bool> done_{false};
 };
 
-std::shared_ptr<hugo::SinkDatabase> open_sink_db(const std::filesystem::path& path) {
-  auto db = hugo::SinkDatabase::open(path);
+// The sink database keeps the journal's durability level (SinkDatabaseOptions explains why).
+std::shared_ptr<hugo::SinkDatabase> open_sink_db(const std::filesystem::path& path, hugo::Durability durability) {
+  hugo::SinkDatabaseOptions options;
+  options.durability = durability;
+  auto db = hugo::SinkDatabase::open(path, options);
   if (!db.ok()) hugo_bench::fail(kProgram, "SinkDatabase::open: " + db.error().to_string());
   return std::move(db).value();
 }
@@ -322,7 +325,7 @@ LatencyResult run_in_process(hugo::Durability durability, std::int64_t events, b
   if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
   std::shared_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
 
-  auto db = open_sink_db(dir / "sink.db");
+  auto db = open_sink_db(dir / "sink.db", durability);
   BenchSink sink(db, sink_options());
   if (auto position = sink.resume_position(journal->journal_id()); !position.ok()) {  // creates the tables
     hugo_bench::fail(kProgram, "sink: " + position.error().to_string());
@@ -353,10 +356,13 @@ LatencyResult run_in_process(hugo::Durability durability, std::int64_t events, b
   return r;
 }
 
-// `tail_latency --child-sink JOURNAL SINK_DB LAST_SEQ OUT_FILE`: the cross-process sink.
-int child_sink(const char* journal_path, const char* sink_path, const char* last, const char* out_path) {
+// `tail_latency --child-sink JOURNAL SINK_DB LAST_SEQ OUT_FILE fsync|process`: the cross-process
+// sink.
+int child_sink(const char* journal_path, const char* sink_path, const char* last, const char* out_path,
+               const char* durability) {
   const std::int64_t last_seq = std::strtoll(last, nullptr, 10);
-  auto db = open_sink_db(sink_path);
+  auto db = open_sink_db(sink_path, std::strcmp(durability, "fsync") == 0 ? hugo::Durability::Fsync
+                                                                          : hugo::Durability::Process);
   BenchSink sink(db, sink_options());
   auto source = hugo::TaskQueueReplicationSource::open(journal_path, 0);
   if (!source.ok()) hugo_bench::fail(kProgram, "TaskQueueReplicationSource::open: " + source.error().to_string());
@@ -392,7 +398,7 @@ LatencyResult run_cross_process(hugo::Durability durability, std::int64_t events
 
   hugo_bench::Child child = hugo_bench::spawn_self(
       kProgram, {"--child-sink", journal_path.string(), (dir / "sink.db").string(), std::to_string(events),
-                 out_path.string()});
+                 out_path.string(), durability == hugo::Durability::Fsync ? "fsync" : "process"});
   if (hugo_bench::read_line(child) != "ready") {
     hugo_bench::fail(kProgram, "the sink child did not start (status " + std::to_string(hugo_bench::wait_child(child)) + ")");
   }
@@ -463,7 +469,7 @@ CatchUp run_catch_up(const std::filesystem::path& journal_path, const std::files
                      std::int64_t events) {
   CatchUp c;
   const auto start = SteadyClock::now();
-  auto db = open_sink_db(sink_path);
+  auto db = open_sink_db(sink_path, hugo::Durability::Fsync);
   BenchSink sink(db, sink_options());
   auto source = hugo::TaskQueueReplicationSource::open(journal_path, 0);
   if (!source.ok()) hugo_bench::fail(kProgram, "TaskQueueReplicationSource::open: " + source.error().to_string());
@@ -533,7 +539,9 @@ std::string latency_line(int round, const LatencyResult& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 6 && std::strcmp(argv[1], "--child-sink") == 0) return child_sink(argv[2], argv[3], argv[4], argv[5]);
+  if (argc == 7 && std::strcmp(argv[1], "--child-sink") == 0) {
+    return child_sink(argv[2], argv[3], argv[4], argv[5], argv[6]);
+  }
 
   double seconds = 2.0;
   double rounds_option = 3;

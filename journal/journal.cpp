@@ -11,6 +11,7 @@
 #include <hugo/journal.hpp>
 
 #include "journal/file_identity.hpp"
+#include "journal/wal_checkpointer.hpp"
 #include "journal/wal_files.hpp"
 #include "journal/planted.hpp"
 #include "journal/rows.hpp"
@@ -66,10 +67,10 @@ struct Journal::Impl {
   rows::Meta meta;
   std::optional<rows::EventInserter> inserter;
   std::optional<rows::EventSelector> selector;
-  std::int64_t page_size = 4096;
+  // Declared after writer_db, so destroyed before it: it hooks that connection's commits.
+  std::unique_ptr<WalCheckpointer> checkpointer;
   FileIdentity opened_as;      // the file at `path` when opened; check_file() compares
   FileIdentity shm_opened_as;  // its -shm, which every batch checks before it writes
-  std::atomic<int> wal_pages{0};
 
   mutable std::mutex mutex;
   mutable std::condition_variable work_cv;    // writer waits for batches
@@ -84,11 +85,6 @@ struct Journal::Impl {
   std::thread writer;
 
   mutable std::mutex read_mutex;
-
-  static int on_wal_commit(void* self, sqlite3*, const char*, int pages) {
-    static_cast<Impl*>(self)->wal_pages.store(pages, std::memory_order_relaxed);
-    return SQLITE_OK;
-  }
 
   Status configure_writer() {
     HUGO_ASSIGN_OR_RETURN(sql::Stmt mode, writer_db.prepare("PRAGMA journal_mode = WAL"));
@@ -105,8 +101,14 @@ struct Journal::Impl {
     if (options.max_pages > 0) {
       HUGO_TRY(writer_db.exec("PRAGMA max_page_count = " + std::to_string(options.max_pages)));
     }
-    HUGO_ASSIGN_OR_RETURN(page_size, writer_db.query_int("PRAGMA page_size"));
-    writer_db.set_wal_hook(&Impl::on_wal_commit, this);
+    HUGO_ASSIGN_OR_RETURN(const std::int64_t page_size, writer_db.query_int("PRAGMA page_size"));
+    WalCheckpointOptions checkpoints;
+    checkpoints.start_bytes = options.wal_checkpoint_bytes;
+    checkpoints.limit_bytes = options.wal_limit_bytes;
+    checkpoints.synchronous = options.durability == Durability::Fsync ? "FULL" : "NORMAL";
+    checkpoints.busy_timeout = options.busy_timeout;
+    checkpoints.background = options.background_checkpoints;
+    checkpointer = std::make_unique<WalCheckpointer>(writer_db, page_size, std::move(checkpoints));
     return ok_status();
   }
 
@@ -132,16 +134,6 @@ struct Journal::Impl {
         .with("reason", now ? "replaced" : "removed");
   }
 
-  // Runs a deliberate checkpoint once the WAL passes the configured size (auto-checkpoint is
-  // off). PASSIVE never blocks readers; RESTART, past the hard limit, waits for them briefly.
-  void maybe_checkpoint() {
-    const auto wal_bytes = static_cast<std::uint64_t>(wal_pages.load(std::memory_order_relaxed)) *
-                           static_cast<std::uint64_t>(page_size);
-    if (wal_bytes < options.wal_checkpoint_bytes) return;
-    const int mode = wal_bytes >= options.wal_limit_bytes ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
-    (void)writer_db.checkpoint(mode);  // a busy checkpoint is retried after the next commit
-  }
-
   void writer_loop() {
     std::unique_lock lock(mutex);
     while (true) {
@@ -160,8 +152,8 @@ struct Journal::Impl {
       batches.pop_front();
       lock.unlock();
 
+      // The commit runs the checkpointer's hook: WAL checkpoints need no call here.
       Status status = failure ? Status(*failure) : write_batch(*batch);
-      if (status.ok()) maybe_checkpoint();
 
       lock.lock();
       if (status.ok()) {
@@ -232,6 +224,7 @@ struct Journal::Impl {
     }
     work_cv.notify_all();
     if (writer.joinable()) writer.join();
+    checkpointer.reset();  // stops its thread, which would hold off the TRUNCATE below
     std::optional<Error> final_failure;
     {
       std::unique_lock lock(mutex);

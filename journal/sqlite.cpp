@@ -168,10 +168,8 @@ void Db::set_wal_hook(int (*fn)(void*, sqlite3*, const char*, int), void* ctx) {
   sqlite3_wal_hook(db_, fn, ctx);
 }
 
-Status Db::checkpoint(int mode) {
-  int log_frames = 0;
-  int backfilled = 0;
-  const int rc = sqlite3_wal_checkpoint_v2(db_, "main", mode, &log_frames, &backfilled);
+Status Db::checkpoint(int mode, int* log_frames, int* backfilled) {
+  const int rc = sqlite3_wal_checkpoint_v2(db_, "main", mode, log_frames, backfilled);
   if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) return last_error("wal checkpoint");
   return ok_status();
 }

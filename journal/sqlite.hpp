@@ -51,8 +51,10 @@ class Db {
 
   // Installs a WAL hook: after each commit `fn(ctx, wal_pages)` runs on the committing thread.
   void set_wal_hook(int (*fn)(void*, sqlite3*, const char*, int), void* ctx);
-  // PASSIVE (mode 0) or RESTART (mode 2) or TRUNCATE (mode 3) checkpoint of "main".
-  Status checkpoint(int mode);
+  // PASSIVE (mode 0) or RESTART (mode 2) or TRUNCATE (mode 3) checkpoint of "main". A busy
+  // checkpoint is not an error. The optional outputs get the WAL's size in frames and how many of
+  // them are now copied into the database (both -1 if the checkpoint could not run).
+  Status checkpoint(int mode, int* log_frames = nullptr, int* backfilled = nullptr);
 
  private:
   sqlite3* db_ = nullptr;

@@ -2,6 +2,7 @@
 #include <hugo/sink_database.hpp>
 
 #include "journal/sqlite.hpp"
+#include "journal/wal_checkpointer.hpp"
 
 #include <map>
 
@@ -19,6 +20,8 @@ struct SinkDatabase::Impl {
   sql::Db db;
   std::map<std::string, sql::Stmt, std::less<>> statements;
   int depth = 0;
+  // After db and statements, so destroyed before them: it hooks db's commits.
+  std::unique_ptr<WalCheckpointer> checkpointer;
 
   Result<sql::Stmt*> statement(std::string_view text) {
     auto it = statements.find(text);
@@ -79,10 +82,25 @@ struct SinkDatabase::Impl {
 SinkDatabase::SinkDatabase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SinkDatabase::~SinkDatabase() = default;
 
-Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::path& path) {
+Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::path& path,
+                                                         SinkDatabaseOptions options) {
+  if (options.wal_checkpoint_bytes == 0) {
+    return Error(std::string(errc::validation), "invalid SinkDatabaseOptions: wal_checkpoint_bytes must be > 0")
+        .with("path", path.string());
+  }
+  constexpr std::chrono::milliseconds kBusyTimeout(5000);
   auto impl = std::make_unique<Impl>();
-  HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, std::chrono::milliseconds(5000)));
-  HUGO_TRY(impl->db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"));
+  HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, kBusyTimeout));
+  const bool fsync = options.durability == Durability::Fsync;
+  HUGO_TRY(impl->db.exec(fsync ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                               : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
+  HUGO_ASSIGN_OR_RETURN(const std::int64_t page_size, impl->db.query_int("PRAGMA page_size"));
+  WalCheckpointOptions checkpoints;
+  checkpoints.start_bytes = options.wal_checkpoint_bytes;
+  checkpoints.limit_bytes = options.wal_checkpoint_bytes * 2;
+  checkpoints.synchronous = fsync ? "FULL" : "NORMAL";
+  checkpoints.busy_timeout = kBusyTimeout;
+  impl->checkpointer = std::make_unique<WalCheckpointer>(impl->db, page_size, std::move(checkpoints));
   return std::shared_ptr<SinkDatabase>(new SinkDatabase(std::move(impl)));
 }
 

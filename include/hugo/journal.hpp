@@ -14,6 +14,7 @@
 // holder's pid otherwise); any number of JournalReaders, in this or other processes.
 #pragma once
 
+#include <hugo/durability.hpp>
 #include <hugo/error.hpp>
 #include <hugo/event.hpp>
 #include <hugo/export.hpp>
@@ -30,30 +31,28 @@
 
 namespace hugo {
 
-// What an acknowledged append survives.
-enum class Durability {
-  // synchronous=FULL: the WAL is fsync'd at every commit, so an acknowledged append survives
-  // power loss and kernel panics. Costs one fsync per group commit.
-  Fsync,
-  // synchronous=NORMAL: an acknowledged append is in the OS page cache, so it survives the crash
-  // of this process (SIGKILL, abort) but the last commits may be lost on power loss.
-  Process,
-};
-
 struct JournalOptions {
   Durability durability = Durability::Fsync;
   // Time for created_at; events carry their own occurred_at.
   std::shared_ptr<Clock> clock;  // null: SystemClock
-  // Group commit: the writer takes up to max_batch accepted appends per transaction, waiting at
-  // most commit_window after the first of them for companions (it stops waiting as soon as as
-  // many appends as in the previous batch are queued). 0 commits whatever is queued at once.
-  std::chrono::microseconds commit_window{1000};
+  // Group commit: the writer takes up to max_batch accepted appends per transaction. With the
+  // default commit_window of 0 it commits as soon as it is free, so the appends that arrive while
+  // one commit runs make up the next batch: a lone append is not held back, and under load the
+  // batches grow by themselves. A positive window makes the writer wait up to that long after the
+  // first append of a batch for companions (it stops waiting as soon as as many appends as in the
+  // previous batch are queued): fewer, larger commits for a fixed set of blocking producers, at
+  // the price of up to that much latency for every append (docs/BENCHMARKS.md measures both).
+  std::chrono::microseconds commit_window{0};
   std::size_t max_batch = 512;
-  // WAL control: auto-checkpoint is off; the writer runs a PASSIVE checkpoint once the WAL
-  // holds wal_checkpoint_bytes, and a RESTART one past wal_limit_bytes. The file is truncated back
-  // to wal_limit_bytes whenever it is reset.
-  std::uint64_t wal_checkpoint_bytes = 16u << 20;
+  // WAL control: SQLite's auto-checkpoint is off. Once the WAL holds wal_checkpoint_bytes, a
+  // background thread (its own connection) checkpoints it while appends go on, then the writer
+  // copies the few frames appended meanwhile, so that SQLite can restart the WAL from its
+  // beginning; past wal_limit_bytes the writer runs a blocking RESTART checkpoint itself. The
+  // file is truncated back to wal_limit_bytes whenever it is reset. background_checkpoints =
+  // false runs every checkpoint on the writer thread (each one stalls the appends behind it).
+  std::uint64_t wal_checkpoint_bytes = 32u << 20;
   std::uint64_t wal_limit_bytes = 64u << 20;
+  bool background_checkpoints = true;
   // Caps the database size in pages (0: no cap). Reaching it fails appends with journal.full.
   std::uint64_t max_pages = 0;
   // How long a connection waits for SQLite locks (checkpoints, readers) before journal.busy.

@@ -6,6 +6,7 @@
 // SQL is ever built from event data. Not thread-safe: one sink (one thread) per database handle.
 #pragma once
 
+#include <hugo/durability.hpp>
 #include <hugo/error.hpp>
 #include <hugo/export.hpp>
 
@@ -29,10 +30,26 @@ struct SqlBlob {
 using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string, SqlBlob>;
 using SqlRow = std::vector<SqlValue>;
 
+struct SinkDatabaseOptions {
+  // Fsync (synchronous=FULL) makes every committed transaction survive power loss; Process
+  // (synchronous=NORMAL) saves the fsync per commit, and a power loss can then undo the last
+  // commits. Either way a sink's own rows and its checkpoint commit or vanish together, so a sink
+  // stays exactly-once and simply re-applies the undone events from the journal. Match the
+  // journal's level: a Process journal can itself lose the last events on power loss, and a
+  // sink that keeps them past its journal would then be ahead of it. Process is also unsafe for a
+  // sink whose apply() acts on the outside world after its commit (the record of the act could
+  // vanish while the act happened).
+  Durability durability = Durability::Fsync;
+  // SQLite's auto-checkpoint is replaced: once the WAL holds this much, a background thread
+  // checkpoints it while commits go on (see JournalOptions::wal_checkpoint_bytes).
+  std::uint64_t wal_checkpoint_bytes = 32u << 20;
+};
+
 class HUGO_API SinkDatabase {
  public:
-  // Creates or opens the database in WAL mode with synchronous=FULL.
-  static Result<std::shared_ptr<SinkDatabase>> open(const std::filesystem::path& path);
+  // Creates or opens the database in WAL mode at the options' durability.
+  static Result<std::shared_ptr<SinkDatabase>> open(const std::filesystem::path& path,
+                                                    SinkDatabaseOptions options = {});
   ~SinkDatabase();
   SinkDatabase(const SinkDatabase&) = delete;
   SinkDatabase& operator=(const SinkDatabase&) = delete;

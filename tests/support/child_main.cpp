@@ -4,6 +4,9 @@
 //   child hold-writer JOURNAL        open for writing, print "ready", then block until killed
 //   child try-writer JOURNAL         open for writing; print "ok" or the error code and pid
 //   child append JOURNAL N           append N events (Process durability), print each seq
+//   child append-churn JOURNAL       append 2 KB events with tiny WAL thresholds (Process
+//                                    durability), so WAL checkpoints run all the time; print
+//                                    each acknowledged seq; run until killed
 //   child watch JOURNAL COUNT        open a reader, print "ready", wait (polling data_version)
 //                                    until COUNT rows are visible, print "seen <count> <last>"
 //   child queue-workload JOURNAL ACKS SEED
@@ -184,6 +187,22 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
     return 0;
+  }
+  if (verb == "append-churn") {
+    hugo::JournalOptions options;
+    options.durability = hugo::Durability::Process;
+    options.wal_checkpoint_bytes = 64 * 1024;
+    options.wal_limit_bytes = 1024 * 1024;
+    auto journal = hugo::Journal::open(path, options);
+    if (!journal.ok()) return fail(journal.error());
+    for (int i = 0;; ++i) {
+      hugo::Event e = event(i);
+      e.payload->append(2000, static_cast<char>('a' + i % 26));
+      auto seq = (*journal)->append(std::move(e));
+      if (!seq.ok()) return fail(seq.error());
+      std::printf("%lld\n", static_cast<long long>(*seq));
+      std::fflush(stdout);
+    }
   }
   if (verb == "watch" && argc >= 4) {
     auto reader = hugo::JournalReader::open(path);
