@@ -84,8 +84,9 @@ SinkDatabase::~SinkDatabase() = default;
 
 Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::path& path,
                                                          SinkDatabaseOptions options) {
-  if (options.wal_checkpoint_bytes == 0) {
-    return Error(std::string(errc::validation), "invalid SinkDatabaseOptions: wal_checkpoint_bytes must be > 0")
+  if (options.wal_checkpoint_bytes == 0 || options.wal_limit_bytes < options.wal_checkpoint_bytes) {
+    return Error(std::string(errc::validation),
+                 "invalid SinkDatabaseOptions: wal_checkpoint_bytes must be > 0 and <= wal_limit_bytes")
         .with("path", path.string());
   }
   constexpr std::chrono::milliseconds kBusyTimeout(5000);
@@ -97,7 +98,7 @@ Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::
   HUGO_ASSIGN_OR_RETURN(const std::int64_t page_size, impl->db.query_int("PRAGMA page_size"));
   WalCheckpointOptions checkpoints;
   checkpoints.start_bytes = options.wal_checkpoint_bytes;
-  checkpoints.limit_bytes = options.wal_checkpoint_bytes * 2;
+  checkpoints.limit_bytes = options.wal_limit_bytes;
   checkpoints.synchronous = fsync ? "FULL" : "NORMAL";
   checkpoints.busy_timeout = kBusyTimeout;
   impl->checkpointer = std::make_unique<WalCheckpointer>(impl->db, page_size, std::move(checkpoints));

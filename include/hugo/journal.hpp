@@ -50,7 +50,7 @@ struct JournalOptions {
   // beginning; past wal_limit_bytes the writer runs a blocking RESTART checkpoint itself. The
   // file is truncated back to wal_limit_bytes whenever it is reset. background_checkpoints =
   // false runs every checkpoint on the writer thread (each one stalls the appends behind it).
-  std::uint64_t wal_checkpoint_bytes = 32u << 20;
+  std::uint64_t wal_checkpoint_bytes = 48u << 20;
   std::uint64_t wal_limit_bytes = 64u << 20;
   bool background_checkpoints = true;
   // Caps the database size in pages (0: no cap). Reaching it fails appends with journal.full.

@@ -40,9 +40,11 @@ struct SinkDatabaseOptions {
   // sink whose apply() acts on the outside world after its commit (the record of the act could
   // vanish while the act happened).
   Durability durability = Durability::Fsync;
-  // SQLite's auto-checkpoint is replaced: once the WAL holds this much, a background thread
-  // checkpoints it while commits go on (see JournalOptions::wal_checkpoint_bytes).
-  std::uint64_t wal_checkpoint_bytes = 32u << 20;
+  // SQLite's auto-checkpoint is replaced, as in the journal: once the WAL holds
+  // wal_checkpoint_bytes, a background thread checkpoints it while commits go on; past
+  // wal_limit_bytes the committing thread runs a blocking one (see JournalOptions).
+  std::uint64_t wal_checkpoint_bytes = 48u << 20;
+  std::uint64_t wal_limit_bytes = 64u << 20;
 };
 
 class HUGO_API SinkDatabase {

@@ -88,7 +88,7 @@ SinkOptions sink_options(std::shared_ptr<ManualClock> clock, std::string stream 
 
 TEST_SUITE("replication.sinks") {
 
-TEST_CASE("a sink database opens at the requested durability and refuses a zero checkpoint size") {
+TEST_CASE("a sink database opens at the requested durability and refuses bad WAL sizes") {
   test::TempDir dir;
   auto full = SinkDatabase::open(dir / "full.db");
   REQUIRE(full.ok());
@@ -105,6 +105,12 @@ TEST_CASE("a sink database opens at the requested durability and refuses a zero 
   auto refused = SinkDatabase::open(dir / "zero.db", zero);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code() == errc::validation);
+  SinkDatabaseOptions inverted;
+  inverted.wal_checkpoint_bytes = 2 << 20;
+  inverted.wal_limit_bytes = 1 << 20;
+  auto inverted_refused = SinkDatabase::open(dir / "inverted.db", inverted);
+  REQUIRE_FALSE(inverted_refused.ok());
+  CHECK(inverted_refused.error().code() == errc::validation);
 }
 
 TEST_CASE("a sink database's WAL stays bounded under sustained transactions, and no row is lost") {
@@ -112,6 +118,7 @@ TEST_CASE("a sink database's WAL stays bounded under sustained transactions, and
   SinkDatabaseOptions options;
   options.durability = Durability::Process;
   options.wal_checkpoint_bytes = 128 * 1024;
+  options.wal_limit_bytes = 512 * 1024;
   auto db = must(SinkDatabase::open(dir / "s.db", options));
   REQUIRE(db->execute_script("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL)").ok());
   const std::string body(2000, 's');
@@ -123,7 +130,7 @@ TEST_CASE("a sink database's WAL stays bounded under sustained transactions, and
   }
   MESSAGE("largest sink WAL: " << largest);
   CHECK(largest > 0);
-  CHECK(largest <= 1024u * 1024);  // twice the checkpoint size, plus what commits add during a pass
+  CHECK(largest <= 512u * 1024 + 64 * 1024);  // the limit plus one commit's frames
   CHECK(sql_int(must(db->query("SELECT count(*) FROM t")).at(0).at(0)) == 3000);
 }
 
