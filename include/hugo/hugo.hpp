@@ -4,6 +4,7 @@
 #include <hugo/checkpoint.hpp>
 #include <hugo/coordinator.hpp>
 #include <hugo/deterministic.hpp>
+#include <hugo/durability.hpp>
 #include <hugo/error.hpp>
 #include <hugo/error_codes.hpp>
 #include <hugo/event.hpp>
