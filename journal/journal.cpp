@@ -49,8 +49,8 @@ Status validate_options(const JournalOptions& o) {
   if (o.commit_window < std::chrono::microseconds(0) || o.commit_window > std::chrono::seconds(1)) {
     return bad("commit_window must be within 0..1s");
   }
-  if (o.wal_limit_bytes < (o.wal_checkpoint_bytes ? o.wal_checkpoint_bytes : default_wal_checkpoint_bytes(o.durability))) {
-    return bad("wal_checkpoint_bytes (0: the durability's default) must be <= wal_limit_bytes");
+  if (o.wal_limit_bytes == 0 || o.wal_limit_bytes < o.wal_checkpoint_bytes) {
+    return bad("wal_limit_bytes must be > 0 and >= wal_checkpoint_bytes");
   }
   if (o.busy_timeout < std::chrono::milliseconds(0)) return bad("busy_timeout must be >= 0");
   return ok_status();
@@ -103,8 +103,8 @@ struct Journal::Impl {
     }
     HUGO_ASSIGN_OR_RETURN(const std::int64_t page_size, writer_db.query_int("PRAGMA page_size"));
     WalCheckpointOptions checkpoints;
-    checkpoints.start_bytes = options.wal_checkpoint_bytes ? options.wal_checkpoint_bytes
-                                                           : default_wal_checkpoint_bytes(options.durability);
+    checkpoints.start_bytes =
+        wal_checkpoint_bytes_for(options.wal_checkpoint_bytes, options.durability, options.wal_limit_bytes);
     checkpoints.limit_bytes = options.wal_limit_bytes;
     checkpoints.synchronous = options.durability == Durability::Fsync ? "FULL" : "NORMAL";
     checkpoints.busy_timeout = options.busy_timeout;

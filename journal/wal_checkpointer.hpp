@@ -27,8 +27,11 @@
 // commits on the owner connection (one at a time: a connection belongs to one thread).
 #pragma once
 
+#include <hugo/durability.hpp>
+
 #include "journal/sqlite.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -47,6 +50,15 @@ struct WalCheckpointOptions {
   std::chrono::milliseconds busy_timeout{5000};
   bool background = true;  // false: no thread; every pass inline (each one stalls the owner)
 };
+
+// The WAL size that starts a cycle: `requested` if set, else the durability's default, kept to at
+// most three quarters of `limit_bytes` so that a lowered limit alone still leaves room for a cycle.
+inline std::uint64_t wal_checkpoint_bytes_for(std::uint64_t requested, Durability durability,
+                                              std::uint64_t limit_bytes) {
+  if (requested != 0) return requested;
+  const std::uint64_t room = limit_bytes / 4 * 3;
+  return std::max<std::uint64_t>(1, std::min(default_wal_checkpoint_bytes(durability), room));
+}
 
 class WalCheckpointer {
  public:

@@ -84,12 +84,9 @@ SinkDatabase::~SinkDatabase() = default;
 
 Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::path& path,
                                                          SinkDatabaseOptions options) {
-  const std::uint64_t checkpoint_bytes =
-      options.wal_checkpoint_bytes ? options.wal_checkpoint_bytes : default_wal_checkpoint_bytes(options.durability);
-  if (options.wal_limit_bytes < checkpoint_bytes) {
+  if (options.wal_limit_bytes == 0 || options.wal_limit_bytes < options.wal_checkpoint_bytes) {
     return Error(std::string(errc::validation),
-                 "invalid SinkDatabaseOptions: wal_checkpoint_bytes (0: the durability's default) must be <= "
-                 "wal_limit_bytes")
+                 "invalid SinkDatabaseOptions: wal_limit_bytes must be > 0 and >= wal_checkpoint_bytes")
         .with("path", path.string());
   }
   constexpr std::chrono::milliseconds kBusyTimeout(5000);
@@ -100,7 +97,8 @@ Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::
                                : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
   HUGO_ASSIGN_OR_RETURN(const std::int64_t page_size, impl->db.query_int("PRAGMA page_size"));
   WalCheckpointOptions checkpoints;
-  checkpoints.start_bytes = checkpoint_bytes;
+  checkpoints.start_bytes =
+      wal_checkpoint_bytes_for(options.wal_checkpoint_bytes, options.durability, options.wal_limit_bytes);
   checkpoints.limit_bytes = options.wal_limit_bytes;
   checkpoints.synchronous = fsync ? "FULL" : "NORMAL";
   checkpoints.busy_timeout = kBusyTimeout;

@@ -45,13 +45,13 @@ struct JournalOptions {
   std::chrono::microseconds commit_window{0};
   std::size_t max_batch = 512;
   // WAL control: SQLite's auto-checkpoint is off. Once the WAL holds wal_checkpoint_bytes (0:
-  // default_wal_checkpoint_bytes(durability), 4 MiB under Fsync, 48 MiB under Process), a
-  // background thread (its own connection) checkpoints it while appends go on, then the writer
-  // copies the few frames appended meanwhile, so that SQLite can restart the WAL from its
-  // beginning; past wal_limit_bytes the writer waits for that thread and runs a blocking RESTART
-  // checkpoint itself. The file is truncated back to wal_limit_bytes whenever it is reset.
-  // background_checkpoints = false runs every checkpoint on the writer thread (each one stalls
-  // the appends behind it).
+  // default_wal_checkpoint_bytes(durability), 4 MiB under Fsync, 48 MiB under Process, at most
+  // three quarters of wal_limit_bytes), a background thread (its own connection) checkpoints it
+  // while appends go on, then the writer copies the few frames appended meanwhile, so that SQLite
+  // can restart the WAL from its beginning; past wal_limit_bytes the writer waits for that thread
+  // and runs a blocking RESTART checkpoint itself. The file is truncated back to wal_limit_bytes
+  // whenever it is reset. background_checkpoints = false runs every checkpoint on the writer
+  // thread (each one stalls the appends behind it).
   std::uint64_t wal_checkpoint_bytes = 0;
   std::uint64_t wal_limit_bytes = 64u << 20;
   bool background_checkpoints = true;

@@ -41,9 +41,9 @@ struct SinkDatabaseOptions {
   // vanish while the act happened).
   Durability durability = Durability::Fsync;
   // SQLite's auto-checkpoint is replaced, as in the journal: once the WAL holds
-  // wal_checkpoint_bytes (0: default_wal_checkpoint_bytes(durability)), a background thread
-  // checkpoints it while commits go on; past wal_limit_bytes the committing thread runs a
-  // blocking one (see JournalOptions).
+  // wal_checkpoint_bytes (0: default_wal_checkpoint_bytes(durability), at most three quarters of
+  // wal_limit_bytes), a background thread checkpoints it while commits go on; past
+  // wal_limit_bytes the committing thread runs a blocking one (see JournalOptions).
   std::uint64_t wal_checkpoint_bytes = 0;
   std::uint64_t wal_limit_bytes = 64u << 20;
 };

@@ -167,6 +167,18 @@ TEST_CASE("invalid options are refused with error.validation") {
   auto journal = Journal::open(dir / "j.db", options);
   REQUIRE_FALSE(journal.ok());
   CHECK(journal.error().code() == errc::validation);
+
+  JournalOptions inverted;  // a cycle that starts above the hard limit
+  inverted.wal_checkpoint_bytes = 2 << 20;
+  inverted.wal_limit_bytes = 1 << 20;
+  auto refused = Journal::open(dir / "j.db", inverted);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code() == errc::validation);
+
+  JournalOptions small_limit;  // the default cycle (48 MiB under Process) shrinks to fit
+  small_limit.durability = Durability::Process;
+  small_limit.wal_limit_bytes = 1 << 20;
+  CHECK(Journal::open(dir / "j.db", small_limit).ok());
 }
 
 // A replica batch that fails rolls back the names it added; the retry must not reuse their

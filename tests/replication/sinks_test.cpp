@@ -103,11 +103,9 @@ TEST_CASE("a sink database opens at the requested durability and refuses a check
   SinkDatabaseOptions inverted;
   inverted.wal_checkpoint_bytes = 2 << 20;
   inverted.wal_limit_bytes = 1 << 20;
-  SinkDatabaseOptions small_limit;  // the default checkpoint size (4 MiB under Fsync) is above it
+  SinkDatabaseOptions small_limit;  // the default cycle (4 MiB under Fsync) shrinks to fit
   small_limit.wal_limit_bytes = 1 << 20;
-  auto small_limit_refused = SinkDatabase::open(dir / "small-limit.db", small_limit);
-  REQUIRE_FALSE(small_limit_refused.ok());
-  CHECK(small_limit_refused.error().code() == errc::validation);
+  CHECK(SinkDatabase::open(dir / "small-limit.db", small_limit).ok());
   auto inverted_refused = SinkDatabase::open(dir / "inverted.db", inverted);
   REQUIRE_FALSE(inverted_refused.ok());
   CHECK(inverted_refused.error().code() == errc::validation);
