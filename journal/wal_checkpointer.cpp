@@ -82,7 +82,7 @@ int WalCheckpointer::on_commit(void* self, sqlite3*, const char*, int frames) {
 
 void WalCheckpointer::after_commit(int frames) {
   const int before = wal_frames_.exchange(frames, std::memory_order_relaxed);
-  if (frames < before) next_writeback_frames_ = writeback_frames_;  // the WAL restarted
+  if (frames < before) restarted();
   if (frames >= limit_frames_) {
     hard_limit_pass();
     return;
@@ -114,6 +114,18 @@ void WalCheckpointer::after_commit(int frames) {
     ++background_passes_;
   }
   if (writeback_requested_ || pass_ == Pass::Requested) wake_background(lock);
+}
+
+// SQLite started the WAL over (the owner's commit found it fully copied): what the background
+// passes of the old WAL found says nothing about the new one. A pass still running counts for
+// nothing either; its result is dropped when it lands.
+void WalCheckpointer::restarted() {
+  next_writeback_frames_ = writeback_frames_;
+  background_passes_ = 0;
+  std::lock_guard lock(mutex_);
+  if (pass_ == Pass::Done) pass_ = Pass::Idle;
+  drop_result_ = pass_ != Pass::Idle;
+  backfilled_frames_ = 0;
 }
 
 // The frames the background passes left (all of them when there is no background thread).
@@ -167,7 +179,7 @@ void WalCheckpointer::background_loop() {
     const bool ok = background_db_.query_int("PRAGMA user_version").ok() &&
                     background_db_.checkpoint(SQLITE_CHECKPOINT_PASSIVE, nullptr, &backfilled).ok();
     lock.lock();
-    pass_ = Pass::Done;
+    pass_ = std::exchange(drop_result_, false) ? Pass::Idle : Pass::Done;
     backfilled_frames_ = ok ? backfilled : 0;
     passes_done_.fetch_add(1, std::memory_order_relaxed);
     pass_finished_.notify_all();

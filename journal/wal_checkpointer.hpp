@@ -83,6 +83,7 @@ class WalCheckpointer {
 
   static int on_commit(void* self, sqlite3* db, const char* name, int frames);
   void after_commit(int frames);
+  void restarted();
   void final_pass(int frames);
   void hard_limit_pass();
   // Under mutex_: starts the thread if it is not running yet, then wakes it.
@@ -109,6 +110,7 @@ class WalCheckpointer {
   Pass pass_ = Pass::Idle;
   bool writeback_requested_ = false;
   int backfilled_frames_ = 0;  // frames copied by the last background pass
+  bool drop_result_ = false;   // the WAL restarted while a pass was pending
   bool background_failed_ = false;  // no background connection: every pass is the owner's
   sql::Db background_db_;           // used by the background thread only, once constructed
   bool stopping_ = false;
