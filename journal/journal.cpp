@@ -94,8 +94,7 @@ struct Journal::Impl {
           .with("path", path.string());
     }
     mode.reset();
-    HUGO_TRY(writer_db.exec(options.durability == Durability::Fsync ? "PRAGMA synchronous = FULL"
-                                                                    : "PRAGMA synchronous = NORMAL"));
+    HUGO_TRY(writer_db.exec(synchronous_pragma(options.durability)));
     HUGO_TRY(writer_db.exec("PRAGMA wal_autocheckpoint = 0"));
     HUGO_TRY(writer_db.exec("PRAGMA journal_size_limit = " + std::to_string(options.wal_limit_bytes)));
     if (options.max_pages > 0) {
@@ -103,10 +102,9 @@ struct Journal::Impl {
     }
     HUGO_ASSIGN_OR_RETURN(const std::int64_t page_size, writer_db.query_int("PRAGMA page_size"));
     WalCheckpointOptions checkpoints;
-    checkpoints.start_bytes =
-        wal_checkpoint_bytes_for(options.wal_checkpoint_bytes, options.durability, options.wal_limit_bytes);
+    checkpoints.durability = options.durability;
+    checkpoints.start_bytes = options.wal_checkpoint_bytes;
     checkpoints.limit_bytes = options.wal_limit_bytes;
-    checkpoints.synchronous = options.durability == Durability::Fsync ? "FULL" : "NORMAL";
     checkpoints.busy_timeout = options.busy_timeout;
     checkpoints.background = options.background_checkpoints;
     checkpointer = std::make_unique<WalCheckpointer>(writer_db, page_size, std::move(checkpoints));

@@ -42,12 +42,17 @@ class WalFile {
   int fd_ = -1;
 };
 
+std::uint64_t start_bytes_of(const WalCheckpointOptions& o) {
+  if (o.start_bytes != 0) return o.start_bytes;
+  return std::max<std::uint64_t>(1, std::min(default_wal_checkpoint_bytes(o.durability), o.limit_bytes / 4 * 3));
+}
+
 }  // namespace
 
 WalCheckpointer::WalCheckpointer(sql::Db& owner, std::int64_t page_size, WalCheckpointOptions options)
     : owner_(owner),
       options_(std::move(options)),
-      start_frames_(frames_of(options_.start_bytes, page_size)),
+      start_frames_(frames_of(start_bytes_of(options_), page_size)),
       limit_frames_(std::max(frames_of(options_.limit_bytes, page_size), start_frames_)),
       writeback_frames_(frames_of(options_.writeback_bytes, page_size)),
       next_trigger_frames_(start_frames_),
@@ -56,7 +61,7 @@ WalCheckpointer::WalCheckpointer(sql::Db& owner, std::int64_t page_size, WalChec
   // file by then (a replaced journal), and the thread must never checkpoint someone else's file.
   if (options_.background) {
     auto db = sql::Db::open(owner_.path(), sql::OpenMode::ReadWrite, options_.busy_timeout);
-    if (db.ok() && db->exec("PRAGMA synchronous = " + options_.synchronous).ok()) {
+    if (db.ok() && db->exec(synchronous_pragma(options_.durability)).ok()) {
       background_db_ = std::move(*db);
     } else {
       background_failed_ = true;  // the owner's final passes do all the work
@@ -87,7 +92,8 @@ void WalCheckpointer::after_commit(int frames) {
     hard_limit_pass();
     return;
   }
-  const bool writeback_due = options_.background && frames >= next_writeback_frames_;
+  const bool writeback_due =
+      options_.background && options_.durability == Durability::Process && frames >= next_writeback_frames_;
   if (writeback_due) next_writeback_frames_ = frames + writeback_frames_;
   if (frames < start_frames_) {  // small, or just restarted: a new cycle starts from scratch
     next_trigger_frames_ = start_frames_;

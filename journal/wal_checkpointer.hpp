@@ -4,7 +4,8 @@
 // A checkpoint syncs the -wal, copies its pages into the database file and syncs that; the cost
 // grows with the WAL written since the last one (tens of milliseconds for a few MB), and whoever
 // runs it inline stalls every commit queued behind it. So the work is split:
-//   - writeback: each time the WAL grows by `writeback_bytes`, a background thread asks the kernel
+//   - writeback (Process only: under Fsync each commit syncs the WAL already): each time the WAL
+//     grows by `writeback_bytes`, a background thread asks the kernel
 //     to start writing the new frames out (Linux sync_file_range, no wait, no flush), so a later
 //     sync has little left to write;
 //   - the heavy pass runs on that background thread, on a connection of its own, while the owner
@@ -37,28 +38,28 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
-#include <string>
 #include <thread>
 
 namespace hugo {
 
+// The PRAGMA that gives a connection the durability's synchronous level (FULL or NORMAL).
+inline const char* synchronous_pragma(Durability durability) {
+  return durability == Durability::Fsync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+}
+
 struct WalCheckpointOptions {
-  std::uint64_t start_bytes = 32u << 20;    // a checkpoint cycle starts once the WAL holds this much
-  std::uint64_t limit_bytes = 64u << 20;    // past this, a blocking RESTART checkpoint inline
-  std::uint64_t writeback_bytes = 1u << 20;  // start writing the WAL out every this many bytes
-  std::string synchronous = "FULL";         // the background connection's level (FULL or NORMAL)
+  // The owner's durability: the background connection's synchronous level, and whether writeback
+  // is worth starting (under Fsync every commit already syncs the WAL, so it is not).
+  Durability durability = Durability::Fsync;
+  // A checkpoint cycle starts once the WAL holds this much. 0: the durability's default
+  // (default_wal_checkpoint_bytes), at most three quarters of limit_bytes, so that a lowered
+  // limit alone still leaves room for a cycle.
+  std::uint64_t start_bytes = 0;
+  std::uint64_t limit_bytes = 64u << 20;     // past this, a blocking RESTART checkpoint inline
+  std::uint64_t writeback_bytes = 1u << 20;  // under Process, start writing the WAL out this often
   std::chrono::milliseconds busy_timeout{5000};
   bool background = true;  // false: no thread; every pass inline (each one stalls the owner)
 };
-
-// The WAL size that starts a cycle: `requested` if set, else the durability's default, kept to at
-// most three quarters of `limit_bytes` so that a lowered limit alone still leaves room for a cycle.
-inline std::uint64_t wal_checkpoint_bytes_for(std::uint64_t requested, Durability durability,
-                                              std::uint64_t limit_bytes) {
-  if (requested != 0) return requested;
-  const std::uint64_t room = limit_bytes / 4 * 3;
-  return std::max<std::uint64_t>(1, std::min(default_wal_checkpoint_bytes(durability), room));
-}
 
 class WalCheckpointer {
  public:

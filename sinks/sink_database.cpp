@@ -92,15 +92,13 @@ Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::
   constexpr std::chrono::milliseconds kBusyTimeout(5000);
   auto impl = std::make_unique<Impl>();
   HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, kBusyTimeout));
-  const bool fsync = options.durability == Durability::Fsync;
-  HUGO_TRY(impl->db.exec(fsync ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                               : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
+  HUGO_TRY(impl->db.exec("PRAGMA journal_mode = WAL"));
+  HUGO_TRY(impl->db.exec(synchronous_pragma(options.durability)));
   HUGO_ASSIGN_OR_RETURN(const std::int64_t page_size, impl->db.query_int("PRAGMA page_size"));
   WalCheckpointOptions checkpoints;
-  checkpoints.start_bytes =
-      wal_checkpoint_bytes_for(options.wal_checkpoint_bytes, options.durability, options.wal_limit_bytes);
+  checkpoints.durability = options.durability;
+  checkpoints.start_bytes = options.wal_checkpoint_bytes;
   checkpoints.limit_bytes = options.wal_limit_bytes;
-  checkpoints.synchronous = fsync ? "FULL" : "NORMAL";
   checkpoints.busy_timeout = kBusyTimeout;
   impl->checkpointer = std::make_unique<WalCheckpointer>(impl->db, page_size, std::move(checkpoints));
   return std::shared_ptr<SinkDatabase>(new SinkDatabase(std::move(impl)));

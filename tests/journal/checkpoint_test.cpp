@@ -69,7 +69,7 @@ WalCheckpointOptions small_wal() {
   options.start_bytes = 256 * 1024;
   options.limit_bytes = 1024 * 1024;
   options.writeback_bytes = 64 * 1024;
-  options.synchronous = "NORMAL";
+  options.durability = Durability::Process;
   return options;
 }
 
