@@ -7,6 +7,8 @@
 // one transaction, commits, then resolves the batch's shared future. A failed commit poisons the
 // journal: the failing batch, every queued batch and every later append resolve to that error, so
 // nothing uncommitted is ever reported as committed. Reads use `reader_db_` under `read_mutex_`.
+// After a commit the writer also keeps the batch's events (immutable from then on, shared by
+// pointer) in `recent`, under `mutex`, for read_recent(): readers copy them outside the mutex.
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
@@ -21,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -42,6 +45,29 @@ std::shared_future<Status> ready_future(Status status) {
   promise.set_value(std::move(status));
   return promise.get_future().share();
 }
+
+// read_recent()'s memory cap besides JournalOptions::recent_events (see Committed::bytes).
+constexpr std::size_t kRecentBytesLimit = 16u << 20;
+
+// A committed batch as read_recent() serves it: seqs first..last, consecutive.
+struct Committed {
+  std::int64_t first = 0;
+  std::int64_t last = 0;
+  std::size_t bytes = 0;  // an estimate: the events plus the strings they own
+  std::shared_ptr<const std::vector<Event>> events;
+
+  static Committed of(std::vector<Event> events) {
+    Committed c;
+    c.first = events.front().seq;
+    c.last = events.back().seq;
+    for (const Event& e : events) {
+      c.bytes += sizeof(Event) + e.queue.size() + (e.payload ? e.payload->size() : 0) +
+                 (e.owner_peer_id ? e.owner_peer_id->size() : 0) + (e.error ? e.error->message().size() : 0);
+    }
+    c.events = std::make_shared<const std::vector<Event>>(std::move(events));
+    return c;
+  }
+};
 
 Status validate_options(const JournalOptions& o) {
   auto bad = [](std::string what) { return Error(std::string(errc::validation), "invalid JournalOptions: " + what); };
@@ -79,6 +105,9 @@ struct Journal::Impl {
   std::int64_t last_accepted = 0;
   std::int64_t durable = 0;
   std::size_t last_batch_size = 1;
+  std::deque<Committed> recent;  // oldest first; when not empty, the last one ends at `durable`
+  std::size_t recent_events = 0;
+  std::size_t recent_bytes = 0;
   std::optional<Error> failure;
   bool closing = false;
   bool closed = false;
@@ -153,17 +182,43 @@ struct Journal::Impl {
 
       // The commit runs the checkpointer's hook: WAL checkpoints need no call here.
       Status status = failure ? Status(*failure) : write_batch(*batch);
+      const std::int64_t last_seq = batch->events.back().seq;
+      const std::size_t size = batch->events.size();
+      std::optional<Committed> committed;
+      if (status.ok() && options.recent_events > 0) committed = Committed::of(std::move(batch->events));
 
       lock.lock();
+      std::vector<Committed> evicted;
       if (status.ok()) {
-        durable = batch->events.back().seq;
-        last_batch_size = batch->events.size();
+        durable = last_seq;
+        last_batch_size = size;
+        if (committed) evicted = remember(std::move(*committed));
       } else if (!failure) {
         failure = status.error();
       }
       batch->promise.set_value(status);
       commit_cv.notify_all();
+      if (!evicted.empty()) {  // freed outside the mutex: appends wait on it
+        lock.unlock();
+        evicted.clear();
+        lock.lock();
+      }
     }
+  }
+
+  // Under `mutex`: keeps `c` for read_recent() and returns the batches that no longer fit.
+  std::vector<Committed> remember(Committed c) {
+    recent_events += c.events->size();
+    recent_bytes += c.bytes;
+    recent.push_back(std::move(c));
+    std::vector<Committed> evicted;
+    while (!recent.empty() && (recent_events > options.recent_events || recent_bytes > kRecentBytesLimit)) {
+      recent_events -= recent.front().events->size();
+      recent_bytes -= recent.front().bytes;
+      evicted.push_back(std::move(recent.front()));
+      recent.pop_front();
+    }
+    return evicted;
   }
 
   // Assigns seqs and the journal-filled fields of `events` (in place), validates them, and
@@ -225,12 +280,16 @@ struct Journal::Impl {
     if (writer.joinable()) writer.join();
     checkpointer.reset();  // stops its thread, which would hold off the TRUNCATE below
     std::optional<Error> final_failure;
+    std::deque<Committed> kept;
     {
       std::unique_lock lock(mutex);
       closed = true;
       final_failure = failure;
+      kept.swap(recent);
+      recent_events = recent_bytes = 0;
       commit_cv.notify_all();
     }
+    kept.clear();
     if (!final_failure) (void)writer_db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
     {
       std::lock_guard read_lock(read_mutex);
@@ -323,6 +382,36 @@ Result<std::vector<Event>> Journal::read(std::int64_t after, std::size_t max) co
     return Error(std::string(errc::journal_closed), "read after the journal was closed");
   }
   return impl_->selector->read(after, max);
+}
+
+std::optional<std::vector<Event>> Journal::read_recent(std::int64_t after, std::size_t max) const {
+  Impl& j = *impl_;
+  std::vector<std::shared_ptr<const std::vector<Event>>> parts;
+  std::size_t available = 0;
+  {
+    std::lock_guard lock(j.mutex);
+    if (j.closed || j.failure) return std::nullopt;
+    if (after >= j.durable) return std::vector<Event>{};
+    if (j.recent.empty() || j.recent.front().first > after + 1) return std::nullopt;
+    auto it = std::partition_point(j.recent.begin(), j.recent.end(),
+                                   [&](const Committed& c) { return c.last <= after; });
+    for (; it != j.recent.end() && available < max; ++it) {
+      parts.push_back(it->events);
+      available += static_cast<std::size_t>(it->last - std::max(it->first, after + 1) + 1);
+    }
+  }
+  // The batches are immutable once committed: copied without the mutex.
+  std::vector<Event> out;
+  out.reserve(std::min(max, available));
+  for (const auto& part : parts) {
+    for (const Event& e : *part) {
+      if (e.seq <= after) continue;
+      if (out.size() >= max) break;
+      out.push_back(e);
+      rows::as_read_back(out.back());
+    }
+  }
+  return out;
 }
 
 std::int64_t Journal::wait_for_commit(std::int64_t after, std::chrono::steady_clock::time_point deadline) const {

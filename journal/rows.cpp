@@ -208,6 +208,19 @@ Result<std::string> EventSelector::name_of(std::int64_t id, std::int64_t seq) {
   return it->second;
 }
 
+void as_read_back(Event& e) {
+  e.source_peer_id.reset();
+  e.flags &= kLifecycleMask;
+  if (!e.payload) e.payload_format = PayloadFormat::Bytes;
+  if (e.kind == EventKind::LeaseGranted && !e.token) e.token = OwnershipToken{e.task_id, e.attempt, e.seq};
+  if (e.error) {
+    std::string json;
+    encode_error_json(*e.error, json);
+    std::optional<Error> decoded;
+    if (decode_error_json(json, decoded).ok()) e.error = std::move(decoded);
+  }
+}
+
 Result<Event> EventSelector::decode(const sql::Stmt& row) {
   HUGO_ASSIGN_OR_RETURN(RowHeader h, decode_header(row, meta_.time_base_us));
   Event e;

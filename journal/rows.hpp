@@ -121,6 +121,14 @@ class EventSelector {
 // `seq` is the seq it is about to get; fields the journal fills are already filled.
 Status validate_for_append(const Event& event);
 
+// Turns an accepted, committed event (one that passed validate_for_append and was written by
+// EventInserter) into exactly what EventSelector::decode returns for its row: the fields the row
+// does not store are dropped (source_peer_id, the format of an absent payload), the token a
+// LeaseGranted row implies is made explicit, and an error goes through its JSON column's
+// encoding. The journal's in-memory reads (Journal::read_recent) rely on this; a test compares
+// the two for every kind and every optional field.
+void as_read_back(Event& event);
+
 // Writes events on the writer connection. Not thread-safe: the writer thread owns it.
 class EventInserter {
  public:

@@ -72,6 +72,15 @@ struct TaskQueueReplicationSource::Impl {
     return ok_status();
   }
 
+  // An attached source takes what the writer still holds in memory of its latest commits (the
+  // same events, field for field: Journal::read_recent), and reads the file otherwise.
+  Result<std::vector<Event>> read_after_position(std::size_t max) {
+    if (journal) {
+      if (auto recent = journal->read_recent(position, max)) return std::move(*recent);
+    }
+    return reader->read(position, max);
+  }
+
   Status hydrate(Event& e) {
     if (e.payload) {
       if (e.kind == EventKind::Enqueued || e.kind == EventKind::Restored) {
@@ -146,7 +155,7 @@ struct TaskQueueReplicationSource::Impl {
     const auto deadline = std::chrono::steady_clock::now() + wait;
     max = std::max<std::size_t>(1, std::min(max, options.batch_size));
     while (true) {
-      HUGO_ASSIGN_OR_RETURN(std::vector<Event> rows, reader->read(position, max));
+      HUGO_ASSIGN_OR_RETURN(std::vector<Event> rows, read_after_position(max));
       if (!rows.empty()) {
         const std::int64_t scanned_to = rows.back().seq;
         std::vector<Event> out;

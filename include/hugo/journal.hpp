@@ -55,6 +55,10 @@ struct JournalOptions {
   std::uint64_t wal_checkpoint_bytes = 0;
   std::uint64_t wal_limit_bytes = 64u << 20;
   bool background_checkpoints = true;
+  // How many of the latest committed events the writer keeps in memory for read_recent(), so
+  // that sources attached to this journal in this process get new events without reading them
+  // back through SQLite (0: keep none). Memory is also capped at 16 MiB of payloads and names.
+  std::size_t recent_events = 4096;
   // Caps the database size in pages (0: no cap). Reaching it fails appends with journal.full.
   std::uint64_t max_pages = 0;
   // How long a connection waits for SQLite locks (checkpoints, readers) before journal.busy.
@@ -128,6 +132,12 @@ class HUGO_API Journal {
   // Events with seq > after, ascending, at most `max` of them, from committed rows only. Each
   // call is one short read transaction.
   Result<std::vector<Event>> read(std::int64_t after, std::size_t max) const;
+
+  // The same events read() would return for (after, max), served from the writer's memory of
+  // its latest commits (JournalOptions::recent_events) with no SQLite read: equal field for field
+  // to the rows read back. An empty vector if nothing after `after` is committed yet; nullopt if
+  // memory no longer holds seq after + 1 (read() it instead), or the journal is closed or failed.
+  std::optional<std::vector<Event>> read_recent(std::int64_t after, std::size_t max) const;
 
   // Blocks until durable_seq() > after, the deadline passes, or the journal fails/closes.
   // Returns durable_seq() at that moment. Wakes on commit; never polls.

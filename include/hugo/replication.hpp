@@ -5,8 +5,10 @@
 // sources read independently, a slow one never holds memory or pins the WAL (Hugo's W15), and a
 // new one can start at any position, including 0 (backfill, Hugo's W16).
 //
-// Waking: attach() (same process) wakes on the journal's commit notification without polling;
-// open() (another process) polls PRAGMA data_version every poll_interval (default 1 ms).
+// Waking: attach() (same process) wakes on the journal's commit notification without polling,
+// and takes the events it is waiting for from the writer's memory of its latest commits
+// (Journal::read_recent: the same events, no SQLite read) while it keeps up; open() (another
+// process) polls PRAGMA data_version every poll_interval (default 1 ms).
 //
 // Each event carries the task's payload, read from the task's first row (not copied per row),
 // its journal id, the configured source peer id, and the owner peer id (the row's owner, else

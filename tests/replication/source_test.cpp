@@ -5,6 +5,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/replication.hpp>
 
+#include "tests/support/events.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/queue_fixture.hpp"
 
@@ -148,6 +149,64 @@ TEST_CASE("8 concurrent mutating threads: every event exactly once, in order, ca
       REQUIRE(pending_attempt[e.task_id] == e.attempt);  // never before the Requeued it leases
     }
   }
+}
+
+TEST_CASE("an attached source delivers what a source reading the file delivers, in and out of the writer's memory") {
+  // A small memory (16 events) and groups of up to 40: the attached source reads some batches
+  // from memory and falls back to the file for the others, while the writer keeps appending.
+  test::TempDir dir;
+  JournalOptions journal_options;
+  journal_options.durability = Durability::Process;
+  journal_options.recent_events = 16;
+  std::shared_ptr<Journal> journal(must(Journal::open(dir / "j.db", journal_options)).release());
+  ReplicationSourceOptions options;
+  options.source_peer_id = "here";
+  auto attached = must(TaskQueueReplicationSource::attach(journal, 0, options));
+  constexpr std::int64_t kTasks = 400;
+  std::thread producer([&] {
+    std::int64_t task = 0;
+    for (std::int64_t i = 0; task < kTasks; ++i) {
+      std::vector<Event> group;
+      const std::size_t size = 1 + static_cast<std::size_t>(i * 7 % 40);
+      for (std::size_t k = 0; k < size && task < kTasks; ++k) {
+        group.push_back(test::enqueued(i % 2 == 0 ? "orders" : "billing", "task-" + std::to_string(++task)));
+      }
+      REQUIRE(journal->append_group_async(group).wait().ok());
+      for (const Event& e : group) {  // lease and complete every task: hydrated payloads and owners
+        Event grant = test::lease_granted(e.queue, e.seq, 1, "worker-" + std::to_string(e.seq % 3));
+        const std::int64_t lease = must(journal->append(grant));
+        Event done;
+        done.kind = K::Completed;
+        done.queue = e.queue;
+        done.task_id = e.seq;
+        done.occurred_at = e.occurred_at;
+        done.token = OwnershipToken{e.seq, 1, lease};
+        journal->append_async(done);
+      }
+    }
+    REQUIRE(journal->flush().ok());
+  });
+  std::vector<Event> live;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (static_cast<std::int64_t>(live.size()) < 3 * kTasks && std::chrono::steady_clock::now() < deadline) {
+    for (Event& e : must(attached->next(7, 50ms))) live.push_back(std::move(e));
+  }
+  producer.join();
+  auto from_file = must(TaskQueueReplicationSource::open(dir / "j.db", 0, options));
+  std::vector<Event> replayed;
+  while (true) {
+    auto batch = must(from_file->next(100));
+    if (batch.empty()) break;
+    for (Event& e : batch) replayed.push_back(std::move(e));
+  }
+  REQUIRE(replayed.size() == 3 * kTasks);
+  REQUIRE(live.size() == replayed.size());
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(live[i] == replayed[i]);
+  }
+  CHECK(live.back().owner_peer_id.has_value());
+  CHECK(live.back().payload.has_value());
 }
 
 TEST_CASE("a source in another process sees what the writer commits, with no gap") {

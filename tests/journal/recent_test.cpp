@@ -1,0 +1,168 @@
+// Journal::read_recent: the writer's memory of its latest commits serves the same events as the
+// file, field for field, and only while it still holds them.
+#include <doctest/doctest.h>
+
+#include <hugo/journal.hpp>
+
+#include "tests/support/events.hpp"
+#include "tests/support/queue_fixture.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <vector>
+
+using namespace hugo;
+using namespace std::chrono_literals;
+using hugo::test::must;
+using K = EventKind;
+
+namespace {
+
+std::shared_ptr<Journal> open_journal(const std::filesystem::path& path, std::size_t recent_events) {
+  JournalOptions options;
+  options.durability = Durability::Process;
+  options.recent_events = recent_events;
+  return std::shared_ptr<Journal>(must(Journal::open(path, options)).release());
+}
+
+Event on_task(K kind, std::int64_t task, std::int32_t attempt) {
+  Event e;
+  e.kind = kind;
+  e.queue = "orders";
+  e.task_id = task;
+  e.attempt = attempt;
+  e.occurred_at = test::t0() + 1234567us;  // sub-second: microseconds survive the round trip
+  return e;
+}
+
+// Every kind, and every optional field set and unset somewhere, including the fields a row does
+// not store (source_peer_id, the format of an absent payload) and the token a grant implies.
+std::vector<Event> every_shape() {
+  std::vector<Event> events;
+  events.push_back(test::enqueued("orders", "bytes \x01\x02"));              // 1
+  Event json = test::enqueued("billing", R"({"amount":12})");                // 2
+  json.payload_format = PayloadFormat::Json;
+  json.source_peer_id = "not-stored";
+  events.push_back(json);
+  events.push_back(test::enqueued("orders", ""));                            // 3: empty payload
+  events.push_back(test::lease_granted("orders", 1, 1, "worker-a"));         // 4: token lease 0 -> seq
+  Event bare_grant = on_task(K::LeaseGranted, 2, 1);                         // 5: no token, no owner
+  events.push_back(bare_grant);
+  Event beat = on_task(K::Heartbeat, 1, 1);                                  // 6
+  beat.token = OwnershipToken{1, 1, 4};
+  beat.lease_expiration = beat.occurred_at + 45s;
+  beat.payload_format = PayloadFormat::Json;  // no payload: reads back as Bytes
+  events.push_back(beat);
+  Event failed = on_task(K::Failed, 1, 1);                                   // 7
+  failed.token = OwnershipToken{1, 1, 4};
+  failed.owner_peer_id = "worker-a";
+  failed.error = Error("app.timeout", "the call timed out", {{"stage", "charge"}, {"try", "1"}})
+                     .with_cause(ErrorCause{"System.TimeoutException", "inner", std::string("at Foo()")});
+  events.push_back(failed);
+  Event requeued = on_task(K::Requeued, 1, 2);                               // 8: token of attempt 1
+  requeued.token = OwnershipToken{1, 1, 4};
+  requeued.available_at = requeued.occurred_at + 2s;
+  events.push_back(requeued);
+  Event expired = on_task(K::LeaseExpired, 2, 1);                            // 9
+  expired.token = OwnershipToken{2, 1, 5};
+  expired.flags = flags::FromExpiration;
+  events.push_back(expired);
+  Event dead = on_task(K::DeadLettered, 2, 1);                               // 10
+  dead.flags = flags::DeadLetter;
+  dead.error = Error("", "no code, as Hugo's JSON may have it");
+  events.push_back(dead);
+  Event drained = on_task(K::Drained, 3, 1);                                 // 11
+  drained.flags = flags::FromDrain;
+  events.push_back(drained);
+  Event restored = on_task(K::Restored, 0, 3);                               // 12: task id 0 -> seq
+  restored.payload = "restored";
+  restored.enqueued_at = test::t0() - 1h;
+  restored.owner_peer_id = "";
+  events.push_back(restored);
+  Event completed = on_task(K::Completed, 1, 2);                             // 13
+  completed.token = OwnershipToken{1, 2, 4};
+  completed.owner_peer_id = "worker-b";
+  events.push_back(completed);
+  return events;
+}
+
+}  // namespace
+
+TEST_SUITE("journal.recent") {
+
+TEST_CASE("read_recent returns exactly what read returns, for every kind and every optional field") {
+  test::TempDir dir;
+  auto journal = open_journal(dir / "j.db", 4096);
+  const std::vector<Event> shapes = every_shape();
+  // Commits of 1, 2, 3, 4 and 3 events, so that `after` falls inside a commit as well as between.
+  std::size_t next = 0;
+  for (std::size_t size = 1; next < shapes.size(); ++size) {
+    std::vector<Event> group(shapes.begin() + static_cast<std::ptrdiff_t>(next),
+                             shapes.begin() + static_cast<std::ptrdiff_t>(std::min(shapes.size(), next + size)));
+    next += group.size();
+    REQUIRE(journal->append_group_async(group).wait().ok());
+  }
+  const std::int64_t last = static_cast<std::int64_t>(shapes.size());
+  REQUIRE(journal->durable_seq() == last);
+  const std::vector<Event> from_file = must(journal->read(0, 100));
+  REQUIRE(from_file.size() == shapes.size());
+  for (std::int64_t after = 0; after <= last; ++after) {
+    for (std::size_t max : {1u, 3u, 100u}) {
+      CAPTURE(after);
+      CAPTURE(max);
+      const auto from_memory = journal->read_recent(after, max);
+      REQUIRE(from_memory.has_value());
+      const std::vector<Event> expected = must(journal->read(after, max));
+      REQUIRE(from_memory->size() == expected.size());
+      for (std::size_t i = 0; i < expected.size(); ++i) {
+        CAPTURE(expected[i].seq);
+        CHECK((*from_memory)[i] == expected[i]);
+      }
+    }
+  }
+  // The cases above hold what they claim to: the row drops and adds what the comments say.
+  CHECK_FALSE(from_file[1].source_peer_id.has_value());
+  CHECK(from_file[5].payload_format == PayloadFormat::Bytes);
+  CHECK(from_file[4].token == std::optional<OwnershipToken>(OwnershipToken{2, 1, 5}));
+  CHECK(from_file[6].error->metadata().size() == 2);
+  CHECK(from_file[11].task_id == 12);
+}
+
+TEST_CASE("read_recent serves only the commits memory still holds, and says so otherwise") {
+  test::TempDir dir;
+  auto journal = open_journal(dir / "j.db", 4);
+  for (int i = 0; i < 10; ++i) REQUIRE(journal->append(test::enqueued("orders", "p" + std::to_string(i))).ok());
+
+  CHECK_FALSE(journal->read_recent(0, 10).has_value());  // seqs 1..6 are only in the file
+  CHECK_FALSE(journal->read_recent(5, 10).has_value());
+  const auto tail = journal->read_recent(6, 10);
+  REQUIRE(tail.has_value());
+  REQUIRE(tail->size() == 4);
+  CHECK(tail->front().seq == 7);
+  CHECK(tail->back().seq == 10);
+  CHECK(tail->back().payload == std::optional<std::string>("p9"));
+  CHECK(journal->read_recent(8, 1)->size() == 1);
+  CHECK(journal->read_recent(10, 10)->empty());  // nothing committed after 10 yet
+  CHECK(journal->read_recent(99, 10)->empty());
+
+  // A batch larger than the memory is not kept at all: the file serves it.
+  std::vector<Event> group;
+  for (int i = 0; i < 6; ++i) group.push_back(test::enqueued("orders", "g" + std::to_string(i)));
+  REQUIRE(journal->append_group_async(group).wait().ok());
+  CHECK_FALSE(journal->read_recent(10, 10).has_value());
+  CHECK(journal->read_recent(16, 10)->empty());
+  REQUIRE(journal->append(test::enqueued("orders", "after")).ok());
+  CHECK(journal->read_recent(16, 10)->size() == 1);
+
+  REQUIRE(journal->close().ok());
+  CHECK_FALSE(journal->read_recent(16, 10).has_value());
+}
+
+TEST_CASE("recent_events = 0 keeps nothing in memory") {
+  test::TempDir dir;
+  auto journal = open_journal(dir / "j.db", 0);
+  REQUIRE(journal->append(test::enqueued("orders", "x")).ok());
+  CHECK_FALSE(journal->read_recent(0, 10).has_value());
+  CHECK(journal->read_recent(1, 10)->empty());
+}
+
+}  // TEST_SUITE
