@@ -114,19 +114,47 @@ Result<Db> Db::open(const std::filesystem::path& path, OpenMode mode,
   return db;
 }
 
-Db::Db(Db&& other) noexcept : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+Db::Db(Db&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)),
+      path_(std::move(other.path_)),
+      begin_immediate_(std::exchange(other.begin_immediate_, nullptr)),
+      commit_(std::exchange(other.commit_, nullptr)) {}
 
 Db& Db::operator=(Db&& other) noexcept {
   if (this != &other) {
-    if (db_) sqlite3_close_v2(db_);
+    close();
     db_ = std::exchange(other.db_, nullptr);
     path_ = std::move(other.path_);
+    begin_immediate_ = std::exchange(other.begin_immediate_, nullptr);
+    commit_ = std::exchange(other.commit_, nullptr);
   }
   return *this;
 }
 
-Db::~Db() {
-  if (db_) sqlite3_close_v2(db_);
+Db::~Db() { close(); }
+
+void Db::close() {
+  sqlite3_finalize(std::exchange(begin_immediate_, nullptr));  // a no-op on nullptr
+  sqlite3_finalize(std::exchange(commit_, nullptr));
+  if (db_) sqlite3_close_v2(std::exchange(db_, nullptr));
+}
+
+Status Db::begin_immediate() { return run_prepared(begin_immediate_, "BEGIN IMMEDIATE"); }
+Status Db::commit() { return run_prepared(commit_, "COMMIT"); }
+
+Status Db::run_prepared(sqlite3_stmt*& slot, const char* sql) {
+  if (!slot && sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &slot, nullptr) != SQLITE_OK) {
+    return last_error("prepare");
+  }
+  if (sqlite3_step(slot) == SQLITE_DONE) {
+    sqlite3_reset(slot);
+    return ok_status();
+  }
+  // Read before the reset, which may change what the connection reports.
+  Error error = error_from_code(sqlite3_extended_errcode(db_), "exec", sqlite3_errmsg(db_), sqlite3_system_errno(db_))
+                    .with("path", path_.string());
+  sqlite3_reset(slot);
+  return error;
 }
 
 Error Db::last_error(std::string_view what) const {
@@ -268,7 +296,7 @@ int Stmt::column_count() const { return sqlite3_column_count(stmt_); }
 double Stmt::column_double(int column) const { return sqlite3_column_double(stmt_, column); }
 
 Result<Transaction> Transaction::begin(Db& db, bool immediate) {
-  HUGO_TRY(db.exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
+  HUGO_TRY(immediate ? db.begin_immediate() : db.exec("BEGIN DEFERRED"));
   return Transaction(&db);
 }
 
@@ -278,7 +306,7 @@ Transaction::~Transaction() {
 
 Status Transaction::commit() {
   Db* db = std::exchange(db_, nullptr);
-  Status status = db->exec("COMMIT");
+  Status status = db->commit();
   if (!status.ok()) (void)db->exec("ROLLBACK");
   return status;
 }

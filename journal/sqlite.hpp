@@ -40,6 +40,10 @@ class Db {
 
   // Runs one or more statements with no results.
   Status exec(std::string_view sql);
+  // BEGIN IMMEDIATE and COMMIT, from statements prepared once per connection: exec() parses its
+  // text at every call, and these two run once per transaction (Transaction uses them).
+  Status begin_immediate();
+  Status commit();
   Result<Stmt> prepare(std::string_view sql);
   // Runs a single-value query (e.g. a PRAGMA) and returns column 0 of the first row.
   Result<std::int64_t> query_int(std::string_view sql);
@@ -57,8 +61,13 @@ class Db {
   Status checkpoint(int mode, int* log_frames = nullptr, int* backfilled = nullptr);
 
  private:
+  Status run_prepared(sqlite3_stmt*& slot, const char* sql);
+  void close();
+
   sqlite3* db_ = nullptr;
   std::filesystem::path path_;
+  sqlite3_stmt* begin_immediate_ = nullptr;  // prepared on first use; finalized by close()
+  sqlite3_stmt* commit_ = nullptr;
 };
 
 // A prepared statement. Bind indexes are 1-based, column indexes 0-based.

@@ -96,6 +96,13 @@ Result<std::optional<TaskQueueReplicationCheckpoint>> SqliteCheckpointStore::rea
 }
 
 Status SqliteCheckpointStore::persist(const TaskQueueReplicationCheckpoint& c) {
+  std::set<std::string, CaseInsensitiveLess> every;
+  for (const auto& [peer, position] : c.peer_positions()) every.insert(peer);
+  return persist_moved(c, every);
+}
+
+Status SqliteCheckpointStore::persist_moved(const TaskQueueReplicationCheckpoint& c,
+                                            const std::set<std::string, CaseInsensitiveLess>& moved) {
   return db_->transaction([&]() -> Status {
     // max(): a position already stored higher is kept, so a checkpoint never moves backwards.
     HUGO_TRY(db_->execute(
@@ -103,11 +110,13 @@ Status SqliteCheckpointStore::persist(const TaskQueueReplicationCheckpoint& c) {
         "ON CONFLICT (stream_id, journal_id) DO UPDATE SET "
         "global_position = max(global_position, excluded.global_position), updated_at = excluded.updated_at",
         {c.stream_id(), c.journal_id(), c.global_position(), to_us(c.updated_at())}));
-    for (const auto& [peer, position] : c.peer_positions()) {
+    for (const std::string& peer : moved) {
+      const std::optional<std::int64_t> position = c.peer_position(peer);
+      if (!position) continue;
       HUGO_TRY(db_->execute(
           "INSERT INTO hugo_checkpoint_peers (stream_id, journal_id, peer, position) VALUES (?1, ?2, ?3, ?4) "
           "ON CONFLICT (stream_id, journal_id, peer) DO UPDATE SET position = max(position, excluded.position)",
-          {c.stream_id(), c.journal_id(), peer, position}));
+          {c.stream_id(), c.journal_id(), peer, *position}));
     }
     return ok_status();
   });

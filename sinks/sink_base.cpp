@@ -5,6 +5,9 @@
 #include "journal/planted.hpp"
 #include "replay/replication_names.hpp"
 
+#include <map>
+#include <set>
+
 namespace hugo {
 namespace {
 
@@ -155,24 +158,32 @@ Status TransactionalSink::process(const std::vector<Event>& batch) {
   return db_->transaction([&]() -> Status {
     // Checkpoints are read inside the transaction, so what is skipped and what is advanced is
     // decided against exactly the state this transaction commits on top of.
-    std::map<std::string, TaskQueueReplicationCheckpoint> touched;
+    struct Touched {
+      TaskQueueReplicationCheckpoint checkpoint;
+      std::set<std::string, CaseInsensitiveLess> moved;  // the peers this batch advanced
+    };
+    std::map<std::string, Touched> touched;
     for (const Event& e : batch) {
       const std::string journal_id = journal_of(e);
       auto it = touched.find(journal_id);
       if (it == touched.end()) {
         HUGO_ASSIGN_OR_RETURN(auto cp, checkpoint(journal_id));
-        it = touched.emplace(journal_id, std::move(cp)).first;
+        it = touched.emplace(journal_id, Touched{std::move(cp), {}}).first;
       }
-      const std::string peer = resolve_peer_key(e);
-      if (!unseen(it->second, peer, e)) continue;
+      TaskQueueReplicationCheckpoint& cp = it->second.checkpoint;
+      std::string peer = resolve_peer_key(e);
+      if (!unseen(cp, peer, e)) continue;
       const Timestamp now = options_.clock->now();
-      record_lag(options_, e, it->second, now);
+      record_lag(options_, e, cp, now);
       if (Status applied = apply(*db_, e); !applied.ok()) {
         return Error(applied.error()).with("seq", std::to_string(e.seq)).with("stage", "sink.apply");
       }
-      it->second = it->second.advance(peer, e.seq, now);
+      cp = cp.advance(peer, e.seq, now);
+      it->second.moved.insert(std::move(peer));
     }
-    for (const auto& [journal_id, cp] : touched) HUGO_TRY(store_->persist(cp));
+    for (const auto& [journal_id, t] : touched) {
+      if (!t.moved.empty()) HUGO_TRY(store_->persist_moved(t.checkpoint, t.moved));
+    }
     return ok_status();
   });
 }

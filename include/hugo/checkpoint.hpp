@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,12 @@ class HUGO_API SqliteCheckpointStore final : public CheckpointStore {
   Result<std::optional<TaskQueueReplicationCheckpoint>> read(const std::string& stream_id,
                                                              const std::string& journal_id) override;
   Status persist(const TaskQueueReplicationCheckpoint& checkpoint) override;
+  // persist(), writing only the peers in `moved` (besides the global position): for a checkpoint
+  // read in the current transaction of which only those peers advanced, the others' rows already
+  // hold what it holds. TransactionalSink uses it to write one or two rows per batch, not one
+  // per peer ever seen.
+  Status persist_moved(const TaskQueueReplicationCheckpoint& checkpoint,
+                       const std::set<std::string, CaseInsensitiveLess>& moved);
   Result<std::vector<TaskQueueReplicationCheckpoint>> list() override;
   // Deletes every checkpoint of the stream (for "reprocess from 0" scenarios and tests).
   Status reset(const std::string& stream_id);

@@ -67,6 +67,26 @@ TEST_CASE("the SQLite store round-trips checkpoints per journal and never stores
   CHECK(must(store->list()).empty());
 }
 
+TEST_CASE("persist_moved writes the global position and the named peers only") {
+  test::TempDir dir;
+  const Timestamp t{std::chrono::seconds(7)};
+  auto db = must(SinkDatabase::open(dir / "sink.db"));
+  auto store = must(SqliteCheckpointStore::open(db));
+  auto c = TaskQueueReplicationCheckpoint::empty("s", "j").advance("peer-a", 5, t).advance("peer-b", 7, t);
+  must(store->persist(c));
+  // peer-b's 20 is not named: its stored 7 stays. peer-a (named in another case) moves to 9.
+  c = c.advance("Peer-A", 9, t).advance("peer-b", 20, t).advance("peer-c", 11, t);
+  must(store->persist_moved(c, {"PEER-A", "peer-c"}));
+  auto stored = must(store->read("s", "j"));
+  REQUIRE(stored.has_value());
+  CHECK(stored->global_position() == 20);
+  CHECK(stored->peer_position("peer-a") == std::optional<std::int64_t>(9));
+  CHECK(stored->peer_position("peer-b") == std::optional<std::int64_t>(7));
+  CHECK(stored->peer_position("peer-c") == std::optional<std::int64_t>(11));
+  must(store->persist_moved(c.advance("peer-a", 2, t), {"peer-a"}));  // never backwards
+  CHECK(must(store->read("s", "j"))->peer_position("peer-a") == std::optional<std::int64_t>(9));
+}
+
 // A sink's apply() is user code and may throw: the database must not stay "inside" a
 // transaction afterwards, or the next batch would run without BEGIN and lose its atomicity.
 TEST_CASE("a transaction body that throws leaves the sink database outside any transaction") {
