@@ -11,7 +11,8 @@
 // around it stamps, per seq, the steady-clock time process() received the batch and the time its
 // transaction had committed (process() returned).
 //   (a) in-process: TaskQueueReplicationSource::attach (woken by the journal's commit
-//       notification), the sink on a thread of the writer's process;
+//       notification; new events come from the writer's memory, Journal::read_recent), the sink
+//       on a thread of the writer's process;
 //   (b) cross-process: a child process (this program re-executed with --child-sink) runs
 //       TaskQueueReplicationSource::open (PRAGMA data_version polling, default 1 ms) and the same
 //       sink, then writes its per-seq times to a file. steady_clock is CLOCK_MONOTONIC, one clock for
