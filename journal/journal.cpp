@@ -53,16 +53,27 @@ constexpr std::size_t kRecentBytesLimit = 16u << 20;
 struct Committed {
   std::int64_t first = 0;
   std::int64_t last = 0;
-  std::size_t bytes = 0;  // an estimate: the events plus the strings they own
+  std::size_t bytes = 0;  // the vector's capacity plus every string its events own
   std::shared_ptr<const std::vector<Event>> events;
+
+  static std::size_t owned_bytes(const Error& error) {
+    std::size_t n = error.code().size() + error.message().size();
+    for (const auto& [key, value] : error.metadata()) n += key.size() + value.size();
+    if (const auto& cause = error.cause()) {
+      n += cause->type.size() + cause->message.size() + (cause->stack_trace ? cause->stack_trace->size() : 0);
+    }
+    return n;
+  }
 
   static Committed of(std::vector<Event> events) {
     Committed c;
     c.first = events.front().seq;
     c.last = events.back().seq;
+    c.bytes = events.capacity() * sizeof(Event);
+    const auto size = [](const std::optional<std::string>& text) { return text ? text->size() : 0; };
     for (const Event& e : events) {
-      c.bytes += sizeof(Event) + e.queue.size() + (e.payload ? e.payload->size() : 0) +
-                 (e.owner_peer_id ? e.owner_peer_id->size() : 0) + (e.error ? e.error->message().size() : 0);
+      c.bytes += e.queue.size() + size(e.payload) + size(e.owner_peer_id) + size(e.source_peer_id) +
+                 size(e.journal_id) + (e.error ? owned_bytes(*e.error) : 0);
     }
     c.events = std::make_shared<const std::vector<Event>>(std::move(events));
     return c;

@@ -213,7 +213,7 @@ void as_read_back(Event& e) {
   e.flags &= kLifecycleMask;
   if (!e.payload) e.payload_format = PayloadFormat::Bytes;
   if (e.kind == EventKind::LeaseGranted && !e.token) e.token = OwnershipToken{e.task_id, e.attempt, e.seq};
-  if (e.error) {
+  if (e.error) {  // validate_for_append refused any error whose JSON does not decode
     std::string json;
     encode_error_json(*e.error, json);
     std::optional<Error> decoded;
@@ -330,6 +330,15 @@ Status validate_for_append(const Event& e) {
   }
   if (e.payload && e.payload_format == PayloadFormat::Json && !is_valid_json(*e.payload)) {
     return invalid_event("payload_format is Json but the payload is not valid JSON");
+  }
+  if (e.error) {  // stored as JSON: refuse what would not read back (invalid UTF-8, > 16 MiB)
+    std::string json;
+    encode_error_json(*e.error, json);
+    std::optional<Error> decoded;
+    if (Status readable = decode_error_json(json, decoded); !readable.ok()) {
+      return invalid_event("its error would not read back from the journal (" + readable.error().message() +
+                           "); error codes, messages, metadata and causes must be valid UTF-8");
+    }
   }
   return ok_status();
 }

@@ -157,6 +157,38 @@ TEST_CASE("read_recent serves only the commits memory still holds, and says so o
   CHECK_FALSE(journal->read_recent(16, 10).has_value());
 }
 
+TEST_CASE("memory is capped by bytes too: errors, stack traces and payloads count") {
+  test::TempDir dir;
+  auto journal = open_journal(dir / "j.db", 4096);
+  REQUIRE(journal->append(test::enqueued("orders", "task")).ok());
+  for (int i = 0; i < 3; ++i) {  // 6 MiB each, in the error's cause: 18 MiB > the 16 MiB cap
+    Event failed = on_task(K::Failed, 1, 1);
+    failed.error = Error("app.crash", "crashed").with_cause(ErrorCause{"Crash", "boom", std::string(6u << 20, 'x')});
+    REQUIRE(journal->append(failed).ok());
+  }
+  CHECK_FALSE(journal->read_recent(0, 10).has_value());  // seq 1 and 2 gave way
+  CHECK_FALSE(journal->read_recent(1, 10).has_value());
+  const auto kept = journal->read_recent(2, 10);
+  REQUIRE(kept.has_value());
+  REQUIRE(kept->size() == 2);
+  CHECK(*kept == must(journal->read(2, 10)));
+}
+
+TEST_CASE("an error that would not read back is refused at append, before it takes a seq") {
+  test::TempDir dir;
+  auto journal = open_journal(dir / "j.db", 4096);
+  REQUIRE(journal->append(test::enqueued("orders", "task")).ok());
+  Event failed = on_task(K::Failed, 1, 1);
+  failed.error = Error("app.error", std::string("cut in the middle of a character: \xc3"));
+  const auto refused = journal->append(failed);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code() == "error.validation");
+  CHECK(refused.error().message().find("UTF-8") != std::string::npos);
+  failed.error = Error("app.error", "fine");
+  CHECK(must(journal->append(failed)) == 2);  // the refused append used no seq
+  CHECK(*journal->read_recent(0, 10) == must(journal->read(0, 10)));
+}
+
 TEST_CASE("recent_events = 0 keeps nothing in memory") {
   test::TempDir dir;
   auto journal = open_journal(dir / "j.db", 0);

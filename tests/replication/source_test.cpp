@@ -163,7 +163,12 @@ TEST_CASE("an attached source delivers what a source reading the file delivers, 
   options.source_peer_id = "here";
   auto attached = must(TaskQueueReplicationSource::attach(journal, 0, options));
   constexpr std::int64_t kTasks = 400;
+  std::atomic<bool> producer_failed{false};  // doctest's REQUIRE cannot leave another thread
   std::thread producer([&] {
+    const auto fail = [&](bool ok) {
+      if (!ok) producer_failed = true;
+      return !ok;
+    };
     std::int64_t task = 0;
     for (std::int64_t i = 0; task < kTasks; ++i) {
       std::vector<Event> group;
@@ -171,10 +176,12 @@ TEST_CASE("an attached source delivers what a source reading the file delivers, 
       for (std::size_t k = 0; k < size && task < kTasks; ++k) {
         group.push_back(test::enqueued(i % 2 == 0 ? "orders" : "billing", "task-" + std::to_string(++task)));
       }
-      REQUIRE(journal->append_group_async(group).wait().ok());
+      if (fail(journal->append_group_async(group).wait().ok())) return;
       for (const Event& e : group) {  // lease and complete every task: hydrated payloads and owners
         Event grant = test::lease_granted(e.queue, e.seq, 1, "worker-" + std::to_string(e.seq % 3));
-        const std::int64_t lease = must(journal->append(grant));
+        const auto granted = journal->append(grant);
+        if (fail(granted.ok())) return;
+        const std::int64_t lease = *granted;
         Event done;
         done.kind = K::Completed;
         done.queue = e.queue;
@@ -184,14 +191,20 @@ TEST_CASE("an attached source delivers what a source reading the file delivers, 
         journal->append_async(done);
       }
     }
-    REQUIRE(journal->flush().ok());
+    fail(journal->flush().ok());
   });
   std::vector<Event> live;
   const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (static_cast<std::int64_t>(live.size()) < 3 * kTasks && std::chrono::steady_clock::now() < deadline) {
-    for (Event& e : must(attached->next(7, 50ms))) live.push_back(std::move(e));
+  bool source_failed = false;
+  while (!source_failed && !producer_failed && static_cast<std::int64_t>(live.size()) < 3 * kTasks &&
+         std::chrono::steady_clock::now() < deadline) {
+    auto batch = attached->next(7, 50ms);
+    source_failed = !batch.ok();
+    if (batch.ok()) for (Event& e : *batch) live.push_back(std::move(e));
   }
   producer.join();
+  REQUIRE_FALSE(producer_failed.load());
+  REQUIRE_FALSE(source_failed);
   auto from_file = must(TaskQueueReplicationSource::open(dir / "j.db", 0, options));
   std::vector<Event> replayed;
   while (true) {
