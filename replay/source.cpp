@@ -73,10 +73,22 @@ struct TaskQueueReplicationSource::Impl {
   }
 
   // An attached source takes what the writer still holds in memory of its latest commits (the
-  // same events, field for field: Journal::read_recent), and reads the file otherwise.
+  // same events, field for field: Journal::read_recent), and reads the file otherwise. Reads
+  // from memory skip the reader's check that the path still names this journal, so it runs
+  // every kIdentityCheckEvery instead (journal.replaced, as from a file read).
+  static constexpr auto kIdentityCheckEvery = std::chrono::milliseconds(100);
+  std::chrono::steady_clock::time_point next_identity_check{};
+
   Result<std::vector<Event>> read_after_position(std::size_t max) {
     if (journal) {
-      if (auto recent = journal->read_recent(position, max)) return std::move(*recent);
+      if (auto recent = journal->read_recent(position, max)) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_identity_check) {
+          next_identity_check = now + kIdentityCheckEvery;
+          if (auto checked = reader->changed(); !checked.ok()) return std::move(checked).error();
+        }
+        return std::move(*recent);
+      }
     }
     return reader->read(position, max);
   }

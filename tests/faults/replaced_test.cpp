@@ -164,6 +164,26 @@ TEST_CASE("replaced under a tailing replication source: next() fails with journa
   for (std::size_t i = 0; i < committed.size(); ++i) CHECK(same_event(delivered[i], committed[i]));
 }
 
+TEST_CASE("replaced under a source attached to an idle writer: next() fails with journal.replaced") {
+  // The attached source reads the writer's memory, not the file; it still checks the path.
+  test::TempDir dir;
+  const auto path = dir / "j.db";
+  std::shared_ptr<Journal> journal(Journal::open(path, {}).value().release());
+  for (int i = 1; i <= 10; ++i) REQUIRE(journal->append(test::enqueued("faults", marker(i))).ok());
+  auto source = TaskQueueReplicationSource::attach(journal, 0);
+  REQUIRE(source.ok());
+  const std::string id = (*source)->journal_id();
+  auto first = (*source)->next(100);
+  REQUIRE_MESSAGE(first.ok(), describe(first));
+  CHECK(first->size() == 10);
+  const auto other = dir / "other.db";
+  write_history(other, 30);
+  rename_over(other, path);
+  auto next = (*source)->next(10, std::chrono::milliseconds(500));  // no commit: only the check sees it
+  expect_replaced(status_of(next), "replaced", id);
+  CHECK((*source)->position() == 10);
+}
+
 TEST_CASE("a journal replaced under a live writer: its next commit fails with journal.replaced, not read_only") {
   test::TempDir dir;
   const auto path = dir / "j.db";
