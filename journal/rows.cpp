@@ -35,6 +35,16 @@ Error corrupt_row(std::int64_t seq, std::string why) {
 
 namespace {
 
+// `error` as its JSON column reads it back, or why it would not read back (invalid UTF-8, JSON
+// over 16 MiB). validate_for_append refuses the second; as_read_back takes the first.
+Result<std::optional<Error>> error_as_stored(const Error& error) {
+  std::string json;
+  encode_error_json(error, json);
+  std::optional<Error> decoded;
+  HUGO_TRY(decode_error_json(json, decoded));
+  return decoded;
+}
+
 Error invalid_event(std::string why) {
   return Error(std::string(errc::validation), "event rejected: " + why);
 }
@@ -213,11 +223,8 @@ void as_read_back(Event& e) {
   e.flags &= kLifecycleMask;
   if (!e.payload) e.payload_format = PayloadFormat::Bytes;
   if (e.kind == EventKind::LeaseGranted && !e.token) e.token = OwnershipToken{e.task_id, e.attempt, e.seq};
-  if (e.error) {  // validate_for_append refused any error whose JSON does not decode
-    std::string json;
-    encode_error_json(*e.error, json);
-    std::optional<Error> decoded;
-    if (decode_error_json(json, decoded).ok()) e.error = std::move(decoded);
+  if (e.error) {  // validate_for_append refused any error that does not read back
+    if (auto stored = error_as_stored(*e.error); stored.ok()) e.error = std::move(stored).value();
   }
 }
 
@@ -331,12 +338,9 @@ Status validate_for_append(const Event& e) {
   if (e.payload && e.payload_format == PayloadFormat::Json && !is_valid_json(*e.payload)) {
     return invalid_event("payload_format is Json but the payload is not valid JSON");
   }
-  if (e.error) {  // stored as JSON: refuse what would not read back (invalid UTF-8, > 16 MiB)
-    std::string json;
-    encode_error_json(*e.error, json);
-    std::optional<Error> decoded;
-    if (Status readable = decode_error_json(json, decoded); !readable.ok()) {
-      return invalid_event("its error would not read back from the journal (" + readable.error().message() +
+  if (e.error) {
+    if (auto stored = error_as_stored(*e.error); !stored.ok()) {
+      return invalid_event("its error would not read back from the journal (" + stored.error().message() +
                            "); error codes, messages, metadata and causes must be valid UTF-8");
     }
   }
