@@ -52,9 +52,19 @@ struct ReplicationServerOptions {
   std::string token;
   std::size_t max_subscribers = 32;  // concurrent /v1/events streams; more get 503
   std::chrono::milliseconds heartbeat{1000};  // idle follow streams send a heartbeat line this often
-  std::chrono::milliseconds io_timeout{10000};  // socket read/write timeout per operation
+  // A connection idle this long (no byte read or written) is closed, so a client that stops
+  // reading a stream is dropped. Counted in whole seconds, rounded up.
+  std::chrono::milliseconds io_timeout{10000};
   std::chrono::microseconds poll_interval{1000};  // cross-process change polling while following
   std::size_t batch = 2048;  // events read per journal transaction
+  // Total time a request's headers may take from the connection's accept (or the end of its
+  // previous request on a kept-alive connection); a slow client's every byte does not extend it.
+  // The connection is closed when it passes.
+  std::chrono::milliseconds header_timeout{5000};
+  // Open connections in all and per client address; the connection beyond either gets an
+  // immediate 503 (replication.unavailable, Retry-After: 1) and is closed.
+  std::size_t max_connections = 256;
+  std::size_t max_connections_per_address = 64;
 };
 
 // Serves GET /v1/info, /v1/events?after=SEQ[&follow=1] (NDJSON, or SSE with
@@ -62,8 +72,9 @@ struct ReplicationServerOptions {
 // every stream.
 class HUGO_API ReplicationServer {
  public:
-  // Binds and starts serving on a background thread. Errors: replication.token_required,
-  // replication.bind (address in use, bad host), journal.* from opening the journal.
+  // Binds and starts serving on background threads. Errors: replication.token_required,
+  // replication.bind (address in use, bad host), error.validation (a port outside 0..65535, a
+  // zero limit or timeout), journal.* from opening the journal.
   static Result<std::unique_ptr<ReplicationServer>> start(ReplicationServerOptions options);
   ~ReplicationServer();
   ReplicationServer(const ReplicationServer&) = delete;
@@ -126,7 +137,8 @@ class HUGO_API HttpFollower {
   void stop();  // thread-safe; makes run() return promptly
 
   ReplicaPosition position() const;
-  // Called (on the following thread) after each committed batch.
+  // Called (on the following thread) after each committed batch. Thread-safe: may be set or
+  // replaced while run() or catch_up() runs; a batch committed after the call sees the new one.
   void on_applied(std::function<void(const ReplicaPosition&)> callback);
 
   struct Impl;

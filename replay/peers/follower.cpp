@@ -46,7 +46,9 @@ struct HttpFollower::Impl {
   std::condition_variable wake;
   mutable std::mutex position_mutex;
   ReplicaPosition published;
-  std::function<void(const ReplicaPosition&)> on_applied;
+  // Set from any thread, called on the following thread: the callback is swapped under
+  // position_mutex and called outside it through the copy taken there.
+  std::shared_ptr<const std::function<void(const ReplicaPosition&)>> on_applied;
 
   // One GET /v1/events from the replica's position. Ok when the response ended cleanly.
   Status request(bool follow);
@@ -103,7 +105,12 @@ Status HttpFollower::Impl::commit(std::vector<Event>& pending, std::uint64_t has
   HUGO_TRY(store->apply(pending, hash));
   pending.clear();
   publish();
-  if (on_applied) on_applied(store->position());
+  std::shared_ptr<const std::function<void(const ReplicaPosition&)>> callback;
+  {
+    std::lock_guard lock(position_mutex);
+    callback = on_applied;
+  }
+  if (callback && *callback) (*callback)(store->position());
   return ok_status();
 }
 
@@ -256,7 +263,9 @@ ReplicaPosition HttpFollower::position() const {
 }
 
 void HttpFollower::on_applied(std::function<void(const ReplicaPosition&)> callback) {
-  impl_->on_applied = std::move(callback);
+  auto shared = std::make_shared<const std::function<void(const ReplicaPosition&)>>(std::move(callback));
+  std::lock_guard lock(impl_->position_mutex);
+  impl_->on_applied = std::move(shared);
 }
 
 }  // namespace hugo

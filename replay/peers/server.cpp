@@ -1,5 +1,6 @@
-// ReplicationServer: the cpp-httplib adapter on the serving side (docs/PEERS.md). Every stream has
-// its own JournalReader, so streams never block each other or the journal's writer.
+// ReplicationServer: the routes and streams of docs/PEERS.md, over the HTTP adapter of
+// replay/peers/http_daemon.hpp (which owns the sockets and the connection limits). Every stream
+// has its own JournalReader, so streams never block each other or the journal's writer.
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
 #include <hugo/journal.hpp>
@@ -8,10 +9,9 @@
 #include "journal/json_out.hpp"
 #include "journal/wire_json.hpp"
 #include "replay/peers/hash_index.hpp"
-#include "replay/peers/timeouts.hpp"
+#include "replay/peers/http_daemon.hpp"
 
-#include <httplib.h>
-
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <thread>
@@ -19,7 +19,9 @@
 namespace hugo {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
+using peers::HttpRequest;
+using peers::HttpResponse;
+using peers::SteadyClock;
 
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -33,12 +35,25 @@ bool same_secret(std::string_view given, std::string_view expected) {
   return diff == 0;
 }
 
-void send_error(httplib::Response& res, int status, const Error& error) {
+std::string error_body(const Error& error) {
   std::string body = "{\"error\":";
   encode_error_json(error, body);
   body += "}\n";
+  return body;
+}
+
+HttpResponse error_response(int status, const Error& error) {
+  HttpResponse res;
   res.status = status;
-  res.set_content(body, "application/json");
+  res.body = error_body(error);
+  return res;
+}
+
+HttpResponse text_response(std::string body, std::string content_type) {
+  HttpResponse res;
+  res.body = std::move(body);
+  res.content_type = std::move(content_type);
+  return res;
 }
 
 struct Counters {
@@ -47,73 +62,158 @@ struct Counters {
   std::atomic<std::int64_t> events_sent_total{0};
   std::atomic<std::int64_t> rejected_unauthorized{0};
   std::atomic<std::int64_t> rejected_busy{0};
-};
-
-// One /v1/events response: where it stands and what it has sent.
-struct Stream {
-  std::unique_ptr<JournalReader> reader;
-  std::int64_t position = 0;
-  std::uint64_t hash = kEmptyHistoryHash;
-  bool follow = false;
-  bool sse = false;
-  SteadyClock::time_point next_heartbeat;
-  std::string buffer;
-  std::string line;
+  std::atomic<std::int64_t> rejected_connections{0};
 };
 
 }  // namespace
 
 struct ReplicationServer::Impl {
   ReplicationServerOptions options;
-  httplib::Server http;
-  std::thread listener;
-  std::atomic<bool> stopping{false};
+  std::unique_ptr<peers::HttpDaemon> http;
   Counters counters;
   peers::HashIndex hashes;
-  int port = 0;
 
   explicit Impl(ReplicationServerOptions o) : options(std::move(o)), hashes(options.journal) {}
 
-  void install_routes();
-  void serve_info(httplib::Response& res);
-  void serve_events(const httplib::Request& req, httplib::Response& res);
-  void serve_metrics(httplib::Response& res);
-  bool authorized(const httplib::Request& req) const;
-  // Writes the next piece of `stream` into `sink`; false ends the response.
-  bool pump(Stream& stream, httplib::DataSink& sink);
-  // Appends a heartbeat line (the stream's position and hash) to the stream's buffer.
-  void write_heartbeat(Stream& stream);
-  void append_heartbeat(Stream& stream, std::int64_t last_seq);
+  HttpResponse handle(const HttpRequest& req);
+  HttpResponse serve_info();
+  HttpResponse serve_events(const HttpRequest& req);
+  HttpResponse serve_metrics();
+  bool authorized(const HttpRequest& req) const;
 };
 
-bool ReplicationServer::Impl::authorized(const httplib::Request& req) const {
+namespace {
+
+// One /v1/events response: where it stands and what it has sent. It holds one subscriber slot
+// until the response is released.
+class EventStream final : public peers::StreamSource {
+ public:
+  EventStream(ReplicationServer::Impl& server, std::unique_ptr<JournalReader> reader, std::int64_t after,
+              std::uint64_t hash, bool follow, bool sse)
+      : server_(server), reader_(std::move(reader)), position_(after), hash_(hash), follow_(follow), sse_(sse),
+        next_heartbeat_(SteadyClock::now() + server.options.heartbeat) {}
+  ~EventStream() override { server_.counters.subscribers.fetch_sub(1); }
+
+  Next next(std::string& out) override;
+  bool ready(SteadyClock::time_point now, SteadyClock::time_point& wake_by) override;
+
+ private:
+  // Appends a heartbeat at the stream's position; false if the journal's last seq is unreadable.
+  bool heartbeat(std::string& out);
+  void append_heartbeat(std::string& out, std::int64_t last_seq);
+
+  ReplicationServer::Impl& server_;
+  std::unique_ptr<JournalReader> reader_;
+  std::int64_t position_;
+  std::uint64_t hash_;
+  bool follow_;
+  bool sse_;
+  bool ends_with_heartbeat_ = false;  // the last line sent is a heartbeat at position_
+  SteadyClock::time_point next_heartbeat_;
+  std::string line_;
+};
+
+void EventStream::append_heartbeat(std::string& out, std::int64_t last_seq) {
+  line_.clear();
+  wire::encode_heartbeat_json({last_seq, position_, format_hash(hash_)}, line_);
+  out += sse_ ? "event: heartbeat\ndata: " : "";
+  out += line_;
+  out += sse_ ? "\n\n" : "\n";
+  ends_with_heartbeat_ = true;
+}
+
+bool EventStream::heartbeat(std::string& out) {
+  // The journal's own last seq, never the stream's position: `after` may lie beyond the end.
+  auto last = reader_->last_seq();
+  if (!last.ok()) return false;
+  append_heartbeat(out, *last);
+  next_heartbeat_ = SteadyClock::now() + server_.options.heartbeat;
+  return true;
+}
+
+peers::StreamSource::Next EventStream::next(std::string& out) {
+  auto events = reader_->read(position_, server_.options.batch);
+  if (!events.ok()) return Next::Fail;  // the client reconnects and resumes from its checkpoint
+  if (!events->empty()) {
+    for (const Event& e : *events) {
+      line_.clear();
+      encode_event_json(e, line_);
+      hash_ = chain_hash(hash_, line_);
+      position_ = e.seq;
+      if (sse_) {
+        out += "id: " + std::to_string(e.seq) + "\ndata: ";
+        out += line_;
+        out += "\n\n";
+      } else {
+        out += line_;
+        out += '\n';
+      }
+    }
+    server_.counters.events_sent_total.fetch_add(static_cast<std::int64_t>(events->size()));
+    // Marks the batch's end (the follower commits there). Its lastSeq says whether more follows.
+    return heartbeat(out) ? Next::Data : Next::Fail;
+  }
+  if (!follow_) {  // caught up: end with exactly one heartbeat at the final position
+    if (!ends_with_heartbeat_ && !heartbeat(out)) return Next::Fail;
+    return Next::End;
+  }
+  if (SteadyClock::now() >= next_heartbeat_) return heartbeat(out) ? Next::Data : Next::Fail;
+  return Next::Wait;
+}
+
+bool EventStream::ready(SteadyClock::time_point now, SteadyClock::time_point& wake_by) {
+  if (now >= next_heartbeat_) return true;
+  wake_by = std::min(wake_by, next_heartbeat_);
+  if (server_.options.live != nullptr && server_.options.live->durable_seq() > position_) return true;
+  auto changed = reader_->changed();  // another process may write the journal
+  return !changed.ok() || *changed;   // next() reports a failure
+}
+
+}  // namespace
+
+bool ReplicationServer::Impl::authorized(const HttpRequest& req) const {
   if (options.token.empty()) return true;
-  const std::string header = req.get_header_value("Authorization");
+  const std::string header = req.header("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (header.rfind(kBearer, 0) != 0) return false;
   return same_secret(std::string_view(header).substr(kBearer.size()), options.token);
 }
 
-void ReplicationServer::Impl::install_routes() {
-  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/healthz" || authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+HttpResponse ReplicationServer::Impl::handle(const HttpRequest& req) {
+  const std::string_view path = req.path();
+  const std::string_view method = req.method();
+  const bool known = path == "/healthz" || path == "/v1/info" || path == "/v1/events" || path == "/metrics";
+  if (path != "/healthz" && !authorized(req)) {
     counters.rejected_unauthorized.fetch_add(1);
-    res.set_header("WWW-Authenticate", "Bearer");
-    send_error(res, 401, Error(std::string(errc::replication_unauthorized),
-                               "missing or wrong bearer token (pass the server's --token)"));
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
-  http.Get("/v1/info", [this](const httplib::Request&, httplib::Response& res) { serve_info(res); });
-  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { serve_metrics(res); });
-  http.Get("/v1/events", [this](const httplib::Request& req, httplib::Response& res) { serve_events(req, res); });
+    auto res = error_response(401, Error(std::string(errc::replication_unauthorized),
+                                         "missing or wrong bearer token (pass the server's --token)"));
+    res.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return res;
+  }
+  if (!known) {
+    return error_response(404, Error(std::string(errc::validation),
+                                     "no resource " + std::string(path) +
+                                         " (this server answers /healthz, /v1/info, /v1/events and /metrics)")
+                                   .with("path", std::string(path)));
+  }
+  if (method != "GET" && method != "HEAD") {
+    auto res = error_response(405, Error(std::string(errc::validation),
+                                         std::string(method) + " " + std::string(path) + " is not served; use GET")
+                                       .with("method", std::string(method)));
+    res.headers.emplace_back("Allow", "GET, HEAD");
+    return res;
+  }
+  if (path == "/healthz") return text_response("ok\n", "text/plain");
+  if (path == "/v1/info") return serve_info();
+  if (path == "/metrics") return serve_metrics();
+  return serve_events(req);
 }
 
-void ReplicationServer::Impl::serve_info(httplib::Response& res) {
+HttpResponse ReplicationServer::Impl::serve_info() {
   auto reader = JournalReader::open(options.journal);
-  if (!reader.ok()) return send_error(res, 500, reader.error());
+  if (!reader.ok()) return error_response(500, reader.error());
   auto info = (*reader)->info();
-  if (!info.ok()) return send_error(res, 500, info.error());
+  if (!info.ok()) return error_response(500, info.error());
   std::string body;
   json::JsonOut w(body);
   w.raw("{\"journalId\":").string(info->journal_id);
@@ -124,15 +224,14 @@ void ReplicationServer::Impl::serve_info(httplib::Response& res) {
   w.raw(",\"firstSeq\":").integer(info->first_seq);
   w.raw(",\"schemaVersion\":").integer(info->schema_version);
   w.raw("}\n");
-  res.set_content(body, "application/json");
+  return text_response(std::move(body), "application/json");
 }
 
-void ReplicationServer::Impl::serve_metrics(httplib::Response& res) {
+HttpResponse ReplicationServer::Impl::serve_metrics() {
   std::string body;
-  auto metric = [&body](const char* name, const char* type, const char* help, std::int64_t value,
-                        const char* labels = "") {
+  auto metric = [&body](const char* name, const char* type, const char* help, std::int64_t value) {
     body += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-    body += std::string(name) + labels + " " + std::to_string(value) + "\n";
+    body += std::string(name) + " " + std::to_string(value) + "\n";
   };
   metric("hugo_peer_subscribers", "gauge", "Open /v1/events streams.", counters.subscribers.load());
   metric("hugo_peer_streams_total", "counter", "/v1/events streams accepted.", counters.streams_total.load());
@@ -142,137 +241,57 @@ void ReplicationServer::Impl::serve_metrics(httplib::Response& res) {
          counters.rejected_unauthorized.load());
   metric("hugo_peer_rejected_busy_total", "counter", "Streams refused because max_subscribers were open.",
          counters.rejected_busy.load());
+  metric("hugo_peer_rejected_connections_total", "counter",
+         "Connections refused beyond max_connections or max_connections_per_address.",
+         counters.rejected_connections.load());
   if (auto reader = JournalReader::open(options.journal); reader.ok()) {
     if (auto last = (*reader)->last_seq(); last.ok()) {
       metric("hugo_peer_journal_last_seq", "gauge", "Highest seq of the served journal.", *last);
     }
   }
-  res.set_content(body, "text/plain; version=0.0.4");
+  return text_response(std::move(body), "text/plain; version=0.0.4");
 }
 
-void ReplicationServer::Impl::write_heartbeat(Stream& stream) {
-  std::int64_t last_seq = stream.position;
-  if (auto last = stream.reader->last_seq(); last.ok()) last_seq = std::max(last_seq, *last);
-  append_heartbeat(stream, last_seq);
-}
-
-void ReplicationServer::Impl::append_heartbeat(Stream& stream, std::int64_t last_seq) {
-  stream.line.clear();
-  wire::encode_heartbeat_json({last_seq, stream.position, format_hash(stream.hash)}, stream.line);
-  if (stream.sse) {
-    stream.buffer += "event: heartbeat\ndata: ";
-    stream.buffer += stream.line;
-    stream.buffer += "\n\n";
-  } else {
-    stream.buffer += stream.line;
-    stream.buffer += '\n';
-  }
-}
-
-bool ReplicationServer::Impl::pump(Stream& stream, httplib::DataSink& sink) {
-  if (stopping.load()) return false;
-  stream.buffer.clear();
-  auto events = stream.reader->read(stream.position, options.batch);
-  if (!events.ok()) return false;  // the client reconnects and resumes from its checkpoint
-  if (!events->empty()) {
-    for (const Event& e : *events) {
-      stream.line.clear();
-      encode_event_json(e, stream.line);
-      stream.hash = chain_hash(stream.hash, stream.line);
-      stream.position = e.seq;
-      if (stream.sse) {
-        stream.buffer += "id: " + std::to_string(e.seq) + "\ndata: ";
-        stream.buffer += stream.line;
-        stream.buffer += "\n\n";
-      } else {
-        stream.buffer += stream.line;
-        stream.buffer += '\n';
-      }
-    }
-    append_heartbeat(stream, stream.position);  // marks the batch's end: the follower commits here
-    counters.events_sent_total.fetch_add(static_cast<std::int64_t>(events->size()));
-    stream.next_heartbeat = SteadyClock::now() + options.heartbeat;
-    return sink.write(stream.buffer.data(), stream.buffer.size());
-  }
-  if (!stream.follow) {  // caught up: say where we stand, then end the response
-    write_heartbeat(stream);
-    if (!sink.write(stream.buffer.data(), stream.buffer.size())) return false;
-    sink.done();
-    return true;
-  }
-  // Following and idle: wait for a commit, or send a heartbeat when it is due.
-  while (!stopping.load()) {
-    const auto now = SteadyClock::now();
-    if (now >= stream.next_heartbeat) {
-      write_heartbeat(stream);
-      stream.next_heartbeat = now + options.heartbeat;
-      return sink.write(stream.buffer.data(), stream.buffer.size());
-    }
-    if (options.live) {
-      const auto deadline = std::min(stream.next_heartbeat, now + std::chrono::milliseconds(100));
-      if (options.live->wait_for_commit(stream.position, deadline) > stream.position) return true;
-      // Returned early without a commit: the journal failed or closed. Poll the file instead of
-      // spinning (another process may take over the writing).
-      if (SteadyClock::now() < deadline) {
-        auto changed = stream.reader->changed();
-        if (!changed.ok()) return false;
-        if (*changed) return true;
-        std::this_thread::sleep_for(options.poll_interval);
-      }
-    } else {
-      auto changed = stream.reader->changed();
-      if (!changed.ok()) return false;
-      if (*changed) return true;
-      std::this_thread::sleep_for(options.poll_interval);
-    }
-    if (!sink.is_writable()) return false;
-  }
-  return false;
-}
-
-void ReplicationServer::Impl::serve_events(const httplib::Request& req, httplib::Response& res) {
+HttpResponse ReplicationServer::Impl::serve_events(const HttpRequest& req) {
   std::int64_t after = 0;
-  if (req.has_param("after")) {
-    const std::string text = req.get_param_value("after");
+  if (req.has_query("after")) {
+    const std::string text = req.query("after");
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), after);
     if (ec != std::errc() || end != text.data() + text.size() || after < 0) {
-      return send_error(res, 400, Error(std::string(errc::validation),
-                                        "after must be a seq (a non-negative integer), not '" + text + "'"));
+      return error_response(400, Error(std::string(errc::validation),
+                                       "after must be a seq (a non-negative integer), not '" + text + "'"));
     }
   }
-  auto stream = std::make_shared<Stream>();
-  stream->follow = req.get_param_value("follow") == "1" || req.get_param_value("follow") == "true";
-  stream->sse = req.get_header_value("Accept").find("text/event-stream") != std::string::npos;
+  const std::string follow = req.query("follow");
+  const bool sse = req.header("Accept").find("text/event-stream") != std::string::npos;
   auto reader = JournalReader::open(options.journal);
-  if (!reader.ok()) return send_error(res, 500, reader.error());
-  stream->reader = std::move(reader).value();
-  auto info = stream->reader->info();
-  if (!info.ok()) return send_error(res, 500, info.error());
+  if (!reader.ok()) return error_response(500, reader.error());
+  auto info = (*reader)->info();
+  if (!info.ok()) return error_response(500, info.error());
   auto hash = hashes.hash_at(after);
-  if (!hash.ok()) return send_error(res, 500, hash.error());
+  if (!hash.ok()) return error_response(500, hash.error());
   if (counters.subscribers.fetch_add(1) >= static_cast<std::int64_t>(options.max_subscribers)) {
     counters.subscribers.fetch_sub(1);
     counters.rejected_busy.fetch_add(1);
-    res.set_header("Retry-After", "1");
-    return send_error(res, 503, Error(std::string(errc::replication_unavailable),
-                                      "too many subscribers (max_subscribers = " +
-                                          std::to_string(options.max_subscribers) + "); retry later"));
+    auto res = error_response(503, Error(std::string(errc::replication_unavailable),
+                                         "too many subscribers (max_subscribers = " +
+                                             std::to_string(options.max_subscribers) + "); retry later"));
+    res.headers.emplace_back("Retry-After", "1");
+    return res;
   }
   counters.streams_total.fetch_add(1);
-  stream->position = after;
-  stream->hash = *hash;
-  stream->next_heartbeat = SteadyClock::now() + options.heartbeat;
-  res.set_header("X-Hugo-Journal-Id", info->journal_id);
-  res.set_header("X-Hugo-Epoch", std::to_string(info->epoch));
-  res.set_header("X-Hugo-Epoch-History", info->epoch_history);
-  res.set_header("X-Hugo-Last-Seq", std::to_string(info->last_seq));
-  res.set_header("X-Hugo-After", std::to_string(after));
-  res.set_header("X-Hugo-After-Hash", format_hash(*hash));
-  res.set_header("Cache-Control", "no-store");
-  res.set_chunked_content_provider(
-      stream->sse ? "text/event-stream" : "application/x-ndjson",
-      [this, stream](std::size_t, httplib::DataSink& sink) { return pump(*stream, sink); },
-      [this](bool) { counters.subscribers.fetch_sub(1); });
+  HttpResponse res;
+  res.content_type = sse ? "text/event-stream" : "application/x-ndjson";
+  res.headers = {{"X-Hugo-Journal-Id", info->journal_id},
+                 {"X-Hugo-Epoch", std::to_string(info->epoch)},
+                 {"X-Hugo-Epoch-History", info->epoch_history},
+                 {"X-Hugo-Last-Seq", std::to_string(info->last_seq)},
+                 {"X-Hugo-After", std::to_string(after)},
+                 {"X-Hugo-After-Hash", format_hash(*hash)},
+                 {"Cache-Control", "no-store"}};
+  res.stream = std::make_shared<EventStream>(*this, std::move(reader).value(), after, *hash,
+                                             follow == "1" || follow == "true", sse);
+  return res;
 }
 
 ReplicationServer::ReplicationServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -288,44 +307,51 @@ Result<std::unique_ptr<ReplicationServer>> ReplicationServer::start(ReplicationS
   if (options.max_subscribers == 0 || options.batch == 0) {
     return Error(std::string(errc::validation), "max_subscribers and batch must be at least 1");
   }
+  if (options.port < 0 || options.port > 65535) {
+    return Error(std::string(errc::validation),
+                 "port must be 0 (any free port) to 65535, not " + std::to_string(options.port))
+        .with("port", std::to_string(options.port));
+  }
   HUGO_ASSIGN_OR_RETURN(auto probe, JournalReader::open(options.journal));  // fail fast on a bad path
   probe.reset();
   auto impl = std::make_unique<Impl>(std::move(options));
   Impl& m = *impl;
-  const std::size_t threads = m.options.max_subscribers + 4;
-  m.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  const auto io = peers::split_timeout(m.options.io_timeout);
-  m.http.set_read_timeout(io.seconds, io.micros);
-  m.http.set_write_timeout(io.seconds, io.micros);
-  m.http.set_keep_alive_timeout(5);
-  m.http.set_payload_max_length(64 * 1024);  // requests carry no body worth more
-  m.http.set_tcp_nodelay(true);
-  m.install_routes();
-  m.port = m.options.port == 0 ? m.http.bind_to_any_port(m.options.host)
-                               : (m.http.bind_to_port(m.options.host, m.options.port) ? m.options.port : -1);
-  if (m.port <= 0) {
-    return Error(std::string(errc::replication_bind),
-                 "cannot listen on " + m.options.host + ":" + std::to_string(m.options.port) +
-                     " (address in use, or not an address of this machine)")
-        .with("host", m.options.host)
-        .with("port", std::to_string(m.options.port));
-  }
-  m.listener = std::thread([&m] { m.http.listen_after_bind(); });
+  peers::HttpDaemonOptions http;
+  http.host = m.options.host;
+  http.port = m.options.port;
+  http.header_timeout = m.options.header_timeout;
+  http.io_timeout = m.options.io_timeout;
+  http.max_connections = m.options.max_connections;
+  http.max_per_address = m.options.max_connections_per_address;
+  http.handler = [&m](const HttpRequest& req) { return m.handle(req); };
+  http.error_body = [](const std::string& message) {
+    return error_body(Error(std::string(errc::replication_unavailable), message));
+  };
+  http.on_refused = [&m] { m.counters.rejected_connections.fetch_add(1); };
+  http.change_mark = [&m]() -> std::int64_t { return m.options.live ? m.options.live->durable_seq() : 0; };
+  http.wait_for_change = [&m](std::int64_t mark, SteadyClock::time_point deadline) {
+    const auto poll = std::min(deadline, SteadyClock::now() + m.options.poll_interval);
+    if (m.options.live == nullptr) return std::this_thread::sleep_until(poll);
+    // Wakes on the writer's commits; if the journal failed or closed it returns at once, and the
+    // streams fall back to polling the file.
+    if (m.options.live->wait_for_commit(mark, deadline) <= mark && SteadyClock::now() < deadline) {
+      std::this_thread::sleep_until(poll);
+    }
+  };
+  HUGO_ASSIGN_OR_RETURN(m.http, peers::HttpDaemon::start(std::move(http)));
   return std::unique_ptr<ReplicationServer>(new ReplicationServer(std::move(impl)));
 }
 
-int ReplicationServer::port() const { return impl_->port; }
+int ReplicationServer::port() const { return impl_->http->port(); }
 
 std::string ReplicationServer::url() const {
   const std::string& host = impl_->options.host;
   const bool v6 = host.find(':') != std::string::npos;
-  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(impl_->port);
+  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port());
 }
 
 void ReplicationServer::stop() {
-  if (!impl_ || impl_->stopping.exchange(true)) return;
-  impl_->http.stop();
-  if (impl_->listener.joinable()) impl_->listener.join();
+  if (impl_ && impl_->http) impl_->http->stop();
 }
 
 }  // namespace hugo

@@ -172,4 +172,21 @@ TEST_CASE("serve, follow and promote report peer errors on one line with exit co
   CHECK(is_one_error_line(not_replica.err));
 }
 
+TEST_CASE("serve refuses a port outside 0..65535 instead of listening elsewhere") {
+  TempDir dir;
+  {
+    auto owner = ok_or_fail(Journal::open(dir / "owner.journal"));
+    append_events(*owner, 1, "x");
+  }
+  for (const std::string listen : {"127.0.0.1:99999", "127.0.0.1:65536", "127.0.0.1:70x", "127.0.0.1:-1"}) {
+    CAPTURE(listen);
+    // A child, so that a server wrongly listening is seen (its "serving" line) and killed.
+    Child serve({cli_binary(), "serve", (dir / "owner.journal").string(), "--listen", listen});
+    const auto line = serve.read_line(5000);
+    CHECK_FALSE(line.has_value());
+    if (line) serve.kill_hard();
+    CHECK(serve.wait() == 2);
+  }
+}
+
 }  // TEST_SUITE

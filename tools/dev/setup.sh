@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 packages=(
   g++ pkg-config cmake python3 meson ninja-build
-  libsqlite3-dev libcereal-dev doctest-dev libhowardhinnant-date-dev libcli11-dev libcpp-httplib-dev
+  libsqlite3-dev libcereal-dev doctest-dev libhowardhinnant-date-dev libcli11-dev libcpp-httplib-dev libmicrohttpd-dev
   # the fuzz targets: clang 14 and its compiler-rt (libFuzzer, ASan, UBSan runtimes)
   clang-14 libclang-rt-14-dev
 )

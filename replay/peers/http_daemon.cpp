@@ -1,0 +1,483 @@
+// HttpDaemon: the libmicrohttpd adapter (see http_daemon.hpp for the contract).
+//
+// Threads: the acceptor owns the listening socket and applies the connection limits before a
+// connection reaches libmicrohttpd (MHD_add_connection); MHD's event-driven pool threads parse
+// requests and run the handler and stream callbacks; the watcher enforces the header deadline and
+// resumes parked streams. `mutex` guards the connection table and the parked list; it is never
+// held while a handler or a stream's next() runs.
+#include "replay/peers/http_daemon.hpp"
+
+#include <hugo/error_codes.hpp>
+
+#include <microhttpd.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace hugo::peers {
+namespace {
+
+// One accepted connection, from accept() until libmicrohttpd closes it.
+struct Conn {
+  std::string address;
+  int fd = -1;
+  bool started = false;     // libmicrohttpd has taken it (its fd stays open until closed)
+  bool in_request = false;  // its request's headers are complete: the deadline no longer applies
+  bool cut = false;         // shut down for missing the header deadline
+  SteadyClock::time_point request_started;  // accept, or the end of the previous request
+};
+
+struct Body {
+  HttpDaemon::Impl* daemon;
+  MHD_Connection* connection;
+  std::shared_ptr<StreamSource> source;
+  std::string buffer;
+  std::size_t offset = 0;
+  bool ended = false;
+};
+
+class MhdRequest final : public HttpRequest {
+ public:
+  MhdRequest(MHD_Connection* c, const char* method, const char* path) : c_(c), method_(method), path_(path) {}
+  std::string_view method() const override { return method_; }
+  std::string_view path() const override { return path_; }
+  std::string header(const char* name) const override { return value(MHD_HEADER_KIND, name); }
+  std::string query(const char* name) const override { return value(MHD_GET_ARGUMENT_KIND, name); }
+  bool has_query(const char* name) const override {
+    return MHD_lookup_connection_value_n(c_, MHD_GET_ARGUMENT_KIND, name, std::strlen(name), nullptr, nullptr) ==
+           MHD_YES;
+  }
+
+ private:
+  std::string value(MHD_ValueKind kind, const char* name) const {
+    const char* v = MHD_lookup_connection_value(c_, kind, name);
+    return v ? std::string(v) : std::string();
+  }
+  MHD_Connection* c_;
+  const char* method_;
+  const char* path_;
+};
+
+std::string address_of(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (addr.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, text, sizeof text);
+  } else if (addr.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, text, sizeof text);
+  }
+  return text;
+}
+
+Error bind_error(const std::string& host, int port, const std::string& why) {
+  return Error(std::string(errc::replication_bind), "cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                                                        why + " (address in use, or not an address of this machine)")
+      .with("host", host)
+      .with("port", std::to_string(port));
+}
+
+// A listening socket on host:port; `bound` receives the port (the one picked for port 0).
+Result<int> listen_on(const std::string& host, int port, int& bound) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
+    return bind_error(host, port, gai_strerror(rc));
+  }
+  std::string why = "no address";
+  int fd = -1;
+  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) {
+      why = std::strerror(errno);
+      continue;
+    }
+    int one = 1;
+    (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
+      why = std::strerror(errno);
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(found);
+  if (fd < 0) return bind_error(host, port, why);
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
+  bound = ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(local).sin6_port
+                                            : reinterpret_cast<sockaddr_in&>(local).sin_port);
+  return fd;
+}
+
+// Reads and drops what the peer sent (bounded), so closing does not reset the connection.
+void drain(int fd) {
+  char sink[4096];
+  for (int i = 0; i < 16 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+  }
+}
+
+}  // namespace
+
+struct HttpDaemon::Impl {
+  HttpDaemonOptions options;
+  int listen_fd = -1;
+  int wake[2] = {-1, -1};
+  int port = 0;
+  MHD_Daemon* mhd = nullptr;
+  std::thread acceptor;
+  std::thread watcher;
+  std::mutex mutex;
+  std::condition_variable watcher_wake;
+  bool stopping = false;
+  bool stopped = false;
+  std::unordered_map<Conn*, std::unique_ptr<Conn>> conns;
+  std::unordered_map<int, Conn*> accepted;  // by fd, until libmicrohttpd starts them
+  std::unordered_map<std::string, std::size_t> per_address;
+  std::vector<Body*> parked;
+
+  void accept_loop();
+  void admit(int fd, const sockaddr_storage& addr, socklen_t len);
+  void refuse(int fd, const std::string& message);
+  void watch_loop();
+  void cut_late_headers(SteadyClock::time_point now, SteadyClock::time_point& wake_by);
+  void forget(Conn* conn);  // under mutex
+  Conn* conn_of(MHD_Connection* c);
+  bool park(Body& body);
+  void resume_parked(std::unique_lock<std::mutex>& lock);  // under mutex; unlocks meanwhile
+  MHD_Result answer(MHD_Connection* c, HttpResponse& res);
+};
+
+void HttpDaemon::Impl::forget(Conn* conn) {
+  if (auto it = per_address.find(conn->address); it != per_address.end() && --it->second == 0) per_address.erase(it);
+  conns.erase(conn);
+}
+
+Conn* HttpDaemon::Impl::conn_of(MHD_Connection* c) {
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return info ? static_cast<Conn*>(info->socket_context) : nullptr;
+}
+
+void HttpDaemon::Impl::accept_loop() {
+  pollfd fds[2] = {{listen_fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
+  while (true) {
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+    if (fds[1].revents != 0) return;
+    while (true) {
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      const int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0) {
+        admit(fd, addr, len);
+        continue;
+      }
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) (void)::poll(&fds[1], 1, 10);  // out of fds: back off
+      break;
+    }
+  }
+}
+
+void HttpDaemon::Impl::admit(int fd, const sockaddr_storage& addr, socklen_t len) {
+  const std::string address = address_of(addr);
+  std::string refusal;
+  {
+    std::lock_guard lock(mutex);
+    if (auto stale = accepted.find(fd); stale != accepted.end()) {  // libmicrohttpd dropped it unstarted
+      forget(stale->second);
+      accepted.erase(stale);
+    }
+    const auto from = per_address.find(address);
+    if (conns.size() >= options.max_connections) {
+      refusal = "too many connections (" + std::to_string(options.max_connections) + " open); retry later";
+    } else if (from != per_address.end() && from->second >= options.max_per_address) {
+      refusal = "too many connections from " + address + " (" + std::to_string(options.max_per_address) +
+                " per address); retry later";
+    } else {
+      auto conn = std::make_unique<Conn>();
+      conn->address = address;
+      conn->fd = fd;
+      conn->request_started = SteadyClock::now();
+      accepted[fd] = conn.get();
+      ++per_address[address];
+      conns.emplace(conn.get(), std::move(conn));
+    }
+  }
+  if (!refusal.empty()) return refuse(fd, refusal);
+  int one = 1;
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (MHD_add_connection(mhd, fd, reinterpret_cast<const sockaddr*>(&addr), len) != MHD_YES) {
+    std::lock_guard lock(mutex);  // libmicrohttpd closed the socket
+    if (auto it = accepted.find(fd); it != accepted.end()) {
+      forget(it->second);
+      accepted.erase(it);
+    }
+  }
+}
+
+void HttpDaemon::Impl::refuse(int fd, const std::string& message) {
+  const std::string body = options.error_body(message);
+  const std::string text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body;
+  drain(fd);
+  (void)::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)::shutdown(fd, SHUT_WR);
+  drain(fd);
+  ::close(fd);
+  if (options.on_refused) options.on_refused();
+}
+
+void HttpDaemon::Impl::cut_late_headers(SteadyClock::time_point now, SteadyClock::time_point& wake_by) {
+  for (auto& [key, conn] : conns) {
+    if (!conn->started || conn->in_request || conn->cut) continue;
+    const auto deadline = conn->request_started + options.header_timeout;
+    if (now >= deadline) {
+      ::shutdown(conn->fd, SHUT_RDWR);  // libmicrohttpd sees the end of the stream and closes it
+      conn->cut = true;
+    } else {
+      wake_by = std::min(wake_by, deadline);
+    }
+  }
+}
+
+bool HttpDaemon::Impl::park(Body& body) {
+  // libmicrohttpd is never called under `mutex` (its own locks are taken inside).
+  MHD_suspend_connection(body.connection);
+  {
+    std::lock_guard lock(mutex);
+    if (!stopping) {
+      parked.push_back(&body);
+      watcher_wake.notify_one();
+      return true;
+    }
+  }
+  MHD_resume_connection(body.connection);  // stop() has resumed the others already
+  return false;
+}
+
+void HttpDaemon::Impl::resume_parked(std::unique_lock<std::mutex>& lock) {
+  std::vector<Body*> all;
+  all.swap(parked);
+  lock.unlock();
+  for (Body* body : all) MHD_resume_connection(body->connection);
+  lock.lock();
+}
+
+void HttpDaemon::Impl::watch_loop() {
+  constexpr auto kTick = std::chrono::milliseconds(100);
+  std::vector<Body*> asking;
+  std::vector<Body*> waiting;
+  std::unique_lock lock(mutex);
+  while (!stopping) {
+    const auto now = SteadyClock::now();
+    auto wake_by = now + kTick;
+    cut_late_headers(now, wake_by);
+    asking.swap(parked);
+    lock.unlock();
+    // Parked streams are asked outside the lock (ready() may read their journal); their
+    // connections are suspended, so nothing else touches them meanwhile.
+    const std::int64_t mark = asking.empty() ? 0 : options.change_mark();
+    for (Body* body : asking) {
+      bool ready = true;
+      try {
+        ready = body->source->ready(now, wake_by);
+      } catch (...) {
+      }
+      if (ready) {
+        MHD_resume_connection(body->connection);
+      } else {
+        waiting.push_back(body);
+      }
+    }
+    asking.clear();
+    if (!waiting.empty()) {
+      options.wait_for_change(mark, wake_by);
+      lock.lock();
+      parked.insert(parked.end(), waiting.begin(), waiting.end());
+      waiting.clear();
+      continue;
+    }
+    lock.lock();
+    watcher_wake.wait_until(lock, wake_by, [this] { return stopping || !parked.empty(); });
+  }
+  resume_parked(lock);  // the ones put back after stop() looked
+}
+
+namespace {
+
+ssize_t read_body(void* cls, std::uint64_t, char* buf, std::size_t max) {
+  Body& b = *static_cast<Body*>(cls);
+  while (b.offset == b.buffer.size()) {
+    if (b.ended) return MHD_CONTENT_READER_END_OF_STREAM;
+    b.buffer.clear();
+    b.offset = 0;
+    StreamSource::Next next = StreamSource::Next::Fail;
+    try {
+      next = b.source->next(b.buffer);
+    } catch (...) {
+    }
+    switch (next) {
+      case StreamSource::Next::Data:
+        break;
+      case StreamSource::Next::End:
+        b.ended = true;
+        break;
+      case StreamSource::Next::Fail:
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+      case StreamSource::Next::Wait:
+        return b.daemon->park(b) ? 0 : MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+  }
+  const std::size_t n = std::min(max, b.buffer.size() - b.offset);
+  std::memcpy(buf, b.buffer.data() + b.offset, n);
+  b.offset += n;
+  return static_cast<ssize_t>(n);
+}
+
+void free_body(void* cls) { delete static_cast<Body*>(cls); }
+
+void on_connection(void* cls, MHD_Connection* c, void** socket_context, MHD_ConnectionNotificationCode code) {
+  auto& d = *static_cast<HttpDaemon::Impl*>(cls);
+  std::lock_guard lock(d.mutex);
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info == nullptr) return;
+    auto it = d.accepted.find(info->connect_fd);
+    if (it == d.accepted.end()) return;
+    it->second->started = true;
+    *socket_context = it->second;
+    d.accepted.erase(it);
+  } else if (auto* conn = static_cast<Conn*>(*socket_context); conn != nullptr) {
+    d.forget(conn);
+    *socket_context = nullptr;
+  }
+}
+
+void on_completed(void* cls, MHD_Connection* c, void** request_context, MHD_RequestTerminationCode) {
+  auto& d = *static_cast<HttpDaemon::Impl*>(cls);
+  *request_context = nullptr;
+  Conn* conn = d.conn_of(c);
+  std::lock_guard lock(d.mutex);
+  if (conn == nullptr) return;
+  conn->in_request = false;  // a keep-alive connection's next request gets a fresh deadline
+  conn->request_started = SteadyClock::now();
+}
+
+MHD_Result on_request(void* cls, MHD_Connection* c, const char* path, const char* method, const char*, const char*,
+                      std::size_t* upload_size, void** request_context) {
+  auto& d = *static_cast<HttpDaemon::Impl*>(cls);
+  if (*request_context != nullptr) {  // a body of a request that was already answered: dropped
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  *request_context = &d;
+  if (Conn* conn = d.conn_of(c); conn != nullptr) {
+    std::lock_guard lock(d.mutex);
+    conn->in_request = true;
+  }
+  HttpResponse res;
+  try {
+    res = d.options.handler(MhdRequest(c, method, path));
+  } catch (const std::exception& e) {
+    res = HttpResponse{};
+    res.status = 500;
+    res.body = d.options.error_body(std::string("the server failed: ") + e.what());
+  }
+  return d.answer(c, res);
+}
+
+}  // namespace
+
+MHD_Result HttpDaemon::Impl::answer(MHD_Connection* c, HttpResponse& res) {
+  MHD_Response* response = nullptr;
+  if (res.stream) {
+    auto* body = new Body{this, c, std::move(res.stream), {}, 0, false};
+    response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, &read_body, body, &free_body);
+    if (response == nullptr) delete body;
+  } else {
+    response = MHD_create_response_from_buffer(res.body.size(), res.body.data(), MHD_RESPMEM_MUST_COPY);
+  }
+  if (response == nullptr) return MHD_NO;
+  (void)MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, res.content_type.c_str());
+  for (const auto& [name, value] : res.headers) (void)MHD_add_response_header(response, name.c_str(), value.c_str());
+  const MHD_Result queued = MHD_queue_response(c, static_cast<unsigned>(res.status), response);
+  MHD_destroy_response(response);
+  return queued;
+}
+
+HttpDaemon::HttpDaemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpDaemon::~HttpDaemon() { stop(); }
+
+Result<std::unique_ptr<HttpDaemon>> HttpDaemon::start(HttpDaemonOptions options) {
+  if (options.header_timeout.count() <= 0 || options.io_timeout.count() <= 0 || options.max_connections == 0 ||
+      options.max_per_address == 0 || options.threads == 0) {
+    return Error(std::string(errc::validation),
+                 "server options: header_timeout and io_timeout must be positive, max_connections and "
+                 "max_connections_per_address at least 1");
+  }
+  auto impl = std::make_unique<Impl>();
+  Impl& d = *impl;
+  d.options = std::move(options);
+  HUGO_ASSIGN_OR_RETURN(d.listen_fd, listen_on(d.options.host, d.options.port, d.port));
+  if (::pipe2(d.wake, O_CLOEXEC) != 0) {
+    ::close(d.listen_fd);
+    return bind_error(d.options.host, d.options.port, std::strerror(errno));
+  }
+  const auto io_seconds = static_cast<unsigned>((d.options.io_timeout.count() + 999) / 1000);
+  // Our limits bind first; libmicrohttpd's own cap (split among its threads) only stops a runaway.
+  const auto mhd_limit = static_cast<unsigned>(d.options.max_connections * d.options.threads + 64);
+  d.mhd = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME, 0,
+      nullptr, nullptr, &on_request, &d, MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(d.options.threads),
+      MHD_OPTION_CONNECTION_TIMEOUT, io_seconds, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+      MHD_OPTION_NOTIFY_CONNECTION, &on_connection, &d, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, &d,
+      MHD_OPTION_END);
+  if (d.mhd == nullptr) {
+    ::close(d.listen_fd);
+    ::close(d.wake[0]);
+    ::close(d.wake[1]);
+    return bind_error(d.options.host, d.options.port, "the HTTP server did not start");
+  }
+  d.acceptor = std::thread([&d] { d.accept_loop(); });
+  d.watcher = std::thread([&d] { d.watch_loop(); });
+  return std::unique_ptr<HttpDaemon>(new HttpDaemon(std::move(impl)));
+}
+
+int HttpDaemon::port() const { return impl_->port; }
+
+void HttpDaemon::stop() {
+  if (!impl_) return;
+  Impl& d = *impl_;
+  {
+    std::unique_lock lock(d.mutex);
+    if (d.stopped) return;
+    d.stopped = true;
+    d.stopping = true;  // no stream parks from now on
+    d.resume_parked(lock);
+  }
+  d.watcher_wake.notify_all();
+  (void)!::write(d.wake[1], "x", 1);
+  if (d.acceptor.joinable()) d.acceptor.join();
+  if (d.watcher.joinable()) d.watcher.join();  // it resumes what it was asking
+  MHD_stop_daemon(d.mhd);  // closes every connection; each stream's source is released
+  ::close(d.listen_fd);
+  ::close(d.wake[0]);
+  ::close(d.wake[1]);
+}
+
+}  // namespace hugo::peers
