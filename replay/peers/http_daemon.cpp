@@ -3,17 +3,16 @@
 // Threads: the acceptor owns the listening socket and applies the connection limits before a
 // connection reaches libmicrohttpd (MHD_add_connection); MHD's event-driven pool threads parse
 // requests and run the handler and stream callbacks; the watcher enforces the header deadline and
-// resumes parked streams. `mutex` guards the connection table and the parked list; it is never
-// held while a handler or a stream's next() runs.
+// resumes parked streams. `mutex` guards the parked list; it is never held while a handler, a
+// stream's next() or a libmicrohttpd function runs. The ConnectionTable has its own lock.
 #include "replay/peers/http_daemon.hpp"
+#include "replay/peers/listener.hpp"
 
 #include <hugo/error_codes.hpp>
 
 #include <microhttpd.h>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -26,20 +25,10 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 namespace hugo::peers {
 namespace {
 
-// One accepted connection, from accept() until libmicrohttpd closes it.
-struct Conn {
-  std::string address;
-  int fd = -1;
-  bool started = false;     // libmicrohttpd has taken it (its fd stays open until closed)
-  bool in_request = false;  // its request's headers are complete: the deadline no longer applies
-  bool cut = false;         // shut down for missing the header deadline
-  SteadyClock::time_point request_started;  // accept, or the end of the previous request
-};
 
 struct Body {
   HttpDaemon::Impl* daemon;
@@ -72,66 +61,6 @@ class MhdRequest final : public HttpRequest {
   const char* path_;
 };
 
-std::string address_of(const sockaddr_storage& addr) {
-  char text[INET6_ADDRSTRLEN] = "?";
-  if (addr.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, text, sizeof text);
-  } else if (addr.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, text, sizeof text);
-  }
-  return text;
-}
-
-Error bind_error(const std::string& host, int port, const std::string& why) {
-  return Error(std::string(errc::replication_bind), "cannot listen on " + host + ":" + std::to_string(port) + ": " +
-                                                        why + " (address in use, or not an address of this machine)")
-      .with("host", host)
-      .with("port", std::to_string(port));
-}
-
-// A listening socket on host:port; `bound` receives the port (the one picked for port 0).
-Result<int> listen_on(const std::string& host, int port, int& bound) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
-    return bind_error(host, port, gai_strerror(rc));
-  }
-  std::string why = "no address";
-  int fd = -1;
-  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-    if (fd < 0) {
-      why = std::strerror(errno);
-      continue;
-    }
-    int one = 1;
-    (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
-      why = std::strerror(errno);
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(found);
-  if (fd < 0) return bind_error(host, port, why);
-  sockaddr_storage local{};
-  socklen_t len = sizeof local;
-  (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
-  bound = ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(local).sin6_port
-                                            : reinterpret_cast<sockaddr_in&>(local).sin_port);
-  return fd;
-}
-
-// Reads and drops what the peer sent (bounded), so closing does not reset the connection.
-void drain(int fd) {
-  char sink[4096];
-  for (int i = 0; i < 16 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
-  }
-}
-
 }  // namespace
 
 struct HttpDaemon::Impl {
@@ -146,31 +75,22 @@ struct HttpDaemon::Impl {
   std::condition_variable watcher_wake;
   bool stopping = false;
   bool stopped = false;
-  std::unordered_map<Conn*, std::unique_ptr<Conn>> conns;
-  std::unordered_map<int, Conn*> accepted;  // by fd, until libmicrohttpd starts them
-  std::unordered_map<std::string, std::size_t> per_address;
+  std::unique_ptr<ConnectionTable> table;
   std::vector<Body*> parked;
 
   void accept_loop();
   void admit(int fd, const sockaddr_storage& addr, socklen_t len);
   void refuse(int fd, const std::string& message);
   void watch_loop();
-  void cut_late_headers(SteadyClock::time_point now, SteadyClock::time_point& wake_by);
-  void forget(Conn* conn);  // under mutex
-  Conn* conn_of(MHD_Connection* c);
+  void* conn_of(MHD_Connection* c);
   bool park(Body& body);
   void resume_parked(std::unique_lock<std::mutex>& lock);  // under mutex; unlocks meanwhile
   MHD_Result answer(MHD_Connection* c, HttpResponse& res);
 };
 
-void HttpDaemon::Impl::forget(Conn* conn) {
-  if (auto it = per_address.find(conn->address); it != per_address.end() && --it->second == 0) per_address.erase(it);
-  conns.erase(conn);
-}
-
-Conn* HttpDaemon::Impl::conn_of(MHD_Connection* c) {
+void* HttpDaemon::Impl::conn_of(MHD_Connection* c) {
   const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-  return info ? static_cast<Conn*>(info->socket_context) : nullptr;
+  return info ? info->socket_context : nullptr;
 }
 
 void HttpDaemon::Impl::accept_loop() {
@@ -194,65 +114,18 @@ void HttpDaemon::Impl::accept_loop() {
 }
 
 void HttpDaemon::Impl::admit(int fd, const sockaddr_storage& addr, socklen_t len) {
-  const std::string address = address_of(addr);
-  std::string refusal;
-  {
-    std::lock_guard lock(mutex);
-    if (auto stale = accepted.find(fd); stale != accepted.end()) {  // libmicrohttpd dropped it unstarted
-      forget(stale->second);
-      accepted.erase(stale);
-    }
-    const auto from = per_address.find(address);
-    if (conns.size() >= options.max_connections) {
-      refusal = "too many connections (" + std::to_string(options.max_connections) + " open); retry later";
-    } else if (from != per_address.end() && from->second >= options.max_per_address) {
-      refusal = "too many connections from " + address + " (" + std::to_string(options.max_per_address) +
-                " per address); retry later";
-    } else {
-      auto conn = std::make_unique<Conn>();
-      conn->address = address;
-      conn->fd = fd;
-      conn->request_started = SteadyClock::now();
-      accepted[fd] = conn.get();
-      ++per_address[address];
-      conns.emplace(conn.get(), std::move(conn));
-    }
-  }
+  const std::string refusal = table->admit(fd, address_of(addr));
   if (!refusal.empty()) return refuse(fd, refusal);
   int one = 1;
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (MHD_add_connection(mhd, fd, reinterpret_cast<const sockaddr*>(&addr), len) != MHD_YES) {
-    std::lock_guard lock(mutex);  // libmicrohttpd closed the socket
-    if (auto it = accepted.find(fd); it != accepted.end()) {
-      forget(it->second);
-      accepted.erase(it);
-    }
+    table->dropped(fd);  // libmicrohttpd closed the socket
   }
 }
 
 void HttpDaemon::Impl::refuse(int fd, const std::string& message) {
-  const std::string body = options.error_body(message);
-  const std::string text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body;
-  drain(fd);
-  (void)::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  (void)::shutdown(fd, SHUT_WR);
-  drain(fd);
-  ::close(fd);
+  refuse_connection(fd, options.error_body(message));
   if (options.on_refused) options.on_refused();
-}
-
-void HttpDaemon::Impl::cut_late_headers(SteadyClock::time_point now, SteadyClock::time_point& wake_by) {
-  for (auto& [key, conn] : conns) {
-    if (!conn->started || conn->in_request || conn->cut) continue;
-    const auto deadline = conn->request_started + options.header_timeout;
-    if (now >= deadline) {
-      ::shutdown(conn->fd, SHUT_RDWR);  // libmicrohttpd sees the end of the stream and closes it
-      conn->cut = true;
-    } else {
-      wake_by = std::min(wake_by, deadline);
-    }
-  }
 }
 
 bool HttpDaemon::Impl::park(Body& body) {
@@ -286,7 +159,7 @@ void HttpDaemon::Impl::watch_loop() {
   while (!stopping) {
     const auto now = SteadyClock::now();
     auto wake_by = now + kTick;
-    cut_late_headers(now, wake_by);
+    table->cut_late(now, wake_by);
     asking.swap(parked);
     lock.unlock();
     // Parked streams are asked outside the lock (ready() may read their journal); their
@@ -353,17 +226,11 @@ void free_body(void* cls) { delete static_cast<Body*>(cls); }
 
 void on_connection(void* cls, MHD_Connection* c, void** socket_context, MHD_ConnectionNotificationCode code) {
   auto& d = *static_cast<HttpDaemon::Impl*>(cls);
-  std::lock_guard lock(d.mutex);
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
     const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (info == nullptr) return;
-    auto it = d.accepted.find(info->connect_fd);
-    if (it == d.accepted.end()) return;
-    it->second->started = true;
-    *socket_context = it->second;
-    d.accepted.erase(it);
-  } else if (auto* conn = static_cast<Conn*>(*socket_context); conn != nullptr) {
-    d.forget(conn);
+    if (info != nullptr) *socket_context = d.table->started(info->connect_fd);
+  } else if (*socket_context != nullptr) {
+    d.table->closed(*socket_context);
     *socket_context = nullptr;
   }
 }
@@ -371,11 +238,7 @@ void on_connection(void* cls, MHD_Connection* c, void** socket_context, MHD_Conn
 void on_completed(void* cls, MHD_Connection* c, void** request_context, MHD_RequestTerminationCode) {
   auto& d = *static_cast<HttpDaemon::Impl*>(cls);
   *request_context = nullptr;
-  Conn* conn = d.conn_of(c);
-  std::lock_guard lock(d.mutex);
-  if (conn == nullptr) return;
-  conn->in_request = false;  // a keep-alive connection's next request gets a fresh deadline
-  conn->request_started = SteadyClock::now();
+  if (void* conn = d.conn_of(c); conn != nullptr) d.table->request_ended(conn);
 }
 
 MHD_Result on_request(void* cls, MHD_Connection* c, const char* path, const char* method, const char*, const char*,
@@ -386,10 +249,7 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* path, const char
     return MHD_YES;
   }
   *request_context = &d;
-  if (Conn* conn = d.conn_of(c); conn != nullptr) {
-    std::lock_guard lock(d.mutex);
-    conn->in_request = true;
-  }
+  if (void* conn = d.conn_of(c); conn != nullptr) d.table->request_began(conn);
   HttpResponse res;
   try {
     res = d.options.handler(MhdRequest(c, method, path));
@@ -433,6 +293,8 @@ Result<std::unique_ptr<HttpDaemon>> HttpDaemon::start(HttpDaemonOptions options)
   auto impl = std::make_unique<Impl>();
   Impl& d = *impl;
   d.options = std::move(options);
+  d.table = std::make_unique<ConnectionTable>(d.options.max_connections, d.options.max_per_address,
+                                              d.options.header_timeout);
   HUGO_ASSIGN_OR_RETURN(d.listen_fd, listen_on(d.options.host, d.options.port, d.port));
   if (::pipe2(d.wake, O_CLOEXEC) != 0) {
     ::close(d.listen_fd);
