@@ -253,12 +253,16 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* path, const char
   HttpResponse res;
   try {
     res = d.options.handler(MhdRequest(c, method, path));
-  } catch (const std::exception& e) {
+  } catch (...) {  // nothing may unwind into libmicrohttpd's C frames
     res = HttpResponse{};
     res.status = 500;
-    res.body = d.options.error_body(std::string("the server failed: ") + e.what());
+    res.body = d.options.error_body("the server failed to answer " + std::string(path) + "; retry later");
   }
-  return d.answer(c, res);
+  try {
+    return d.answer(c, res);
+  } catch (...) {
+    return MHD_NO;  // libmicrohttpd closes the connection
+  }
 }
 
 }  // namespace
