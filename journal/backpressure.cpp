@@ -6,8 +6,9 @@
 
 namespace hugo::detail {
 
-Backpressure::Backpressure(std::optional<BackpressureOptions> options, std::function<void(const Error&)> report)
-    : report_(std::move(report)) {
+Backpressure::Backpressure(std::optional<BackpressureOptions> options, std::function<void(const Error&)> report,
+                           Timestamp opened_at)
+    : report_(std::move(report)), opened_at_(opened_at) {
   if (!options || options->high_watermark <= 0 || !options->on_change) return;  // untracked, as in Hugo
   options_ = std::move(*options);
   enabled_ = true;
@@ -24,9 +25,10 @@ std::optional<Backpressure::Pending> Backpressure::check(std::int64_t pending, T
   else if (active_ && pending <= low_) active_ = false;
   if (active_ == announced_active_) return std::nullopt;
   if (last_announcement_ && now - *last_announcement_ < options_.cooldown) return std::nullopt;  // deferred
+  const Duration in_previous_state = now - last_announcement_.value_or(opened_at_);
   announced_active_ = active_;
   last_announcement_ = now;
-  return Pending{BackpressureSignal{active_, pending, high_, low_, now}, ++version_};
+  return Pending{BackpressureSignal{active_, pending, high_, low_, now}, ++version_, in_previous_state};
 }
 
 void Backpressure::deliver(const std::optional<Pending>& pending) {

@@ -21,12 +21,15 @@ class Backpressure {
   struct Pending {
     BackpressureSignal signal;
     std::uint64_t version = 0;
+    Duration in_previous_state{};  // since the last announced transition (or since opening)
   };
 
   // Precondition: options validated (high > 0 or disabled).
   // `report` receives a listener's exception as error.exception (the listener never throws
   // through the queue).
-  Backpressure(std::optional<BackpressureOptions> options, std::function<void(const Error&)> report);
+  // `opened_at`: when the queue opened, the start of its first (inactive) state.
+  Backpressure(std::optional<BackpressureOptions> options, std::function<void(const Error&)> report,
+               Timestamp opened_at);
 
   bool enabled() const { return enabled_; }
   // Re-evaluates with the current pending depth. Caller holds the queue's lock.
@@ -34,6 +37,8 @@ class Backpressure {
   // Delivers outside the queue's lock.
   void deliver(const std::optional<Pending>& pending);
   BackpressureSignal last_delivered() const;
+  // Whether the last announced state is active. Caller holds the queue's lock.
+  bool announced_active() const { return announced_active_; }
 
  private:
   BackpressureOptions options_;
@@ -44,6 +49,7 @@ class Backpressure {
   // Decision state (queue lock).
   bool active_ = false;
   bool announced_active_ = false;
+  Timestamp opened_at_{};
   std::optional<Timestamp> last_announcement_;
   std::uint64_t version_ = 0;
   // Delivery state.

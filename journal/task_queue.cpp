@@ -70,6 +70,26 @@ Status validate(TaskQueueOptions& o) {
     if (o.backpressure->cooldown <= Duration::zero()) return invalid_option("backpressure.cooldown", "must be > 0");
   }
   if (o.default_owner.empty()) o.default_owner = "default";
+  for (std::size_t i = 0; i < o.metric_tags.size(); ++i) {
+    const std::string& key = o.metric_tags[i].first;
+    if (key.empty()) return invalid_option("metric_tags", "a tag key is empty");
+    if (key == "taskqueue.name") return invalid_option("metric_tags", "taskqueue.name is set from the queue's name");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (o.metric_tags[j].first == key) return invalid_option("metric_tags", "tag key '" + key + "' is given twice");
+    }
+  }
+  return ok_status();
+}
+
+Status validate(const EnqueueOrigin& origin) {
+  if (!origin.peer_id) return ok_status();
+  if (origin.peer_id->size() > 1024) {
+    return Error(std::string(errc::validation), "EnqueueOrigin.peer_id is longer than 1024 bytes")
+        .with("bytes", std::to_string(origin.peer_id->size()));
+  }
+  if (origin.peer_id->find('\0') != std::string::npos) {
+    return Error(std::string(errc::validation), "EnqueueOrigin.peer_id holds a NUL byte");
+  }
   return ok_status();
 }
 
@@ -105,8 +125,10 @@ Result<std::unique_ptr<TaskQueue>> TaskQueue::open(std::shared_ptr<Journal> jour
   impl->journal = journal;
   impl->clock = options.clock ? options.clock : SystemClock::shared();
   impl->options = std::move(options);
+  impl->tags.emplace_back("taskqueue.name", impl->options.name);
+  impl->tags.insert(impl->tags.end(), impl->options.metric_tags.begin(), impl->options.metric_tags.end());
   auto report = [raw = impl.get()](const Error& e) { raw->report(e); };
-  impl->backpressure.emplace(impl->options.backpressure, report);
+  impl->backpressure.emplace(impl->options.backpressure, report, impl->clock->now());
 
   Status loaded = journal->flush();
   if (loaded.ok()) loaded = detail::load_queue(journal->path(), impl->options.name, impl->state);
@@ -122,15 +144,12 @@ Result<std::unique_ptr<TaskQueue>> TaskQueue::open(std::shared_ptr<Journal> jour
   return std::unique_ptr<TaskQueue>(new TaskQueue(std::move(impl)));
 }
 
-Result<std::int64_t> TaskQueue::enqueue(std::string payload, Wait wait, PayloadFormat format) {
-  std::vector<std::string> one;
-  one.push_back(std::move(payload));
-  HUGO_ASSIGN_OR_RETURN(auto ids, enqueue_batch(std::move(one), std::move(wait), format));
-  return ids.front();
-}
+namespace {
 
-Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::string> payloads, Wait wait,
-                                                           PayloadFormat format) {
+// The operations' bodies, shared by the single and batch forms. The public methods add a span.
+Result<std::vector<std::int64_t>> enqueue_rows(TaskQueue::Impl& q, std::vector<std::string> payloads, Wait wait,
+                                               PayloadFormat format, const EnqueueOrigin& origin) {
+  HUGO_TRY(validate(origin));
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     if (payloads[i].size() > kMaxPayloadBytes) {
       return Error(std::string(errc::validation), "payload of " + std::to_string(payloads[i].size()) +
@@ -139,7 +158,6 @@ Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::stri
           .with("index", std::to_string(i));
     }
   }
-  Impl& q = *impl_;
   if (payloads.empty()) {
     std::lock_guard lock(q.mutex);
     HUGO_TRY(q.usable());
@@ -154,7 +172,7 @@ Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::stri
         .with("count", std::to_string(count))
         .with("capacity", std::to_string(q.options.capacity));
   }
-  Impl::Aftermath after;
+  TaskQueue::Impl::Aftermath after;
   std::vector<std::int64_t> task_ids;
   task_ids.reserve(count);
   {
@@ -172,6 +190,7 @@ Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::stri
       events.push_back(q.row(EventKind::Enqueued, 0, 1, now));
       events.back().payload = std::move(payload);
       events.back().payload_format = format;
+      if (origin.peer_id && !origin.peer_id->empty()) events.back().owner_peer_id = origin.peer_id;
     }
     HUGO_TRY(q.commit(events, after));
     for (const Event& e : events) task_ids.push_back(e.task_id);
@@ -182,15 +201,9 @@ Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::stri
   return task_ids;
 }
 
-Result<Lease> TaskQueue::lease(std::string owner, Wait wait) {
-  HUGO_ASSIGN_OR_RETURN(auto leases, lease_batch(std::move(owner), 1, std::move(wait)));
-  return std::move(leases.front());
-}
-
-Result<std::vector<Lease>> TaskQueue::lease_batch(std::string owner, std::size_t max_count, Wait wait) {
+Result<std::vector<Lease>> lease_rows(TaskQueue::Impl& q, std::string owner, std::size_t max_count, Wait wait) {
   if (max_count == 0) return Error(std::string(errc::validation), "lease_batch needs max_count > 0");
-  Impl& q = *impl_;
-  Impl::Aftermath after;
+  TaskQueue::Impl::Aftermath after;
   std::vector<Lease> leases;
   {
     std::unique_lock lock(q.mutex);
@@ -233,9 +246,9 @@ Result<std::vector<Lease>> TaskQueue::lease_batch(std::string owner, std::size_t
   return leases;
 }
 
-Result<HeartbeatResult> TaskQueue::heartbeat(const OwnershipToken& token) {
-  Impl& q = *impl_;
-  Impl::Aftermath after;
+// `row_seq` receives the seq of the Heartbeat row (left 0 when none is appended).
+Result<HeartbeatResult> heartbeat_row(TaskQueue::Impl& q, const OwnershipToken& token, std::int64_t& row_seq) {
+  TaskQueue::Impl::Aftermath after;
   HeartbeatResult result;
   {
     std::lock_guard lock(q.mutex);
@@ -250,17 +263,16 @@ Result<HeartbeatResult> TaskQueue::heartbeat(const OwnershipToken& token) {
     events[0].token = token;
     events[0].lease_expiration = now + q.options.lease_duration;
     HUGO_TRY(q.commit(events, after));
+    row_seq = events[0].seq;
     result = HeartbeatResult{HeartbeatResult::Outcome::Extended, *events[0].lease_expiration};
   }
   HUGO_TRY(q.finish(after));
   return result;
 }
 
-Status TaskQueue::complete(const OwnershipToken& token) { return complete_batch({token}); }
-
-Status TaskQueue::complete_batch(const std::vector<OwnershipToken>& tokens) {
-  Impl& q = *impl_;
-  Impl::Aftermath after;
+// `row_seq` receives the seq of the first Completed row.
+Status complete_rows(TaskQueue::Impl& q, const std::vector<OwnershipToken>& tokens, std::int64_t& row_seq) {
+  TaskQueue::Impl::Aftermath after;
   {
     std::lock_guard lock(q.mutex);
     HUGO_TRY(q.usable());
@@ -283,14 +295,16 @@ Status TaskQueue::complete_batch(const std::vector<OwnershipToken>& tokens) {
       events.back().token = token;
     }
     HUGO_TRY(q.commit(events, after));
-    q.record_depths();
+    row_seq = events[0].seq;
+    q.record_depths(after.metrics);
   }
   return q.finish(after);
 }
 
-Result<FailOutcome> TaskQueue::fail(const OwnershipToken& token, Error error, bool requeue) {
-  Impl& q = *impl_;
-  Impl::Aftermath after;
+// `row_seq` receives the seq of the Failed row.
+Result<FailOutcome> fail_rows(TaskQueue::Impl& q, const OwnershipToken& token, Error error, bool requeue,
+                              std::int64_t& row_seq) {
+  TaskQueue::Impl::Aftermath after;
   FailOutcome outcome = FailOutcome::Requeued;
   {
     std::lock_guard lock(q.mutex);
@@ -304,6 +318,7 @@ Result<FailOutcome> TaskQueue::fail(const OwnershipToken& token, Error error, bo
     events.push_back(q.follow_up(*q.state.task(token.task_id), token, error, requeue, flags::None, now));
     outcome = events[1].kind == EventKind::Requeued ? FailOutcome::Requeued : FailOutcome::DeadLettered;
     HUGO_TRY(q.commit(events, after));
+    row_seq = events[0].seq;
     q.check_backpressure(after);
     q.changed.notify_all();
   }
@@ -311,16 +326,115 @@ Result<FailOutcome> TaskQueue::fail(const OwnershipToken& token, Error error, bo
   return outcome;
 }
 
+}  // namespace
+
+Result<std::int64_t> TaskQueue::enqueue(std::string payload, Wait wait, PayloadFormat format, EnqueueOrigin origin) {
+  detail::OpSpan span(impl_->options.tracer.get(), "enqueue", impl_->tags, impl_->options.on_handler_error);
+  std::vector<std::string> one;
+  one.push_back(std::move(payload));
+  auto ids = enqueue_rows(*impl_, std::move(one), std::move(wait), format, origin);
+  if (!ids.ok()) {
+    span.finish(&ids.error());
+    return std::move(ids).error();
+  }
+  span.task(ids->front(), 1);
+  span.seq(ids->front());
+  span.finish(nullptr);
+  return ids->front();
+}
+
+Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::string> payloads, Wait wait,
+                                                           PayloadFormat format, EnqueueOrigin origin) {
+  detail::OpSpan span(impl_->options.tracer.get(), "enqueue", impl_->tags, impl_->options.on_handler_error);
+  span.tag("taskqueue.batch.size", std::to_string(payloads.size()));
+  auto ids = enqueue_rows(*impl_, std::move(payloads), std::move(wait), format, origin);
+  if (ids.ok() && !ids->empty()) span.seq(ids->front());
+  span.finish(ids);
+  return ids;
+}
+
+Result<Lease> TaskQueue::lease(std::string owner, Wait wait) {
+  detail::OpSpan span(impl_->options.tracer.get(), "lease", impl_->tags, impl_->options.on_handler_error);
+  auto leases = lease_rows(*impl_, std::move(owner), 1, std::move(wait));
+  if (!leases.ok()) {
+    span.finish(&leases.error());
+    return std::move(leases).error();
+  }
+  span.token(leases->front().token);
+  span.seq(leases->front().token.lease_id);
+  span.finish(nullptr);
+  return std::move(leases->front());
+}
+
+Result<std::vector<Lease>> TaskQueue::lease_batch(std::string owner, std::size_t max_count, Wait wait) {
+  detail::OpSpan span(impl_->options.tracer.get(), "lease", impl_->tags, impl_->options.on_handler_error);
+  auto leases = lease_rows(*impl_, std::move(owner), max_count, std::move(wait));
+  if (leases.ok()) {
+    span.tag("taskqueue.batch.size", std::to_string(leases->size()));
+    span.seq(leases->front().token.lease_id);
+  }
+  span.finish(leases);
+  return leases;
+}
+
+Result<HeartbeatResult> TaskQueue::heartbeat(const OwnershipToken& token) {
+  detail::OpSpan span(impl_->options.tracer.get(), "heartbeat", impl_->tags, impl_->options.on_handler_error);
+  span.token(token);
+  std::int64_t row_seq = 0;
+  auto result = heartbeat_row(*impl_, token, row_seq);
+  span.seq(row_seq);
+  span.finish(result);
+  return result;
+}
+
+Status TaskQueue::complete(const OwnershipToken& token) {
+  detail::OpSpan span(impl_->options.tracer.get(), "complete", impl_->tags, impl_->options.on_handler_error);
+  span.token(token);
+  std::int64_t row_seq = 0;
+  Status done = complete_rows(*impl_, {token}, row_seq);
+  span.seq(row_seq);
+  span.finish(done);
+  return done;
+}
+
+Status TaskQueue::complete_batch(const std::vector<OwnershipToken>& tokens) {
+  detail::OpSpan span(impl_->options.tracer.get(), "complete", impl_->tags, impl_->options.on_handler_error);
+  span.tag("taskqueue.batch.size", std::to_string(tokens.size()));
+  std::int64_t row_seq = 0;
+  Status done = complete_rows(*impl_, tokens, row_seq);
+  span.seq(row_seq);
+  span.finish(done);
+  return done;
+}
+
+Result<FailOutcome> TaskQueue::fail(const OwnershipToken& token, Error error, bool requeue) {
+  // Hugo names the span by the caller's intent; the outcome can still differ (attempts exhausted).
+  detail::OpSpan span(impl_->options.tracer.get(), requeue ? "fail.requeue" : "fail.deadletter", impl_->tags,
+                      impl_->options.on_handler_error);
+  span.token(token);
+  std::int64_t row_seq = 0;
+  auto outcome = fail_rows(*impl_, token, std::move(error), requeue, row_seq);
+  span.seq(row_seq);
+  span.finish(outcome);
+  return outcome;
+}
+
 Result<std::size_t> TaskQueue::sweep_expired() { return impl_->sweep(); }
 
 Status TaskQueue::close() {
   Impl& q = *impl_;
+  detail::MetricBuffer closing;
   {
     std::lock_guard lock(q.mutex);
     if (q.closed) return ok_status();
     q.closed = true;
     q.changed.notify_all();
+    // A queue that closes while active no longer counts among the active queues.
+    if (q.options.metrics && q.backpressure && q.backpressure->announced_active()) {
+      closing.add_up_down("hugo.taskqueue.backpressure.active", "queues", -1);
+    }
   }
+  if (q.options.metrics) closing.flush(*q.options.metrics, q.tags);
   if (q.sweeper.joinable()) {
     q.sweeper.request_stop();
     q.sweeper.join();

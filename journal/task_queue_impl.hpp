@@ -7,6 +7,7 @@
 
 #include "journal/backpressure.hpp"
 #include "journal/queue_state.hpp"
+#include "journal/queue_telemetry.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -26,6 +27,8 @@ struct TaskQueue::Impl {
   std::shared_ptr<Journal> journal;
   TaskQueueOptions options;
   std::shared_ptr<Clock> clock;
+  // taskqueue.name plus options.metric_tags: every instrument and span of this queue carries them.
+  MetricTags tags;
 
   mutable std::mutex mutex;
   std::condition_variable_any changed;  // pending grew or shrank, or the queue closed
@@ -43,6 +46,7 @@ struct TaskQueue::Impl {
     AppendTicket ticket;
     std::optional<detail::Backpressure::Pending> signal;
     std::vector<DeadLetter> dead;
+    detail::MetricBuffer metrics;  // emitted by finish(), after the lock is released
   };
 
   Status usable() const {
@@ -109,7 +113,7 @@ struct TaskQueue::Impl {
       return refused.error();
     }
     for (const Event& e : events) {
-      if (options.metrics) observe(e);
+      if (options.metrics) observe(e, after.metrics);
       Status applied = state.apply(detail::facts_of(e));
       if (!applied.ok()) {
         // The rows are in the journal but not in memory: memory can no longer be trusted.
@@ -126,58 +130,60 @@ struct TaskQueue::Impl {
 
   // Records Hugo's queue instruments for one row, before it is applied (the lease it ends is
   // still in the state).
-  void observe(const Event& e) {
-    MetricsRegistry& m = *options.metrics;
-    const MetricTags tags{{"taskqueue.name", options.name}};
+  void observe(const Event& e, detail::MetricBuffer& m) {
     auto lease_ms = [&](Timestamp since) { return std::chrono::duration<double, std::milli>(e.occurred_at - since).count(); };
     const detail::LeaseState* lease = e.token ? state.lease(e.token->lease_id) : nullptr;
     switch (e.kind) {
-      case EventKind::Enqueued: m.add("taskqueue.enqueued", "items", tags); break;
-      case EventKind::LeaseGranted: m.add("taskqueue.leased", "leases", tags); break;
+      case EventKind::Enqueued: m.add("taskqueue.enqueued", "items"); break;
+      case EventKind::LeaseGranted: m.add("taskqueue.leased", "leases"); break;
       case EventKind::Heartbeat:
-        m.add("taskqueue.heartbeats", "leases", tags);
+        m.add("taskqueue.heartbeats", "leases");
         if (lease && e.lease_expiration) {
-          m.record("taskqueue.heartbeat.extension", "ms", tags,
+          m.record("taskqueue.heartbeat.extension", "ms",
                    std::chrono::duration<double, std::milli>(*e.lease_expiration - lease->expires_at).count());
         }
         break;
-      case EventKind::Completed: m.add("taskqueue.completed", "leases", tags); break;
-      case EventKind::Failed: m.add("taskqueue.failed", "leases", tags); break;
-      case EventKind::LeaseExpired: m.add("taskqueue.expired", "leases", tags); break;
-      case EventKind::Requeued: m.add("taskqueue.requeued", "items", tags); break;
-      case EventKind::DeadLettered: m.add("taskqueue.deadlettered", "items", tags); break;
+      case EventKind::Completed: m.add("taskqueue.completed", "leases"); break;
+      case EventKind::Failed: m.add("taskqueue.failed", "leases"); break;
+      case EventKind::LeaseExpired: m.add("taskqueue.expired", "leases"); break;
+      case EventKind::Requeued: m.add("taskqueue.requeued", "items"); break;
+      case EventKind::DeadLettered: m.add("taskqueue.deadlettered", "items"); break;
       default: break;
     }
     if (lease && (e.kind == EventKind::Completed || e.kind == EventKind::Failed || e.kind == EventKind::LeaseExpired)) {
-      m.record("taskqueue.lease.duration", "ms", tags, lease_ms(lease->granted_at));
+      m.record("taskqueue.lease.duration", "ms", lease_ms(lease->granted_at));
     }
   }
 
-  void record_depths() {
+  void record_depths(detail::MetricBuffer& m) const {
     if (!options.metrics) return;
-    MetricsRegistry& m = *options.metrics;
-    const MetricTags tags{{"taskqueue.name", options.name}};
-    m.set("taskqueue.pending", "items", tags, static_cast<double>(state.pending_count()));
-    m.set("taskqueue.active", "leases", tags, static_cast<double>(state.lease_count()));
-    m.record("taskqueue.pending.depth", "items", tags, static_cast<double>(state.pending_count()));
-    m.record("taskqueue.active.depth", "leases", tags, static_cast<double>(state.lease_count()));
+    m.set("taskqueue.pending", "items", static_cast<double>(state.pending_count()));
+    m.set("taskqueue.active", "leases", static_cast<double>(state.lease_count()));
+    m.record("taskqueue.pending.depth", "items", static_cast<double>(state.pending_count()));
+    m.record("taskqueue.active.depth", "leases", static_cast<double>(state.lease_count()));
   }
 
   void check_backpressure(Aftermath& after) {
-    record_depths();
+    record_depths(after.metrics);
     if (!backpressure || !backpressure->enabled()) return;
     auto signal = backpressure->check(static_cast<std::int64_t>(state.pending_count()), clock->now());
-    if (signal) {
-      after.signal = signal;
-      if (options.metrics) {
-        options.metrics->add("hugo.taskqueue.backpressure.transitions", "events",
-                             {{"taskqueue.name", options.name}, {"state", signal->signal.active ? "active" : "inactive"}});
-      }
-    }
+    if (!signal) return;
+    after.signal = signal;
+    if (!options.metrics) return;
+    // Hugo's four backpressure instruments: the transition, the queues now active (+1/-1), the
+    // pending depth at the transition and the time spent in the state it leaves.
+    const bool active = signal->signal.active;
+    after.metrics.add_tagged("hugo.taskqueue.backpressure.transitions", "events", "state", active ? "active" : "inactive");
+    after.metrics.add_up_down("hugo.taskqueue.backpressure.active", "queues", active ? 1 : -1);
+    after.metrics.record("hugo.taskqueue.backpressure.pending", "items", static_cast<double>(signal->signal.pending));
+    after.metrics.record("hugo.taskqueue.backpressure.duration", "ms",
+                         std::chrono::duration<double, std::milli>(signal->in_previous_state).count());
   }
 
-  // With the lock released: deliver signals, wait for durability, run dead-letter handlers.
+  // With the lock released: emit metrics, deliver signals, wait for durability, run dead-letter
+  // handlers.
   Status finish(Aftermath& after) {
+    if (options.metrics) after.metrics.flush(*options.metrics, tags);
     if (backpressure) backpressure->deliver(after.signal);
     if (after.ticket.count > 0 && after.ticket.durable.valid()) {
       auto durable = after.ticket.wait();

@@ -69,7 +69,8 @@ void MetricsRegistry::observe(MetricKind kind, const std::string& name, const st
     s.kind = kind;
     s.unit = unit;
     switch (kind) {
-      case MetricKind::Counter: s.value += value; break;
+      case MetricKind::Counter:
+      case MetricKind::UpDownCounter: s.value += value; break;
       case MetricKind::Gauge: s.value = value; break;
       case MetricKind::Histogram: {
         if (s.buckets.empty()) s.buckets.assign(options_.buckets.size(), 0);
@@ -88,6 +89,10 @@ void MetricsRegistry::observe(MetricKind kind, const std::string& name, const st
 
 void MetricsRegistry::add(const std::string& name, const std::string& unit, MetricTags tags, double delta) {
   observe(MetricKind::Counter, name, unit, std::move(tags), delta);
+}
+
+void MetricsRegistry::add_up_down(const std::string& name, const std::string& unit, MetricTags tags, double delta) {
+  observe(MetricKind::UpDownCounter, name, unit, std::move(tags), delta);
 }
 
 void MetricsRegistry::set(const std::string& name, const std::string& unit, MetricTags tags, double value) {
@@ -125,7 +130,9 @@ std::string MetricsRegistry::prometheus_text() const {
     const std::string base = prometheus_name(key.first);
     const std::string family = s.kind == MetricKind::Counter ? base + "_total" : base;
     if (key.first != last_name) {
-      const char* type = s.kind == MetricKind::Counter ? "counter" : s.kind == MetricKind::Gauge ? "gauge" : "histogram";
+      const char* type = s.kind == MetricKind::Counter     ? "counter"
+                         : s.kind == MetricKind::Histogram ? "histogram"
+                                                           : "gauge";
       out << "# HELP " << family << " " << key.first << " (" << s.unit << ")\n";
       out << "# TYPE " << family << " " << type << "\n";
       last_name = key.first;

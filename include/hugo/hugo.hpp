@@ -18,4 +18,5 @@
 #include <hugo/sinks.hpp>
 #include <hugo/task_queue.hpp>
 #include <hugo/time.hpp>
+#include <hugo/tracing.hpp>
 #include <hugo/typed_task_queue.hpp>

@@ -22,7 +22,9 @@ namespace hugo {
 // Tag pairs; order does not matter (they are sorted on use).
 using MetricTags = std::vector<std::pair<std::string, std::string>>;
 
-enum class MetricKind { Counter, Gauge, Histogram };
+// UpDownCounter: a sum that goes up and down (OpenTelemetry's UpDownCounter); observed as the
+// delta, exposed to Prometheus as a gauge holding the running sum.
+enum class MetricKind { Counter, Gauge, Histogram, UpDownCounter };
 
 // Receives every observation as it happens (OpenTelemetry, StatsD, logs, ...). Called on the
 // observing thread; must be cheap and must not throw.
@@ -44,6 +46,7 @@ class HUGO_API MetricsRegistry {
   explicit MetricsRegistry(MetricsOptions options = {});
 
   void add(const std::string& name, const std::string& unit, MetricTags tags, double delta = 1);
+  void add_up_down(const std::string& name, const std::string& unit, MetricTags tags, double delta);
   void set(const std::string& name, const std::string& unit, MetricTags tags, double value);
   void record(const std::string& name, const std::string& unit, MetricTags tags, double value);
   void add_listener(std::shared_ptr<MetricsListener> listener);

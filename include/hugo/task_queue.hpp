@@ -19,6 +19,7 @@
 #include <hugo/journal.hpp>
 #include <hugo/metrics.hpp>
 #include <hugo/time.hpp>
+#include <hugo/tracing.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -92,6 +93,15 @@ struct HeartbeatResult {
 
 enum class FailOutcome { Requeued, DeadLettered };
 
+// Who asked for an enqueue: OmniRelay's dispatcher records the caller's peer id on Enqueue
+// events. Journaled in the Enqueued row's owner column (docs/FORMAT.md), so the event's
+// owner_peer_id carries it to every source, sink, follower and export.
+struct EnqueueOrigin {
+  // The calling peer, or a request id that identifies the call: at most 1024 bytes, no NUL.
+  // Unset (or empty) records nothing.
+  std::optional<std::string> peer_id;
+};
+
 struct BackpressureSignal {
   bool active = false;
   std::int64_t pending = 0;
@@ -132,8 +142,17 @@ struct TaskQueueOptions {
   // Hugo's queue instruments (reference §1.9), tagged taskqueue.name: counters taskqueue.enqueued,
   // .leased, .completed, .heartbeats, .failed, .expired, .requeued, .deadlettered; gauges
   // taskqueue.pending, .active; histograms taskqueue.pending.depth, .active.depth,
-  // .lease.duration (ms), .heartbeat.extension (ms); hugo.taskqueue.backpressure.transitions.
+  // .lease.duration (ms), .heartbeat.extension (ms); and Hugo's backpressure instruments
+  // hugo.taskqueue.backpressure.transitions (counter, tag state), .active (up-down counter,
+  // queues), .pending (histogram of the pending depth at each transition) and .duration
+  // (histogram, ms spent in the previous state). Emitted after the queue's lock is released.
   std::shared_ptr<MetricsRegistry> metrics;
+  // Constant tags added to every instrument and span of this queue, after taskqueue.name
+  // (Hugo's enrichers: service.name, taskqueue.shard, custom pairs). Keys must be non-empty,
+  // distinct, and not taskqueue.name.
+  MetricTags metric_tags;
+  // Opens one span per enqueue, lease, heartbeat, complete and fail call (include/hugo/tracing.hpp).
+  std::shared_ptr<Tracer> tracer;
 };
 
 // The live state of one queue, in a canonical order.
@@ -178,8 +197,9 @@ class HUGO_API TaskQueue {
 
   // Appends a task; returns its task id once its Enqueued row is durable. When `capacity` tasks
   // are pending it waits per `wait`: queue.full (Wait::none), queue.timeout, error.canceled.
+  // `origin` is journaled with the task (error.validation if it is too long or holds a NUL).
   Result<std::int64_t> enqueue(std::string payload, Wait wait = {},
-                               PayloadFormat format = PayloadFormat::Bytes);
+                               PayloadFormat format = PayloadFormat::Bytes, EnqueueOrigin origin = {});
 
   // Leases the oldest leasable task for `owner`. Waits per `wait` when none is leasable:
   // queue.timeout, error.canceled.
@@ -200,8 +220,10 @@ class HUGO_API TaskQueue {
   // Wait::none() when they do not fit now, even if the queue is not full. A waiting batch does
   // not reserve room, so smaller enqueues can keep overtaking it; give it a deadline. A batch
   // larger than `capacity` is error.validation, an empty one returns {} and journals nothing.
+  // Every task of the batch records the same `origin`.
   Result<std::vector<std::int64_t>> enqueue_batch(std::vector<std::string> payloads, Wait wait = {},
-                                                  PayloadFormat format = PayloadFormat::Bytes);
+                                                  PayloadFormat format = PayloadFormat::Bytes,
+                                                  EnqueueOrigin origin = {});
   // lease_batch: leases up to `max_count` (> 0) leasable tasks, oldest first, for `owner`. Waits
   // per `wait` until at least one is leasable, then takes as many as are leasable (1..max_count).
   Result<std::vector<Lease>> lease_batch(std::string owner, std::size_t max_count, Wait wait = {});
