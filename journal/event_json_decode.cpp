@@ -21,9 +21,11 @@ namespace {
 
 namespace rj = rapid::rj;
 
+// `field` in the message with its NUL bytes spelled \u0000; metadata `field` keeps them.
 Error invalid(std::string_view field, std::string why) {
-  return Error(std::string(errc::codec_invalid),
-               "invalid event JSON: property '" + std::string(field) + "' " + why)
+  std::string shown;
+  for (char c : field) shown += c == '\0' ? std::string_view("\\u0000") : std::string_view(&c, 1);
+  return Error(std::string(errc::codec_invalid), "invalid event JSON: property '" + shown + "' " + why)
       .with("field", std::string(field));
 }
 

@@ -171,6 +171,8 @@ TEST_CASE("a NUL byte in a queue or peer name or an error metadata key is codec.
                 "sourcePeerId");
   check_invalid(status_of(decode_event_json(line_with_error_metadata(R"({"st\u0000age":"1"})"))),
                 std::string("error.metadata.st\0age", 21));
+  CHECK(decode_event_json(line_with_error_metadata(R"({"st\u0000age":"1"})")).error().message().find("st\\u0000age") !=
+        std::string::npos);
   // NUL inside values (messages, metadata values, payloads) is data and survives.
   auto value = decode_event_json(line_with_error_metadata(R"({"stage":"a\u0000b"})"));
   REQUIRE(value.ok());
