@@ -316,7 +316,6 @@ Result<Event> decode_event_json(std::string_view json) {
   });
 }
 
-
 Status decode_error_json(std::string_view json, std::optional<Error>& out) {
   return guarded([&]() -> Status {
     rj::Document doc;
@@ -324,7 +323,6 @@ Status decode_error_json(std::string_view json, std::optional<Error>& out) {
     return decode_error_value(doc, "error", NulKeys::Keep, out);
   });
 }
-
 
 Result<std::vector<Event>> decode_ndjson(std::string_view text) {
   std::vector<Event> events;
@@ -346,7 +344,6 @@ Result<std::vector<Event>> decode_ndjson(std::string_view text) {
   return events;
 }
 
-
 namespace wire {
 
 Result<Heartbeat> decode_heartbeat_json(std::string_view json) {
@@ -366,7 +363,6 @@ Result<Heartbeat> decode_heartbeat_json(std::string_view json) {
     return h;
   });
 }
-
 
 }  // namespace wire
 }  // namespace hugo
