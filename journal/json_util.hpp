@@ -11,7 +11,8 @@
 namespace hugo {
 
 // True if `json` holds exactly one well-formed UTF-8 JSON value (surrounding whitespace allowed).
-// Iterative: no recursion, whatever the nesting. Callers bound the depth first (below).
+// Iterative: no recursion, whatever the nesting; it does not apply kMaxJsonDepth (the encoder
+// writes an already stored payload as it is), json_payload_problem does.
 bool is_valid_json(std::string_view json);
 
 // True if arrays and objects in `json` nest deeper than `limit`, counted outside strings in one
