@@ -82,7 +82,10 @@ TEST_CASE("one payload cap on every path that writes a payload: enqueue, restore
   auto enqueued_over = queue->enqueue_batch({"small", over}, Wait::none());
   check_validation(status_of(enqueued_over), "MiB");
   CHECK(*enqueued_over.error().find("index") == "1");
-  check_validation(queue->restore({pending("small"), pending(over)}), "MiB");
+  const Status restored_over = queue->restore({pending("small"), pending(over)});
+  check_validation(restored_over, "MiB");
+  REQUIRE(restored_over.error().find("index") != nullptr);
+  CHECK(*restored_over.error().find("index") == "1");
   check_validation(status_of(f.journal->append(enqueued("orders", over))), "MiB");
   CHECK(f.events().empty());
   CHECK(queue->pending_count() == 0);
