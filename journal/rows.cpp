@@ -316,11 +316,15 @@ Result<JournalInfo> EventSelector::info() {
 Status validate_for_append(const Event& e) {
   if (e.queue.empty()) return invalid_event("queue name is empty");
   if (e.queue.size() > 1024) return invalid_event("queue name is longer than 1024 bytes");
+  if (has_nul(e.queue)) return invalid_event("queue name holds a NUL byte");
   if (!is_valid_event_kind(static_cast<std::int64_t>(e.kind))) return invalid_event("unknown kind");
   if (e.attempt < 1) return invalid_event("attempt must be >= 1");
   if ((e.flags & ~flags::All) != 0) return invalid_event("unknown flag bits");
   if (e.task_id < 1 || e.task_id > e.seq) return invalid_event("task id must name an earlier or this row");
   if (e.owner_peer_id && e.owner_peer_id->size() > 1024) return invalid_event("owner peer id is longer than 1024 bytes");
+  if ((e.owner_peer_id && has_nul(*e.owner_peer_id)) || (e.source_peer_id && has_nul(*e.source_peer_id))) {
+    return invalid_event("a peer id holds a NUL byte");
+  }
   if (e.token) {
     if (e.token->task_id != e.task_id) return invalid_event("token task id differs from the event's task id");
     if (e.token->attempt != e.attempt && e.token->attempt != e.attempt - 1) {
@@ -335,10 +339,18 @@ Status validate_for_append(const Event& e) {
   if (e.payload && e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) {
     return invalid_event("only Enqueued and Restored rows store a payload");
   }
-  if (e.payload && e.payload_format == PayloadFormat::Json && !is_valid_json(*e.payload)) {
-    return invalid_event("payload_format is Json but the payload is not valid JSON");
+  if (e.payload) {
+    HUGO_TRY(check_payload_size(e.payload->size()));
+    if (e.payload_format == PayloadFormat::Json) {
+      if (std::string why = json_payload_problem(*e.payload); !why.empty()) {
+        return invalid_event("payload_format is Json but the payload " + why + " (docs/FORMAT.md)");
+      }
+    }
   }
   if (e.error) {
+    for (const auto& [key, value] : e.error->metadata()) {
+      if (has_nul(key)) return invalid_event("an error metadata key holds a NUL byte");
+    }
     if (auto stored = error_as_stored(*e.error); !stored.ok()) {
       return invalid_event("its error would not read back from the journal (" + stored.error().message() +
                            "); error codes, messages, metadata and causes must be valid UTF-8");

@@ -12,6 +12,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/task_queue.hpp>
 
+#include "journal/json_util.hpp"
 #include "journal/queue_loader.hpp"
 #include "journal/task_queue_impl.hpp"
 
@@ -19,8 +20,6 @@
 
 namespace hugo {
 namespace {
-
-constexpr std::size_t kMaxPayloadBytes = 8u << 20;
 
 Error inactive(const OwnershipToken& token) {
   return Error(std::string(errc::lease_inactive), "Lease is no longer active.")
@@ -58,6 +57,7 @@ std::string trim(const std::string& s) {
 Status validate(TaskQueueOptions& o) {
   o.name = trim(o.name);
   if (o.name.empty()) return invalid_option("name", "a queue needs a non-blank name");
+  if (has_nul(o.name)) return invalid_option("name", "a queue name may not hold a NUL byte");
   if (o.name.size() > 1024) return invalid_option("name", "longer than 1024 bytes");
   if (o.capacity == 0) return invalid_option("capacity", "must be > 0");
   if (o.lease_duration <= Duration::zero()) return invalid_option("lease_duration", "must be > 0");
@@ -151,11 +151,8 @@ Result<std::vector<std::int64_t>> enqueue_rows(TaskQueue::Impl& q, std::vector<s
                                                PayloadFormat format, const EnqueueOrigin& origin) {
   HUGO_TRY(validate(origin));
   for (std::size_t i = 0; i < payloads.size(); ++i) {
-    if (payloads[i].size() > kMaxPayloadBytes) {
-      return Error(std::string(errc::validation), "payload of " + std::to_string(payloads[i].size()) +
-                                                      " bytes exceeds the 8 MiB limit (store large blobs elsewhere and enqueue a reference)")
-          .with("bytes", std::to_string(payloads[i].size()))
-          .with("index", std::to_string(i));
+    if (Status fits = check_payload_size(payloads[i].size()); !fits.ok()) {
+      return std::move(fits).error().with("index", std::to_string(i));
     }
   }
   if (payloads.empty()) {

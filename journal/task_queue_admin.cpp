@@ -3,6 +3,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/task_queue.hpp>
 
+#include "journal/json_util.hpp"
 #include "journal/task_queue_impl.hpp"
 
 #include <set>
@@ -37,6 +38,11 @@ Result<std::vector<PendingItem>> TaskQueue::drain() {
 }
 
 Status TaskQueue::restore(std::vector<PendingItem> items) {
+  for (std::size_t i = 0; i < items.size(); ++i) {  // the append checks it too; this names the item
+    if (Status fits = check_payload_size(items[i].payload.size()); !fits.ok()) {
+      return std::move(fits).error().with("index", std::to_string(i));
+    }
+  }
   Impl& q = *impl_;
   Impl::Aftermath after;
   {

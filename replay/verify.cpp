@@ -100,8 +100,10 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
       std::string payload;
       if (has_payload) {
         payload = std::string(scan.column_blob(11));
-        if ((header->row_flags & rows::kPayloadJson) && !is_valid_json(payload)) {
-          violation(report, seq, "payload", "the payload is flagged JSON but does not parse");
+        if (header->row_flags & rows::kPayloadJson) {
+          if (std::string why = json_payload_problem(payload); !why.empty()) {
+            violation(report, seq, "payload", "the payload is flagged JSON but " + why + " (docs/FORMAT.md)");
+          }
         }
       }
       detail::RowFacts facts = detail::facts_of(*header);

@@ -11,8 +11,8 @@
 // "availableAt" (Requeued with a delay) and "journalId" (the source journal). A .NET Hugo reader
 // skips them. The decoder is strict: every property name is case-sensitive, the 15 Hugo
 // properties except sourcePeerId/ownerPeerId/value/error/ownershipToken/leaseExpiration are
-// required, types are checked, and bad input yields codec.malformed or codec.invalid, never a
-// crash.
+// required, types are checked, duplicate keys and NUL bytes in names are refused, and bad input
+// yields codec.malformed or codec.invalid, never a crash (docs/FORMAT.md, "Limits").
 #pragma once
 
 #include <hugo/error.hpp>
@@ -42,7 +42,20 @@ HUGO_API Status decode_error_json(std::string_view json, std::optional<Error>& o
 HUGO_API std::string encode_ndjson(const std::vector<Event>& events);
 HUGO_API Result<std::vector<Event>> decode_ndjson(std::string_view text);
 
+// The limits every path applies (docs/FORMAT.md, "Limits"). Appends refuse what exceeds them
+// with error.validation; the decoders with codec.invalid naming the limit.
+//
 // Longest line the decoders accept (bytes). Longer input is codec.invalid, not a memory blow-up.
 inline constexpr std::size_t kMaxEventJsonBytes = 16u << 20;
+// Largest payload an event may carry (bytes): enqueue, restore, Journal::append, import and a
+// follower all refuse a larger one, so that every stored event fits one line (base64 grows a
+// payload by a third).
+inline constexpr std::size_t kMaxPayloadBytes = 8u << 20;
+static_assert(kMaxPayloadBytes / 3 * 4 + 8 + (1u << 20) < kMaxEventJsonBytes, "an event must fit a line");
+// Deepest nesting of arrays and objects in a JSON payload (PayloadFormat::Json, an event's
+// "value") and in a JSON error metadata value: a scalar nests 0 deep, [1] 1, {"a":[1]} 2. No
+// path recurses in proportion to its input, and a decoder refuses a document nested deeper than
+// this plus its own fixed structure before it builds anything.
+inline constexpr int kMaxJsonDepth = 64;
 
 }  // namespace hugo

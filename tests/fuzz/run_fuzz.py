@@ -5,7 +5,7 @@
 
 The committed seeds (read only) are read together with a working corpus in the build directory,
 where new inputs and crash artifacts are written. Exits non-zero on any crash, sanitizer report,
-leak or timeout. Usage:
+leak or timeout. meson.build passes each target's -dict= and -max_len= as libFuzzer flags. Usage:
 
     run_fuzz.py TARGET_EXE SEED_DIR WORK_DIR (--seconds S | --runs N) [libFuzzer flags...]
 """

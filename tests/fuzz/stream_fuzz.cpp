@@ -22,7 +22,10 @@
 
 namespace {
 
-constexpr std::size_t kMaxLine = 2048;
+// The splitter's line bound: small, so that oversize lines are common, or (bit 0x40 of the
+// first input byte) 2 MiB, so that a line nested past the depth limit reaches the decoders.
+constexpr std::size_t kSmallMaxLine = 2048;
+constexpr std::size_t kLargeMaxLine = 2u << 20;
 
 bool is_malformed(const hugo::Error& error) { return error.code() == hugo::errc::replication_stream_malformed; }
 
@@ -37,8 +40,8 @@ void check_fast_path(std::string_view line) {
 }
 
 // Splits `input` with the given chunk sizes; returns the lines seen, and the first error.
-std::vector<std::string> split(std::string_view input, std::size_t chunk, hugo::Status& status) {
-  hugo::peers::LineSplitter splitter(kMaxLine);
+std::vector<std::string> split(std::string_view input, std::size_t max_line, std::size_t chunk, hugo::Status& status) {
+  hugo::peers::LineSplitter splitter(max_line);
   std::vector<std::string> lines;
   status = hugo::ok_status();
   while (!input.empty() && status.ok()) {
@@ -70,11 +73,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const std::size_t chunk = 1 + data[0] % 64;
+  const std::size_t max_line = (data[0] & 0x40) ? kLargeMaxLine : kSmallMaxLine;
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   hugo::Status whole_status = hugo::ok_status();
   hugo::Status chunked_status = hugo::ok_status();
-  const auto whole = split(input, input.size() + 1, whole_status);
-  const auto chunked = split(input, chunk, chunked_status);
+  const auto whole = split(input, max_line, input.size() + 1, whole_status);
+  const auto chunked = split(input, max_line, chunk, chunked_status);
   if (whole_status.ok() && chunked_status.ok()) {
     FUZZ_CHECK(whole == chunked, "chunking changed the lines (%zu vs %zu)", whole.size(), chunked.size());
   }
