@@ -96,7 +96,9 @@ Status JournalImporter::add(const Event& input) {
   if (e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) e.payload.reset();
   e.source_event_id = e.seq;
   e.recorded_at = e.occurred_at;
-  if (Status valid = rows::validate_for_append(e); !valid.ok()) return invalid_import(e.seq, "event", valid.error().message());
+  if (Status valid = rows::validate_for_append(e); !valid.ok()) {
+    return invalid_import(e.seq, "event", valid.error().message());
+  }
   m.last_seq = e.seq;
   m.pending.push_back(std::move(e));
   if (m.pending.size() >= kRowsPerTransaction) HUGO_TRY(m.flush());

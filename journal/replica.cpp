@@ -198,7 +198,8 @@ Status Store::adopt(const OwnerIdentity& owner) {
 
 Status Store::apply(const std::vector<Event>& events, std::uint64_t hash_after) {
   if (events.empty()) return ok_status();
-  HUGO_TRY(wal_files::check_shm_unchanged(file(), shm_opened_as_, meta_ ? meta_->journal_id : std::string(), "follower"));
+  HUGO_TRY(wal_files::check_shm_unchanged(file(), shm_opened_as_, meta_ ? meta_->journal_id : std::string(),
+                                          "follower"));
   HUGO_TRY(inserter_->insert_all(events, [&]() -> Status {
     HUGO_TRY(rows::put_meta(db_, "replica_seq", events.back().seq));
     return rows::put_meta(db_, "replica_hash", format_hash(hash_after));
