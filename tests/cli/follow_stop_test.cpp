@@ -93,6 +93,25 @@ TEST_CASE("follow against an owner that drops every connection leaves no file wh
   CHECK(files_in(dir.path()).empty());
 }
 
+TEST_CASE("a follower SIGKILLed before its owner answered leaves only a temp, which the next follow removes") {
+  TempDir dir;
+  Listener dropping;
+  Child follower({cli_binary(), "follow", dropping.url(), "--into", (dir / "r.journal").string()});
+  REQUIRE(dropping.accept_and_drop(20000));  // it has opened its replica and asked the owner
+  follower.kill_hard();
+  CHECK(follower.wait() == 128 + SIGKILL);
+  const std::string temp = "r.journal.follow-" + std::to_string(follower.pid()) + ".tmp";
+  const auto left = files_in(dir.path());
+  CHECK(std::find(left.begin(), left.end(), temp) != left.end());
+  for (const auto& name : left) CHECK(name.rfind(temp, 0) == 0);  // the temp and its companions only
+  CHECK(run_cli({"info", temp}, dir.path()).code == 3);
+  CHECK(run_cli({"info", "r.journal"}, dir.path()).code == 3);
+  const std::string url = dropping.url();
+  dropping.close();
+  CHECK(run_cli({"follow", url, "--into", "r.journal", "--once"}, dir.path()).code == 6);
+  CHECK(files_in(dir.path()).empty());
+}
+
 TEST_CASE("follow whose owner dies mid-stream keeps a replica every verb reads, holding a prefix of the owner") {
   TempDir dir;
   build_bulk_journal(dir / "owner.journal", 60000);
