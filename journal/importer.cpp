@@ -1,29 +1,32 @@
-// JournalImporter: rebuilds a journal file from events, keeping seqs and the journal id.
+// JournalImporter: rebuilds a journal file from events, keeping seqs and the journal id. The file
+// is built beside its target and renamed into place by finish() (journal/staged_file.hpp); until
+// then its application id is 0, so every reader refuses the temp as not a journal.
 #include <hugo/error_codes.hpp>
 #include <hugo/maintenance.hpp>
 
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
-#include "journal/writer_lock.hpp"
+#include "journal/staged_file.hpp"
 #include "schema/schema.hpp"
 
-#include <sqlite3.h>
+#include <utility>
 
 namespace hugo {
 namespace {
 
 constexpr std::size_t kRowsPerTransaction = 20000;
 
-Error invalid_import(std::int64_t seq, std::string why) {
-  return Error(std::string(errc::validation), "cannot import event " + std::to_string(seq) + ": " + why)
-      .with("seq", std::to_string(seq));
+// The input, not the call, is wrong: codec.invalid, like an undecodable line (docs/ERRORS.md).
+Error invalid_import(std::int64_t seq, std::string_view field, std::string why) {
+  return Error(std::string(errc::codec_invalid), "cannot import event " + std::to_string(seq) + ": " + why)
+      .with("seq", std::to_string(seq))
+      .with("field", std::string(field));
 }
 
 }  // namespace
 
 struct JournalImporter::Impl {
-  std::filesystem::path path;
-  WriterLock lock;
+  staged::StagedFile file;  // declared before db: the connection closes first
   sql::Db db;
   std::optional<rows::Meta> meta;
   std::optional<rows::EventInserter> inserter;
@@ -36,6 +39,7 @@ struct JournalImporter::Impl {
   Status start(const Event& first) {
     HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db, true));
     HUGO_TRY(schema::migrate(db));
+    HUGO_TRY(db.exec("PRAGMA application_id = 0"));  // not a journal to anyone until finish()
     HUGO_TRY(rows::init_meta(db, first.occurred_at, first.journal_id.value_or(std::string())));
     HUGO_TRY(rows::record_durability(db, "fsync"));
     HUGO_TRY(txn.commit());
@@ -68,9 +72,9 @@ Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::file
         .with("path", journal.string());
   }
   auto impl = std::make_unique<Impl>();
-  impl->path = journal;
-  HUGO_ASSIGN_OR_RETURN(impl->lock, WriterLock::acquire(journal));
-  HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(journal, sql::OpenMode::ReadWriteCreate, std::chrono::milliseconds(5000)));
+  HUGO_ASSIGN_OR_RETURN(impl->file, staged::StagedFile::begin(journal, "import"));
+  HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(impl->file.temp(), sql::OpenMode::ReadWriteCreate,
+                                                std::chrono::milliseconds(5000)));
   HUGO_TRY(impl->db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
   return std::unique_ptr<JournalImporter>(new JournalImporter(std::move(impl)));
 }
@@ -78,17 +82,23 @@ Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::file
 Status JournalImporter::add(const Event& input) {
   Impl& m = *impl_;
   if (m.finished) return Error(std::string(errc::validation), "add() after finish()");
-  if (input.seq <= m.last_seq) return invalid_import(input.seq, "seqs must be strictly increasing");
+  if (input.seq <= m.last_seq) {
+    return invalid_import(input.seq, "sequenceNumber",
+                          "seqs must increase, and the event before it has seq " + std::to_string(m.last_seq));
+  }
   if (!m.meta) HUGO_TRY(m.start(input));
   if (input.journal_id && *input.journal_id != m.meta->journal_id) {
-    return invalid_import(input.seq, "it comes from journal " + *input.journal_id + ", not " + m.meta->journal_id);
+    return invalid_import(input.seq, "journalId",
+                          "it comes from journal " + *input.journal_id + ", not " + m.meta->journal_id);
   }
   Event e = input;
   // Exports may carry payloads hydrated onto every row; only a task's first row stores one.
   if (e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) e.payload.reset();
   e.source_event_id = e.seq;
   e.recorded_at = e.occurred_at;
-  if (Status valid = rows::validate_for_append(e); !valid.ok()) return invalid_import(e.seq, valid.error().message());
+  if (Status valid = rows::validate_for_append(e); !valid.ok()) {
+    return invalid_import(e.seq, "event", valid.error().message());
+  }
   m.last_seq = e.seq;
   m.pending.push_back(std::move(e));
   if (m.pending.size() >= kRowsPerTransaction) HUGO_TRY(m.flush());
@@ -106,11 +116,10 @@ Result<std::int64_t> JournalImporter::finish() {
   }
   HUGO_TRY(m.flush());
   HUGO_TRY(m.db.exec("PRAGMA synchronous = FULL"));
-  HUGO_TRY(m.db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE));
-  m.finished = true;
+  HUGO_TRY(m.db.exec("PRAGMA application_id = " + std::to_string(schema::kApplicationId)));
   m.inserter.reset();
-  m.db = sql::Db();
-  m.lock.release();
+  HUGO_TRY(m.file.publish(std::exchange(m.db, sql::Db())));
+  m.finished = true;
   return m.imported;
 }
 

@@ -9,6 +9,7 @@
 #include <bit>
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 namespace hugo {
 
@@ -132,19 +133,43 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path) {
   std::unique_ptr<Store> owned(new Store());
   Store& store = *owned;
   store.path_ = path;
-  HUGO_ASSIGN_OR_RETURN(store.lock_, WriterLock::acquire(path));
-  HUGO_TRY(wal_files::check_wal_not_truncated(path));
-  HUGO_ASSIGN_OR_RETURN(store.db_, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, std::chrono::milliseconds(5000)));
-  HUGO_TRY(store.db_.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
-  {
-    HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(store.db_, true));
-    HUGO_TRY(schema::migrate(store.db_));
-    HUGO_TRY(txn.commit());
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    HUGO_ASSIGN_OR_RETURN(store.lock_, WriterLock::acquire(path));
+  } else {
+    HUGO_ASSIGN_OR_RETURN(auto staged, staged::StagedFile::begin(path, "follow"));
+    store.staging_.emplace(std::move(staged));
   }
-  store.shm_opened_as_ = wal_files::shm_identity(path).value_or(FileIdentity{});
+  HUGO_TRY(store.connect());
   HUGO_ASSIGN_OR_RETURN(std::int64_t has_id, store.db_.query_int("SELECT count(*) FROM meta WHERE key = 'journal_id'"));
   if (has_id != 0) HUGO_TRY(store.load());
   return owned;
+}
+
+Status Store::connect() {
+  HUGO_TRY(wal_files::check_wal_not_truncated(file()));
+  HUGO_ASSIGN_OR_RETURN(db_, sql::Db::open(file(), sql::OpenMode::ReadWriteCreate, std::chrono::milliseconds(5000)));
+  HUGO_TRY(db_.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
+  {
+    HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db_, true));
+    HUGO_TRY(schema::migrate(db_));
+    HUGO_TRY(txn.commit());
+  }
+  shm_opened_as_ = wal_files::shm_identity(file()).value_or(FileIdentity{});
+  return ok_status();
+}
+
+// Renames a new replica into place, holding path_'s lock from before the file appears there, and
+// reopens it at path_.
+Status Store::publish() {
+  inserter_.reset();
+  HUGO_ASSIGN_OR_RETURN(lock_, WriterLock::acquire(path_));
+  if (Status published = staging_->publish(std::exchange(db_, sql::Db())); !published.ok()) {
+    lock_.release();
+    return published;
+  }
+  staging_.reset();
+  return connect();
 }
 
 Status Store::load() {
@@ -167,12 +192,14 @@ Status Store::adopt(const OwnerIdentity& owner) {
   HUGO_TRY(rows::put_meta(db_, "epoch", owner.epoch));
   HUGO_TRY(rows::put_meta(db_, "epoch_history", owner.epoch_history));
   HUGO_TRY(txn.commit());
+  if (staging_) HUGO_TRY(publish());
   return load();
 }
 
 Status Store::apply(const std::vector<Event>& events, std::uint64_t hash_after) {
   if (events.empty()) return ok_status();
-  HUGO_TRY(wal_files::check_shm_unchanged(path_, shm_opened_as_, meta_ ? meta_->journal_id : std::string(), "follower"));
+  HUGO_TRY(wal_files::check_shm_unchanged(file(), shm_opened_as_, meta_ ? meta_->journal_id : std::string(),
+                                          "follower"));
   HUGO_TRY(inserter_->insert_all(events, [&]() -> Status {
     HUGO_TRY(rows::put_meta(db_, "replica_seq", events.back().seq));
     return rows::put_meta(db_, "replica_hash", format_hash(hash_after));

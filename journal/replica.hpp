@@ -6,6 +6,7 @@
 #include "journal/file_identity.hpp"
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
+#include "journal/staged_file.hpp"
 #include "journal/writer_lock.hpp"
 
 #include <hugo/peers.hpp>
@@ -35,8 +36,10 @@ Error diverged(std::string why, const ReplicaPosition& position);
 
 class Store {
  public:
-  // Opens the replica at `path` (creating the file if missing) and takes its writer lock.
-  // error.validation if the file is a journal that is not a replica.
+  // Opens the replica at `path` and takes its writer lock. error.validation if the file is a
+  // journal that is not a replica. A missing file is built beside `path` (docs/FORMAT.md, "New
+  // files") and renamed there by adopt(): until then nothing exists at `path`, and a Store
+  // dropped before adopt() removes what it built.
   // Not movable: the inserter points into db_.
   static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path);
   Store(const Store&) = delete;
@@ -45,8 +48,9 @@ class Store {
   bool fresh() const { return !meta_.has_value(); }
   const ReplicaPosition& position() const { return position_; }
 
-  // Records the owner's identity: a fresh replica becomes a replica of its journal; an existing one
-  // moves to the owner's (newer) epoch. Call only after check_lineage passed.
+  // Records the owner's identity: a fresh replica becomes a replica of its journal (and a new file
+  // is renamed to its path, complete); an existing one moves to the owner's (newer) epoch. Call
+  // only after check_lineage passed. error.validation if a new file's path was taken meanwhile.
   Status adopt(const OwnerIdentity& owner);
   // Inserts `events` (seqs strictly increasing, above position().seq) and moves the position to
   // the last of them with `hash_after`, in one transaction. journal.shm_missing, with nothing
@@ -55,10 +59,15 @@ class Store {
 
  private:
   Store() = default;
+  // The file this store's connection opens: the temp while a new replica is built, else path_.
+  const std::filesystem::path& file() const { return staging_ ? staging_->temp() : path_; }
+  Status connect();
+  Status publish();
   Status load();
 
   std::filesystem::path path_;
-  WriterLock lock_;
+  WriterLock lock_;                                // path_'s, once the file is there
+  std::optional<staged::StagedFile> staging_;      // a new replica until adopt() renames it
   sql::Db db_;
   std::optional<rows::Meta> meta_;
   std::optional<rows::EventInserter> inserter_;

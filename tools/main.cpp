@@ -23,8 +23,8 @@ Exit codes:
   2  usage: bad arguments, or arguments that name nothing (error.validation)
   3  not a journal: missing (journal.not_found), not a hugo journal or damaged (journal.corrupt),
      newer schema (journal.schema_newer), replaced while read (journal.replaced), its -wal cut
-     (journal.wal_truncated), its -shm deleted while read (journal.shm_missing), undecodable
-     import input (codec.*)
+     (journal.wal_truncated), its -shm deleted while read (journal.shm_missing), bad import
+     input: not NDJSON, not events, or events that do not follow on (codec.*, with its line)
   4  locked: another process writes the journal (journal.locked, with its pid; journal.busy;
      journal.replica: a replica is written by its follower; promote it first)
   5  I/O: journal.io, journal.full, journal.read_only, or any other failure

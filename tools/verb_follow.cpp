@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <system_error>
 #include <thread>
 
 namespace hugo::cli {
@@ -20,6 +21,19 @@ struct Options {
   bool once = false;
 };
 
+// `error` with what it left on disk: a replica this run was creating is never left half-made (the
+// follower builds it beside REPLICA and renames it there only once it names its owner).
+Error with_outcome(const Error& error, const Options& o, bool existed, std::int64_t seq) {
+  std::error_code ec;
+  std::string outcome;
+  if (!std::filesystem::exists(o.replica, ec)) {
+    outcome = "; " + o.replica + " was not created";
+  } else {
+    outcome = "; " + o.replica + (existed ? " stays" : " was created") + " at seq " + std::to_string(seq);
+  }
+  return Error(error.code(), error.message() + outcome, error.metadata());
+}
+
 int run(const Options& o) {
   FollowerOptions options;
   options.url = o.url;
@@ -29,12 +43,19 @@ int run(const Options& o) {
     if (const char* env = std::getenv("HUGO_TOKEN")) options.token = env;
   }
   ShutdownSignals signals;
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(o.replica, ec);
   auto follower_result = HttpFollower::open(options);
   if (!follower_result.ok()) return report("follow", follower_result.error());
   auto follower = std::move(follower_result).value();
+  auto fail = [&](const Error& error) {
+    const std::int64_t at = follower->position().seq;
+    follower.reset();  // first: it removes a replica it was still building
+    return report("follow", with_outcome(error, o, existed, at));
+  };
   if (o.once) {
     auto seq = follower->catch_up();
-    if (!seq.ok()) return report("follow", seq.error());
+    if (!seq.ok()) return fail(seq.error());
     std::fprintf(stderr, "hugo-journal: follow: %s is at seq %lld\n", o.replica.c_str(), static_cast<long long>(*seq));
     return kExitOk;
   }
@@ -46,7 +67,7 @@ int run(const Options& o) {
   signals.wait();
   follower->stop();
   worker.join();
-  if (!result.ok()) return report("follow", result.error());
+  if (!result.ok()) return fail(result.error());
   return kExitOk;
 }
 

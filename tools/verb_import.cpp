@@ -1,6 +1,7 @@
 // hugo-journal import NEWJOURNAL < NDJSON: rebuilds a journal from `export` output, keeping every
 // seq, field and the journal id, so export -> import -> export is byte-identical. Creates a new
-// file only; a failed import removes what it created.
+// file only, built beside NEWJOURNAL and renamed there when complete: a failed or killed import
+// leaves nothing at NEWJOURNAL (docs/FORMAT.md, "New files").
 #include "cli_json.hpp"
 #include "cli_table.hpp"
 #include "verbs.hpp"
@@ -11,7 +12,6 @@
 
 #include <cstdio>
 #include <memory>
-#include <system_error>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,11 +23,6 @@ struct Options {
   std::string journal;
   bool json = false;
 };
-
-void remove_created(const std::string& path) {
-  std::error_code ec;
-  for (const char* suffix : {"", "-wal", "-shm", "-lock", "-journal"}) std::filesystem::remove(path + suffix, ec);
-}
 
 // Feeds every line of stdin to the importer; returns the number of events.
 Result<std::int64_t> import_stdin(JournalImporter& importer, Progress& progress) {
@@ -68,21 +63,14 @@ Result<std::int64_t> import_stdin(JournalImporter& importer, Progress& progress)
 }
 
 int run(const Options& o) {
-  std::error_code ec;
-  if (std::filesystem::exists(o.journal, ec)) {
-    return usage_error("import", o.journal + " already exists", "import only creates a new journal; pick a new path");
-  }
   auto importer = JournalImporter::create(o.journal);
   if (!importer.ok()) return report("import", importer.error());
   Progress progress("import");
   auto imported = import_stdin(**importer, progress);
   Result<std::int64_t> finished = imported.ok() ? (*importer)->finish() : Result<std::int64_t>(imported.error());
   progress.finish();
-  importer->reset();
-  if (!finished.ok()) {
-    remove_created(o.journal);
-    return report("import", finished.error());
-  }
+  importer->reset();  // without finish(), removes the file it was building
+  if (!finished.ok()) return report("import", finished.error());
   if (pick_format(o.json) == Format::Json) {
     std::string line;
     JsonObject object(line);

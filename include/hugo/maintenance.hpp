@@ -46,14 +46,20 @@ HUGO_API Result<VerifyReport> verify_journal(const std::filesystem::path& journa
 
 // Rebuilds a journal from events (typically `hugo-journal export` NDJSON) into a new file,
 // keeping every seq, the journal id (from the first event's journalId, else a new one) and every
-// field, so export -> import -> export is byte-identical. Seqs must be strictly increasing.
+// field, so export -> import -> export is byte-identical. The file is built beside `journal`
+// and renamed there by finish(), so `journal` never holds part of an import: an importer dropped
+// or killed before finish() leaves no file at `journal` (docs/FORMAT.md, "New files").
 class HUGO_API JournalImporter {
  public:
   // Fails with error.validation if `journal` already exists.
   static Result<std::unique_ptr<JournalImporter>> create(const std::filesystem::path& journal);
-  ~JournalImporter();
-  Status add(const Event& event);  // buffered; committed in large transactions
-  // Commits the rest; returns the number of events imported.
+  ~JournalImporter();  // without a successful finish(), removes what it built
+  // Buffered; committed in large transactions. codec.invalid (metadata seq, field) for an event
+  // that cannot follow the ones before it: a seq not above the previous one, another journal's id,
+  // or a row that could not be appended.
+  Status add(const Event& event);
+  // Commits the rest and renames the file into place; returns the number of events imported.
+  // error.validation if `journal` was created by someone else meanwhile (it is left as it is).
   Result<std::int64_t> finish();
 
   struct Impl;

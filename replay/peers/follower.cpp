@@ -23,7 +23,7 @@ bool is_fatal(const Error& error) {
 }
 
 Error unavailable(const std::string& url, std::string why) {
-  return Error(std::string(errc::replication_unavailable), "cannot follow " + url + ": " + why + " (will retry)")
+  return Error(std::string(errc::replication_unavailable), "cannot follow " + url + ": " + why)
       .with("url", url);
 }
 
@@ -198,7 +198,7 @@ Status HttpFollower::Impl::request(bool follow) {
       });
   if (!failure.ok()) return failure;  // nothing of an unfinished batch was committed
   if (stopping.load()) return ok_status();
-  if (!result) return unavailable(options.url, httplib::to_string(result.error()));
+  if (!result) return unavailable(options.url, "the request failed: " + httplib::to_string(result.error()) + " error");
   if (result->status != 200) return check_owner(*result);
   if (splitter.partial_bytes() > 0) {
     return peers::malformed_stream("the stream ended in the middle of a line (" +

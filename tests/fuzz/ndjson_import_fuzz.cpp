@@ -102,7 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const hugo::Event& e : events) {
       hugo::Status added = (*importer)->add(e);
       if (!added.ok()) {
-        FUZZ_CHECK(added.error().code() == hugo::errc::validation, "add failed with %s",
+        FUZZ_CHECK(added.error().code() == hugo::errc::codec_invalid, "add failed with %s",
                    added.error().to_string().c_str());
         added_all = false;
         break;
