@@ -97,7 +97,11 @@ Status JournalImporter::add(const Event& input) {
   e.source_event_id = e.seq;
   e.recorded_at = e.occurred_at;
   if (Status valid = rows::validate_for_append(e); !valid.ok()) {
-    return invalid_import(e.seq, "event", valid.error().message());
+    Error refused = invalid_import(e.seq, "event", valid.error().message());
+    for (const auto& [key, value] : valid.error().metadata()) {
+      if (!refused.find(key)) refused.with(key, value);
+    }
+    return refused;
   }
   m.last_seq = e.seq;
   m.pending.push_back(std::move(e));

@@ -426,6 +426,7 @@ Status TaskQueue::close() {
     if (q.closed) return ok_status();
     q.closed = true;
     q.changed.notify_all();
+    q.forget_depths(closing);
     // A queue that closes while active no longer counts among the active queues.
     if (q.options.metrics && q.backpressure && q.backpressure->announced_active()) {
       closing.add_up_down("hugo.taskqueue.backpressure.active", "queues", -1);

@@ -33,6 +33,8 @@ struct TaskQueue::Impl {
   mutable std::mutex mutex;
   std::condition_variable_any changed;  // pending grew or shrank, or the queue closed
   detail::QueueState state;
+  std::int64_t recorded_pending = 0;  // what taskqueue.pending / .active last added up to
+  std::int64_t recorded_active = 0;
   bool closed = false;
   std::optional<Error> failure;
   std::optional<detail::Backpressure> backpressure;
@@ -155,12 +157,27 @@ struct TaskQueue::Impl {
     }
   }
 
-  void record_depths(detail::MetricBuffer& m) const {
+  // taskqueue.pending and .active are up-down counters (Hugo's kind) fed with the change since
+  // the last record: buffers flushed after the lock in any order still sum to the queue's depth.
+  // Caller holds `mutex`.
+  void record_depths(detail::MetricBuffer& m) {
     if (!options.metrics) return;
-    m.set("taskqueue.pending", "items", static_cast<double>(state.pending_count()));
-    m.set("taskqueue.active", "leases", static_cast<double>(state.lease_count()));
-    m.record("taskqueue.pending.depth", "items", static_cast<double>(state.pending_count()));
-    m.record("taskqueue.active.depth", "leases", static_cast<double>(state.lease_count()));
+    const auto pending = static_cast<std::int64_t>(state.pending_count());
+    const auto active = static_cast<std::int64_t>(state.lease_count());
+    if (pending != recorded_pending) m.add_up_down("taskqueue.pending", "items", static_cast<double>(pending - recorded_pending));
+    if (active != recorded_active) m.add_up_down("taskqueue.active", "leases", static_cast<double>(active - recorded_active));
+    recorded_pending = pending;
+    recorded_active = active;
+    m.record("taskqueue.pending.depth", "items", static_cast<double>(pending));
+    m.record("taskqueue.active.depth", "leases", static_cast<double>(active));
+  }
+
+  // A closed queue takes its depths back out of the shared registry. Caller holds `mutex`.
+  void forget_depths(detail::MetricBuffer& m) {
+    if (!options.metrics) return;
+    if (recorded_pending != 0) m.add_up_down("taskqueue.pending", "items", static_cast<double>(-recorded_pending));
+    if (recorded_active != 0) m.add_up_down("taskqueue.active", "leases", static_cast<double>(-recorded_active));
+    recorded_pending = recorded_active = 0;
   }
 
   void check_backpressure(Aftermath& after) {

@@ -139,6 +139,8 @@ class HUGO_API HttpFollower {
   ReplicaPosition position() const;
   // Called (on the following thread) after each committed batch. Thread-safe: may be set or
   // replaced while run() or catch_up() runs; a batch committed after the call sees the new one.
+  // The previous callback may still be running, or run once more for a batch already in flight,
+  // after the setter returns: keep what it captures alive until run() has returned.
   void on_applied(std::function<void(const ReplicaPosition&)> callback);
 
   struct Impl;

@@ -256,7 +256,11 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* path, const char
   } catch (...) {  // nothing may unwind into libmicrohttpd's C frames
     res = HttpResponse{};
     res.status = 500;
-    res.body = d.options.error_body("the server failed to answer " + std::string(path) + "; retry later");
+    try {
+      res.body = d.options.error_body("the server failed to answer " + std::string(path) + "; retry later");
+    } catch (...) {
+      return MHD_NO;  // not even the error body could be built: libmicrohttpd closes the connection
+    }
   }
   try {
     return d.answer(c, res);

@@ -10,10 +10,13 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -71,13 +74,22 @@ std::unique_ptr<ReplicationServer> serve_with(const std::filesystem::path& journ
   return must(ReplicationServer::start(o));
 }
 
+// The client timeouts below are 1 s, times HUGO_TEST_TIME_FACTOR where a sanitizer stage slows
+// every thread down (tools/dev/test.sh sets it); a server starved by the attack misses them.
+int time_factor() {
+  const char* f = std::getenv("HUGO_TEST_TIME_FACTOR");
+  const int n = f ? std::atoi(f) : 1;
+  return n > 0 ? n : 1;
+}
+
 // What a well-behaved client must get while an attack runs: /healthz within a 1 s client
 // timeout, and a complete catch-up of an authenticated follower with 1 s timeouts.
 void served_while_attacked(ReplicationServer& server, Journal& owner, const std::filesystem::path& replica) {
+  const int seconds = time_factor();
   httplib::Client health(server.url());
-  health.set_connection_timeout(1, 0);
-  health.set_read_timeout(1, 0);
-  health.set_write_timeout(1, 0);
+  health.set_connection_timeout(seconds, 0);
+  health.set_read_timeout(seconds, 0);
+  health.set_write_timeout(seconds, 0);
   auto ok = health.Get("/healthz");
   REQUIRE_MESSAGE(ok, "healthz: " << (ok ? "" : httplib::to_string(ok.error())));
   CHECK(ok->status == 200);
@@ -85,8 +97,8 @@ void served_while_attacked(ReplicationServer& server, Journal& owner, const std:
   fo.url = server.url();
   fo.replica = replica;
   fo.token = kToken;
-  fo.connect_timeout = std::chrono::seconds(1);
-  fo.idle_timeout = std::chrono::seconds(1);
+  fo.connect_timeout = std::chrono::seconds(seconds);
+  fo.idle_timeout = std::chrono::seconds(seconds);
   auto follower = must(HttpFollower::open(fo));
   auto caught = follower->catch_up();
   REQUIRE_MESSAGE(caught.ok(), (caught.ok() ? std::string() : caught.error().to_string()));
@@ -157,11 +169,20 @@ TEST_CASE("slow headers from 40 connections do not starve /healthz or a follower
 }
 
 TEST_CASE("1000 connections from one address: beyond the per-address cap each gets a 503 with a JSON error") {
+  // 1000 client sockets plus the server's own exceed Debian's default soft limit of 1024 open
+  // files: raise it to the hard limit's allowance.
+  rlimit files{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &files) == 0);
+  if (files.rlim_cur < 4096) {
+    files.rlim_cur = std::min<rlim_t>(files.rlim_max, 4096);
+    REQUIRE_MESSAGE(::setrlimit(RLIMIT_NOFILE, &files) == 0, "cannot raise the open-file limit to 4096");
+  }
+  REQUIRE(files.rlim_cur >= 2048);
   TempDir dir;
   auto owner = must(Journal::open(dir / "owner.journal", fast_options()));
   append_workload(*owner, 100);
   auto server = serve_with(dir / "owner.journal", [](ReplicationServerOptions& o) {
-    o.header_timeout = std::chrono::seconds(4);
+    o.header_timeout = std::chrono::seconds(120);  // the admitted ones stay for the whole count
     o.max_connections = 256;
     o.max_connections_per_address = 64;
   });
@@ -178,22 +199,22 @@ TEST_CASE("1000 connections from one address: beyond the per-address cap each ge
   }
   served_while_attacked(*server, *owner, dir / "replica.journal");
 
-  // Each connection gets its answer: a 503 (and the server closes it), or, when admitted, the
-  // close at the header deadline. Bounded: at most 300 rounds of 50 ms.
+  // Each connection beyond the cap gets its 503 and is closed; the 64 admitted ones wait for
+  // headers (the deadline is far away). Bounded: at most 1200 rounds of 50 ms.
   std::vector<std::string> received(kConnections);
   std::vector<bool> open(kConnections, true);
   int still = kConnections;
-  for (int round = 0; round < 300 && still > 0; ++round) {
+  for (int round = 0; round < 1200 && still > 64; ++round) {
     for (int i = 0; i < kConnections; ++i) {
       if (open[i] && !still_open(fds[i], received[i])) {
         open[i] = false;
         --still;
       }
     }
-    if (still > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (still > 64) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   for (int fd : fds) ::close(fd);
-  CHECK(still == 0);
+  CHECK(still == 64);
   int refused = 0;
   int cut = 0;
   for (const std::string& r : received) {
@@ -209,7 +230,7 @@ TEST_CASE("1000 connections from one address: beyond the per-address cap each ge
     ++refused;
   }
   CHECK(refused == kConnections - 64);
-  CHECK(cut == 64);
+  CHECK(cut == 64);  // still open: admitted, waiting for their headers
   httplib::Client metrics(server->url());
   auto text = metrics.Get("/metrics", {{"Authorization", std::string("Bearer ") + kToken}});
   REQUIRE(text);

@@ -200,6 +200,28 @@ TEST_CASE("a queue that closes while under backpressure leaves the active queues
   CHECK(metrics->value("hugo.taskqueue.backpressure.active", tags) == 0);
 }
 
+TEST_CASE("depth instruments emitted after the lock by racing threads still sum to the queue's depth") {
+  InstrumentedQueue iq;
+  auto& [f, metrics, listener, options] = iq;
+  auto q = f.open(options);
+  auto work = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      must(q->enqueue("t"));
+      if (i % 3 == 0) must(q->complete(must(q->lease("w")).token));
+    }
+  };
+  std::thread a(work, 300);
+  std::thread b(work, 300);
+  a.join();
+  b.join();
+  const MetricTags tags{{"taskqueue.name", "orders"}};
+  CHECK(metrics->value("taskqueue.pending", tags) == static_cast<double>(q->pending_count()));
+  CHECK(metrics->value("taskqueue.active", tags) == static_cast<double>(q->active_lease_count()));
+  CHECK(listener->named("taskqueue.pending").front().kind == MetricKind::UpDownCounter);
+  must(q->close());  // a closed queue takes its share back out
+  CHECK(metrics->value("taskqueue.pending", tags) == 0);
+}
+
 TEST_CASE("constant tags are validated") {
   test::QueueFixture f;
   auto check = [&](MetricTags tags, const char* why) {
