@@ -2,6 +2,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/maintenance.hpp>
 
+#include "journal/queue_guard.hpp"
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
 #include "journal/writer_lock.hpp"
@@ -19,6 +20,18 @@ Error invalid_import(std::int64_t seq, std::string why) {
       .with("seq", std::to_string(seq));
 }
 
+// codec.invalid: the input is well-formed, but the event cannot follow the ones before it.
+Error invalid_transition(const Event& e, const std::string& rule) {
+  return Error(std::string(errc::codec_invalid),
+               "cannot import event " + std::to_string(e.seq) + ": " + std::string(to_string(e.kind)) + " of task " +
+                   std::to_string(e.task_id) + " in queue '" + e.queue + "' is not a valid transition: " + rule +
+                   " (fix the input, or import with skip-invalid to leave such events out)")
+      .with("seq", std::to_string(e.seq))
+      .with("task", std::to_string(e.task_id))
+      .with("kind", std::string(to_string(e.kind)))
+      .with("rule", rule);
+}
+
 }  // namespace
 
 struct JournalImporter::Impl {
@@ -28,6 +41,9 @@ struct JournalImporter::Impl {
   std::optional<rows::Meta> meta;
   std::optional<rows::EventInserter> inserter;
   std::vector<Event> pending;
+  ImportOptions options;
+  detail::QueueGuard history;  // every queue's fold so far, to check each event's transition
+  std::vector<SkippedRow> skipped;
   std::int64_t last_seq = 0;
   std::int64_t imported = 0;
   bool finished = false;
@@ -60,7 +76,8 @@ struct JournalImporter::Impl {
 JournalImporter::JournalImporter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 JournalImporter::~JournalImporter() = default;
 
-Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::filesystem::path& journal) {
+Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::filesystem::path& journal,
+                                                                 ImportOptions options) {
   std::error_code ec;
   if (std::filesystem::exists(journal, ec)) {
     return Error(std::string(errc::validation),
@@ -69,6 +86,7 @@ Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::file
   }
   auto impl = std::make_unique<Impl>();
   impl->path = journal;
+  impl->options = options;
   HUGO_ASSIGN_OR_RETURN(impl->lock, WriterLock::acquire(journal));
   HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(journal, sql::OpenMode::ReadWriteCreate, std::chrono::milliseconds(5000)));
   HUGO_TRY(impl->db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
@@ -89,11 +107,19 @@ Status JournalImporter::add(const Event& input) {
   e.source_event_id = e.seq;
   e.recorded_at = e.occurred_at;
   if (Status valid = rows::validate_for_append(e); !valid.ok()) return invalid_import(e.seq, valid.error().message());
+  if (auto rule = m.history.try_fold(e)) {
+    if (!m.options.skip_invalid) return invalid_transition(e, *rule);
+    m.skipped.push_back(SkippedRow{e.seq, e.task_id, e.kind, std::move(*rule)});
+    m.last_seq = e.seq;
+    return ok_status();
+  }
   m.last_seq = e.seq;
   m.pending.push_back(std::move(e));
   if (m.pending.size() >= kRowsPerTransaction) HUGO_TRY(m.flush());
   return ok_status();
 }
+
+const std::vector<SkippedRow>& JournalImporter::skipped() const { return impl_->skipped; }
 
 Result<std::int64_t> JournalImporter::finish() {
   Impl& m = *impl_;
