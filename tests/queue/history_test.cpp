@@ -169,6 +169,28 @@ TEST_CASE("raw lifecycles stay valid while a TaskQueue on another queue keeps ap
   CHECK(f.open(f.options("busy"))->pending_count() == 0);
 }
 
+TEST_CASE("with no recent events in memory the check catches up from the file") {
+  test::TempDir dir;
+  JournalOptions options;
+  options.durability = Durability::Process;
+  options.recent_events = 0;
+  auto journal = std::shared_ptr<Journal>(must(Journal::open(dir / "j.db", options)).release());
+  TaskQueueOptions qo;
+  qo.name = "orders";
+  qo.run_sweeper = false;
+  OwnershipToken token;
+  {
+    auto q = must(TaskQueue::open(journal, qo));
+    for (int i = 0; i < 50; ++i) must(q->enqueue("x"));
+    token = must(q->lease("w", Wait::none())).token;
+  }
+  must(journal->append(on_lease(K::Completed, "orders", token.task_id, 1, token.lease_id)));
+  const auto again = journal->append(on_lease(K::Completed, "orders", token.task_id, 1, token.lease_id));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code() == errc::validation);
+  CHECK(must(TaskQueue::open(journal, qo))->pending_count() == 49);
+}
+
 TEST_CASE("a damaged history fails a strict open naming the seq and rule, and opens with SkipInvalid") {
   test::QueueFixture f;
   const std::int64_t task = must(f.journal->append(test::enqueued("orders", "x")));
