@@ -4,6 +4,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/maintenance.hpp>
 
+#include "journal/queue_guard.hpp"
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
 #include "journal/staged_file.hpp"
@@ -23,6 +24,18 @@ Error invalid_import(std::int64_t seq, std::string_view field, std::string why) 
       .with("field", std::string(field));
 }
 
+// codec.invalid: the input is well-formed, but the event cannot follow the ones before it.
+Error invalid_transition(const Event& e, const std::string& rule) {
+  return Error(std::string(errc::codec_invalid),
+               "cannot import event " + std::to_string(e.seq) + ": " + std::string(to_string(e.kind)) + " of task " +
+                   std::to_string(e.task_id) + " in queue '" + e.queue + "' is not a valid transition: " + rule +
+                   " (fix the input, or import with skip-invalid to leave such events out)")
+      .with("seq", std::to_string(e.seq))
+      .with("task", std::to_string(e.task_id))
+      .with("kind", std::string(to_string(e.kind)))
+      .with("rule", rule);
+}
+
 }  // namespace
 
 struct JournalImporter::Impl {
@@ -31,6 +44,9 @@ struct JournalImporter::Impl {
   std::optional<rows::Meta> meta;
   std::optional<rows::EventInserter> inserter;
   std::vector<Event> pending;
+  ImportOptions options;
+  detail::QueueGuard history;  // every queue's fold so far, to check each event's transition
+  std::vector<SkippedRow> skipped;
   std::int64_t last_seq = 0;
   std::int64_t imported = 0;
   bool finished = false;
@@ -64,7 +80,8 @@ struct JournalImporter::Impl {
 JournalImporter::JournalImporter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 JournalImporter::~JournalImporter() = default;
 
-Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::filesystem::path& journal) {
+Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::filesystem::path& journal,
+                                                                 ImportOptions options) {
   std::error_code ec;
   if (std::filesystem::exists(journal, ec)) {
     return Error(std::string(errc::validation),
@@ -75,6 +92,7 @@ Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::file
   HUGO_ASSIGN_OR_RETURN(impl->file, staged::StagedFile::begin(journal, "import"));
   HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(impl->file.temp(), sql::OpenMode::ReadWriteCreate,
                                                 std::chrono::milliseconds(5000)));
+  impl->options = options;
   HUGO_TRY(impl->db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
   return std::unique_ptr<JournalImporter>(new JournalImporter(std::move(impl)));
 }
@@ -103,11 +121,19 @@ Status JournalImporter::add(const Event& input) {
     }
     return refused;
   }
+  if (auto rule = m.history.try_fold(e)) {
+    if (!m.options.skip_invalid) return invalid_transition(e, *rule);
+    m.skipped.push_back(SkippedRow{e.seq, e.task_id, e.kind, std::move(*rule)});
+    m.last_seq = e.seq;
+    return ok_status();
+  }
   m.last_seq = e.seq;
   m.pending.push_back(std::move(e));
   if (m.pending.size() >= kRowsPerTransaction) HUGO_TRY(m.flush());
   return ok_status();
 }
+
+const std::vector<SkippedRow>& JournalImporter::skipped() const { return impl_->skipped; }
 
 Result<std::int64_t> JournalImporter::finish() {
   Impl& m = *impl_;

@@ -9,10 +9,16 @@
 // nothing uncommitted is ever reported as committed. Reads use `reader_db_` under `read_mutex_`.
 // After a commit the writer also keeps the batch's events (immutable from then on, shared by
 // pointer) in `recent`, under `mutex`, for read_recent(): readers copy them outside the mutex.
+// A batch's events are never changed once the writer takes it (`writing`, until its commit is
+// reported), so code under `mutex` may read every accepted event: committed ones in `recent` or
+// the file, the one being written in `writing`, the rest in `batches`. The raw path's queue check
+// (QueueGuard, docs/QUEUE.md) relies on this; `guard_mutex` serializes the checked appends.
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
 #include "journal/file_identity.hpp"
+#include "journal/journal_access.hpp"
+#include "journal/queue_guard.hpp"
 #include "journal/wal_checkpointer.hpp"
 #include "journal/wal_files.hpp"
 #include "journal/planted.hpp"
@@ -65,7 +71,9 @@ struct Committed {
     return n;
   }
 
-  static Committed of(std::vector<Event> events) {
+  // Shares the batch's events without copying or moving them: they stay readable in `writing`.
+  static Committed of(const std::shared_ptr<Batch>& batch) {
+    const std::vector<Event>& events = batch->events;
     Committed c;
     c.first = events.front().seq;
     c.last = events.back().seq;
@@ -75,7 +83,7 @@ struct Committed {
       c.bytes += e.queue.size() + size(e.payload) + size(e.owner_peer_id) + size(e.source_peer_id) +
                  size(e.journal_id) + (e.error ? owned_bytes(*e.error) : 0);
     }
-    c.events = std::make_shared<const std::vector<Event>>(std::move(events));
+    c.events = std::shared_ptr<const std::vector<Event>>(batch, &batch->events);
     return c;
   }
 };
@@ -113,6 +121,7 @@ struct Journal::Impl {
   mutable std::condition_variable work_cv;    // writer waits for batches
   mutable std::condition_variable commit_cv;  // readers of durable_seq wait for commits
   std::deque<std::shared_ptr<Batch>> batches;
+  std::shared_ptr<Batch> writing;  // the batch the writer is committing; its events stay unchanged
   std::int64_t last_accepted = 0;
   std::int64_t durable = 0;
   std::size_t last_batch_size = 1;
@@ -125,6 +134,12 @@ struct Journal::Impl {
   std::thread writer;
 
   mutable std::mutex read_mutex;
+
+  // Raw appends' queue check. The guard's fold is used under `guard_mutex` (taken before `mutex`:
+  // one checked append at a time folds committed rows from the file without holding `mutex`), its
+  // claims under `mutex`; admit() runs under both.
+  std::mutex guard_mutex;
+  detail::QueueGuard guard;
 
   Status configure_writer() {
     HUGO_ASSIGN_OR_RETURN(sql::Stmt mode, writer_db.prepare("PRAGMA journal_mode = WAL"));
@@ -189,6 +204,7 @@ struct Journal::Impl {
       }
       std::shared_ptr<Batch> batch = std::move(batches.front());
       batches.pop_front();
+      writing = batch;
       lock.unlock();
 
       // The commit runs the checkpointer's hook: WAL checkpoints need no call here.
@@ -196,9 +212,10 @@ struct Journal::Impl {
       const std::int64_t last_seq = batch->events.back().seq;
       const std::size_t size = batch->events.size();
       std::optional<Committed> committed;
-      if (status.ok() && options.recent_events > 0) committed = Committed::of(std::move(batch->events));
+      if (status.ok() && options.recent_events > 0) committed = Committed::of(batch);
 
       lock.lock();
+      writing.reset();
       std::vector<Committed> evicted;
       if (status.ok()) {
         durable = last_seq;
@@ -234,7 +251,18 @@ struct Journal::Impl {
 
   // Assigns seqs and the journal-filled fields of `events` (in place), validates them, and
   // queues them in one batch. All or nothing: a refused group consumes no seq.
-  AppendTicket accept(Event* events, std::size_t count, bool move_in) {
+  AppendTicket accept(Event* events, std::size_t count, bool move_in, bool checked) {
+    std::unique_lock<std::mutex> guarding;
+    if (checked && detail::QueueGuard::may_need_check(events, count)) {
+      guarding = std::unique_lock(guard_mutex);
+      std::int64_t committed = 0;
+      {
+        std::lock_guard lock(mutex);
+        committed = durable;
+      }
+      // Most of the catching up, without holding up other appends.
+      if (Status read = fold_file(committed); !read.ok()) return {0, count, ready_future(read.error())};
+    }
     std::unique_lock lock(mutex);
     if (failure) return {0, count, ready_future(*failure)};
     if (closing) {
@@ -259,6 +287,11 @@ struct Journal::Impl {
         return {0, count, ready_future(std::move(valid))};
       }
     }
+    if (guarding && detail::QueueGuard::needs_check(events, count)) {
+      Status admitted = fold_accepted();
+      if (admitted.ok()) admitted = guard.admit(events, count);
+      if (!admitted.ok()) return {0, count, ready_future(std::move(admitted))};
+    }
     const std::int64_t first = last_accepted + 1;
     last_accepted += static_cast<std::int64_t>(count);
     if (batches.empty() || batches.back()->events.size() + count > options.max_batch) {
@@ -279,6 +312,48 @@ struct Journal::Impl {
     lock.unlock();
     if (wake_writer) work_cv.notify_one();
     return ticket;
+  }
+
+  // Folds committed rows above the guard's position, up to `until`, from the file. Caller holds
+  // guard_mutex, and may hold `mutex` (lock order: mutex, then read_mutex).
+  Status fold_file(std::int64_t until) {
+    while (guard.folded_through() < until) {
+      std::vector<Event> rows;
+      {
+        std::lock_guard read_lock(read_mutex);
+        if (!selector) return Error(std::string(errc::journal_closed), "append after the journal was closed");
+        HUGO_ASSIGN_OR_RETURN(rows, selector->read(guard.folded_through(), 4096));
+      }
+      if (rows.empty()) break;  // the rest is not readable yet: fold_accepted() takes it from memory
+      for (const Event& e : rows) {
+        if (e.seq > until) return ok_status();
+        guard.fold(e);
+      }
+    }
+    return ok_status();
+  }
+
+  // Under guard_mutex and `mutex`: folds every accepted row the guard has not seen, committed
+  // (from `recent`, else the file) or not (`writing`, then `batches`), so that it stands just
+  // before the next seq.
+  Status fold_accepted() {
+    if (guard.folded_through() < durable) {
+      if (!recent.empty() && recent.front().first <= guard.folded_through() + 1) {
+        for (const Committed& c : recent) {
+          if (c.last <= guard.folded_through()) continue;
+          for (const Event& e : *c.events) guard.fold(e);
+        }
+      } else {
+        HUGO_TRY(fold_file(durable));
+      }
+    }
+    const auto fold_batch = [&](const Batch& batch) {
+      if (batch.events.empty() || batch.events.back().seq <= guard.folded_through()) return;
+      for (const Event& e : batch.events) guard.fold(e);
+    };
+    if (writing) fold_batch(*writing);
+    for (const auto& batch : batches) fold_batch(*batch);
+    return ok_status();
   }
 
   Status close() {
@@ -364,11 +439,26 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& path
   return std::unique_ptr<Journal>(new Journal(std::move(impl)));
 }
 
-AppendTicket Journal::append_async(Event event) { return impl_->accept(&event, 1, true); }
+AppendTicket Journal::append_async(Event event) { return impl_->accept(&event, 1, true, true); }
 
 AppendTicket Journal::append_group_async(std::vector<Event>& events) {
   if (events.empty()) return {0, 0, ready_future(ok_status())};
-  return impl_->accept(events.data(), events.size(), false);
+  return impl_->accept(events.data(), events.size(), false, true);
+}
+
+AppendTicket detail::JournalAccess::append_group_unchecked(Journal& journal, std::vector<Event>& events) {
+  if (events.empty()) return {0, 0, ready_future(ok_status())};
+  return journal.impl_->accept(events.data(), events.size(), false, false);
+}
+
+void detail::JournalAccess::claim_queue(Journal& journal, const std::string& name) {
+  std::lock_guard lock(journal.impl_->mutex);
+  journal.impl_->guard.claim(name);
+}
+
+void detail::JournalAccess::release_queue(Journal& journal, const std::string& name) {
+  std::lock_guard lock(journal.impl_->mutex);
+  journal.impl_->guard.release(name);
 }
 
 Result<std::int64_t> Journal::append(Event event) { return append_async(std::move(event)).wait(); }

@@ -130,7 +130,13 @@ class RowScanner {
 
 }  // namespace
 
-Status load_queue(const std::filesystem::path& path, const std::string& queue, QueueState& state) {
+SkippedRow skipped_row(const RowFacts& row, const Error& refusal) {
+  const std::string* rule = refusal.find("rule");
+  return SkippedRow{row.seq, row.task, row.kind, rule ? *rule : refusal.message()};
+}
+
+Status load_queue(const std::filesystem::path& path, const std::string& queue, QueueState& state, RecoveryMode mode,
+                  std::vector<SkippedRow>* skipped) {
   HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(db, version));
@@ -169,7 +175,10 @@ Status load_queue(const std::filesystem::path& path, const std::string& queue, Q
         facts.has_payload = true;  // hydration reads NULL as no payload
         facts.has_error = true;    // and NULL as no error
         facts.error_unknown = true;
-        HUGO_TRY(state.apply(facts));
+        if (Status applied = state.apply(facts); !applied.ok()) {
+          if (mode == RecoveryMode::Strict || !skipped) return applied;
+          skipped->push_back(skipped_row(facts, applied.error()));  // the state is unchanged
+        }
       }
       scanner.give_back(std::move(chunk));
     }

@@ -7,12 +7,19 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace hugo::detail {
 
 // Applies every committed row of `queue` in seq order to `state`, reading only the integer
 // columns, then reads the payload and last error of the tasks still live (and dead letters).
 // Reads in bounded batches, each its own short read transaction. Memory: live tasks only.
-Status load_queue(const std::filesystem::path& journal_path, const std::string& queue, QueueState& state);
+// A row that is not a valid transition fails the load (Strict) or is appended to `skipped`
+// and left out (SkipInvalid).
+Status load_queue(const std::filesystem::path& journal_path, const std::string& queue, QueueState& state,
+                  RecoveryMode mode = RecoveryMode::Strict, std::vector<SkippedRow>* skipped = nullptr);
+
+// The SkippedRow for `row`, refused by QueueState::apply with `refusal`.
+SkippedRow skipped_row(const RowFacts& row, const Error& refusal);
 
 }  // namespace hugo::detail

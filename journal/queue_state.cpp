@@ -18,6 +18,13 @@ const char* phase_name(Phase p) {
   return "?";
 }
 
+// "task 7 does not exist" / "task 7 is leased, not pending".
+std::string not_in_phase(std::int64_t task, const TaskState* t, Phase wanted) {
+  const std::string name = "task " + std::to_string(task);
+  if (!t) return name + " does not exist";
+  return name + " is " + phase_name(t->phase) + ", not " + phase_name(wanted);
+}
+
 // FNV-1a, 64-bit: a stable digest independent of the standard library's hash.
 struct Digest {
   std::uint64_t h = 1469598103934665603ull;
@@ -85,13 +92,15 @@ RowFacts facts_of(const rows::RowHeader& h) {
   return r;
 }
 
-Status QueueState::invalid(const RowFacts& row, const char* why) const {
+Status QueueState::invalid(const RowFacts& row, const std::string& rule) const {
   std::string message = "journal row " + std::to_string(row.seq) + " (" + std::string(to_string(row.kind)) +
-                        " of task " + std::to_string(row.task) + ") is not a valid transition: " + why +
+                        " of task " + std::to_string(row.task) + ") is not a valid transition: " + rule +
                         " (run `hugo-journal verify` for a full report)";
   return Error(std::string(errc::journal_corrupt), std::move(message))
       .with("seq", std::to_string(row.seq))
-      .with("task", std::to_string(row.task));
+      .with("task", std::to_string(row.task))
+      .with("kind", std::string(to_string(row.kind)))
+      .with("rule", rule);
 }
 
 const TaskState* QueueState::task(std::int64_t id) const {
@@ -145,8 +154,8 @@ Status QueueState::apply(const RowFacts& row) {
   TaskState* t = task(row.task);
   switch (row.kind) {
     case EventKind::Enqueued: {
-      if (row.task != row.seq) return invalid(row, "an Enqueued row must be its own task");
-      if (t) return invalid(row, "the task already exists");
+      if (row.task != row.seq) return invalid(row, "an Enqueued row must be its own task (task id = its seq)");
+      if (t) return invalid(row, "task " + std::to_string(row.task) + " already exists");
       TaskState fresh;
       fresh.task_id = row.task;
       fresh.attempt = row.attempt;
@@ -158,7 +167,7 @@ Status QueueState::apply(const RowFacts& row) {
       return ok_status();
     }
     case EventKind::Restored: {
-      if (t && t->phase != Phase::Dead) return invalid(row, "the task is still live");
+      if (t && t->phase != Phase::Dead) return invalid(row, "task " + std::to_string(row.task) + " is still " + phase_name(t->phase));
       if (t) {
         dead_.erase(t->dead_seq);
       } else {
@@ -175,8 +184,11 @@ Status QueueState::apply(const RowFacts& row) {
       return ok_status();
     }
     case EventKind::LeaseGranted: {
-      if (!t || t->phase != Phase::Pending) return invalid(row, "the task is not pending");
-      if (row.attempt != t->attempt) return invalid(row, "the attempt differs from the pending task's");
+      if (!t || t->phase != Phase::Pending) return invalid(row, not_in_phase(row.task, t, Phase::Pending));
+      if (row.attempt != t->attempt) {
+        return invalid(row, "attempt " + std::to_string(row.attempt) + " differs from the pending task's attempt " +
+                                std::to_string(t->attempt));
+      }
       if (!row.token || row.token->lease_id != row.seq) return invalid(row, "the lease id must be the row's seq");
       leave_pending(*t);
       t->phase = Phase::Leased;
@@ -199,9 +211,13 @@ Status QueueState::apply(const RowFacts& row) {
       if (!row.token) return invalid(row, "the row has no ownership token");
       LeaseState* l = lease(row.token->lease_id);
       if (!l || !t || l->task_id != row.task || t->lease_id != l->lease_id) {
-        return invalid(row, "the lease is not active");
+        return invalid(row, "lease " + std::to_string(row.token->lease_id) + " of task " + std::to_string(row.task) +
+                                " is not active");
       }
-      if (row.token->attempt != l->attempt) return invalid(row, "the token's attempt differs from the lease's");
+      if (row.token->attempt != l->attempt) {
+        return invalid(row, "the token's attempt " + std::to_string(row.token->attempt) + " differs from lease " +
+                                std::to_string(l->lease_id) + "'s attempt " + std::to_string(l->attempt));
+      }
       if (row.kind == EventKind::Heartbeat) {
         l->last_heartbeat = row.at;
         l->expires_at = row.lease_expiration.value_or(l->expires_at);
@@ -219,13 +235,16 @@ Status QueueState::apply(const RowFacts& row) {
       return ok_status();
     }
     case EventKind::Requeued: {
-      if (!t) return invalid(row, "the task does not exist");
+      if (!t) return invalid(row, "task " + std::to_string(row.task) + " does not exist");
       if (t->phase == Phase::AwaitingRequeue) {
-        if (row.attempt != t->attempt + 1) return invalid(row, "a requeue must carry attempt + 1");
+        if (row.attempt != t->attempt + 1) {
+          return invalid(row, "a requeue must carry attempt " + std::to_string(t->attempt + 1) + ", not " +
+                                  std::to_string(row.attempt));
+        }
       } else if (t->phase == Phase::Dead) {
         dead_.erase(t->dead_seq);  // an operator's requeue of a dead letter
       } else {
-        return invalid(row, std::string("the task is ").append(phase_name(t->phase)).c_str());
+        return invalid(row, "task " + std::to_string(row.task) + " is " + phase_name(t->phase) + ", not awaiting requeue or dead-lettered");
       }
       t->attempt = row.attempt;
       t->available_at = row.available_at.value_or(row.at);
@@ -243,7 +262,9 @@ Status QueueState::apply(const RowFacts& row) {
     }
     case EventKind::DeadLettered: {
       if (!t || (t->phase != Phase::AwaitingRequeue && t->phase != Phase::Pending)) {
-        return invalid(row, "only a pending task or one awaiting requeue can be dead-lettered");
+        return invalid(row, (t ? "task " + std::to_string(row.task) + " is " + phase_name(t->phase)
+                               : "task " + std::to_string(row.task) + " does not exist") +
+                                "; only a pending task or one awaiting requeue can be dead-lettered");
       }
       if (t->phase == Phase::Pending) leave_pending(*t);
       t->phase = Phase::Dead;
@@ -256,7 +277,7 @@ Status QueueState::apply(const RowFacts& row) {
       return ok_status();
     }
     case EventKind::Drained: {
-      if (!t || t->phase != Phase::Pending) return invalid(row, "the task is not pending");
+      if (!t || t->phase != Phase::Pending) return invalid(row, not_in_phase(row.task, t, Phase::Pending));
       leave_pending(*t);
       tasks_.erase(row.task);
       return ok_status();

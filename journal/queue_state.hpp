@@ -92,8 +92,9 @@ struct LeaseState {
 
 class QueueState {
  public:
-  // Applies one row of this queue. Returns journal.corrupt (metadata seq, task) when the row is
-  // not a valid transition from the task's current phase; the state is then unchanged.
+  // Applies one row of this queue. Returns journal.corrupt (metadata seq, task, kind and `rule`,
+  // the broken rule in words) when the row is not a valid transition from the task's current
+  // phase; the state is then unchanged, so a caller may skip the row and go on.
   Status apply(const RowFacts& row);
 
   const TaskState* task(std::int64_t task_id) const;
@@ -128,7 +129,7 @@ class QueueState {
   QueueSnapshot snapshot(const std::string& queue) const;
 
  private:
-  Status invalid(const RowFacts& row, const char* why) const;
+  Status invalid(const RowFacts& row, const std::string& rule) const;
   void make_pending(TaskState& t, std::int64_t order);
   void leave_pending(TaskState& t);
   void take_payload(TaskState& t, const RowFacts& row);

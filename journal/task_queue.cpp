@@ -116,8 +116,11 @@ Result<std::unique_ptr<TaskQueue>> TaskQueue::open(std::shared_ptr<Journal> jour
           .with("queue", options.name);
     }
   }
+  detail::JournalAccess::claim_queue(*journal, options.name);  // raw lifecycle appends now refused
   // Captures its own copy of the key: `options` is moved into the queue below.
-  auto release_name = [key = std::make_pair(static_cast<const Journal*>(journal.get()), options.name)] {
+  auto release_name = [key = std::make_pair(static_cast<const Journal*>(journal.get()), options.name),
+                       raw = journal.get()] {
+    detail::JournalAccess::release_queue(*raw, key.second);
     std::lock_guard lock(g_registry_mutex);
     g_open_queues.erase(key);
   };
@@ -131,7 +134,14 @@ Result<std::unique_ptr<TaskQueue>> TaskQueue::open(std::shared_ptr<Journal> jour
   impl->backpressure.emplace(impl->options.backpressure, report, impl->clock->now());
 
   Status loaded = journal->flush();
-  if (loaded.ok()) loaded = detail::load_queue(journal->path(), impl->options.name, impl->state);
+  if (loaded.ok()) {
+    loaded = detail::load_queue(journal->path(), impl->options.name, impl->state, impl->options.recovery,
+                                &impl->skipped);
+  }
+  if (loaded.ok() && !impl->skipped.empty() && impl->options.metrics) {
+    impl->options.metrics->add("taskqueue.recovery.skipped", "rows", {{"taskqueue.name", impl->options.name}},
+                               static_cast<double>(impl->skipped.size()));
+  }
   if (loaded.ok()) loaded = impl->repair_awaiting_requeue();
   if (!loaded.ok()) {
     release_name();
@@ -440,6 +450,7 @@ Status TaskQueue::close() {
   {
     std::lock_guard lock(g_registry_mutex);
     g_open_queues.erase({q.journal.get(), q.options.name});
+    detail::JournalAccess::release_queue(*q.journal, q.options.name);
   }
   return q.journal->flush();
 }
@@ -466,8 +477,12 @@ std::vector<DeadLetter> TaskQueue::dead_letters() const {
 
 QueueSnapshot TaskQueue::snapshot() const {
   std::lock_guard lock(impl_->mutex);
-  return impl_->state.snapshot(impl_->options.name);
+  QueueSnapshot s = impl_->state.snapshot(impl_->options.name);
+  s.skipped = impl_->skipped;
+  return s;
 }
+
+std::vector<SkippedRow> TaskQueue::skipped_rows() const { return impl_->skipped; }  // constant after open()
 
 const std::string& TaskQueue::name() const { return impl_->options.name; }
 

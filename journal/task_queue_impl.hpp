@@ -6,6 +6,7 @@
 #include <hugo/task_queue.hpp>
 
 #include "journal/backpressure.hpp"
+#include "journal/journal_access.hpp"
 #include "journal/queue_state.hpp"
 #include "journal/queue_telemetry.hpp"
 
@@ -35,6 +36,7 @@ struct TaskQueue::Impl {
   detail::QueueState state;
   std::int64_t recorded_pending = 0;  // what taskqueue.pending / .active last added up to
   std::int64_t recorded_active = 0;
+  std::vector<SkippedRow> skipped;  // set by open() (RecoveryMode::SkipInvalid), then constant
   bool closed = false;
   std::optional<Error> failure;
   std::optional<detail::Backpressure> backpressure;
@@ -107,7 +109,8 @@ struct TaskQueue::Impl {
 
   // Appends `events` as one atomic group and applies them to the state. Caller holds `mutex`.
   Result<AppendTicket> commit(std::vector<Event>& events, Aftermath& after) {
-    AppendTicket ticket = journal->append_group_async(events);
+    // Checked against `state` by the caller: the raw path's queue check is not needed.
+    AppendTicket ticket = detail::JournalAccess::append_group_unchecked(*journal, events);
     if (ticket.seq == 0) {
       Status refused = ticket.durable.get();  // refused at once: validation or a failed journal
       if (refused.ok()) return Error(std::string(errc::journal_io), "the journal refused the append");

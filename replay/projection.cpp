@@ -8,7 +8,7 @@
 
 namespace hugo {
 
-Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesystem::path& journal) {
+Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesystem::path& journal, RecoveryMode mode) {
   std::vector<std::string> queues;
   {
     HUGO_TRY(rows::check_journal_file(journal));
@@ -24,8 +24,11 @@ Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesyst
   std::map<std::string, QueueSnapshot> out;
   for (const std::string& queue : queues) {
     detail::QueueState state;
-    HUGO_TRY(detail::load_queue(journal, queue, state));
-    out.emplace(queue, state.snapshot(queue));
+    std::vector<SkippedRow> skipped;
+    HUGO_TRY(detail::load_queue(journal, queue, state, mode, &skipped));
+    QueueSnapshot snapshot = state.snapshot(queue);
+    snapshot.skipped = std::move(skipped);
+    out.emplace(queue, std::move(snapshot));
   }
   return out;
 }

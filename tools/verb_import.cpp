@@ -21,8 +21,19 @@ namespace {
 
 struct Options {
   std::string journal;
+  bool skip_invalid = false;
   bool json = false;
 };
+
+// One warning line on stderr per event --skip-invalid left out.
+void warn_skipped(const std::vector<SkippedRow>& skipped) {
+  for (const SkippedRow& r : skipped) {
+    const std::string line = "hugo-journal: import: skipped event " + std::to_string(r.seq) + " (" +
+                             std::string(to_string(r.kind)) + " of task " + std::to_string(r.task_id) +
+                             "): not a valid transition: " + r.rule + "\n";
+    std::fputs(line.c_str(), stderr);
+  }
+}
 
 // Feeds every line of stdin to the importer; returns the number of events.
 Result<std::int64_t> import_stdin(JournalImporter& importer, Progress& progress) {
@@ -63,20 +74,29 @@ Result<std::int64_t> import_stdin(JournalImporter& importer, Progress& progress)
 }
 
 int run(const Options& o) {
-  auto importer = JournalImporter::create(o.journal);
+  auto importer = JournalImporter::create(o.journal, ImportOptions{o.skip_invalid});
   if (!importer.ok()) return report("import", importer.error());
   Progress progress("import");
   auto imported = import_stdin(**importer, progress);
   Result<std::int64_t> finished = imported.ok() ? (*importer)->finish() : Result<std::int64_t>(imported.error());
   progress.finish();
+  const std::vector<SkippedRow> skipped = (*importer)->skipped();
   importer->reset();  // without finish(), removes the file it was building
   if (!finished.ok()) return report("import", finished.error());
+  warn_skipped(skipped);
   if (pick_format(o.json) == Format::Json) {
     std::string line;
     JsonObject object(line);
     object.str("path", o.journal).num("events", *finished);
+    if (o.skip_invalid) object.num("skipped", static_cast<std::int64_t>(skipped.size()));
     object.close();
     out_line(line);
+    return kExitOk;
+  }
+  if (o.skip_invalid) {
+    Table table(pick_format(false), {"path", "events", "skipped"});
+    table.row({o.journal, std::to_string(*finished), std::to_string(skipped.size())});
+    table.finish();
     return kExitOk;
   }
   Table table(pick_format(false), {"path", "events"});
@@ -92,6 +112,9 @@ void add_import(CLI::App& app, Verbs& verbs) {
   CLI::App* cmd = app.add_subcommand("import", "Rebuilds a journal from `export` NDJSON on stdin into a new file: "
                                                "same seqs, fields and journal id.");
   cmd->add_option("NEWJOURNAL", o->journal, "the journal file to create (must not exist)")->required();
+  cmd->add_flag("--skip-invalid", o->skip_invalid,
+                "leave out events that are not a valid transition of their queue, one warning each on stderr "
+                "(default: refuse the import, exit 3)");
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal import copy.journal < orders.ndjson\n"
               "  hugo-journal export orders.journal | hugo-journal import copy.journal");

@@ -1,6 +1,9 @@
-// hugo-journal info JOURNAL: identity, extent, size, durability and per-queue counts.
+// hugo-journal info JOURNAL: identity, extent, size, durability and per-queue counts. A queue
+// problem (rows that are not valid transitions, or rows the fold cannot read) is shown beside
+// the rest, never instead of it.
 #include "cli_json.hpp"
 #include "cli_table.hpp"
+#include "queue_problem.hpp"
 #include "verbs.hpp"
 
 #include <hugo/maintenance.hpp>
@@ -21,8 +24,12 @@ int run(const Options& o) {
   auto info = (*reader)->info();
   if (!info.ok()) return report("info", info.error());
   reader->reset();
-  auto queues = project_journal(o.journal);
-  if (!queues.ok()) return report("info", queues.error());
+  auto projected = project_journal(o.journal, RecoveryMode::SkipInvalid);
+  // The journal's own facts are shown whatever the queues' state: `problem` says why none are.
+  const std::map<std::string, QueueSnapshot> none;
+  const auto* queues = projected.ok() ? &*projected : &none;
+  const std::optional<std::string> problem =
+      projected.ok() ? std::nullopt : std::optional<std::string>(projected.error().code() + ": " + projected.error().message());
   const std::uint64_t file = file_bytes(o.journal);
   const std::uint64_t wal = file_bytes(wal_of(o.journal));
 
@@ -46,14 +53,18 @@ int run(const Options& o) {
     for (const auto& [name, snapshot] : *queues) {
       if (list.size() > 1) list += ',';
       JsonObject q(list);
+      const std::string queue_problem_text = queue_problem(snapshot);
       q.str("name", name)
           .num("pending", static_cast<std::int64_t>(snapshot.pending.size()))
           .num("active", static_cast<std::int64_t>(snapshot.leased.size()))
-          .num("dead", static_cast<std::int64_t>(snapshot.dead.size()));
+          .num("dead", static_cast<std::int64_t>(snapshot.dead.size()))
+          .num("skippedRows", static_cast<std::int64_t>(snapshot.skipped.size()))
+          .opt_str("problem", queue_problem_text.empty() ? std::nullopt : std::optional<std::string>(queue_problem_text));
       q.close();
     }
     list += ']';
     object.raw("queues", list);
+    object.opt_str("queuesProblem", problem);
     object.close();
     out_line(line);
     return kExitOk;
@@ -73,11 +84,15 @@ int run(const Options& o) {
   table.row({"role", info->role});
   table.row({"epoch", std::to_string(info->epoch)});
   table.row({"epoch_history", info->epoch_history});
+  if (problem) table.row({"queues_problem", *problem});
   table.row({"queues", std::to_string(queues->size())});
   for (const auto& [name, snapshot] : *queues) {
     table.row({"queue." + name + ".pending", std::to_string(snapshot.pending.size())});
     table.row({"queue." + name + ".active", std::to_string(snapshot.leased.size())});
     table.row({"queue." + name + ".dead", std::to_string(snapshot.dead.size())});
+    if (const std::string text = queue_problem(snapshot); !text.empty()) {
+      table.row({"queue." + name + ".problem", text});
+    }
   }
   table.finish();
   return kExitOk;

@@ -1,6 +1,8 @@
-// hugo-journal tasks JOURNAL: the live projection of every queue, one row per task.
+// hugo-journal tasks JOURNAL: the live projection of every queue, one row per task. A queue
+// whose history holds rows that are not valid transitions is shown without them, with a warning.
 #include "cli_json.hpp"
 #include "cli_table.hpp"
+#include "queue_problem.hpp"
 #include "verbs.hpp"
 
 #include <hugo/maintenance.hpp>
@@ -50,8 +52,11 @@ std::string time_cell(const std::optional<Timestamp>& t) { return t ? iso(*t) : 
 
 int run(const Options& o) {
   if (Status readable = check_journal(o.journal); !readable.ok()) return report("tasks", readable.error());
-  auto queues = project_journal(o.journal);
+  auto queues = project_journal(o.journal, RecoveryMode::SkipInvalid);
   if (!queues.ok()) return report("tasks", queues.error());
+  for (const auto& [name, snapshot] : *queues) {
+    if (o.queue.empty() || name == o.queue) warn_queue_problem("tasks", snapshot);
+  }
   const Format format = pick_format(o.json);
   std::unique_ptr<Table> table;
   if (format != Format::Json) {

@@ -30,6 +30,9 @@
 #include <vector>
 
 namespace hugo {
+namespace detail {
+struct JournalAccess;  // the library's own appends (journal/journal_access.hpp)
+}  // namespace detail
 
 struct JournalOptions {
   Durability durability = Durability::Fsync;
@@ -118,6 +121,9 @@ class HUGO_API Journal {
   // Appends several events atomically: they get consecutive seqs and commit in one transaction,
   // so a crash keeps all of them or none. Validation failure of any refuses all (no seq used).
   // Fills seq etc. in `events` as append_async does, so the caller sees the assigned values.
+  // Queue rows (append, append_async too): an event other than a plain Enqueued must be a valid
+  // transition of its queue after every row before it, else error.validation names the rule
+  // (docs/QUEUE.md, "Raw appends"); a queue open as a TaskQueue here takes only Enqueued rows.
   AppendTicket append_group_async(std::vector<Event>& events);
 
   // append_async + wait: returns the seq once its batch is durable at the configured Durability.
@@ -155,6 +161,7 @@ class HUGO_API Journal {
   struct Impl;
 
  private:
+  friend struct detail::JournalAccess;
   explicit Journal(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -21,8 +21,11 @@ namespace hugo {
 // Progress of a long operation: (units done, units total).
 using ProgressFn = std::function<void(std::int64_t done, std::int64_t total)>;
 
-// The live state of every queue in the journal (read-only fold of the committed rows).
-HUGO_API Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesystem::path& journal);
+// The live state of every queue in the journal (read-only fold of the committed rows). A row
+// that is not a valid transition fails it with journal.corrupt (Strict), or is left out and
+// listed in its queue's QueueSnapshot::skipped (SkipInvalid), as TaskQueueOptions::recovery.
+HUGO_API Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesystem::path& journal,
+                                                                      RecoveryMode mode = RecoveryMode::Strict);
 
 struct VerifyViolation {
   std::int64_t seq = 0;  // the offending row (0 for file-level findings)
@@ -44,20 +47,31 @@ struct VerifyReport {
 // starts a task. Violations are collected, not fatal; the Error is for an unreadable file.
 HUGO_API Result<VerifyReport> verify_journal(const std::filesystem::path& journal, ProgressFn progress = {});
 
+struct ImportOptions {
+  // An event that is not a valid transition of its queue after the events before it: false
+  // refuses it (codec.invalid, metadata seq, rule); true leaves it out and lists it in skipped().
+  bool skip_invalid = false;
+};
+
 // Rebuilds a journal from events (typically `hugo-journal export` NDJSON) into a new file,
 // keeping every seq, the journal id (from the first event's journalId, else a new one) and every
-// field, so export -> import -> export is byte-identical. The file is built beside `journal`
-// and renamed there by finish(), so `journal` never holds part of an import: an importer dropped
-// or killed before finish() leaves no file at `journal` (docs/FORMAT.md, "New files").
+// field, so export -> import -> export is byte-identical. Seqs must be strictly increasing, and
+// each queue's events must form a valid history (the fold TaskQueue::open runs; docs/QUEUE.md).
+// The file is built beside `journal` and renamed there by finish(), so `journal` never holds
+// part of an import: an importer dropped or killed before finish() leaves no file at `journal`
+// (docs/FORMAT.md, "New files").
 class HUGO_API JournalImporter {
  public:
   // Fails with error.validation if `journal` already exists.
-  static Result<std::unique_ptr<JournalImporter>> create(const std::filesystem::path& journal);
+  static Result<std::unique_ptr<JournalImporter>> create(const std::filesystem::path& journal,
+                                                         ImportOptions options = {});
   ~JournalImporter();  // without a successful finish(), removes what it built
   // Buffered; committed in large transactions. codec.invalid (metadata seq, field) for an event
   // that cannot follow the ones before it: a seq not above the previous one, another journal's id,
-  // or a row that could not be appended.
+  // a row that could not be appended, or (metadata rule) a transition its queue cannot take.
   Status add(const Event& event);
+  // The events add() left out under ImportOptions::skip_invalid, in seq order.
+  const std::vector<SkippedRow>& skipped() const;
   // Commits the rest and renames the file into place; returns the number of events imported.
   // error.validation if `journal` was created by someone else meanwhile (it is left as it is).
   Result<std::int64_t> finish();

@@ -120,6 +120,20 @@ struct BackpressureOptions {
   std::function<void(const BackpressureSignal&)> on_change;
 };
 
+// How a queue treats a stored row that is not a valid transition (docs/QUEUE.md, "Recovery").
+enum class RecoveryMode {
+  Strict,       // the open fails with journal.corrupt naming the row's seq and the broken rule
+  SkipInvalid,  // the row is left out of the state and listed (SkippedRow); the open goes on
+};
+
+// A stored row that RecoveryMode::SkipInvalid left out. The row stays in the journal.
+struct SkippedRow {
+  std::int64_t seq = 0;
+  std::int64_t task_id = 0;
+  EventKind kind = EventKind::Enqueued;
+  std::string rule;  // the broken rule, e.g. "lease 3 of task 7 is not active"
+};
+
 struct TaskQueueOptions {
   std::string name;  // required; several named queues can share one journal
   std::size_t capacity = 512;  // bound on pending tasks for enqueue (requeues never block)
@@ -137,6 +151,9 @@ struct TaskQueueOptions {
   // Runs sweep_expired() every sweep_interval on a background thread. Tests turn it off and
   // call sweep_expired() themselves under a ManualClock.
   bool run_sweeper = true;
+  // Rows that are not valid transitions: Strict refuses the open; SkipInvalid opens without them,
+  // lists them in skipped_rows() and counts them in taskqueue.recovery.skipped (rows).
+  RecoveryMode recovery = RecoveryMode::Strict;
   // Owner recorded on leases when lease() is given an empty owner.
   std::string default_owner = "default";
   // Hugo's queue instruments (reference §1.9), tagged taskqueue.name: counters taskqueue.enqueued,
@@ -179,6 +196,8 @@ struct QueueSnapshot {
   std::vector<LeasedTask> leased;    // lease-id order
   std::vector<DeadLetter> dead;      // dead-letter order
   std::vector<std::int64_t> awaiting_requeue;  // empty except in a damaged journal
+  // Rows left out of this state by RecoveryMode::SkipInvalid, in seq order (not in the digest).
+  std::vector<SkippedRow> skipped;
 
   // A 64-bit digest of everything above (payloads included, through the tasks' rows): equal
   // journals fold to equal digests. Hex, 16 digits.
@@ -188,8 +207,9 @@ struct QueueSnapshot {
 class HUGO_API TaskQueue {
  public:
   // Opens (and recovers) queue `options.name` on `journal`. Errors: error.validation for bad
-  // options or a name already open on this journal in this process; journal.corrupt if the rows
-  // are not a valid history; journal errors.
+  // options or a name already open on this journal in this process; journal.corrupt (metadata
+  // seq, rule) if a row is not a valid transition, unless options.recovery is SkipInvalid;
+  // journal errors.
   static Result<std::unique_ptr<TaskQueue>> open(std::shared_ptr<Journal> journal, TaskQueueOptions options);
   ~TaskQueue();  // close()
   TaskQueue(const TaskQueue&) = delete;
@@ -260,6 +280,8 @@ class HUGO_API TaskQueue {
   std::vector<DeadLetter> dead_letters() const;
   QueueSnapshot snapshot() const;
   const std::string& name() const;
+  // The rows RecoveryMode::SkipInvalid left out when the queue was opened, in seq order.
+  std::vector<SkippedRow> skipped_rows() const;
   // The last BackpressureSignal delivered to on_change (inactive before any).
   BackpressureSignal backpressure() const;
 

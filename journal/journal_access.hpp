@@ -1,0 +1,23 @@
+// JournalAccess: the library's own ways into a Journal, past the checks its public API makes.
+// Internal: never installed.
+#pragma once
+
+#include <hugo/journal.hpp>
+
+#include <string>
+#include <vector>
+
+namespace hugo::detail {
+
+struct JournalAccess {
+  // append_group_async without the raw path's queue-transition check (docs/QUEUE.md, "Raw
+  // appends"): for a TaskQueue, which checks its own transitions against its state, and for
+  // tests that must store a history no queue could write.
+  static AppendTicket append_group_unchecked(Journal& journal, std::vector<Event>& events);
+  // A TaskQueue opened (claim) or closed (release) queue `name` on `journal`: while claimed, raw
+  // appends of its lifecycle rows are refused.
+  static void claim_queue(Journal& journal, const std::string& name);
+  static void release_queue(Journal& journal, const std::string& name);
+};
+
+}  // namespace hugo::detail
