@@ -159,6 +159,7 @@ Status QueueState::apply(const RowFacts& row) {
     }
     case EventKind::Restored: {
       if (t && t->phase != Phase::Dead) return invalid(row, "the task is still live");
+      drained_.erase(row.task);
       if (t) {
         dead_.erase(t->dead_seq);
       } else {
@@ -259,6 +260,7 @@ Status QueueState::apply(const RowFacts& row) {
       if (!t || t->phase != Phase::Pending) return invalid(row, "the task is not pending");
       leave_pending(*t);
       tasks_.erase(row.task);
+      drained_.insert(row.task);
       return ok_status();
     }
   }
