@@ -84,34 +84,54 @@ std::string lease_id_to_guid(std::int64_t lease_id) {
   return out;
 }
 
-Result<std::int64_t> lease_id_from_guid(std::string_view guid) {
-  auto invalid = [&](std::string_view why) {
-    return Error(std::string(errc::validation),
-                 "lease id GUID '" + std::string(guid.substr(0, 40)) + "' " + std::string(why) +
-                     " (hugo-journal lease ids look like 00000000-0000-0000-0000-00000000002a)")
-        .with("value", std::string(guid.substr(0, 40)));
-  };
+namespace {
+
+Error invalid_guid(std::string_view guid, std::string_view why) {
+  return Error(std::string(errc::validation),
+               "lease id GUID '" + std::string(guid.substr(0, 40)) + "' " + std::string(why) +
+                   " (a GUID is 32 hex digits, e.g. 00000000-0000-0000-0000-00000000002a)")
+      .with("value", std::string(guid.substr(0, 40)));
+}
+
+// The 32 lowercase hex digits of a GUID given canonically (36 chars) or as 32 hex digits.
+Result<std::string> guid_digits(std::string_view guid) {
   std::string digits;
   digits.reserve(32);
   if (guid.size() == 36) {
     for (std::size_t i = 0; i < guid.size(); ++i) {
       const bool dash_slot = i == 8 || i == 13 || i == 18 || i == 23;
-      if (dash_slot && guid[i] != '-') return invalid("is not a GUID");
+      if (dash_slot && guid[i] != '-') return invalid_guid(guid, "is not a GUID");
       if (!dash_slot) digits += guid[i];
     }
   } else if (guid.size() == 32) {
     digits.assign(guid);
   }
-  if (digits.size() != 32) return invalid("is not a GUID");
+  if (digits.size() != 32) return invalid_guid(guid, "is not a GUID");
+  for (char& c : digits) {
+    const int v = hex_value(c);
+    if (v < 0) return invalid_guid(guid, "has a non-hex digit");
+    c = kHex[v];
+  }
+  return digits;
+}
+
+}  // namespace
+
+Result<std::string> canonical_guid(std::string_view guid) {
+  HUGO_ASSIGN_OR_RETURN(std::string digits, guid_digits(guid));
+  for (std::size_t dash : {20u, 16u, 12u, 8u}) digits.insert(dash, 1, '-');
+  return digits;
+}
+
+Result<std::int64_t> lease_id_from_guid(std::string_view guid) {
+  HUGO_ASSIGN_OR_RETURN(std::string digits, guid_digits(guid));
   std::uint64_t high = 0;
   std::uint64_t low = 0;
   for (std::size_t i = 0; i < 32; ++i) {
-    const int v = hex_value(digits[i]);
-    if (v < 0) return invalid("has a non-hex digit");
-    (i < 16 ? high : low) = ((i < 16 ? high : low) << 4) | static_cast<std::uint64_t>(v);
+    (i < 16 ? high : low) = ((i < 16 ? high : low) << 4) | static_cast<std::uint64_t>(hex_value(digits[i]));
   }
   if (high != 0 || low > static_cast<std::uint64_t>(INT64_MAX)) {
-    return invalid("was not issued by hugo-journal");
+    return invalid_guid(guid, "was not issued by hugo-journal (its lease ids look like 00000000-0000-0000-0000-00000000002a)");
   }
   return static_cast<std::int64_t>(low);
 }

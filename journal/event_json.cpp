@@ -138,7 +138,8 @@ void encode_event_json(const Event& event, std::string& out) {
   if (event.token) {
     w.raw("{\"sequenceId\":").integer(event.token->task_id);
     w.raw(",\"attempt\":").integer(event.token->attempt);
-    w.raw(",\"leaseId\":").lease_guid(event.token->lease_id).raw("}");
+    if (event.lease_guid) w.raw(",\"leaseId\":").string(*event.lease_guid).raw("}");
+    else w.raw(",\"leaseId\":").lease_guid(event.token->lease_id).raw("}");
   } else {
     w.null();
   }
@@ -149,6 +150,7 @@ void encode_event_json(const Event& event, std::string& out) {
   if (json_value) w.raw(",\"valueFormat\":\"json\"");
   if (event.enqueued_at) w.raw(",\"enqueuedAt\":").time(*event.enqueued_at);
   if (event.available_at) w.raw(",\"availableAt\":").time(*event.available_at);
+  if (event.original_task_id) w.raw(",\"originalTaskId\":").integer(*event.original_task_id);
   if (event.journal_id) w.raw(",\"journalId\":").string(*event.journal_id);
   w.raw("}");
 }

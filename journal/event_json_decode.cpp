@@ -156,7 +156,10 @@ Status decode_error_value(const Value& v, const std::string& field, NulKeys nul_
   return ok_status();
 }
 
-Result<OwnershipToken> decode_token(const Value& v) {
+// A leaseId that is a GUID but not a hugo-journal lease id (Hugo draws a random one per grant)
+// comes back in `foreign_guid` (canonical form), with token.lease_id 0: only the importer can map
+// it to a lease id of a journal (docs/MIGRATION.md, "Hugo lease ids").
+Result<OwnershipToken> decode_token(const Value& v, std::optional<std::string>& foreign_guid) {
   if (!v.IsObject()) return invalid("ownershipToken", "must be an object or null");
   HUGO_TRY(unique_keys(v, "ownershipToken."));
   OwnershipToken token;
@@ -168,9 +171,15 @@ Result<OwnershipToken> decode_token(const Value& v) {
   token.attempt = static_cast<std::int32_t>(*attempt);
   const Value* lease = member(v, "leaseId");
   if (!lease || !lease->IsString()) return invalid("ownershipToken.leaseId", "must be a GUID string");
-  auto lease_id = lease_id_from_guid(std::string_view(lease->GetString(), lease->GetStringLength()));
-  if (!lease_id.ok()) return invalid("ownershipToken.leaseId", lease_id.error().message());
-  token.lease_id = *lease_id;
+  const std::string_view text(lease->GetString(), lease->GetStringLength());
+  auto guid = canonical_guid(text);
+  if (!guid.ok()) return invalid("ownershipToken.leaseId", guid.error().message());
+  auto lease_id = lease_id_from_guid(text);
+  if (lease_id.ok()) {
+    token.lease_id = *lease_id;
+  } else {
+    foreign_guid = std::move(guid).value();
+  }
   return token;
 }
 
@@ -224,7 +233,7 @@ Result<Event> decode_event_value(const Value& doc) {
     HUGO_TRY(decode_error_value(*error, "error", NulKeys::Refuse, e.error));
   }
   if (const Value* token = member(doc, "ownershipToken"); token && !token->IsNull()) {
-    HUGO_ASSIGN_OR_RETURN(OwnershipToken decoded, decode_token(*token));
+    HUGO_ASSIGN_OR_RETURN(OwnershipToken decoded, decode_token(*token, e.lease_guid));
     e.token = decoded;
   }
   HUGO_ASSIGN_OR_RETURN(e.lease_expiration, optional_time(doc, "leaseExpiration"));
@@ -233,6 +242,9 @@ Result<Event> decode_event_value(const Value& doc) {
   HUGO_ASSIGN_OR_RETURN(e.enqueued_at, optional_time(doc, "enqueuedAt"));
   HUGO_ASSIGN_OR_RETURN(e.available_at, optional_time(doc, "availableAt"));
   HUGO_ASSIGN_OR_RETURN(e.journal_id, optional_string(doc, "journalId"));
+  if (member(doc, "originalTaskId")) {
+    HUGO_ASSIGN_OR_RETURN(e.original_task_id, required_int(doc, "originalTaskId", 1, INT64_MAX));
+  }
   return e;
 }
 

@@ -5,12 +5,15 @@
 #include <hugo/maintenance.hpp>
 
 #include "journal/queue_guard.hpp"
+#include "journal/lease_guids.hpp"
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
 #include "journal/staged_file.hpp"
 #include "schema/schema.hpp"
 
 #include <utility>
+
+#include <unordered_map>
 
 namespace hugo {
 namespace {
@@ -50,6 +53,10 @@ struct JournalImporter::Impl {
   std::int64_t last_seq = 0;
   std::int64_t imported = 0;
   bool finished = false;
+  // Foreign lease GUIDs (docs/MIGRATION.md, "Hugo lease ids"): those of the rows not yet flushed
+  // here, the flushed ones in the lease_guids table.
+  std::optional<lease_guids::Lookup> guids;
+  std::unordered_map<std::string, std::int64_t> unflushed_guids;
 
   // The first event fixes the journal id and the time base.
   Status start(const Event& first) {
@@ -69,9 +76,44 @@ struct JournalImporter::Impl {
 
   Status flush() {
     if (pending.empty()) return ok_status();
-    HUGO_TRY(inserter->insert_all(pending));
+    HUGO_TRY(inserter->insert_all(pending, [this]() -> Status {
+      for (const auto& [guid, lease] : unflushed_guids) HUGO_TRY(guids->add(lease, guid));
+      return ok_status();
+    }));
     imported += static_cast<std::int64_t>(pending.size());
     pending.clear();
+    unflushed_guids.clear();
+    return ok_status();
+  }
+
+  // Gives a token that carries a foreign GUID the journal lease id that GUID maps to: the seq of
+  // the first row naming it (its LeaseGranted row in a whole stream), so that it names one lease.
+  Status map_lease_guid(Event& e) {
+    if (!e.lease_guid || !e.token) return ok_status();
+    const std::string& guid = *e.lease_guid;
+    if (!guids) {
+      HUGO_TRY(lease_guids::create(db));
+      guids.emplace(db);
+    }
+    std::optional<std::int64_t> lease;
+    if (auto it = unflushed_guids.find(guid); it != unflushed_guids.end()) {
+      lease = it->second;
+    } else {
+      HUGO_ASSIGN_OR_RETURN(lease, guids->lease_of(guid));
+    }
+    if (lease && e.kind == EventKind::LeaseGranted) {
+      return Error(std::string(errc::validation), "cannot import event " + std::to_string(e.seq) + ": lease GUID " +
+                                                      guid + " was granted before, at seq " + std::to_string(*lease) +
+                                                      " (a GUID names one lease)")
+          .with("seq", std::to_string(e.seq))
+          .with("lease_guid", guid);
+    }
+    if (!lease) {
+      lease = e.seq;
+      unflushed_guids.emplace(guid, e.seq);
+    }
+    e.token->lease_id = *lease;
+    e.lease_guid.reset();
     return ok_status();
   }
 
@@ -114,6 +156,7 @@ Status JournalImporter::add(const Event& input) {
   if (e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) e.payload.reset();
   e.source_event_id = e.seq;
   e.recorded_at = e.occurred_at;
+  HUGO_TRY(m.map_lease_guid(e));
   if (Status valid = rows::validate_for_append(e); !valid.ok()) {
     Error refused = invalid_import(e.seq, "event", valid.error().message());
     for (const auto& [key, value] : valid.error().metadata()) {

@@ -168,6 +168,7 @@ Status QueueState::apply(const RowFacts& row) {
     }
     case EventKind::Restored: {
       if (t && t->phase != Phase::Dead) return invalid(row, "task " + std::to_string(row.task) + " is still " + phase_name(t->phase));
+      drained_.erase(row.task);
       if (t) {
         dead_.erase(t->dead_seq);
       } else {
@@ -280,6 +281,7 @@ Status QueueState::apply(const RowFacts& row) {
       if (!t || t->phase != Phase::Pending) return invalid(row, not_in_phase(row.task, t, Phase::Pending));
       leave_pending(*t);
       tasks_.erase(row.task);
+      drained_.insert(row.task);
       return ok_status();
     }
   }

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace hugo::detail {
@@ -106,6 +107,8 @@ class QueueState {
   const std::map<std::int64_t, std::int64_t>& pending() const { return pending_; }
   const std::map<std::int64_t, LeaseState>& leases() const { return leases_; }
   const std::map<std::int64_t, std::int64_t>& dead_letters() const { return dead_; }  // dead_seq -> task
+  // True if the task's last row in this queue is Drained: restore() may then keep its id.
+  bool drained(std::int64_t task_id) const { return drained_.contains(task_id); }
 
   // First pending task leasable at `now` (available_at <= now), or nullptr.
   const TaskState* first_leasable(Timestamp now) const;
@@ -139,6 +142,7 @@ class QueueState {
   std::map<std::int64_t, std::int64_t> pending_;
   std::map<std::int64_t, LeaseState> leases_;
   std::map<std::int64_t, std::int64_t> dead_;
+  std::unordered_set<std::int64_t> drained_;  // drained and not restored since
 };
 
 }  // namespace hugo::detail

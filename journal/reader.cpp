@@ -4,6 +4,7 @@
 #include <hugo/journal.hpp>
 
 #include "journal/file_identity.hpp"
+#include "journal/lease_guids.hpp"
 #include "journal/rows.hpp"
 #include "journal/wal_files.hpp"
 #include "journal/sqlite.hpp"
@@ -83,6 +84,7 @@ struct JournalReader::Impl {
   std::optional<sql::Stmt> data_version;
   std::optional<sql::Stmt> payload_of;
   std::optional<sql::Stmt> journal_id_of;
+  std::optional<lease_guids::Lookup> guids;  // prepared on first use
   std::int64_t last_data_version = -1;  // for changed()
   // What this reader opened and has seen of it; check_identity() compares.
   FileIdentity opened_as;
@@ -223,6 +225,11 @@ Result<std::optional<StoredPayload>> JournalReader::task_payload(std::int64_t ta
   stmt.reset();
   if (!row.ok()) return std::move(row).error();
   return payload;
+}
+
+Result<std::optional<std::string>> JournalReader::lease_guid(std::int64_t lease_id) {
+  if (!impl_->guids) impl_->guids.emplace(impl_->db);
+  return impl_->guids->guid_of(lease_id);
 }
 
 const std::string& JournalReader::journal_id() const { return impl_->selector->meta().journal_id; }

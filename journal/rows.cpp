@@ -190,7 +190,9 @@ Result<RowHeader> decode_header(const RawHeader& row, std::int64_t time_base_us)
   h.at = Timestamp{Duration{time_base_us + column(5)}};
   h.row_flags = static_cast<std::uint32_t>(column(9));
   h.flags = h.row_flags & kLifecycleMask;
-  if (!row.is_null(RawHeader::kLease) || h.kind == EventKind::LeaseGranted) {
+  if (h.kind == EventKind::Restored && (h.row_flags & kOriginalTask) && !row.is_null(RawHeader::kLease)) {
+    h.original_task_id = column(RawHeader::kLease);
+  } else if (!row.is_null(RawHeader::kLease) || h.kind == EventKind::LeaseGranted) {
     OwnershipToken token;
     token.task_id = h.task;
     token.attempt = (h.row_flags & kTokenPrevAttempt) ? h.attempt - 1 : h.attempt;
@@ -248,6 +250,7 @@ Result<Event> EventSelector::decode(const sql::Stmt& row) {
   e.lease_expiration = h.lease_expiration;
   e.enqueued_at = h.enqueued_at;
   e.available_at = h.available_at;
+  e.original_task_id = h.original_task_id;
   if (!row.is_null(10)) {
     Status decoded = decode_error_json(row.column_text(10), e.error);
     if (!decoded.ok()) return corrupt_row(e.seq, "error column: " + decoded.error().message());
@@ -331,6 +334,16 @@ Status validate_for_append(const Event& e) {
       return invalid_event("token attempt must be the event's attempt or the one before it");
     }
     if (e.token->lease_id < 1 || e.token->lease_id > e.seq) return invalid_event("token lease id must name an earlier or this row");
+  }
+  if (e.lease_guid) {
+    return invalid_event("its token's lease id is a foreign GUID (" + *e.lease_guid +
+                         "), which names no lease of this journal; `hugo-journal import` maps such streams");
+  }
+  if (e.original_task_id) {
+    if (e.kind != EventKind::Restored) return invalid_event("only Restored carries an original task id");
+    if (e.task_id != e.seq) return invalid_event("a Restored row with an original task id starts a new task (task id = seq)");
+    if (*e.original_task_id < 1) return invalid_event("an original task id must be >= 1");
+    if (e.token) return invalid_event("a Restored row under a new task id carries no token");
   }
   const bool leases = e.kind == EventKind::LeaseGranted || e.kind == EventKind::Heartbeat;
   if (e.lease_expiration && !leases) return invalid_event("only LeaseGranted and Heartbeat carry a lease expiration");
@@ -425,8 +438,14 @@ Status EventInserter::bind_row(sql::Stmt& insert, int base, const Event& e) {
   else insert.bind(base + 4, e.task_id);
   insert.bind(base + 5, static_cast<std::int64_t>(e.attempt));
   insert.bind(base + 6, e.occurred_at.time_since_epoch().count() - meta_.time_base_us);
-  if (!e.token || (e.kind == EventKind::LeaseGranted && e.token->lease_id == e.seq)) insert.bind_null(base + 7);
-  else insert.bind(base + 7, e.token->lease_id);
+  if (e.original_task_id) {
+    insert.bind(base + 7, *e.original_task_id);
+    row_flags |= kOriginalTask;
+  } else if (!e.token || (e.kind == EventKind::LeaseGranted && e.token->lease_id == e.seq)) {
+    insert.bind_null(base + 7);
+  } else {
+    insert.bind(base + 7, e.token->lease_id);
+  }
   if (e.token && e.token->attempt != e.attempt) row_flags |= kTokenPrevAttempt;
   if (e.owner_peer_id) insert.bind(base + 8, peer_id);
   else insert.bind_null(base + 8);

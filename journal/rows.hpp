@@ -23,6 +23,9 @@ namespace hugo::rows {
 inline constexpr std::uint32_t kLifecycleMask = 0xff;
 inline constexpr std::uint32_t kPayloadJson = 0x100;       // payload is UTF-8 JSON text
 inline constexpr std::uint32_t kTokenPrevAttempt = 0x200;  // token.attempt == attempt - 1
+// Restored rows only: the row started a new task (task = seq) and `lease` holds the task id the
+// item had before (Event::original_task_id); the row has no token.
+inline constexpr std::uint32_t kOriginalTask = 0x400;
 
 // Per-journal constants from the `meta` table.
 struct Meta {
@@ -70,6 +73,7 @@ struct RowHeader {
   std::optional<Timestamp> lease_expiration;
   std::optional<Timestamp> enqueued_at;
   std::optional<Timestamp> available_at;
+  std::optional<std::int64_t> original_task_id;  // Restored under a new id (kOriginalTask)
   std::uint32_t flags = 0;      // lifecycle flags only
   std::uint32_t row_flags = 0;  // the whole column
 };

@@ -37,6 +37,20 @@ Result<std::vector<PendingItem>> TaskQueue::drain() {
   return items;
 }
 
+// The restore identity rule (docs/QUEUE.md, "Restore and task identity"): an item keeps its task
+// id only when that id names the very task it was drained as: a task of this queue whose last row
+// is Drained, not restored since (by this call either), whose first row holds the same payload.
+// Any other item starts a new task (task id = its Restored row's seq) and the row records the id
+// it had (Event::original_task_id), so one task id names one task forever.
+bool TaskQueue::Impl::keeps_task_id(const PendingItem& item, const std::set<std::int64_t>& kept) const {
+  if (item.task_id < 1 || kept.contains(item.task_id) || !state.drained(item.task_id)) return false;
+  auto first = journal->read(item.task_id - 1, 1);
+  if (!first.ok() || first->empty()) return false;
+  const Event& start = first->front();
+  return start.seq == item.task_id && start.task_id == item.task_id && start.payload == item.payload &&
+         start.payload_format == item.payload_format;
+}
+
 Status TaskQueue::restore(std::vector<PendingItem> items) {
   for (std::size_t i = 0; i < items.size(); ++i) {  // the append checks it too; this names the item
     if (Status fits = check_payload_size(items[i].payload.size()); !fits.ok()) {
@@ -50,24 +64,26 @@ Status TaskQueue::restore(std::vector<PendingItem> items) {
     HUGO_TRY(q.usable());
     const Timestamp now = q.clock->now();
     std::vector<Event> events;
-    std::set<std::int64_t> seen;
-    for (PendingItem& item : items) {
-      if (item.attempt < 1) return Error(std::string(errc::validation), "restored item has attempt < 1");
-      if (item.task_id != 0) {
-        const detail::TaskState* live = q.state.task(item.task_id);
-        if ((live && live->phase != detail::Phase::Dead) || !seen.insert(item.task_id).second) {
-          return Error(std::string(errc::validation),
-                       "task " + std::to_string(item.task_id) + " is already live in queue '" + q.options.name +
-                           "'; restore it once, after draining it")
-              .with("task_id", std::to_string(item.task_id));
-        }
+    std::set<std::int64_t> kept;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (items[i].attempt < 1) {
+        return Error(std::string(errc::validation), "restored item has attempt < 1 (attempts start at 1)")
+            .with("index", std::to_string(i));
       }
-      Event e = q.row(EventKind::Restored, item.task_id, item.attempt, now);
+    }
+    for (PendingItem& item : items) {
+      const bool keep = q.keeps_task_id(item, kept);
+      Event e = q.row(EventKind::Restored, keep ? item.task_id : 0, item.attempt, now);
       e.payload = std::move(item.payload);
       e.payload_format = item.payload_format;
       e.error = std::move(item.last_error);
-      // A token names a lease of this task; an item without a task id here starts a new task.
-      if (item.task_id != 0) e.token = item.last_token;
+      // A token names a lease of this task; a new task has had none.
+      if (keep) {
+        kept.insert(item.task_id);
+        e.token = item.last_token;
+      } else if (item.task_id != 0) {
+        e.original_task_id = item.task_id;
+      }
       e.enqueued_at = item.enqueued_at == Timestamp{} ? now : item.enqueued_at;
       events.push_back(std::move(e));
     }

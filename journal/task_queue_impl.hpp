@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace hugo {
@@ -106,6 +107,9 @@ struct TaskQueue::Impl {
     if (options.requeue_delay > Duration::zero()) e.available_at = now + options.requeue_delay;
     return e;
   }
+
+  // restore(): whether `item` keeps its task id (task_queue_admin.cpp). Caller holds `mutex`.
+  bool keeps_task_id(const PendingItem& item, const std::set<std::int64_t>& kept) const;
 
   // Appends `events` as one atomic group and applies them to the state. Caller holds `mutex`.
   Result<AppendTicket> commit(std::vector<Event>& events, Aftermath& after) {

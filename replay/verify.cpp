@@ -9,6 +9,7 @@
 #include "journal/sqlite.hpp"
 #include "schema/schema.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace hugo {
@@ -19,6 +20,56 @@ constexpr std::int64_t kBatch = 65536;
 void violation(VerifyReport& report, std::int64_t seq, const char* check, std::string message) {
   report.violations.push_back(VerifyViolation{seq, check, std::move(message)});
 }
+
+// One task id names one task forever (docs/QUEUE.md, "Restore and task identity"): a task starts
+// at the row whose seq is its id (Enqueued, or Restored under a new id), in one queue; a Restored
+// row that keeps an id must follow that task's Drained row in the same queue. The per-queue state
+// machine cannot see this: a task that finished is gone from it, so a restore reusing the id of a
+// finished task, or of another queue's task, looks like a new task there.
+class TaskIdentities {
+ public:
+  void check(VerifyReport& report, const rows::RowHeader& row) {
+    const bool starts = row.task == row.seq && (row.kind == EventKind::Enqueued || row.kind == EventKind::Restored);
+    if (starts) {
+      tasks_.push_back(Task{row.seq, row.queue_id, row.seq, EventKind::Enqueued});  // seqs ascend: stays sorted
+      return;
+    }
+    Task* task = find(row.task);
+    if (row.kind == EventKind::Restored) {
+      const std::string id = std::to_string(row.task);
+      if (!task) {
+        violation(report, row.seq, "task_identity",
+                  "Restored keeps task id " + id + ", which no row of this journal started; one task id names one "
+                  "task, so this item needed a new id");
+      } else if (task->queue != row.queue_id) {
+        violation(report, row.seq, "task_identity",
+                  "Restored keeps task id " + id + " in another queue than the one the task started in (seq " + id +
+                      "); one task id names one task");
+      } else if (task->last_kind == EventKind::Completed) {
+        violation(report, row.seq, "task_identity",
+                  "Restored keeps task id " + id + ", whose task completed at seq " + std::to_string(task->last_seq) +
+                      "; one task id names one task, so this item needed a new id");
+      }
+    }
+    if (task && task->queue == row.queue_id) {
+      task->last_kind = row.kind;
+      task->last_seq = row.seq;
+    }
+  }
+
+ private:
+  struct Task {
+    std::int64_t id;
+    std::int64_t queue;
+    std::int64_t last_seq;
+    EventKind last_kind;
+  };
+  Task* find(std::int64_t id) {
+    auto it = std::lower_bound(tasks_.begin(), tasks_.end(), id, [](const Task& t, std::int64_t v) { return t.id < v; });
+    return it != tasks_.end() && it->id == id ? &*it : nullptr;
+  }
+  std::vector<Task> tasks_;
+};
 
 }  // namespace
 
@@ -54,6 +105,7 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
     }
   }
   std::unordered_map<std::int64_t, detail::QueueState> queues;
+  TaskIdentities identities;
   HUGO_ASSIGN_OR_RETURN(sql::Stmt scan, db.prepare("SELECT " + std::string(rows::kHeaderColumns) +
                                                    ", error, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
   std::int64_t after = 0;
@@ -106,6 +158,7 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
           }
         }
       }
+      identities.check(report, *header);
       detail::RowFacts facts = detail::facts_of(*header);
       facts.owner = header->owner_id ? name(header->owner_id) : nullptr;
       facts.has_payload = has_payload;

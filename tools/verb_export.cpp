@@ -1,6 +1,7 @@
 // hugo-journal export JOURNAL [--from SEQ] [--to SEQ]: the stored rows as Hugo-compatible NDJSON,
 // one event per line, exactly as the journal holds them (payloads only on the rows that store
-// them), so `import` rebuilds the same journal.
+// them), so `import` rebuilds the same journal. Tokens of leases imported from Hugo carry their
+// original GUID again.
 #include "event_text.hpp"
 #include "prefetch.hpp"
 #include "verbs.hpp"
@@ -25,6 +26,9 @@ int run(const Options& o) {
   }
   auto reader = open_reader(o.journal);
   if (!reader.ok()) return report("export", reader.error());
+  // The prefetcher owns `reader` on its thread; GUID lookups use a reader of their own.
+  auto guids = open_reader(o.journal);
+  if (!guids.ok()) return report("export", guids.error());
   auto last = (*reader)->last_seq();
   if (!last.ok()) return report("export", last.error());
   const std::int64_t end = o.to > 0 ? std::min(o.to, *last) : *last;
@@ -45,8 +49,14 @@ int run(const Options& o) {
     auto batch = prefetch.next();
     if (!batch.ok()) return report("export", batch.error());
     buffer.clear();
-    for (const Event& e : *batch) {
+    for (Event& e : *batch) {
       if (e.seq > end) break;
+      // An imported Hugo lease gets its original GUID back (docs/MIGRATION.md, "Hugo lease ids").
+      if (e.token) {
+        auto guid = (*guids)->lease_guid(e.token->lease_id);
+        if (!guid.ok()) return report("export", guid.error());
+        e.lease_guid = std::move(*guid);
+      }
       append_event_json(e, buffer);
     }
     out(buffer);

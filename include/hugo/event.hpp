@@ -69,6 +69,9 @@ HUGO_API std::string lease_id_to_guid(std::int64_t lease_id);
 // Accepts the canonical 36-char form or 32 hex digits; error.validation if it does not hold a
 // non-negative int64 in the low 64 bits with zero high bits.
 HUGO_API Result<std::int64_t> lease_id_from_guid(std::string_view guid);
+// The canonical form (36 chars, lowercase, dashed) of a GUID given in that form or as 32 hex
+// digits, in any case; error.validation if it is neither.
+HUGO_API Result<std::string> canonical_guid(std::string_view guid);
 
 // One event. Fields mirror Hugo's replication event; comments say how the journal fills each.
 struct Event {
@@ -92,6 +95,13 @@ struct Event {
   std::optional<Timestamp> enqueued_at;   // Restored only: the task's original enqueue time
   std::optional<Timestamp> available_at;  // Requeued only: not leasable before (requeue delay)
   std::optional<std::string> journal_id;      // the source journal's stream id (extension field)
+  // Restored only: the task id the restored item had before restore() gave it a new one (this
+  // row's seq); see docs/QUEUE.md, "Restore and task identity".
+  std::optional<std::int64_t> original_task_id;
+  // The token's lease id as a foreign writer (Hugo) wrote it: a GUID that is not a hugo-journal
+  // lease id. Set by the JSON decoder (token.lease_id is then 0) and by export from an imported
+  // journal's mapping; never stored in a row (docs/MIGRATION.md, "Hugo lease ids").
+  std::optional<std::string> lease_guid;
 
   friend bool operator==(const Event&, const Event&) = default;
 };

@@ -186,6 +186,9 @@ class HUGO_API JournalReader {
   // The payload a task was enqueued with: the payload of row `task_id` (its Enqueued row, or the
   // Restored row that started it). nullopt if that row is gone (compacted) or has none.
   Result<std::optional<StoredPayload>> task_payload(std::int64_t task_id);
+  // The foreign GUID (Hugo's lease id) that `import` mapped to lease `lease_id`, in canonical form;
+  // nullopt for a lease hugo-journal granted (docs/MIGRATION.md, "Hugo lease ids").
+  Result<std::optional<std::string>> lease_guid(std::int64_t lease_id);
   const std::string& journal_id() const;
 
   struct Impl;

@@ -29,7 +29,7 @@ HUGO_API Result<std::map<std::string, QueueSnapshot>> project_journal(const std:
 
 struct VerifyViolation {
   std::int64_t seq = 0;  // the offending row (0 for file-level findings)
-  std::string check;     // integrity, sequence, decode, state_machine, payload
+  std::string check;     // integrity, sequence, decode, state_machine, payload, task_identity
   std::string message;
 };
 
@@ -44,7 +44,9 @@ struct VerifyReport {
 // and never above the recorded maximum, every row decodable (kind, names, error JSON, JSON
 // payloads), a valid state-machine transition for every row of every queue (which covers
 // fencing: a token must name the task's live lease and attempt), and a payload on every row that
-// starts a task. Violations are collected, not fatal; the Error is for an unreadable file.
+// starts a task, and one task per task id (task_identity: a Restored row that keeps the id of a
+// task that completed, of another queue's task, or an id no row started; docs/QUEUE.md).
+// Violations are collected, not fatal; the Error is for an unreadable file.
 HUGO_API Result<VerifyReport> verify_journal(const std::filesystem::path& journal, ProgressFn progress = {});
 
 struct ImportOptions {

@@ -46,7 +46,7 @@ struct Wait {
 
 // A pending task as drain() hands it out and restore() takes it back.
 struct PendingItem {
-  std::int64_t task_id = 0;  // 0 in restore(): a new task id is assigned
+  std::int64_t task_id = 0;  // as drain() handed it out; 0 in restore(): a new task
   std::string payload;
   PayloadFormat payload_format = PayloadFormat::Bytes;
   std::int32_t attempt = 1;
@@ -262,8 +262,12 @@ class HUGO_API TaskQueue {
   // Hands out every pending task in FIFO order (one Drained row each). The queue stays usable;
   // leased tasks are not touched.
   Result<std::vector<PendingItem>> drain();
-  // Puts items back (one Restored row each) at the tail, keeping task id (if it is not live
-  // here), attempt, enqueue time, last error and last token.
+  // Puts items back (one Restored row each) at the tail, into any queue on any journal, keeping
+  // attempt, enqueue time and last error. One task id names one task forever: an item keeps its
+  // task id and last token only if drain() handed it out from this queue, the task has not been
+  // restored since, and its payload is unchanged; any other item starts a new task (task id = its
+  // row's seq) whose row records the id it had (Event::original_task_id). docs/QUEUE.md, "Restore
+  // and task identity". error.validation (nothing journaled) for an attempt < 1.
   Status restore(std::vector<PendingItem> items);
 
   // Puts a dead-lettered task back at the tail (one Requeued row, attempt + 1, last error kept):

@@ -128,14 +128,19 @@ TEST_CASE("drain hands out pending tasks in FIFO order and the queue stays usabl
   must(q->complete(b.token));
 }
 
-TEST_CASE("restore refuses a task that is still live, and gives foreign items a new id") {
+TEST_CASE("restore gives an item whose id names a live task, and a foreign item, a new id") {
   test::QueueFixture f;
   auto q = f.open();
   const auto id = must(q->enqueue("live"));
   PendingItem dup;
   dup.task_id = id;
   dup.payload = "dup";
-  CHECK(q->restore({dup}).error().code() == errc::validation);
+  must(q->restore({dup}));
+  CHECK(f.events().back().task_id == f.events().back().seq);
+  CHECK(f.events().back().original_task_id == std::optional<std::int64_t>(id));
+  PendingItem bad;
+  bad.attempt = 0;
+  CHECK(q->restore({bad}).error().code() == errc::validation);
   PendingItem foreign;
   foreign.payload = "from elsewhere";
   foreign.attempt = 3;
