@@ -19,6 +19,7 @@
 #include "journal/file_identity.hpp"
 #include "journal/journal_access.hpp"
 #include "journal/queue_guard.hpp"
+#include "journal/file_probe.hpp"
 #include "journal/wal_checkpointer.hpp"
 #include "journal/wal_files.hpp"
 #include "journal/planted.hpp"
@@ -33,6 +34,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -249,6 +251,20 @@ struct Journal::Impl {
     return evicted;
   }
 
+  // Under `mutex`: journal.seq_exhausted unless `count` more seqs fit below INT64_MAX (seqs are
+  // SQLite rowids, which cannot go higher; docs/ERRORS.md).
+  Status seq_room(std::size_t count) const {
+    constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int64_t>::max();
+    if (count <= static_cast<std::uint64_t>(kMaxSeq - last_accepted)) return ok_status();
+    return Error(std::string(errc::journal_seq_exhausted),
+                 "the journal's sequence space is used up: seq " + std::to_string(last_accepted) + " was issued and " +
+                     std::to_string(count) + " more would pass the highest seq, " + std::to_string(kMaxSeq) +
+                     " (start a new journal; this one stays readable)")
+        .with("path", path.string())
+        .with("last_seq", std::to_string(last_accepted))
+        .with("count", std::to_string(count));
+  }
+
   // Assigns seqs and the journal-filled fields of `events` (in place), validates them, and
   // queues them in one batch. All or nothing: a refused group consumes no seq.
   AppendTicket accept(Event* events, std::size_t count, bool move_in, bool checked) {
@@ -270,6 +286,7 @@ struct Journal::Impl {
                                            "append after the journal was closed (reopen it to append)")
                                          .with("path", path.string()))};
     }
+    if (Status room = seq_room(count); !room.ok()) return {0, count, ready_future(std::move(room))};
     for (std::size_t i = 0; i < count; ++i) {
       Event& event = events[i];
       const std::int64_t seq = last_accepted + 1 + static_cast<std::int64_t>(i);
@@ -412,8 +429,10 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& path
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->options = options;
+  // Before the -lock file exists and before SQLite may switch the file to WAL: a refused open
+  // changes nothing (also checks the -wal, as wal_files::check_wal_not_truncated).
+  HUGO_TRY(file_probe::check(path, file_probe::Intent::Create));
   HUGO_ASSIGN_OR_RETURN(impl->lock, WriterLock::acquire(path));
-  HUGO_TRY(wal_files::check_wal_not_truncated(path));
   HUGO_ASSIGN_OR_RETURN(impl->writer_db, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, options.busy_timeout));
   HUGO_TRY(impl->configure_writer());
   impl->opened_as = FileIdentity::of(path).value_or(FileIdentity{});

@@ -1,5 +1,6 @@
 #include "journal/queue_loader.hpp"
 
+#include "journal/file_probe.hpp"
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
 #include "schema/schema.hpp"
@@ -137,7 +138,7 @@ SkippedRow skipped_row(const RowFacts& row, const Error& refusal) {
 
 Status load_queue(const std::filesystem::path& path, const std::string& queue, QueueState& state, RecoveryMode mode,
                   std::vector<SkippedRow>* skipped) {
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(path));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(db, version));
 

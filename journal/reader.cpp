@@ -5,6 +5,7 @@
 
 #include "journal/file_identity.hpp"
 #include "journal/lease_guids.hpp"
+#include "journal/file_probe.hpp"
 #include "journal/rows.hpp"
 #include "journal/wal_files.hpp"
 #include "journal/sqlite.hpp"
@@ -27,33 +28,6 @@ Error replaced(const std::filesystem::path& path, const std::string& journal_id,
       .with("path", path.string())
       .with("journal_id", journal_id)
       .with("reason", std::string(reason));
-}
-
-// A WAL journal needs its -shm to be read, and SQLite cannot create one in a folder it cannot
-// write. A journal closed cleanly has everything in its main file (no -wal, or an empty one) and,
-// with the folder read-only, no writer can change it: it is read as immutable. With commits still
-// in the -wal and no -shm, there is no safe way in, and the error says so.
-Result<sql::Db> open_read_only(const std::filesystem::path& path, bool& immutable) {
-  auto db = sql::Db::open(path, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000));
-  if (!db.ok()) return db;
-  auto version = db->query_int("PRAGMA user_version");  // the first read: opens the WAL, if any
-  if (version.ok()) return db;
-  const std::string& code = version.error().code();
-  if (code != errc::journal_read_only && code != errc::journal_io) return std::move(version).error();
-  std::error_code ec;
-  const std::filesystem::path wal(path.string() + "-wal");
-  const bool wal_empty = !std::filesystem::exists(wal, ec) || std::filesystem::file_size(wal, ec) == 0;
-  const bool folder_writable = ::access(path.parent_path().empty() ? "." : path.parent_path().c_str(), W_OK) == 0;
-  if (folder_writable) return std::move(version).error();
-  if (!wal_empty) {
-    return Error(std::string(errc::journal_read_only),
-                 "the journal at " + path.string() +
-                     " has commits in its -wal but no -shm, and its folder is not writable, so the -shm "
-                     "cannot be created (make the folder writable, or copy the journal with its -wal elsewhere)")
-        .with("path", path.string());
-  }
-  immutable = true;
-  return sql::Db::open(path, sql::OpenMode::ReadOnlyImmutable, std::chrono::milliseconds(5000));
 }
 
 // The journal id and last issued seq a connection sees.
@@ -170,7 +144,7 @@ Result<std::unique_ptr<JournalReader>> JournalReader::open(const std::filesystem
         .with("path", path.string());
   }
   impl->opened_as = impl->seen = *opened_as;
-  HUGO_ASSIGN_OR_RETURN(impl->db, open_read_only(path, impl->immutable));
+  HUGO_ASSIGN_OR_RETURN(impl->db, file_probe::open_read_only(path, impl->immutable));
   if (!impl->immutable) impl->shm = wal_files::shm_identity(path);  // the first read opened it
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(impl->db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(impl->db, version));

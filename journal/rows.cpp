@@ -1,5 +1,5 @@
 #include "journal/rows.hpp"
-#include "journal/wal_files.hpp"
+#include "journal/file_probe.hpp"
 
 #include "journal/json_util.hpp"
 
@@ -71,17 +71,7 @@ Status init_meta(sql::Db& db, Timestamp now, const std::string& journal_id) {
 }
 
 Status check_journal_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    return Error(std::string(errc::journal_not_found), "no journal at " + path.string() + " (check the path)")
-        .with("path", path.string());
-  }
-  if (std::filesystem::is_directory(path, ec)) {
-    return Error(std::string(errc::journal_corrupt),
-                 path.string() + " is a directory, not a journal file (point at the journal file)")
-        .with("path", path.string());
-  }
-  return wal_files::check_wal_not_truncated(path);
+  return file_probe::check(path, file_probe::Intent::Read);
 }
 
 Status record_durability(sql::Db& db, std::string_view durability) { return put_meta(db, "durability", durability); }

@@ -43,7 +43,7 @@ struct Meta {
 };
 
 Result<Meta> load_meta(sql::Db& db, int schema_version);
-// Before a read-only open: journal.not_found for a missing path, journal.corrupt for a folder.
+// Before a read-only open: file_probe::check(path, Read), which refuses what is not a journal.
 Status check_journal_file(const std::filesystem::path& path);
 Error corrupt_row(std::int64_t seq, std::string why);
 // Creates the meta rows of a new journal (inside the caller's transaction). An empty

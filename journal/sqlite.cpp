@@ -47,7 +47,7 @@ Error error_from_code(int rc, std::string_view what, std::string_view detail, in
     case SQLITE_CORRUPT:
     case SQLITE_FORMAT:
       code = errc::journal_corrupt;
-      advice = "the file is not a hugo journal or is damaged; run `hugo-journal verify` or restore a replica";
+      advice = "the file is not a hugo journal or is damaged; check the path, or restore it from a replica";
       break;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:

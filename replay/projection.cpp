@@ -1,6 +1,7 @@
 // project_journal: the read-only fold of every queue, for tools.
 #include <hugo/maintenance.hpp>
 
+#include "journal/file_probe.hpp"
 #include "journal/queue_loader.hpp"
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
@@ -12,7 +13,7 @@ Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesyst
   std::vector<std::string> queues;
   {
     HUGO_TRY(rows::check_journal_file(journal));
-    HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(journal, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
+    HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(journal));
     HUGO_TRY(schema::check_readable(db));
     HUGO_ASSIGN_OR_RETURN(sql::Stmt names, db.prepare("SELECT name FROM names WHERE id IN (SELECT DISTINCT queue FROM events) ORDER BY name"));
     while (true) {

@@ -3,6 +3,7 @@
 #include <hugo/event_json.hpp>
 #include <hugo/maintenance.hpp>
 
+#include "journal/file_probe.hpp"
 #include "journal/json_util.hpp"
 #include "journal/queue_state.hpp"
 #include "journal/rows.hpp"
@@ -10,6 +11,7 @@
 #include "schema/schema.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 namespace hugo {
@@ -71,20 +73,74 @@ class TaskIdentities {
   std::vector<Task> tasks_;
 };
 
+// A finding as verify reports it: a trailing "(... `hugo-journal verify` ...)" is advice for other
+// callers, and noise in verify's own report.
+std::string finding(const Error& error) {
+  std::string message = error.message();
+  const auto open = message.rfind(" (");
+  if (open != std::string::npos && message.back() == ')' &&
+      message.find("hugo-journal verify", open) != std::string::npos) {
+    message.erase(open);
+  }
+  return message;
+}
+
+// Whether "the first row with seq > after" can be read, and its seq (0: no such row).
+std::optional<std::int64_t> first_after(sql::Stmt& probe, std::int64_t after) {
+  probe.bind(1, after);
+  auto row = probe.step();
+  std::optional<std::int64_t> out;
+  if (row.ok()) out = *row ? probe.column_int(0) : 0;
+  probe.reset();
+  return out;
+}
+
+// After a failed read past `after`: the smallest position from which the rows read again, found
+// by bisection (a seek lands in the damaged page for every position inside its range and past it
+// for every position above). Returns the first seq readable after the damage, 0 if none up to
+// `last`, or nullopt if even the position `last` cannot be read (the damage reaches the end).
+std::optional<std::int64_t> resume_after_damage(sql::Stmt& probe, std::int64_t after, std::int64_t last) {
+  std::int64_t bad = after;  // first_after(bad) failed
+  std::int64_t good = std::max(last, after + 1);
+  std::optional<std::int64_t> found = first_after(probe, good);
+  if (!found) return std::nullopt;
+  while (good - bad > 1) {  // at most 64 probes
+    const std::int64_t mid = bad + (good - bad) / 2;
+    if (auto at = first_after(probe, mid)) {
+      good = mid;
+      found = at;
+    } else {
+      bad = mid;
+    }
+  }
+  return found;
+}
+
+void damaged(VerifyReport& report, std::int64_t after, std::int64_t next, const Error& error) {
+  if (report.damaged.empty()) report.last_good_seq = after;
+  report.damaged.push_back(VerifyDamage{after, next});
+  const std::string* code = error.find("sqlite_code");
+  violation(report, after + 1, "integrity",
+            "the rows after seq " + std::to_string(after) +
+                (next > 0 ? " and before seq " + std::to_string(next) : std::string(" to the end")) +
+                " cannot be read: a damaged page (" + error.code() + (code ? ", SQLite code " + *code : "") +
+                "); the last good seq before them is " + std::to_string(after));
+}
+
 }  // namespace
 
 Result<VerifyReport> verify_journal(const std::filesystem::path& journal, ProgressFn progress) {
   VerifyReport report;
   HUGO_TRY(rows::check_journal_file(journal));
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(journal, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(journal));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
   {
     HUGO_ASSIGN_OR_RETURN(sql::Stmt check, db.prepare("PRAGMA integrity_check"));
     while (true) {
       auto row = check.step();
-      if (!row.ok()) {
-        violation(report, 0, "integrity", row.error().message());
-        return report;  // the file is too damaged to read rows
+      if (!row.ok()) {  // the rows are still scanned below, past any damaged page
+        violation(report, 0, "integrity", finding(row.error()));
+        break;
       }
       if (!*row) break;
       const std::string message(check.column_text(0));
@@ -93,7 +149,8 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
   }
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(db, version));
   HUGO_ASSIGN_OR_RETURN(report.last_seq, rows::last_issued_seq(db));
-  HUGO_ASSIGN_OR_RETURN(std::int64_t total, db.query_int("SELECT count(*) FROM events"));
+  // count(*) reads every page: with a damaged one, the progress total is the last seq instead.
+  const std::int64_t total = db.query_int("SELECT count(*) FROM events").value_or(report.last_seq);
 
   std::unordered_map<std::int64_t, std::string> names;
   {
@@ -108,16 +165,26 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
   TaskIdentities identities;
   HUGO_ASSIGN_OR_RETURN(sql::Stmt scan, db.prepare("SELECT " + std::string(rows::kHeaderColumns) +
                                                    ", error, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt probe, db.prepare("SELECT seq FROM events WHERE seq > ?1 ORDER BY seq LIMIT 1"));
   std::int64_t after = 0;
   while (true) {
     scan.bind(1, after).bind(2, kBatch);
     std::int64_t read = 0;
+    bool resumed = false;
+    bool ended = false;  // damage reaches past the last row
     while (true) {
       auto row = scan.step();
       if (!row.ok()) {
-        violation(report, after + 1, "integrity", row.error().message());
         scan.reset();
-        return report;
+        const auto next = resume_after_damage(probe, after, report.last_seq);
+        damaged(report, after, next.value_or(0), row.error());
+        if (!next || *next == 0) {
+          ended = true;
+          break;
+        }
+        after = *next - 1;
+        resumed = true;
+        break;
       }
       if (!*row) break;
       ++read;
@@ -128,7 +195,7 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
       after = seq;
       auto header = rows::decode_header(scan, meta.time_base_us);
       if (!header.ok()) {
-        violation(report, seq, "decode", header.error().message());
+        violation(report, seq, "decode", finding(header.error()));
         continue;
       }
       auto name = [&](std::int64_t id) -> const std::string* {
@@ -166,13 +233,14 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
       facts.has_error = error.has_value();
       facts.error = error ? &*error : nullptr;
       if (Status applied = queues[header->queue_id].apply(facts); !applied.ok()) {
-        violation(report, seq, "state_machine", applied.error().message());
+        violation(report, seq, "state_machine", finding(applied.error()));
       }
     }
     scan.reset();
     if (progress) progress(report.rows, total);
-    if (read < kBatch) break;
+    if (ended || (!resumed && read < kBatch)) break;
   }
+  if (report.damaged.empty()) report.last_good_seq = after;
   return report;
 }
 

@@ -1,10 +1,12 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/sink_database.hpp>
 
+#include "journal/file_probe.hpp"
 #include "journal/sqlite.hpp"
 #include "journal/wal_checkpointer.hpp"
 
 #include <map>
+#include <system_error>
 
 namespace hugo {
 namespace {
@@ -91,6 +93,15 @@ Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::
   }
   constexpr std::chrono::milliseconds kBusyTimeout(5000);
   auto impl = std::make_unique<Impl>();
+  if (options.read_only) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      return Error(std::string(errc::journal_not_found), "no database at " + path.string() + " (check the path)")
+          .with("path", path.string());
+    }
+    HUGO_ASSIGN_OR_RETURN(impl->db, file_probe::open_read_only(path));
+    return std::shared_ptr<SinkDatabase>(new SinkDatabase(std::move(impl)));
+  }
   HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, kBusyTimeout));
   HUGO_TRY(impl->db.exec("PRAGMA journal_mode = WAL"));
   HUGO_TRY(impl->db.exec(synchronous_pragma(options.durability)));

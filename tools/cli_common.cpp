@@ -11,8 +11,10 @@
 namespace hugo::cli {
 namespace {
 
-// What to do about an error whose message does not already say so.
-std::string_view hint_for(std::string_view code) {
+// What to do about an error whose message does not already say so. `verify` never advises
+// running `verify`.
+std::string_view hint_for(std::string_view code, std::string_view verb) {
+  if (code == errc::journal_corrupt && verb == "verify") return "check the path; restore from a replica";
   if (code == errc::journal_locked) return "stop that writer, or use a read-only verb";
   if (code == errc::journal_busy) return "retry when the writer is idle";
   if (code == errc::journal_corrupt) return "check the path; run `hugo-journal verify`; restore from a replica";
@@ -62,7 +64,7 @@ int report(std::string_view verb, const Error& error) {
   line += error.message();
   if (!ends_with_advice(error.message())) {
     line += " (";
-    line += hint_for(error.code());
+    line += hint_for(error.code(), verb);
     line += ")";
   }
   line += '\n';

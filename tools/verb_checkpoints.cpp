@@ -21,7 +21,9 @@ struct Options {
 // The checkpoint store of an existing sink database, refusing files that have none.
 Result<std::shared_ptr<SqliteCheckpointStore>> open_store(const std::string& path) {
   HUGO_TRY(require_file(path, "sink database"));
-  HUGO_ASSIGN_OR_RETURN(auto db, SinkDatabase::open(path));
+  SinkDatabaseOptions read_only;
+  read_only.read_only = true;  // a refused file keeps every byte (no switch to WAL)
+  HUGO_ASSIGN_OR_RETURN(auto db, SinkDatabase::open(path, read_only));
   HUGO_ASSIGN_OR_RETURN(auto tables, db->query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                                                "name = 'hugo_checkpoints'"));
   if (tables.empty() || sql_int(tables[0][0]) == 0) {

@@ -36,8 +36,21 @@ int run(const Options& o) {
       item.close();
     }
     list += ']';
+    std::string damaged = "[";
+    for (const auto& d : r.damaged) {
+      if (damaged.size() > 1) damaged += ',';
+      JsonObject item(damaged);
+      item.num("afterSeq", d.after_seq).num("nextSeq", d.next_seq);
+      item.close();
+    }
+    damaged += ']';
     JsonObject object(line);
-    object.boolean("ok", r.ok()).num("rows", r.rows).num("lastSeq", r.last_seq).raw("violations", list);
+    object.boolean("ok", r.ok())
+        .num("rows", r.rows)
+        .num("lastSeq", r.last_seq)
+        .num("lastGoodSeq", r.last_good_seq)
+        .raw("damaged", damaged)
+        .raw("violations", list);
     object.close();
     out_line(line);
   } else if (r.ok()) {
@@ -49,11 +62,17 @@ int run(const Options& o) {
   }
   if (r.ok()) return kExitOk;
   (void)out_flush();
+  std::string damage;
+  for (const auto& d : r.damaged) {
+    damage += damage.empty() ? "; unreadable: the rows after seq " : ", after seq ";
+    damage += std::to_string(d.after_seq) + (d.next_seq > 0 ? " before seq " + std::to_string(d.next_seq) : " to the end");
+  }
+  if (!r.damaged.empty()) damage += "; last good seq " + std::to_string(r.last_good_seq);
   std::fprintf(stderr,
-               "hugo-journal: verify: %zu violation%s in %lld rows of %s (restore from a replica, or re-import "
-               "an export taken before the damage)\n",
+               "hugo-journal: verify: %zu violation%s in %lld readable rows of %s, last seq %lld%s (restore from a "
+               "replica, or re-import an export taken before the damage)\n",
                r.violations.size(), r.violations.size() == 1 ? "" : "s", static_cast<long long>(r.rows),
-               o.journal.c_str());
+               o.journal.c_str(), static_cast<long long>(r.last_seq), damage.c_str());
   return kExitVerifyFailed;
 }
 

@@ -20,6 +20,7 @@ inline constexpr std::string_view journal_busy = "journal.busy";              //
 inline constexpr std::string_view journal_replaced = "journal.replaced";      // the file now holds another history
 inline constexpr std::string_view journal_wal_truncated = "journal.wal_truncated";  // the -wal lost indexed commits
 inline constexpr std::string_view journal_shm_missing = "journal.shm_missing";  // the open -shm was deleted
+inline constexpr std::string_view journal_seq_exhausted = "journal.seq_exhausted";  // no seq left below 2^63
 
 // --- Queue -----------------------------------------------------------------------------------
 inline constexpr std::string_view queue_full = "queue.full";        // enqueue(_batch) with Wait::none, no room

@@ -33,9 +33,18 @@ struct VerifyViolation {
   std::string message;
 };
 
+// Rows that could not be read: every seq above `after_seq` and below `next_seq` (a damaged page
+// of the events table). `next_seq` is 0 when no row after the damage could be read.
+struct VerifyDamage {
+  std::int64_t after_seq = 0;  // the last seq read before the damage (0: none)
+  std::int64_t next_seq = 0;   // the first seq read after it
+};
+
 struct VerifyReport {
-  std::int64_t rows = 0;
-  std::int64_t last_seq = 0;
+  std::int64_t rows = 0;       // rows read (a damaged range's rows are not counted)
+  std::int64_t last_seq = 0;   // the highest seq ever issued
+  std::int64_t last_good_seq = 0;  // the last seq read before the first damaged range (else the last read)
+  std::vector<VerifyDamage> damaged;  // also reported as `integrity` violations
   std::vector<VerifyViolation> violations;
   bool ok() const { return violations.empty(); }
 };
@@ -46,7 +55,9 @@ struct VerifyReport {
 // fencing: a token must name the task's live lease and attempt), and a payload on every row that
 // starts a task, and one task per task id (task_identity: a Restored row that keeps the id of a
 // task that completed, of another queue's task, or an id no row started; docs/QUEUE.md).
-// Violations are collected, not fatal; the Error is for an unreadable file.
+// Violations are collected, not fatal; the Error is for an unreadable file. A damaged page does
+// not end the scan: the rows past it are read and checked, and the report names the unreadable
+// range and the last good seq.
 HUGO_API Result<VerifyReport> verify_journal(const std::filesystem::path& journal, ProgressFn progress = {});
 
 struct ImportOptions {

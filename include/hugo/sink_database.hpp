@@ -46,11 +46,17 @@ struct SinkDatabaseOptions {
   // wal_limit_bytes the committing thread runs a blocking one (see JournalOptions).
   std::uint64_t wal_checkpoint_bytes = 0;
   std::uint64_t wal_limit_bytes = 64u << 20;
+  // Opens an existing database to read it, as a tool inspecting a sink does: never creates the
+  // file, never switches it to WAL, runs no checkpoints, and writes fail (journal.read_only). A
+  // missing file is journal.not_found; in a folder this process cannot write, a database closed
+  // cleanly is still read.
+  bool read_only = false;
 };
 
 class HUGO_API SinkDatabase {
  public:
-  // Creates or opens the database in WAL mode at the options' durability.
+  // Creates or opens the database in WAL mode at the options' durability (or only reads it:
+  // SinkDatabaseOptions::read_only).
   static Result<std::shared_ptr<SinkDatabase>> open(const std::filesystem::path& path,
                                                     SinkDatabaseOptions options = {});
   ~SinkDatabase();

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <cstdlib>
@@ -48,16 +49,19 @@ struct Run {
 };
 
 // Runs `hugo-journal args...` in `cwd` (relative paths in args resolve there) with `input` on
-// stdin (else /dev/null), and waits for it.
+// stdin (else /dev/null), and waits for it. `unprivileged`: as nobody when the suite runs as root
+// (test::drop_privileges), which permission bits then apply to.
 inline Run run_cli(const std::vector<std::string>& args, const std::filesystem::path& cwd,
-                   const std::optional<std::string>& input = std::nullopt) {
+                   const std::optional<std::string>& input = std::nullopt, bool unprivileged = false) {
   TempDir io;
   const auto in_path = io / "stdin", out_path = io / "stdout", err_path = io / "stderr";
   write_text(in_path, input.value_or(""));
+  if (unprivileged) std::filesystem::permissions(io.path(), std::filesystem::perms::all);
   std::vector<std::string> argv{cli_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   const pid_t pid = ::fork();
   if (pid == 0) {
+    if (unprivileged && !drop_privileges()) ::_exit(125);
     const int in = ::open(in_path.c_str(), O_RDONLY);
     const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

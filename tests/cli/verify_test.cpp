@@ -140,4 +140,59 @@ TEST_CASE("a damaged b-tree page fails the integrity check") {
   CHECK(r.out.find("page " + std::to_string(root)) != std::string::npos);
 }
 
+TEST_CASE("one overwritten page: verify reads past it, names the unreadable range and the last good seq") {
+  test::TempDir dir;
+  const auto path = dir / "big.journal";
+  constexpr int kRows = 3000;
+  auto payload = [](int i) { return "row-" + std::to_string(100000 + i) + std::string(150, 'x'); };
+  {
+    auto journal = ok_or_throw(Journal::open(path, {}));
+    std::vector<Event> group;
+    for (int i = 1; i <= kRows; ++i) {
+      Event e;
+      e.kind = EventKind::Enqueued;
+      e.queue = "q";
+      e.payload = payload(i);
+      e.occurred_at = Timestamp{std::chrono::seconds{1'704'067'200}};
+      group.push_back(std::move(e));
+    }
+    ok_or_throw(journal->append_group_async(group).wait());
+    ok_or_throw(journal->close());
+  }
+  const std::int64_t page_size = sql_int(path, "PRAGMA page_size");
+  const std::string bytes = read_text(path);
+  const auto at = bytes.find(payload(1500));
+  REQUIRE(at != std::string::npos);
+  const std::uint64_t page = at / static_cast<std::uint64_t>(page_size);
+  byte_surgery(path, page * static_cast<std::uint64_t>(page_size), std::string(static_cast<std::size_t>(page_size), '\xa5'));
+
+  const Run text = run_cli({"verify", "big.journal"}, dir.path());
+  CAPTURE(text.out);
+  CAPTURE(text.err);
+  CHECK(text.code == 1);
+  CHECK(is_one_error_line(text.err));
+  CHECK(text.out.find("hugo-journal verify") == std::string::npos);  // verify never advises verify
+  CHECK(text.err.find("hugo-journal verify") == std::string::npos);
+  const Run json = run_cli({"verify", "--json", "big.journal"}, dir.path());
+  CAPTURE(json.out);
+  CHECK(json.code == 1);
+  auto number = [&](const std::string& key) {
+    const auto k = json.out.find("\"" + key + "\":");
+    REQUIRE(k != std::string::npos);
+    return std::stoll(json.out.substr(k + key.size() + 3));
+  };
+  const std::int64_t last_good = number("lastGoodSeq");
+  const std::int64_t next = number("nextSeq");
+  CHECK(number("afterSeq") == last_good);
+  CHECK(last_good < 1500);
+  CHECK(last_good > 1500 - 40);  // one 4 KiB page holds a few dozen of these rows
+  CHECK(next > 1500);
+  CHECK(next < 1500 + 40);
+  CHECK(number("lastSeq") == kRows);
+  CHECK(number("rows") == kRows - (next - last_good - 1));  // every row outside the range was read
+  CHECK(text.err.find("last good seq " + std::to_string(last_good)) != std::string::npos);
+  CHECK(text.err.find("after seq " + std::to_string(last_good) + " before seq " + std::to_string(next)) !=
+        std::string::npos);
+}
+
 }  // TEST_SUITE

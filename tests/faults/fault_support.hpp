@@ -24,7 +24,6 @@
 #include <string>
 #include <vector>
 
-#include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -138,13 +137,7 @@ inline ChildReport run_forked(const std::function<int(FILE* report)>& body) {
   return out;
 }
 
-// In a forked child: become an unprivileged user when running as root (root ignores permission
-// bits). Returns false if that failed. A non-root process keeps its identity.
-inline bool drop_privileges() {
-  if (::geteuid() != 0) return true;
-  constexpr uid_t kNobody = 65534;
-  return ::setgroups(0, nullptr) == 0 && ::setgid(kNobody) == 0 && ::setuid(kNobody) == 0;
-}
+using test::drop_privileges;
 
 // Writes "code <code>\n" and the error's line, or "ok\n", to the child's report.
 template <class T>

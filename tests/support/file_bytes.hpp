@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 
 namespace hugo::test {
@@ -23,6 +24,16 @@ inline void write_bytes_at(const std::filesystem::path& path, std::size_t offset
   file.seekp(static_cast<std::streamoff>(offset));
   file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   REQUIRE(file.good());
+}
+
+// Every name in `folder` with its bytes ("<dir>" for a directory): what an operation that must
+// change nothing has to leave as it found it.
+inline std::map<std::string, std::string> folder_snapshot(const std::filesystem::path& folder) {
+  std::map<std::string, std::string> out;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    out[entry.path().filename().string()] = entry.is_directory() ? "<dir>" : read_bytes(entry.path());
+  }
+  return out;
 }
 
 }  // namespace hugo::test

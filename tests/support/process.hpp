@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <grp.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -22,6 +23,14 @@ inline std::string child_binary() {
   const char* path = std::getenv("HUGO_TEST_CHILD");
   if (!path) throw std::runtime_error("HUGO_TEST_CHILD is not set; run the tests through meson test");
   return path;
+}
+
+// In a forked child: become an unprivileged user (nobody, 65534) when running as root, since root
+// ignores permission bits. Returns false if that failed. A non-root process keeps its identity.
+inline bool drop_privileges() {
+  if (::geteuid() != 0) return true;
+  constexpr uid_t kNobody = 65534;
+  return ::setgroups(0, nullptr) == 0 && ::setgid(kNobody) == 0 && ::setuid(kNobody) == 0;
 }
 
 class Child {
