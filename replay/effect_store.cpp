@@ -8,6 +8,7 @@
 #include <hugo/deterministic.hpp>
 #include <hugo/event_json.hpp>
 
+#include "journal/file_probe.hpp"
 #include "journal/sqlite.hpp"
 #include "replay/effect_rows.hpp"
 #include "schema/schema.hpp"
@@ -118,7 +119,20 @@ Result<std::unique_ptr<DeterministicEffectStore>> DeterministicEffectStore::open
     impl->clock = options.clock ? options.clock : SystemClock::shared();
     impl->options = std::move(options);
     impl->path = db;
-    HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(db, sql::OpenMode::ReadWriteCreate, impl->options.busy_timeout));
+    if (impl->options.read_only) {
+      std::error_code missing;
+      if (!std::filesystem::exists(db, missing)) {
+        return Error(std::string(errc::journal_not_found), "no effect store at " + db.string() + " (check the path)")
+            .with("path", db.string());
+      }
+      // A read-only connection (immutable in a folder this process cannot write): no -wal, -shm
+      // or mode switch on the file, and the table must already be there.
+      HUGO_ASSIGN_OR_RETURN(impl->db, file_probe::open_read_only(db));
+      impl->path = db;
+      return std::unique_ptr<DeterministicEffectStore>(new DeterministicEffectStore(std::move(impl)));
+    } else {
+      HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(db, sql::OpenMode::ReadWriteCreate, impl->options.busy_timeout));
+    }
     HUGO_ASSIGN_OR_RETURN(std::int64_t app_id, impl->db.query_int("PRAGMA application_id"));
     if (app_id == schema::kApplicationId) {
       return Error(std::string(errc::validation),

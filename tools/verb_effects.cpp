@@ -18,10 +18,12 @@ struct Options {
   bool json = false;
 };
 
-// DeterministicEffectStore::open creates what is missing; refuse a file that holds no store.
+// Refuses a file that holds no store (read-only: nothing is created or switched to WAL).
 Status require_effect_table(const std::string& path) {
   HUGO_TRY(require_file(path, "effect store"));
-  HUGO_ASSIGN_OR_RETURN(auto db, SinkDatabase::open(path));
+  SinkDatabaseOptions read_only;
+  read_only.read_only = true;  // a read verb: no mode switch, no new file, works in a read-only folder
+  HUGO_ASSIGN_OR_RETURN(auto db, SinkDatabase::open(path, read_only));
   HUGO_ASSIGN_OR_RETURN(auto tables, db->query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                                                "name = 'hugo_effects'"));
   if (tables.empty() || sql_int(tables[0][0]) == 0) {
@@ -41,7 +43,9 @@ std::string outcome_of(const EffectRecord& r) {
 int run(const Options& o) {
   Status usable = require_effect_table(o.db);
   if (!usable.ok()) return report("effects", usable.error());
-  auto store = DeterministicEffectStore::open(o.db);
+  DeterministicOptions read_only;
+  read_only.read_only = true;
+  auto store = DeterministicEffectStore::open(o.db, read_only);
   if (!store.ok()) return report("effects", store.error());
   auto records = (*store)->list(o.pending);
   if (!records.ok()) return report("effects", records.error());

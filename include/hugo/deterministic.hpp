@@ -92,6 +92,9 @@ struct DeterministicOptions {
   std::shared_ptr<Clock> clock;  // null: SystemClock. Stamps claimed_at and recorded_at.
   IndeterminatePolicy on_indeterminate = IndeterminatePolicy::Rerun;
   std::chrono::milliseconds busy_timeout{5000};  // SQLite lock wait before journal.busy
+  // Only read an existing store (list, find): no file is created, the database is never switched
+  // to WAL, it may live in a read-only folder, and every write fails (journal.read_only).
+  bool read_only = false;
 };
 
 // PERSISTED kind strings (column `kind`).

@@ -7,6 +7,7 @@
 #include "tests/cli/sqlite_surgery.hpp"
 
 #include <hugo/checkpoint.hpp>
+#include <hugo/deterministic.hpp>
 #include <hugo/sink_database.hpp>
 
 #include <random>
@@ -22,7 +23,7 @@ using test::folder_snapshot;
 std::vector<std::vector<std::string>> read_verbs(const std::string& x) {
   return {{"info", x},    {"verify", x},        {"tasks", x},  {"dead-letters", x}, {"metrics", x},
           {"stats", x},   {"export", x},        {"tail", x},   {"show", x, "1"},    {"history", x, "1"},
-          {"checkpoints", x}, {"checkpoints", "--journal", x, x}};
+          {"effects", x}, {"checkpoints", x}, {"checkpoints", "--journal", x, x}};
 }
 
 struct BadFile {
@@ -89,9 +90,13 @@ TEST_CASE("in a read-only folder every read verb reads a cleanly closed journal,
     const Timestamp at{std::chrono::seconds{1'704'070'800}};
     ok_or_throw(store->persist(TaskQueueReplicationCheckpoint::empty("projection", f.id).advance("default", 20, at)));
   }
+  {
+    auto store = ok_or_throw(DeterministicEffectStore::open(f.dir / "effects.db"));
+    ok_or_throw(store->capture<int>("charge:order-1", "int", [] { return 42; }));
+  }
   std::vector<std::vector<std::string>> verbs = read_verbs("f.journal");
-  verbs.pop_back();
-  verbs.pop_back();
+  verbs.resize(verbs.size() - 3);  // effects and checkpoints read their own databases
+  verbs.push_back({"effects", "effects.db"});
   verbs.push_back({"checkpoints", "--journal", "f.journal", "sink.db"});
   std::vector<std::string> expected;
   for (const auto& args : verbs) expected.push_back(f.ok(args));  // as root, in a writable folder
