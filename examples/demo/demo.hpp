@@ -10,8 +10,9 @@ namespace demo {
 int journal_part(const std::filesystem::path& dir);
 
 // Part 2: a worker process leases and fails/retries tasks and is SIGKILLed mid-lease; the
-// restart rebuilds the queue, the interrupted lease expires and is retried.
-int queue_part(const std::filesystem::path& dir, const std::string& self);
+// restart rebuilds the queue, the interrupted lease expires and is retried. Sets
+// `interrupted_task` to the task whose lease the killed worker held.
+int queue_part(const std::filesystem::path& dir, const std::string& self, long long& interrupted_task);
 
 // The worker process of part 2 (`hugo-demo --worker JOURNAL`).
 int queue_worker(const std::string& journal_path);

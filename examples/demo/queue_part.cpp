@@ -90,7 +90,7 @@ int queue_worker(const std::string& path) {
   return 0;
 }
 
-int queue_part(const std::filesystem::path& dir, const std::string& self) {
+int queue_part(const std::filesystem::path& dir, const std::string& self, long long& interrupted_task) {
   const std::string path = (dir / "part2.journal").string();
   std::printf("== part 2: the queue survives kill -9 ==\njournal: %s\n\n", path.c_str());
   {
@@ -117,6 +117,7 @@ int queue_part(const std::filesystem::path& dir, const std::string& self) {
   }
   worker.kill_hard();
   if (interrupted == 0) return 1;
+  interrupted_task = interrupted;
   std::printf("3. SIGKILL sent to the worker process (pid %d) while it held task %lld\n\n", static_cast<int>(worker_pid),
               interrupted);
 

@@ -80,19 +80,21 @@ class [[nodiscard]] Result {
   bool ok() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
 
-  // Precondition: ok().
+  // Precondition: ok(). On an rvalue Result the value is moved out and returned by value, never
+  // as a reference into the Result: `for (auto& e : f().value())` and `const T& v = *f();` hold
+  // the value itself, which lives as long as the reference, not the dying Result's storage.
   T& value() & { return std::get<0>(state_); }
   const T& value() const& { return std::get<0>(state_); }
-  T&& value() && { return std::get<0>(std::move(state_)); }
+  T value() && { return std::get<0>(std::move(state_)); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
+  T operator*() && { return std::move(*this).value(); }
 
-  // Precondition: !ok().
+  // Precondition: !ok(). On an rvalue Result the Error is moved out and returned by value.
   const Error& error() const& { return std::get<1>(state_); }
-  Error&& error() && { return std::get<1>(std::move(state_)); }
+  Error error() && { return std::get<1>(std::move(state_)); }
 
   T value_or(T fallback) const& { return ok() ? value() : std::move(fallback); }
 
@@ -112,9 +114,9 @@ class [[nodiscard]] Result<void> {
   bool ok() const noexcept { return !error_.has_value(); }
   explicit operator bool() const noexcept { return ok(); }
 
-  // Precondition: !ok().
+  // Precondition: !ok(). On an rvalue Status the Error is moved out and returned by value.
   const Error& error() const& { return *error_; }
-  Error&& error() && { return std::move(*error_); }
+  Error error() && { return std::move(*error_); }
 
  private:
   std::optional<Error> error_;

@@ -6,6 +6,8 @@
 #include <hugo/time.hpp>
 
 #include <memory>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 using namespace hugo;
@@ -26,6 +28,16 @@ Status check_twice(int v) {
   HUGO_TRY(parse_positive(v));
   HUGO_TRY(doubled(v));
   return ok_status();
+}
+
+// Strings long enough to live on the heap, so that reading one after it is freed is a
+// heap-use-after-free under ASan (a short string would sit inside the freed vector's buffer).
+Result<std::vector<std::string>> fresh_lines() {
+  return std::vector<std::string>{std::string(40, 'a'), std::string(40, 'b'), std::string(40, 'c')};
+}
+
+Result<int> fresh_failure() {
+  return Error(std::string(errc::validation), "refused: the value is not positive").with("first-key-long-enough-for-the-heap", "1");
 }
 
 }  // namespace
@@ -52,6 +64,23 @@ TEST_CASE("dereferencing an rvalue Result moves its value out") {
   const std::vector<int> moved = *std::move(numbers);
   CHECK(moved.size() == 3);
   CHECK(numbers->empty());  // NOLINT(bugprone-use-after-move): the point of the test
+}
+
+TEST_CASE("a value taken from a temporary Result outlives the Result") {
+  // The range of a range-for lives to the loop's end, but the Result that value() or * was
+  // called on dies at the end of the range expression: only a value returned by value is safe.
+  CHECK(std::is_same_v<decltype(fresh_lines().value()), std::vector<std::string>>);
+  CHECK(std::is_same_v<decltype(*fresh_lines()), std::vector<std::string>>);
+  CHECK(std::is_same_v<decltype(fresh_failure().error()), Error>);
+  std::string seen;
+  for (const std::string& line : fresh_lines().value()) seen += line.substr(0, 1);
+  for (const std::string& line : *fresh_lines()) seen += line.substr(0, 1);
+  CHECK(seen == "abcabc");
+  // A reference bound to the Error of a temporary holds that Error itself, likewise.
+  const Error& error = fresh_failure().error();
+  CHECK(error.find("first-key-long-enough-for-the-heap") != nullptr);
+  const Error& from_status = Status(fresh_failure().error()).error();
+  CHECK(from_status.message() == "refused: the value is not positive");
 }
 
 TEST_CASE("ISO-8601 formatting follows Hugo's layout") {
