@@ -289,6 +289,11 @@ Status TaskQueue::complete_batch(const std::vector<OwnershipToken>& tokens) {
 }
 
 Result<FailOutcome> TaskQueue::fail(const OwnershipToken& token, Error error, bool requeue) {
+  if (error.code().empty() && error.message().empty() && !error.cause()) {
+    return Error(std::string(errc::validation), "fail() needs an error with a code or a message; nothing was recorded")
+        .with("token", token.to_string())
+        .with("task_id", std::to_string(token.task_id));
+  }
   Impl& q = *impl_;
   Impl::Aftermath after;
   FailOutcome outcome = FailOutcome::Requeued;
@@ -321,10 +326,7 @@ Status TaskQueue::close() {
     q.closed = true;
     q.changed.notify_all();
   }
-  if (q.sweeper.joinable()) {
-    q.sweeper.request_stop();
-    q.sweeper.join();
-  }
+  q.stop_sweeper();
   {
     std::lock_guard lock(g_registry_mutex);
     g_open_queues.erase({q.journal.get(), q.options.name});
@@ -348,8 +350,12 @@ std::size_t TaskQueue::dead_letter_count() const {
 }
 
 std::vector<DeadLetter> TaskQueue::dead_letters() const {
-  std::lock_guard lock(impl_->mutex);
-  return impl_->state.snapshot(impl_->options.name).dead;
+  const Impl& q = *impl_;
+  std::lock_guard lock(q.mutex);
+  std::vector<DeadLetter> dead;
+  dead.reserve(q.state.dead_count());
+  for (const auto& [seq, task_id] : q.state.dead_letters()) dead.push_back(detail::dead_letter_of(*q.state.task(task_id)));
+  return dead;
 }
 
 QueueSnapshot TaskQueue::snapshot() const {

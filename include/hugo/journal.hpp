@@ -117,7 +117,8 @@ class HUGO_API Journal {
 
   // Appends several events atomically: they get consecutive seqs and commit in one transaction,
   // so a crash keeps all of them or none. Validation failure of any refuses all (no seq used).
-  // Fills seq etc. in `events` as append_async does, so the caller sees the assigned values.
+  // Fills seq etc. in `events` as append_async does, so the caller sees the assigned values; a
+  // refused group (ticket seq 0) leaves `events` exactly as they were passed.
   AppendTicket append_group_async(std::vector<Event>& events);
 
   // append_async + wait: returns the seq once its batch is durable at the configured Durability.
@@ -126,7 +127,9 @@ class HUGO_API Journal {
   // Blocks until every append accepted so far is durable; returns the journal's failure, if any.
   Status flush();
 
-  // Flushes, stops the writer, checkpoints the WAL and releases the writer lock. Idempotent.
+  // Flushes, stops the writer, checkpoints the WAL and releases the writer lock. Idempotent and
+  // thread-safe: concurrent callers wait for the one closing, and every call returns once the
+  // journal is closed (the first one's result; later ones return the journal's failure, if any).
   Status close();
 
   // Events with seq > after, ascending, at most `max` of them, from committed rows only. Each
