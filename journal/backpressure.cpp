@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 #include <string>
+#include <utility>
 
 namespace hugo::detail {
 
@@ -33,12 +34,26 @@ std::optional<Backpressure::Pending> Backpressure::check(std::int64_t pending, T
 
 void Backpressure::deliver(const std::optional<Pending>& pending) {
   if (!pending) return;
-  std::lock_guard lock(deliver_mutex_);
-  if (pending->version <= delivered_version_) return;  // a newer signal was already delivered
-  delivered_version_ = pending->version;
-  delivered_ = pending->signal;
+  std::unique_lock lock(deliver_mutex_);
+  const std::uint64_t newest = queued_ ? queued_->version : delivered_version_;
+  if (pending->version <= newest) return;  // a newer signal was already delivered or queued
+  queued_ = pending;
+  if (delivering_) return;  // the delivering thread passes it on after its current call
+  delivering_ = true;
+  while (queued_) {
+    const Pending next = *std::exchange(queued_, std::nullopt);
+    delivered_version_ = next.version;
+    delivered_ = next.signal;
+    lock.unlock();
+    invoke(next.signal);
+    lock.lock();
+  }
+  delivering_ = false;
+}
+
+void Backpressure::invoke(const BackpressureSignal& signal) {
   try {
-    options_.on_change(pending->signal);
+    options_.on_change(signal);
   } catch (const std::exception& e) {
     if (report_) report_(Error("error.exception", std::string("backpressure listener threw: ") + e.what()));
   } catch (...) {

@@ -3,8 +3,12 @@
 // delivered signal always converges to the real state.
 //
 // check() runs under the queue's lock and only decides; deliver() runs after the lock is
-// released and calls the listener. Signals carry a version so that a signal computed earlier but
+// released and calls the listener with no lock held, so the listener may call back into the
+// queue (backpressure() included). Signals carry a version so that a signal computed earlier but
 // delivered later (by another thread) is discarded: listeners never go back to a stale state.
+// The listener is never called concurrently with itself: while one thread is delivering, a newer
+// signal from another thread (or from the listener's own re-entrant call) is handed to the
+// delivering thread, which passes it on once the listener returns.
 #pragma once
 
 #include <hugo/task_queue.hpp>
@@ -34,7 +38,8 @@ class Backpressure {
   bool enabled() const { return enabled_; }
   // Re-evaluates with the current pending depth. Caller holds the queue's lock.
   std::optional<Pending> check(std::int64_t pending, Timestamp now);
-  // Delivers outside the queue's lock.
+  // Delivers outside the queue's lock. Returns once `pending` (or a newer signal) was delivered,
+  // or was handed to the thread delivering now.
   void deliver(const std::optional<Pending>& pending);
   BackpressureSignal last_delivered() const;
   // Whether the last announced state is active. Caller holds the queue's lock.
@@ -52,8 +57,11 @@ class Backpressure {
   Timestamp opened_at_{};
   std::optional<Timestamp> last_announcement_;
   std::uint64_t version_ = 0;
-  // Delivery state.
+  // Delivery state (deliver_mutex_, never held while the listener runs).
+  void invoke(const BackpressureSignal& signal);
   mutable std::mutex deliver_mutex_;
+  bool delivering_ = false;  // a thread is running the listener
+  std::optional<Pending> queued_;  // newer than delivered_, waiting for the delivering thread
   std::uint64_t delivered_version_ = 0;
   BackpressureSignal delivered_;
 };

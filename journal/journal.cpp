@@ -90,6 +90,29 @@ struct Committed {
   }
 };
 
+// The fields accept() fills in an event, kept so that a refused group can be handed back as the
+// caller passed it (Journal::append_group_async). Lists every field accept() writes.
+struct JournalFilled {
+  std::int64_t seq = 0;
+  std::int64_t source_event_id = 0;
+  Timestamp recorded_at{};
+  std::optional<std::string> journal_id;
+  std::int64_t task_id = 0;
+  std::optional<OwnershipToken> token;
+
+  static JournalFilled of(const Event& e) {
+    return {e.seq, e.source_event_id, e.recorded_at, e.journal_id, e.task_id, e.token};
+  }
+  void restore(Event& e) const {
+    e.seq = seq;
+    e.source_event_id = source_event_id;
+    e.recorded_at = recorded_at;
+    e.journal_id = journal_id;
+    e.task_id = task_id;
+    e.token = token;
+  }
+};
+
 Status validate_options(const JournalOptions& o) {
   auto bad = [](std::string what) { return Error(std::string(errc::validation), "invalid JournalOptions: " + what); };
   if (o.max_batch < 1 || o.max_batch > 100'000) return bad("max_batch must be within 1..100000");
@@ -134,6 +157,7 @@ struct Journal::Impl {
   bool closing = false;
   bool closed = false;
   std::thread writer;
+  std::mutex close_mutex;  // serializes close(): one caller stops the writer, later ones wait for it
 
   mutable std::mutex read_mutex;
 
@@ -374,6 +398,7 @@ struct Journal::Impl {
   }
 
   Status close() {
+    std::lock_guard closing_lock(close_mutex);
     {
       std::unique_lock lock(mutex);
       if (closed) return failure ? Status(*failure) : ok_status();
@@ -462,7 +487,14 @@ AppendTicket Journal::append_async(Event event) { return impl_->accept(&event, 1
 
 AppendTicket Journal::append_group_async(std::vector<Event>& events) {
   if (events.empty()) return {0, 0, ready_future(ok_status())};
-  return impl_->accept(events.data(), events.size(), false, true);
+  std::vector<JournalFilled> before;
+  before.reserve(events.size());
+  for (const Event& e : events) before.push_back(JournalFilled::of(e));
+  AppendTicket ticket = impl_->accept(events.data(), events.size(), false, true);
+  if (ticket.seq == 0) {  // refused: leave no trace in the caller's events
+    for (std::size_t i = 0; i < events.size(); ++i) before[i].restore(events[i]);
+  }
+  return ticket;
 }
 
 AppendTicket detail::JournalAccess::append_group_unchecked(Journal& journal, std::vector<Event>& events) {

@@ -340,7 +340,28 @@ std::vector<TaskState*> QueueState::needing_hydration() {
   return out;
 }
 
+QueueWork& queue_work() {
+  static QueueWork work;
+  return work;
+}
+
+DeadLetter dead_letter_of(const TaskState& t) {
+  queue_work().dead_letters.fetch_add(1, std::memory_order_relaxed);
+  DeadLetter d;
+  d.task_id = t.task_id;
+  d.seq = t.dead_seq;
+  d.payload = t.payload;
+  d.payload_format = t.payload_format;
+  d.attempt = t.attempt;
+  d.enqueued_at = t.enqueued_at;
+  d.dead_lettered_at = t.dead_at;
+  d.error = t.last_error.value_or(Error(std::string(errc::unspecified), "no error recorded"));
+  d.last_token = t.last_token;
+  return d;
+}
+
 QueueSnapshot QueueState::snapshot(const std::string& queue) const {
+  queue_work().snapshots.fetch_add(1, std::memory_order_relaxed);
   QueueSnapshot s;
   s.queue = queue;
   Digest d;
@@ -375,17 +396,7 @@ QueueSnapshot QueueState::snapshot(const std::string& queue) const {
   }
   for (const auto& [seq, id] : dead_) {
     const TaskState& t = tasks_.at(id);
-    DeadLetter dl;
-    dl.task_id = t.task_id;
-    dl.seq = seq;
-    dl.payload = t.payload;
-    dl.payload_format = t.payload_format;
-    dl.attempt = t.attempt;
-    dl.enqueued_at = t.enqueued_at;
-    dl.dead_lettered_at = t.dead_at;
-    dl.error = t.last_error.value_or(Error(std::string(errc::unspecified), "no error recorded"));
-    dl.last_token = t.last_token;
-    s.dead.push_back(std::move(dl));
+    s.dead.push_back(dead_letter_of(t));
     d.bytes("D");
     d.num(seq);
     d.num(t.task_id);

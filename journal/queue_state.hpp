@@ -18,6 +18,7 @@
 
 #include "journal/rows.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -90,6 +91,17 @@ struct LeaseState {
   Timestamp expires_at{};
   Timestamp last_heartbeat{};
 };
+
+// The public form of a dead-lettered task (Phase::Dead).
+DeadLetter dead_letter_of(const TaskState& t);
+
+// Process-wide counts of the steps whose cost grows with the whole queue, so that tests bound
+// the work of an operation by calls, never by time.
+struct QueueWork {
+  std::atomic<std::uint64_t> snapshots{0};      // QueueState::snapshot(): copies and hashes everything
+  std::atomic<std::uint64_t> dead_letters{0};   // dead_letter_of(): copies one payload
+};
+QueueWork& queue_work();
 
 class QueueState {
  public:

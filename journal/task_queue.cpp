@@ -312,6 +312,11 @@ Status complete_rows(TaskQueue::Impl& q, const std::vector<OwnershipToken>& toke
 Result<FailOutcome> fail_rows(TaskQueue::Impl& q, const OwnershipToken& token, Error error, bool requeue,
                               std::int64_t& row_seq) {
   TaskQueue::Impl::Aftermath after;
+  if (error.code().empty() && error.message().empty() && !error.cause()) {
+    return Error(std::string(errc::validation), "fail() needs an error with a code or a message; nothing was recorded")
+        .with("token", token.to_string())
+        .with("task_id", std::to_string(token.task_id));
+  }
   FailOutcome outcome = FailOutcome::Requeued;
   {
     std::lock_guard lock(q.mutex);
@@ -443,10 +448,7 @@ Status TaskQueue::close() {
     }
   }
   if (q.options.metrics) closing.flush(*q.options.metrics, q.tags);
-  if (q.sweeper.joinable()) {
-    q.sweeper.request_stop();
-    q.sweeper.join();
-  }
+  q.stop_sweeper();
   {
     std::lock_guard lock(g_registry_mutex);
     g_open_queues.erase({q.journal.get(), q.options.name});
@@ -471,8 +473,12 @@ std::size_t TaskQueue::dead_letter_count() const {
 }
 
 std::vector<DeadLetter> TaskQueue::dead_letters() const {
-  std::lock_guard lock(impl_->mutex);
-  return impl_->state.snapshot(impl_->options.name).dead;
+  const Impl& q = *impl_;
+  std::lock_guard lock(q.mutex);
+  std::vector<DeadLetter> dead;
+  dead.reserve(q.state.dead_count());
+  for (const auto& [seq, task_id] : q.state.dead_letters()) dead.push_back(detail::dead_letter_of(*q.state.task(task_id)));
+  return dead;
 }
 
 QueueSnapshot TaskQueue::snapshot() const {

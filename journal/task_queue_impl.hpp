@@ -60,8 +60,13 @@ struct TaskQueue::Impl {
     return ok_status();
   }
 
+  // Runs on_handler_error; an exception from it has nowhere left to go and is dropped.
   void report(const Error& error) const {
-    if (options.on_handler_error) options.on_handler_error(error);
+    if (!options.on_handler_error) return;
+    try {
+      options.on_handler_error(error);
+    } catch (...) {
+    }
   }
 
   Event row(EventKind kind, std::int64_t task, std::int32_t attempt, Timestamp now) const {
@@ -72,20 +77,6 @@ struct TaskQueue::Impl {
     e.attempt = attempt;
     e.occurred_at = now;
     return e;
-  }
-
-  DeadLetter dead_letter_of(const detail::TaskState& t) const {
-    DeadLetter d;
-    d.task_id = t.task_id;
-    d.seq = t.dead_seq;
-    d.payload = t.payload;
-    d.payload_format = t.payload_format;
-    d.attempt = t.attempt;
-    d.enqueued_at = t.enqueued_at;
-    d.dead_lettered_at = t.dead_at;
-    d.error = t.last_error.value_or(Error(std::string(errc::unspecified), "no error recorded"));
-    d.last_token = t.last_token;
-    return d;
   }
 
   // The row after a Failed or LeaseExpired: Requeued with attempt + 1, or DeadLettered with the
@@ -130,7 +121,7 @@ struct TaskQueue::Impl {
         return applied.error();
       }
       if (e.kind == EventKind::DeadLettered) {
-        if (const detail::TaskState* t = state.task(e.task_id)) after.dead.push_back(dead_letter_of(*t));
+        if (const detail::TaskState* t = state.task(e.task_id)) after.dead.push_back(detail::dead_letter_of(*t));
       }
     }
     after.ticket = ticket;
@@ -204,8 +195,11 @@ struct TaskQueue::Impl {
                          std::chrono::duration<double, std::milli>(signal->in_previous_state).count());
   }
 
-  // With the lock released: emit metrics, deliver signals, wait for durability, run dead-letter
-  // handlers.
+  // The one place where an operation runs user code: the backpressure listener, dead-letter
+  // handlers and, through report(), on_handler_error. The caller holds no queue lock (`mutex`
+  // is released, and Backpressure::deliver releases its own around the listener), so every
+  // callback may call back into the queue, close() included. Order: the signal first, then,
+  // once the rows are durable, one handler per dead letter in row order. Metrics buffered under the lock are emitted first.
   Status finish(Aftermath& after) {
     if (options.metrics) after.metrics.flush(*options.metrics, tags);
     if (backpressure) backpressure->deliver(after.signal);
@@ -316,6 +310,14 @@ struct TaskQueue::Impl {
       HUGO_TRY(commit(events, after));
     }
     return finish(after);
+  }
+
+  // Stops the sweeper thread. Called on that thread (a callback closing its own queue), it only
+  // asks it to stop: the loop ends once the callback returns and the destructor joins it.
+  void stop_sweeper() {
+    if (!sweeper.joinable()) return;
+    sweeper.request_stop();
+    if (sweeper.get_id() != std::this_thread::get_id()) sweeper.join();
   }
 
   void sweeper_loop(std::stop_token stop) {

@@ -135,13 +135,21 @@ struct TaskQueueReplicationSource::Impl {
     return ok_status();
   }
 
+  // Observers and metrics see each event once, when it is delivered for good (next() returned
+  // it, or pump()'s handler accepted it): events at or below observed_through were seen already,
+  // and a rewind (pump's redelivery, seek() backwards) does not show them again.
+  std::int64_t observed_through = 0;
+
   void notify(const std::vector<Event>& events) {
+    if (events.empty() || events.back().seq <= observed_through) return;
     std::vector<std::function<Status(const Event&)>> current;
     {
       std::lock_guard lock(observers->mutex);
       for (const auto& [id, fn] : observers->list) current.push_back(fn);
     }
     for (const Event& e : events) {
+      if (e.seq <= observed_through) continue;
+      observed_through = e.seq;
       if (options.metrics) replication_names::count_event(*options.metrics, e);
       for (const auto& observer : current) {
         Status status = [&]() -> Status {
@@ -163,7 +171,8 @@ struct TaskQueueReplicationSource::Impl {
     }
   }
 
-  Result<std::vector<Event>> next(std::size_t max, std::chrono::steady_clock::duration wait) {
+  // The next events after `position` (advanced past them), not yet shown to observers.
+  Result<std::vector<Event>> read_next(std::size_t max, std::chrono::steady_clock::duration wait) {
     const auto deadline = std::chrono::steady_clock::now() + wait;
     max = std::max<std::size_t>(1, std::min(max, options.batch_size));
     while (true) {
@@ -178,10 +187,7 @@ struct TaskQueueReplicationSource::Impl {
           out.push_back(std::move(e));
         }
         position = scanned_to;
-        if (!out.empty()) {
-          notify(out);
-          return out;
-        }
+        if (!out.empty()) return out;
         continue;  // only other queues' rows: keep scanning
       }
       if (std::chrono::steady_clock::now() >= deadline) return std::vector<Event>{};
@@ -214,20 +220,23 @@ Result<std::unique_ptr<TaskQueueReplicationSource>> TaskQueueReplicationSource::
 }
 
 Result<std::vector<Event>> TaskQueueReplicationSource::next(std::size_t max, std::chrono::steady_clock::duration wait) {
-  return impl_->next(max, wait);
+  HUGO_ASSIGN_OR_RETURN(auto events, impl_->read_next(max, wait));
+  impl_->notify(events);
+  return events;
 }
 
 Status TaskQueueReplicationSource::pump(const std::function<Status(const std::vector<Event>&)>& handler,
                                         std::stop_token stop, std::size_t max_batch) {
   while (!stop.stop_requested()) {
     const std::int64_t before = impl_->position;
-    HUGO_ASSIGN_OR_RETURN(auto batch, impl_->next(max_batch, std::chrono::milliseconds(50)));
+    HUGO_ASSIGN_OR_RETURN(auto batch, impl_->read_next(max_batch, std::chrono::milliseconds(50)));
     if (batch.empty()) continue;
     Status handled = handler(batch);
     if (!handled.ok()) {
       impl_->position = before;  // redeliver the failed batch on the next call
       return handled;
     }
+    impl_->notify(batch);
   }
   return ok_status();
 }

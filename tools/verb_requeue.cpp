@@ -2,11 +2,11 @@
 // A write: it takes the journal's writer lock (exit 4 while another process writes the journal).
 #include "cli_json.hpp"
 #include "cli_table.hpp"
+#include "dead_letter_check.hpp"
 #include "verbs.hpp"
 
 #include <hugo/task_queue.hpp>
 
-#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -40,20 +40,18 @@ int run(const Options& o) {
   std::shared_ptr<Journal> journal(std::move(opened).value().release());
   std::map<std::string, std::unique_ptr<TaskQueue>> queues;
   for (const auto& [task, name] : queue_of) {
-    if (!queues.contains(name)) {
-      TaskQueueOptions options;
-      options.name = name;
-      options.run_sweeper = false;
-      auto queue = TaskQueue::open(journal, options);
-      if (!queue.ok()) return report("requeue", queue.error());
-      queues.emplace(name, std::move(queue).value());
-    }
-    const auto dead = queues.at(name)->dead_letters();
-    const bool is_dead = std::any_of(dead.begin(), dead.end(), [&](const DeadLetter& d) { return d.task_id == task; });
-    if (!is_dead) {
-      return usage_error("requeue", "task " + std::to_string(task) + " of queue '" + name + "' is not a dead letter",
-                         "nothing was requeued; list the dead letters with `hugo-journal dead-letters`");
-    }
+    if (queues.contains(name)) continue;
+    TaskQueueOptions options;
+    options.name = name;
+    options.run_sweeper = false;
+    auto queue = TaskQueue::open(journal, options);
+    if (!queue.ok()) return report("requeue", queue.error());
+    queues.emplace(name, std::move(queue).value());
+  }
+  if (const auto task = first_not_dead(queue_of, queues)) {
+    return usage_error("requeue",
+                       "task " + std::to_string(*task) + " of queue '" + queue_of.at(*task) + "' is not a dead letter",
+                       "nothing was requeued; list the dead letters with `hugo-journal dead-letters`");
   }
   const Format format = pick_format(o.json);
   std::unique_ptr<Table> table;

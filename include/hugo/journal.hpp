@@ -120,7 +120,8 @@ class HUGO_API Journal {
 
   // Appends several events atomically: they get consecutive seqs and commit in one transaction,
   // so a crash keeps all of them or none. Validation failure of any refuses all (no seq used).
-  // Fills seq etc. in `events` as append_async does, so the caller sees the assigned values.
+  // Fills seq etc. in `events` as append_async does, so the caller sees the assigned values; a
+  // refused group (ticket seq 0) leaves `events` exactly as they were passed.
   // Queue rows (append, append_async too): an event other than a plain Enqueued must be a valid
   // transition of its queue after every row before it, else error.validation names the rule
   // (docs/QUEUE.md, "Raw appends"); a queue open as a TaskQueue here takes only Enqueued rows.
@@ -132,7 +133,9 @@ class HUGO_API Journal {
   // Blocks until every append accepted so far is durable; returns the journal's failure, if any.
   Status flush();
 
-  // Flushes, stops the writer, checkpoints the WAL and releases the writer lock. Idempotent.
+  // Flushes, stops the writer, checkpoints the WAL and releases the writer lock. Idempotent and
+  // thread-safe: concurrent callers wait for the one closing, and every call returns once the
+  // journal is closed (the first one's result; later ones return the journal's failure, if any).
   Status close();
 
   // Events with seq > after, ascending, at most `max` of them, from committed rows only. Each

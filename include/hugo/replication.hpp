@@ -78,7 +78,8 @@ class HUGO_API TaskQueueReplicationSource {
   ~TaskQueueReplicationSource();
 
   // Up to `max` events after position(), in seq order. If none is committed yet, waits up to
-  // `wait` for one; an empty vector means the wait passed. Observers see each event first.
+  // `wait` for one; an empty vector means the wait passed. Observers see each event before
+  // next() returns it.
   Result<std::vector<Event>> next(std::size_t max, std::chrono::steady_clock::duration wait = {});
 
   // Runs `handler` on every batch until `stop` is requested or the handler fails (its error is
@@ -90,9 +91,11 @@ class HUGO_API TaskQueueReplicationSource {
   void seek(std::int64_t after);
   const std::string& journal_id() const;
 
-  // Observers are called in registration order, synchronously, for every event next() returns.
-  // A failing observer (Error or exception) is reported to options.on_observer_error and counted
-  // in observer_failures(); it never stops delivery.
+  // Observers are called in registration order, synchronously, once per event, when the event is
+  // delivered for good: before next() returns it, or after pump()'s handler accepted its batch.
+  // An event delivered again (pump's redelivery after a failed batch, seek() backwards) is not
+  // observed or counted in metrics again. A failing observer (Error or exception) is reported to
+  // options.on_observer_error and counted in observer_failures(); it never stops delivery.
   ObserverSubscription register_observer(std::function<Status(const Event&)> observer);
   std::uint64_t observer_failures() const;
 

@@ -9,8 +9,10 @@
 // Identity: task id = seq of the task's Enqueued row; lease id = seq of its LeaseGranted row;
 // token = (task id, attempt, lease id). docs/QUEUE.md lists every difference from Hugo.
 //
-// Thread-safety: all methods are thread-safe. Callbacks (dead-letter handler, backpressure) run
-// on the calling thread after the queue's lock is released; they may call back into the queue.
+// Thread-safety: all methods are thread-safe. Callbacks (dead-letter handler, on_handler_error,
+// backpressure) run with no lock of the queue held, on the thread of the operation (or the
+// sweeper) that caused them; they may call any method of the queue, close() included. Only the
+// destructor must not run inside one of the queue's own callbacks.
 #pragma once
 
 #include <hugo/error.hpp>
@@ -116,7 +118,9 @@ struct BackpressureOptions {
   Duration cooldown = std::chrono::seconds(5);  // > 0
   // Receives every transition. A transition inside the cooldown is delivered once the cooldown
   // has passed (by the next mutation or sweep), unless the state has flipped back by then: the
-  // last delivered signal always converges to the real state (fixes Hugo's W11).
+  // last delivered signal always converges to the real state (fixes Hugo's W11). Never called
+  // concurrently with itself and never with an older signal than the last one; while it runs,
+  // a newer signal is passed on by the thread already running it, after it returns.
   std::function<void(const BackpressureSignal&)> on_change;
 };
 
@@ -252,7 +256,8 @@ class HUGO_API TaskQueue {
   // then nothing is journaled. An empty list journals nothing.
   Status complete_batch(const std::vector<OwnershipToken>& tokens);
   // Records the failure; requeues with attempt + 1, or dead-letters when `requeue` is false or
-  // the next attempt would exceed max_delivery_attempts.
+  // the next attempt would exceed max_delivery_attempts. An error with neither code nor message
+  // (nor cause) is refused with error.validation and nothing is recorded.
   Result<FailOutcome> fail(const OwnershipToken& token, Error error, bool requeue = true);
 
   // Expires every lease whose expiration has passed (LeaseExpired, then Requeued or
@@ -275,12 +280,16 @@ class HUGO_API TaskQueue {
   Status requeue_dead_letter(std::int64_t task_id);
 
   // Stops the sweeper and refuses further calls (error.taskqueue.disposed). Pending tasks and
-  // leases stay in the journal for the next open. Idempotent.
+  // leases stay in the journal for the next open, and the name can be opened again at once.
+  // Idempotent; callable from any thread and from the queue's own callbacks (on the sweeper
+  // thread it only tells the sweeper to stop: the destructor joins it).
   Status close();
 
   std::size_t pending_count() const;
   std::size_t active_lease_count() const;
   std::size_t dead_letter_count() const;
+  // Reads cost what they return: dead_letters() copies the dead letters (payloads included) and
+  // nothing else; only snapshot() walks and hashes the whole state.
   std::vector<DeadLetter> dead_letters() const;
   QueueSnapshot snapshot() const;
   const std::string& name() const;

@@ -1,0 +1,160 @@
+// Contracts of the queue and the journal it writes: close() from anywhere, a refused group
+// leaves no trace, reads cost what they return, fail() needs an error (docs/QUEUE.md).
+#include <doctest/doctest.h>
+
+#include <hugo/error_codes.hpp>
+
+#include "journal/queue_state.hpp"
+#include "tests/support/queue_fixture.hpp"
+#include "tools/dead_letter_check.hpp"
+
+#include <chrono>
+#include <future>
+#include <latch>
+#include <thread>
+
+using namespace hugo;
+using namespace std::chrono_literals;
+using test::must;
+
+TEST_SUITE("queue.contracts") {
+
+TEST_CASE("close() from a dead-letter handler on the sweeper thread releases the name for a reopen") {
+  test::QueueFixture f;
+  auto options = f.options();
+  options.run_sweeper = true;
+  options.sweep_interval = 1ms;
+  options.lease_duration = 1s;
+  options.max_delivery_attempts = 1;
+  TaskQueue* queue = nullptr;
+  std::promise<std::string> closed;
+  options.dead_letter_handler = [&](const DeadLetter&) -> Status {
+    std::string outcome;
+    try {
+      Status s = queue->close();
+      outcome = s.ok() ? "closed" : s.error().to_string();
+    } catch (const std::exception& e) {
+      outcome = std::string("close threw: ") + e.what();
+    }
+    closed.set_value(outcome);
+    return ok_status();
+  };
+  auto q = f.open(options);
+  queue = q.get();
+  must(q->enqueue("1"));
+  must(q->lease("w"));
+  f.clock->advance(2s);  // the sweeper expires the lease and dead-letters the task
+  auto outcome = closed.get_future();
+  REQUIRE_MESSAGE(outcome.wait_for(120s) == std::future_status::ready, "the sweeper never ran the handler");
+  CHECK(outcome.get() == "closed");
+  auto reopened = TaskQueue::open(f.journal, f.options());
+  REQUIRE_MESSAGE(reopened.ok(), reopened.error().to_string());
+  CHECK((*reopened)->dead_letter_count() == 1);
+  q.reset();  // joins the sweeper that closed its own queue
+  must((*reopened)->close());
+}
+
+TEST_CASE("two threads closing one journal at once both return once it is closed") {
+  test::TempDir dir;
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    auto journal = must(Journal::open(dir / "j.journal"));
+    Event e;
+    e.queue = "orders";
+    e.payload = "p";
+    (void)journal->append_async(e);
+    std::latch start(2);
+    Status statuses[2] = {ok_status(), ok_status()};
+    auto closer = [&](int i) {
+      start.arrive_and_wait();
+      statuses[i] = journal->close();
+    };
+    std::thread a(closer, 0);
+    std::thread b(closer, 1);
+    a.join();
+    b.join();
+    CHECK(statuses[0].ok());
+    CHECK(statuses[1].ok());
+    CHECK(journal->append_async(e).seq == 0);
+    // Both returned after the writer lock was released: the file opens again at once.
+    auto reopened = Journal::open(dir / "j.journal");
+    REQUIRE_MESSAGE(reopened.ok(), reopened.error().to_string());
+    CHECK((*reopened)->durable_seq() == round + 1);
+  }
+}
+
+TEST_CASE("a refused group leaves the caller's events exactly as they were") {
+  test::QueueFixture f;
+  std::vector<Event> group(3);
+  for (Event& e : group) {
+    e.queue = "orders";
+    e.payload = "p";
+  }
+  group[1].kind = EventKind::LeaseGranted;
+  group[1].task_id = 1;  // the group's first row
+  group[1].token = OwnershipToken{1, 1, 0};
+  group[1].lease_expiration = f.clock->now();
+  group[2].queue.clear();  // invalid: every row names its queue
+  const std::vector<Event> before = group;
+  AppendTicket ticket = f.journal->append_group_async(group);
+  CHECK(ticket.seq == 0);
+  CHECK_FALSE(ticket.durable.get().ok());
+  CHECK(group == before);
+  CHECK(f.events().empty());
+}
+
+TEST_CASE("dead_letters() copies the dead letters and hashes nothing; requeue of 10,000 stays linear") {
+  test::QueueFixture f;
+  constexpr std::size_t kDead = 10'000;
+  auto options = f.options();
+  options.capacity = kDead;
+  options.max_delivery_attempts = 1;
+  auto q = f.open(options);
+  must(q->enqueue_batch(std::vector<std::string>(kDead, "payload")));
+  CHECK(must(q->lease_batch("w", kDead)).size() == kDead);
+  f.clock->advance(options.lease_duration + 1s);
+  CHECK(must(q->sweep_expired()) == kDead);
+  REQUIRE(q->dead_letter_count() == kDead);
+
+  detail::QueueWork& work = detail::queue_work();
+  const std::uint64_t snapshots = work.snapshots.load();
+  const std::uint64_t copies = work.dead_letters.load();
+  CHECK(q->dead_letters().size() == kDead);
+  CHECK(work.snapshots.load() == snapshots);
+  CHECK(work.dead_letters.load() - copies == kDead);
+
+  // The requeue verb's path: one check of every task, then one requeue each.
+  std::map<std::int64_t, std::string> queue_of;
+  for (const DeadLetter& d : q->dead_letters()) queue_of[d.task_id] = "orders";
+  std::map<std::string, std::unique_ptr<TaskQueue>> queues;
+  queues.emplace("orders", std::move(q));
+  const std::uint64_t before_snapshots = work.snapshots.load();
+  const std::uint64_t before_copies = work.dead_letters.load();
+  CHECK(cli::first_not_dead(queue_of, queues) == std::nullopt);
+  for (const auto& [task, name] : queue_of) must(queues.at(name)->requeue_dead_letter(task));
+  // Generous, and still far below the n * n copies of one dead_letters() call per task.
+  CHECK(work.dead_letters.load() - before_copies <= 4 * kDead);
+  CHECK(work.snapshots.load() == before_snapshots);
+  CHECK(queues.at("orders")->pending_count() == kDead);
+  CHECK(queues.at("orders")->dead_letter_count() == 0);
+
+  // Requeued, they are dead letters no longer: the check names the first of them.
+  CHECK(cli::first_not_dead(queue_of, queues) == std::optional<std::int64_t>(queue_of.begin()->first));
+}
+
+TEST_CASE("fail() with an empty error is refused with error.validation and records nothing") {
+  test::QueueFixture f;
+  auto q = f.open();
+  must(q->enqueue("1"));
+  const Lease lease = must(q->lease("w"));
+  const std::size_t rows = f.events().size();
+  auto refused = q->fail(lease.token, Error("", ""));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code() == errc::validation);
+  CHECK(*refused.error().find("token") == lease.token.to_string());
+  CHECK(f.events().size() == rows);
+  CHECK(q->active_lease_count() == 1);
+  CHECK(must(q->fail(lease.token, Error("", "a message is enough"))) == FailOutcome::Requeued);
+}
+
+}  // TEST_SUITE
