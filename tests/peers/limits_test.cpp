@@ -4,6 +4,7 @@
 #include "tests/peers/peers_support.hpp"
 
 #include <hugo/error_codes.hpp>
+#include <hugo/task_queue.hpp>
 
 #include <httplib.h>
 
@@ -356,4 +357,44 @@ TEST_CASE("on_applied may be replaced while the follower runs") {
   runner.join();
   CHECK(caught);
   CHECK(calls.load() >= 100);
+}
+
+TEST_CASE("on_applied may call back into the follower and into a queue, and stop the follower from inside") {
+  TempDir dir;
+  auto owner = must(Journal::open(dir / "owner.journal", fast_options()));
+  append_workload(*owner, 10);
+  auto server = serve_with(dir / "owner.journal", [&](ReplicationServerOptions& o) {
+    o.token.clear();
+    o.live = owner.get();
+  });
+  // The application's own queue, fed from the replica's progress.
+  std::shared_ptr<Journal> local(must(Journal::open(dir / "local.journal", fast_options())).release());
+  TaskQueueOptions qo;
+  qo.name = "applied";
+  qo.run_sweeper = false;
+  auto queue = must(TaskQueue::open(local, qo));
+
+  FollowerOptions fo;
+  fo.url = server->url();
+  fo.replica = dir / "replica.journal";
+  fo.max_batch = 1;  // a callback per event
+  auto follower = must(HttpFollower::open(fo));
+  int calls = 0;
+  std::int64_t last_seen = 0;
+  follower->on_applied([&](const ReplicaPosition& p) {
+    ++calls;
+    last_seen = follower->position().seq;  // re-enters the follower
+    CHECK(last_seen == p.seq);
+    (void)queue->pending_count();
+    (void)queue->snapshot();
+    (void)queue->dead_letters();
+    (void)queue->backpressure();
+    CHECK(queue->enqueue("applied-" + std::to_string(p.seq)).ok());
+    if (p.seq == owner->durable_seq()) follower->stop();  // ends run() from its own thread
+  });
+  const Status ran = follower->run();
+  CHECK(ran.ok());
+  CHECK(last_seen == owner->durable_seq());
+  CHECK(calls >= 1);
+  CHECK(queue->pending_count() == static_cast<std::size_t>(calls));
 }
