@@ -307,6 +307,11 @@ TEST_CASE("an event naming a Hugo task id the stream never enqueued is refused, 
     CHECK(*refused.error().find("seq") == "3");
     CHECK(*refused.error().find("rule") ==
           "Hugo task id " + std::to_string(unknown) + " of queue 'orders' was never enqueued in the imported stream");
+    // An id at or below the seq that names no task is the queue fold's to refuse.
+    const auto no_task = importer->add(must(decode_event_json(line_of({3, 3, 2, 1, nullptr, nullptr, kGuid1, 1}))));
+    REQUIRE_FALSE(no_task.ok());
+    CHECK(no_task.error().code() == errc::codec_invalid);
+    CHECK(*no_task.error().find("rule") == "lease 2 of task 2 is not active");
 
     auto skipping = must(JournalImporter::create(dir / "skipped.journal", ImportOptions{true}));
     for (const auto& line : {enqueue, grant, stray}) must(skipping->add(must(decode_event_json(line))));
