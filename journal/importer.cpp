@@ -9,6 +9,7 @@
 #include "journal/rows.hpp"
 #include "journal/sqlite.hpp"
 #include "journal/staged_file.hpp"
+#include "journal/task_sequence_ids.hpp"
 #include "schema/schema.hpp"
 
 #include <utility>
@@ -57,6 +58,8 @@ struct JournalImporter::Impl {
   // here, the flushed ones in the lease_guids table.
   std::optional<lease_guids::Lookup> guids;
   std::unordered_map<std::string, std::int64_t> unflushed_guids;
+  // Hugo task ids (docs/MIGRATION.md, "Hugo task ids"); set up by start().
+  std::optional<task_sequence_ids::ImportMap> task_ids;
 
   // The first event fixes the journal id and the time base.
   Status start(const Event& first) {
@@ -66,6 +69,7 @@ struct JournalImporter::Impl {
     HUGO_TRY(rows::init_meta(db, first.occurred_at, first.journal_id.value_or(std::string())));
     HUGO_TRY(rows::record_durability(db, "fsync"));
     HUGO_TRY(txn.commit());
+    task_ids.emplace(db);
     // `meta` is set last: add() starts again while it is unset.
     HUGO_ASSIGN_OR_RETURN(rows::Meta loaded, rows::load_meta(db, schema::kCurrentVersion));
     HUGO_ASSIGN_OR_RETURN(auto created, rows::EventInserter::create(db, loaded));
@@ -78,11 +82,19 @@ struct JournalImporter::Impl {
     if (pending.empty()) return ok_status();
     HUGO_TRY(inserter->insert_all(pending, [this]() -> Status {
       for (const auto& [guid, lease] : unflushed_guids) HUGO_TRY(guids->add(lease, guid));
-      return ok_status();
+      return task_ids->flush();
     }));
     imported += static_cast<std::int64_t>(pending.size());
     pending.clear();
     unflushed_guids.clear();
+    return ok_status();
+  }
+
+  // An event that is not a valid transition: refused, or left out under skip_invalid.
+  Status refuse_or_skip(const Event& e, std::string rule) {
+    if (!options.skip_invalid) return invalid_transition(e, rule);
+    skipped.push_back(SkippedRow{e.seq, e.task_id, e.kind, std::move(rule)});
+    last_seq = e.seq;
     return ok_status();
   }
 
@@ -156,6 +168,8 @@ Status JournalImporter::add(const Event& input) {
   if (e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) e.payload.reset();
   e.source_event_id = e.seq;
   e.recorded_at = e.occurred_at;
+  HUGO_ASSIGN_OR_RETURN(std::optional<std::string> unknown_task, m.task_ids->map(e));
+  if (unknown_task) return m.refuse_or_skip(e, std::move(*unknown_task));
   HUGO_TRY(m.map_lease_guid(e));
   if (Status valid = rows::validate_for_append(e); !valid.ok()) {
     Error refused = invalid_import(e.seq, "event", valid.error().message());
@@ -164,12 +178,8 @@ Status JournalImporter::add(const Event& input) {
     }
     return refused;
   }
-  if (auto rule = m.history.try_fold(e)) {
-    if (!m.options.skip_invalid) return invalid_transition(e, *rule);
-    m.skipped.push_back(SkippedRow{e.seq, e.task_id, e.kind, std::move(*rule)});
-    m.last_seq = e.seq;
-    return ok_status();
-  }
+  if (auto rule = m.history.try_fold(e)) return m.refuse_or_skip(e, std::move(*rule));
+  m.task_ids->keep();
   m.last_seq = e.seq;
   m.pending.push_back(std::move(e));
   if (m.pending.size() >= kRowsPerTransaction) HUGO_TRY(m.flush());

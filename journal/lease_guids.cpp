@@ -1,5 +1,7 @@
 #include "journal/lease_guids.hpp"
 
+#include "journal/optional_table.hpp"
+
 namespace hugo::lease_guids {
 
 Status create(sql::Db& db) {
@@ -9,9 +11,8 @@ Status create(sql::Db& db) {
 Result<bool> Lookup::ready() {
   if (checked_) return present_;
   // Checked once: only an import writes the table, and it creates it before its first lookup.
-  HUGO_ASSIGN_OR_RETURN(std::int64_t tables,
-                        db_->query_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'lease_guids'"));
-  if (tables == 0) {
+  HUGO_ASSIGN_OR_RETURN(bool exists, optional_table::exists(*db_, "lease_guids"));
+  if (!exists) {
     checked_ = true;
     return false;
   }
@@ -25,24 +26,14 @@ Result<std::optional<std::int64_t>> Lookup::lease_of(const std::string& guid) {
   HUGO_ASSIGN_OR_RETURN(bool present, ready());
   if (!present) return std::optional<std::int64_t>();
   lease_of_.bind(1, std::string_view(guid));
-  auto row = lease_of_.step();
-  std::optional<std::int64_t> lease;
-  if (row.ok() && *row) lease = lease_of_.column_int(0);
-  lease_of_.reset();
-  if (!row.ok()) return std::move(row).error();
-  return lease;
+  return optional_table::first_row(lease_of_, [](const sql::Stmt& row) { return row.column_int(0); });
 }
 
 Result<std::optional<std::string>> Lookup::guid_of(std::int64_t lease_id) {
   HUGO_ASSIGN_OR_RETURN(bool present, ready());
   if (!present) return std::optional<std::string>();
   guid_of_.bind(1, lease_id);
-  auto row = guid_of_.step();
-  std::optional<std::string> guid;
-  if (row.ok() && *row) guid = std::string(guid_of_.column_text(0));
-  guid_of_.reset();
-  if (!row.ok()) return std::move(row).error();
-  return guid;
+  return optional_table::first_row(guid_of_, [](const sql::Stmt& row) { return std::string(row.column_text(0)); });
 }
 
 Status Lookup::add(std::int64_t lease_id, const std::string& guid) {

@@ -6,6 +6,7 @@
 #include "journal/file_identity.hpp"
 #include "journal/lease_guids.hpp"
 #include "journal/file_probe.hpp"
+#include "journal/task_sequence_ids.hpp"
 #include "journal/rows.hpp"
 #include "journal/wal_files.hpp"
 #include "journal/sqlite.hpp"
@@ -59,6 +60,7 @@ struct JournalReader::Impl {
   std::optional<sql::Stmt> payload_of;
   std::optional<sql::Stmt> journal_id_of;
   std::optional<lease_guids::Lookup> guids;  // prepared on first use
+  std::optional<task_sequence_ids::Lookup> task_ids;  // prepared on first use
   std::int64_t last_data_version = -1;  // for changed()
   // What this reader opened and has seen of it; check_identity() compares.
   FileIdentity opened_as;
@@ -204,6 +206,11 @@ Result<std::optional<StoredPayload>> JournalReader::task_payload(std::int64_t ta
 Result<std::optional<std::string>> JournalReader::lease_guid(std::int64_t lease_id) {
   if (!impl_->guids) impl_->guids.emplace(impl_->db);
   return impl_->guids->guid_of(lease_id);
+}
+
+Result<std::optional<std::int64_t>> JournalReader::task_sequence_id(std::int64_t task_id) {
+  if (!impl_->task_ids) impl_->task_ids.emplace(impl_->db);
+  return impl_->task_ids->sequence_id_of(task_id);
 }
 
 const std::string& JournalReader::journal_id() const { return impl_->selector->meta().journal_id; }

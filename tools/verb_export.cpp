@@ -1,7 +1,7 @@
 // hugo-journal export JOURNAL [--from SEQ] [--to SEQ]: the stored rows as Hugo-compatible NDJSON,
 // one event per line, exactly as the journal holds them (payloads only on the rows that store
 // them), so `import` rebuilds the same journal. Tokens of leases imported from Hugo carry their
-// original GUID again.
+// original GUID again, and tasks imported from Hugo their original task id.
 #include "event_text.hpp"
 #include "prefetch.hpp"
 #include "verbs.hpp"
@@ -11,6 +11,15 @@
 
 namespace hugo::cli {
 namespace {
+
+// Gives `e` and its token the Hugo task id its task was imported with, if any.
+Status restore_task_ids(JournalReader& reader, Event& e) {
+  HUGO_ASSIGN_OR_RETURN(std::optional<std::int64_t> hugo_id, reader.task_sequence_id(e.task_id));
+  if (!hugo_id) return ok_status();
+  if (e.token && e.token->task_id == e.task_id) e.token->task_id = *hugo_id;
+  e.task_id = *hugo_id;
+  return ok_status();
+}
 
 struct Options {
   std::string journal;
@@ -26,7 +35,7 @@ int run(const Options& o) {
   }
   auto reader = open_reader(o.journal);
   if (!reader.ok()) return report("export", reader.error());
-  // The prefetcher owns `reader` on its thread; GUID lookups use a reader of their own.
+  // The prefetcher owns `reader` on its thread; GUID and task id lookups use a reader of their own.
   auto guids = open_reader(o.journal);
   if (!guids.ok()) return report("export", guids.error());
   auto last = (*reader)->last_seq();
@@ -57,6 +66,8 @@ int run(const Options& o) {
         if (!guid.ok()) return report("export", guid.error());
         e.lease_guid = std::move(*guid);
       }
+      // An imported Hugo task gets its original id back (docs/MIGRATION.md, "Hugo task ids").
+      if (Status restored = restore_task_ids(**guids, e); !restored.ok()) return report("export", restored.error());
       append_event_json(e, buffer);
     }
     out(buffer);

@@ -192,6 +192,9 @@ class HUGO_API JournalReader {
   // The foreign GUID (Hugo's lease id) that `import` mapped to lease `lease_id`, in canonical form;
   // nullopt for a lease hugo-journal granted (docs/MIGRATION.md, "Hugo lease ids").
   Result<std::optional<std::string>> lease_guid(std::int64_t lease_id);
+  // Hugo's task id (`taskSequenceId`) that `import` mapped to task `task_id`; nullopt for a task
+  // whose id is its own (docs/MIGRATION.md, "Hugo task ids").
+  Result<std::optional<std::int64_t>> task_sequence_id(std::int64_t task_id);
   const std::string& journal_id() const;
 
   struct Impl;

@@ -81,7 +81,9 @@ class HUGO_API JournalImporter {
   ~JournalImporter();  // without a successful finish(), removes what it built
   // Buffered; committed in large transactions. codec.invalid (metadata seq, field) for an event
   // that cannot follow the ones before it: a seq not above the previous one, another journal's id,
-  // a row that could not be appended, or (metadata rule) a transition its queue cannot take.
+  // a row that could not be appended, or (metadata rule) a transition its queue cannot take,
+  // including one naming a Hugo task id no earlier Enqueued event of its queue started (Hugo task
+  // ids are mapped to the journal's: docs/MIGRATION.md, "Hugo task ids").
   Status add(const Event& event);
   // The events add() left out under ImportOptions::skip_invalid, in seq order.
   const std::vector<SkippedRow>& skipped() const;

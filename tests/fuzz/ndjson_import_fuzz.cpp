@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -73,8 +74,21 @@ void check_read_back(const std::filesystem::path& path, const std::vector<hugo::
   FUZZ_CHECK(rows->size() == imported.size(), "imported %zu events, read back %zu", imported.size(), rows->size());
   // A foreign GUID lease id maps to the seq of the first row naming it (docs/MIGRATION.md).
   std::map<std::string, std::int64_t> guids;
+  // A Hugo task id (an Enqueued's taskSequenceId other than its seq) maps, per queue, to the seq of
+  // that Enqueued row (docs/MIGRATION.md, "Hugo task ids").
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> tasks;
   for (std::size_t i = 0; i < imported.size(); ++i) {
     hugo::Event expected = as_stored(imported[i], (*reader)->journal_id());
+    if (expected.kind == hugo::EventKind::Enqueued) {
+      if (expected.task_id != expected.seq) tasks.emplace(std::pair(expected.queue, expected.task_id), expected.seq);
+      if (expected.token) expected.token->task_id = expected.seq;
+      expected.task_id = expected.seq;
+    } else if (!expected.original_task_id) {
+      if (auto it = tasks.find({expected.queue, expected.task_id}); it != tasks.end()) {
+        if (expected.token && expected.token->task_id == expected.task_id) expected.token->task_id = it->second;
+        expected.task_id = it->second;
+      }
+    }
     if (expected.lease_guid) {
       expected.token->lease_id = guids.emplace(*expected.lease_guid, expected.seq).first->second;
       expected.lease_guid.reset();
