@@ -331,19 +331,32 @@ TEST_CASE("a port outside 0..65535 is refused") {
   }
 }
 
-TEST_CASE("on_applied may be replaced while the follower runs") {
+// An owner with 10 events served live (no token), and followers that commit one event per batch.
+struct LiveOwner {
   TempDir dir;
-  auto owner = must(Journal::open(dir / "owner.journal", fast_options()));
-  append_workload(*owner, 10);
-  auto server = serve_with(dir / "owner.journal", [&](ReplicationServerOptions& o) {
-    o.token.clear();
-    o.live = owner.get();
-  });
-  FollowerOptions fo;
-  fo.url = server->url();
-  fo.replica = dir / "replica.journal";
-  fo.max_batch = 1;  // a callback per event
-  auto follower = must(HttpFollower::open(fo));
+  std::unique_ptr<Journal> owner = must(Journal::open(dir / "owner.journal", fast_options()));
+  std::unique_ptr<ReplicationServer> server = start();
+
+  std::unique_ptr<ReplicationServer> start() {
+    append_workload(*owner, 10);
+    return serve_with(dir / "owner.journal", [&](ReplicationServerOptions& o) {
+      o.token.clear();
+      o.live = owner.get();
+    });
+  }
+  auto follower_per_event() {
+    FollowerOptions fo;
+    fo.url = server->url();
+    fo.replica = dir / "replica.journal";
+    fo.max_batch = 1;  // a callback per event
+    return must(HttpFollower::open(fo));
+  }
+};
+
+TEST_CASE("on_applied may be replaced while the follower runs") {
+  LiveOwner live;
+  auto& [dir, owner, server] = live;
+  auto follower = live.follower_per_event();
   std::atomic<int> calls{0};
   std::thread runner([&] { (void)follower->run(); });
   // Each round replaces the callback, then lets the follower commit (and call it) once more.
@@ -360,13 +373,8 @@ TEST_CASE("on_applied may be replaced while the follower runs") {
 }
 
 TEST_CASE("on_applied may call back into the follower and into a queue, and stop the follower from inside") {
-  TempDir dir;
-  auto owner = must(Journal::open(dir / "owner.journal", fast_options()));
-  append_workload(*owner, 10);
-  auto server = serve_with(dir / "owner.journal", [&](ReplicationServerOptions& o) {
-    o.token.clear();
-    o.live = owner.get();
-  });
+  LiveOwner live;
+  auto& [dir, owner, server] = live;
   // The application's own queue, fed from the replica's progress.
   std::shared_ptr<Journal> local(must(Journal::open(dir / "local.journal", fast_options())).release());
   TaskQueueOptions qo;
@@ -374,11 +382,7 @@ TEST_CASE("on_applied may call back into the follower and into a queue, and stop
   qo.run_sweeper = false;
   auto queue = must(TaskQueue::open(local, qo));
 
-  FollowerOptions fo;
-  fo.url = server->url();
-  fo.replica = dir / "replica.journal";
-  fo.max_batch = 1;  // a callback per event
-  auto follower = must(HttpFollower::open(fo));
+  auto follower = live.follower_per_event();
   int calls = 0;
   std::int64_t last_seen = 0;
   follower->on_applied([&](const ReplicaPosition& p) {
