@@ -2,9 +2,9 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/maintenance.hpp>
 
-#include "journal/sqlite.hpp"
-#include "journal/wal_files.hpp"
-#include "journal/writer_lock.hpp"
+#include "schema/sqlite.hpp"
+#include "schema/wal_files.hpp"
+#include "schema/writer_lock.hpp"
 #include "schema/schema.hpp"
 
 #include <sqlite3.h>
@@ -27,7 +27,7 @@ std::uint64_t bytes_on_disk(const std::filesystem::path& journal) {
 Result<CompactResult> compact_journal(const std::filesystem::path& journal, std::int64_t below_seq, ProgressFn progress) {
   std::error_code ec;
   if (!std::filesystem::exists(journal, ec)) {
-    return Error(std::string(errc::journal_not_found), "no journal at " + journal.string() + " (check the path)")
+    return Error::journal_not_found("no journal at " + journal.string() + " (check the path)")
         .with("path", journal.string());
   }
   HUGO_ASSIGN_OR_RETURN(WriterLock lock, WriterLock::acquire(journal));

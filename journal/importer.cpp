@@ -1,5 +1,5 @@
 // JournalImporter: rebuilds a journal file from events, keeping seqs and the journal id. The file
-// is built beside its target and renamed into place by finish() (journal/staged_file.hpp); until
+// is built beside its target and renamed into place by finish() (schema/staged_file.hpp); until
 // then its application id is 0, so every reader refuses the temp as not a journal.
 #include <hugo/error_codes.hpp>
 #include <hugo/maintenance.hpp>
@@ -7,8 +7,8 @@
 #include "journal/queue_guard.hpp"
 #include "journal/lease_guids.hpp"
 #include "journal/rows.hpp"
-#include "journal/sqlite.hpp"
-#include "journal/staged_file.hpp"
+#include "schema/sqlite.hpp"
+#include "schema/staged_file.hpp"
 #include "journal/task_sequence_ids.hpp"
 #include "schema/schema.hpp"
 
@@ -23,15 +23,14 @@ constexpr std::size_t kRowsPerTransaction = 20000;
 
 // The input, not the call, is wrong: codec.invalid, like an undecodable line (docs/ERRORS.md).
 Error invalid_import(std::int64_t seq, std::string_view field, std::string why) {
-  return Error(std::string(errc::codec_invalid), "cannot import event " + std::to_string(seq) + ": " + why)
+  return Error::codec_invalid("cannot import event " + std::to_string(seq) + ": " + why)
       .with("seq", std::to_string(seq))
       .with("field", std::string(field));
 }
 
 // codec.invalid: the input is well-formed, but the event cannot follow the ones before it.
 Error invalid_transition(const Event& e, const std::string& rule) {
-  return Error(std::string(errc::codec_invalid),
-               "cannot import event " + std::to_string(e.seq) + ": " + std::string(to_string(e.kind)) + " of task " +
+  return Error::codec_invalid("cannot import event " + std::to_string(e.seq) + ": " + std::string(to_string(e.kind)) + " of task " +
                    std::to_string(e.task_id) + " in queue '" + e.queue + "' is not a valid transition: " + rule +
                    " (fix the input, or import with skip-invalid to leave such events out)")
       .with("seq", std::to_string(e.seq))
@@ -114,7 +113,7 @@ struct JournalImporter::Impl {
       HUGO_ASSIGN_OR_RETURN(lease, guids->lease_of(guid));
     }
     if (lease && e.kind == EventKind::LeaseGranted) {
-      return Error(std::string(errc::validation), "cannot import event " + std::to_string(e.seq) + ": lease GUID " +
+      return Error::validation("cannot import event " + std::to_string(e.seq) + ": lease GUID " +
                                                       guid + " was granted before, at seq " + std::to_string(*lease) +
                                                       " (a GUID names one lease)")
           .with("seq", std::to_string(e.seq))
@@ -138,8 +137,7 @@ Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::file
                                                                  ImportOptions options) {
   std::error_code ec;
   if (std::filesystem::exists(journal, ec)) {
-    return Error(std::string(errc::validation),
-                 journal.string() + " already exists; import only rebuilds into a new file (pick another path)")
+    return Error::validation(journal.string() + " already exists; import only rebuilds into a new file (pick another path)")
         .with("path", journal.string());
   }
   auto impl = std::make_unique<Impl>();
@@ -153,7 +151,7 @@ Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::file
 
 Status JournalImporter::add(const Event& input) {
   Impl& m = *impl_;
-  if (m.finished) return Error(std::string(errc::validation), "add() after finish()");
+  if (m.finished) return Error::validation("add() after finish()");
   if (input.seq <= m.last_seq) {
     return invalid_import(input.seq, "sequenceNumber",
                           "seqs must increase, and the event before it has seq " + std::to_string(m.last_seq));

@@ -16,16 +16,16 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
-#include "journal/file_identity.hpp"
+#include "schema/file_identity.hpp"
 #include "journal/journal_access.hpp"
 #include "journal/queue_guard.hpp"
-#include "journal/file_probe.hpp"
-#include "journal/wal_checkpointer.hpp"
-#include "journal/wal_files.hpp"
+#include "schema/file_probe.hpp"
+#include "schema/wal_checkpointer.hpp"
+#include "schema/wal_files.hpp"
 #include "journal/planted.hpp"
 #include "journal/rows.hpp"
-#include "journal/sqlite.hpp"
-#include "journal/writer_lock.hpp"
+#include "schema/sqlite.hpp"
+#include "schema/writer_lock.hpp"
 #include "schema/schema.hpp"
 
 #include <sqlite3.h>
@@ -114,7 +114,7 @@ struct JournalFilled {
 };
 
 Status validate_options(const JournalOptions& o) {
-  auto bad = [](std::string what) { return Error(std::string(errc::validation), "invalid JournalOptions: " + what); };
+  auto bad = [](std::string what) { return Error::validation("invalid JournalOptions: " + what); };
   if (o.max_batch < 1 || o.max_batch > 100'000) return bad("max_batch must be within 1..100000");
   if (o.commit_window < std::chrono::microseconds(0) || o.commit_window > std::chrono::seconds(1)) {
     return bad("commit_window must be within 0..1s");
@@ -171,7 +171,7 @@ struct Journal::Impl {
     HUGO_ASSIGN_OR_RETURN(sql::Stmt mode, writer_db.prepare("PRAGMA journal_mode = WAL"));
     HUGO_ASSIGN_OR_RETURN(bool row, mode.step());
     if (!row || mode.column_text(0) != "wal") {
-      return Error(std::string(errc::journal_io), "could not switch the journal to WAL mode")
+      return Error::journal_io("could not switch the journal to WAL mode")
           .with("path", path.string());
     }
     mode.reset();
@@ -205,8 +205,7 @@ struct Journal::Impl {
   Status check_file() const {
     const auto now = FileIdentity::of(path);
     if (now && now->same_file(opened_as)) return ok_status();
-    return Error(std::string(errc::journal_replaced),
-                 "the journal at " + path.string() + " was " + (now ? "replaced by another file" : "removed") +
+    return Error::journal_replaced("the journal at " + path.string() + " was " + (now ? "replaced by another file" : "removed") +
                      " while this writer had it open; appends since then are lost with the old file "
                      "(reopen the journal at that path)")
         .with("path", path.string())
@@ -280,8 +279,7 @@ struct Journal::Impl {
   Status seq_room(std::size_t count) const {
     constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int64_t>::max();
     if (count <= static_cast<std::uint64_t>(kMaxSeq - last_accepted)) return ok_status();
-    return Error(std::string(errc::journal_seq_exhausted),
-                 "the journal's sequence space is used up: seq " + std::to_string(last_accepted) + " was issued and " +
+    return Error::journal_seq_exhausted("the journal's sequence space is used up: seq " + std::to_string(last_accepted) + " was issued and " +
                      std::to_string(count) + " more would pass the highest seq, " + std::to_string(kMaxSeq) +
                      " (start a new journal; this one stays readable)")
         .with("path", path.string())
@@ -306,8 +304,7 @@ struct Journal::Impl {
     std::unique_lock lock(mutex);
     if (failure) return {0, count, ready_future(*failure)};
     if (closing) {
-      return {0, count, ready_future(Error(std::string(errc::journal_closed),
-                                           "append after the journal was closed (reopen it to append)")
+      return {0, count, ready_future(Error::journal_closed("append after the journal was closed (reopen it to append)")
                                          .with("path", path.string()))};
     }
     if (Status room = seq_room(count); !room.ok()) return {0, count, ready_future(std::move(room))};
@@ -362,7 +359,7 @@ struct Journal::Impl {
       std::vector<Event> rows;
       {
         std::lock_guard read_lock(read_mutex);
-        if (!selector) return Error(std::string(errc::journal_closed), "append after the journal was closed");
+        if (!selector) return Error::journal_closed("append after the journal was closed");
         HUGO_ASSIGN_OR_RETURN(rows, selector->read(guard.folded_through(), 4096));
       }
       if (rows.empty()) break;  // the rest is not readable yet: fold_accepted() takes it from memory
@@ -434,7 +431,7 @@ struct Journal::Impl {
 
 Result<std::int64_t> AppendTicket::wait() const {
   if (!durable.valid()) {
-    return Error(std::string(errc::validation), "waited on an empty AppendTicket");
+    return Error::validation("waited on an empty AppendTicket");
   }
 #ifdef HUGO_PLANTED_BUGS
   if (seq != 0 && planted::active("skip_fsync")) return seq;  // acknowledged before its batch commits
@@ -531,7 +528,7 @@ Status Journal::close() { return impl_->close(); }
 Result<std::vector<Event>> Journal::read(std::int64_t after, std::size_t max) const {
   std::lock_guard lock(impl_->read_mutex);
   if (!impl_->selector) {
-    return Error(std::string(errc::journal_closed), "read after the journal was closed");
+    return Error::journal_closed("read after the journal was closed");
   }
   return impl_->selector->read(after, max);
 }
@@ -596,7 +593,7 @@ Status Journal::health() const {
 
 Result<JournalInfo> Journal::info() const {
   std::lock_guard lock(impl_->read_mutex);
-  if (!impl_->selector) return Error(std::string(errc::journal_closed), "info after the journal was closed");
+  if (!impl_->selector) return Error::journal_closed("info after the journal was closed");
   return impl_->selector->info();
 }
 

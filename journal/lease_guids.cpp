@@ -1,6 +1,6 @@
 #include "journal/lease_guids.hpp"
 
-#include "journal/optional_table.hpp"
+#include "schema/optional_table.hpp"
 
 namespace hugo::lease_guids {
 

@@ -4,7 +4,7 @@
 // without the table holds no foreign GUIDs.
 #pragma once
 
-#include "journal/sqlite.hpp"
+#include "schema/sqlite.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -61,8 +61,7 @@ Status QueueGuard::admit(const Event* events, std::size_t count) {
     }
     const std::string what = std::string(to_string(e.kind)) + " of task " + std::to_string(e.task_id) +
                              " in queue '" + e.queue + "'";
-    return Error(std::string(errc::validation),
-                 "event rejected: " + what + (count > 1 ? " (event " + std::to_string(i) + " of the group)" : "") +
+    return Error::validation("event rejected: " + what + (count > 1 ? " (event " + std::to_string(i) + " of the group)" : "") +
                      " is not a valid transition: " + rule +
                      " (append only what the queue's state allows; TaskQueue's methods always do)")
         .with("queue", e.queue)

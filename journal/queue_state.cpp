@@ -96,7 +96,7 @@ Status QueueState::invalid(const RowFacts& row, const std::string& rule) const {
   std::string message = "journal row " + std::to_string(row.seq) + " (" + std::string(to_string(row.kind)) +
                         " of task " + std::to_string(row.task) + ") is not a valid transition: " + rule +
                         " (run `hugo-journal verify` for a full report)";
-  return Error(std::string(errc::journal_corrupt), std::move(message))
+  return Error::journal_corrupt(std::move(message))
       .with("seq", std::to_string(row.seq))
       .with("task", std::to_string(row.task))
       .with("kind", std::string(to_string(row.kind)))
@@ -355,7 +355,7 @@ DeadLetter dead_letter_of(const TaskState& t) {
   d.attempt = t.attempt;
   d.enqueued_at = t.enqueued_at;
   d.dead_lettered_at = t.dead_at;
-  d.error = t.last_error.value_or(Error(std::string(errc::unspecified), "no error recorded"));
+  d.error = t.last_error.value_or(Error::unspecified("no error recorded"));
   d.last_token = t.last_token;
   return d;
 }

@@ -3,13 +3,13 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
-#include "journal/file_identity.hpp"
+#include "schema/file_identity.hpp"
 #include "journal/lease_guids.hpp"
-#include "journal/file_probe.hpp"
+#include "schema/file_probe.hpp"
 #include "journal/task_sequence_ids.hpp"
 #include "journal/rows.hpp"
-#include "journal/wal_files.hpp"
-#include "journal/sqlite.hpp"
+#include "schema/wal_files.hpp"
+#include "schema/sqlite.hpp"
 #include "schema/schema.hpp"
 
 #include <algorithm>
@@ -22,8 +22,7 @@ namespace {
 
 Error replaced(const std::filesystem::path& path, const std::string& journal_id, std::string_view reason,
                std::string what) {
-  return Error(std::string(errc::journal_replaced),
-               "the journal at " + path.string() + " " + what +
+  return Error::journal_replaced("the journal at " + path.string() + " " + what +
                    " since this reader opened it; it no longer holds the history this reader was reading "
                    "(reopen it, and restart consumers from the new journal's checkpoints)")
       .with("path", path.string())
@@ -142,7 +141,7 @@ Result<std::unique_ptr<JournalReader>> JournalReader::open(const std::filesystem
   impl->path = path;
   const auto opened_as = FileIdentity::of(path);
   if (!opened_as) {
-    return Error(std::string(errc::journal_io), "cannot stat " + path.string() + " (check the path and permissions)")
+    return Error::journal_io("cannot stat " + path.string() + " (check the path and permissions)")
         .with("path", path.string());
   }
   impl->opened_as = impl->seen = *opened_as;

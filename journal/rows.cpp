@@ -1,7 +1,7 @@
 #include "journal/rows.hpp"
-#include "journal/file_probe.hpp"
+#include "schema/file_probe.hpp"
 
-#include "journal/json_util.hpp"
+#include "core/json_util.hpp"
 
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
@@ -27,8 +27,7 @@ std::string insert_sql(std::size_t rows) {
 }  // namespace
 
 Error corrupt_row(std::int64_t seq, std::string why) {
-  return Error(std::string(errc::journal_corrupt),
-               "journal row " + std::to_string(seq) + " is damaged: " + why +
+  return Error::journal_corrupt("journal row " + std::to_string(seq) + " is damaged: " + why +
                    " (run `hugo-journal verify`, or restore from a replica)")
       .with("seq", std::to_string(seq));
 }
@@ -46,7 +45,7 @@ Result<std::optional<Error>> error_as_stored(const Error& error) {
 }
 
 Error invalid_event(std::string why) {
-  return Error(std::string(errc::validation), "event rejected: " + why);
+  return Error::validation("event rejected: " + why);
 }
 
 std::string random_journal_id() {
@@ -89,8 +88,7 @@ Status put_meta(sql::Db& db, std::string_view key, std::int64_t value) {
 Status refuse_replica(sql::Db& db) {
   HUGO_ASSIGN_OR_RETURN(std::int64_t replicas, db.query_int("SELECT count(*) FROM meta WHERE key = 'role' AND value = 'replica'"));
   if (replicas == 0) return ok_status();
-  return Error(std::string(errc::journal_replica),
-               db.path().string() + " is a replica that a follower keeps in step with its owner; "
+  return Error::journal_replica(db.path().string() + " is a replica that a follower keeps in step with its owner; "
                "promote it first (hugo-journal promote) to write to it")
       .with("path", db.path().string());
 }
@@ -118,8 +116,7 @@ Result<Meta> load_meta(sql::Db& db, int schema_version) {
     }
   }
   if (meta.journal_id.empty() || !have_base) {
-    return Error(std::string(errc::journal_corrupt),
-                 "journal meta table lacks journal_id or time_base_us (restore from a replica)")
+    return Error::journal_corrupt("journal meta table lacks journal_id or time_base_us (restore from a replica)")
         .with("path", db.path().string());
   }
   return meta;

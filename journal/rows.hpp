@@ -2,7 +2,7 @@
 // writer (EventInserter) and every reader (EventSelector), so the format is defined once.
 #pragma once
 
-#include "journal/sqlite.hpp"
+#include "schema/sqlite.hpp"
 
 #include <hugo/event.hpp>
 #include <hugo/journal.hpp>

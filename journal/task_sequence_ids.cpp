@@ -1,6 +1,6 @@
 #include "journal/task_sequence_ids.hpp"
 
-#include "journal/optional_table.hpp"
+#include "schema/optional_table.hpp"
 
 namespace hugo::task_sequence_ids {
 namespace {

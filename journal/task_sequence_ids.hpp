@@ -4,7 +4,7 @@
 // without the table holds no Hugo task ids.
 #pragma once
 
-#include "journal/sqlite.hpp"
+#include "schema/sqlite.hpp"
 
 #include <hugo/event.hpp>
 

@@ -1,10 +1,10 @@
 // project_journal: the read-only fold of every queue, for tools.
 #include <hugo/maintenance.hpp>
 
-#include "journal/file_probe.hpp"
-#include "journal/queue_loader.hpp"
+#include "schema/file_probe.hpp"
+#include "queue/queue_loader.hpp"
 #include "journal/rows.hpp"
-#include "journal/sqlite.hpp"
+#include "schema/sqlite.hpp"
 #include "schema/schema.hpp"
 
 namespace hugo {

@@ -14,7 +14,7 @@ inline constexpr const char* kWallClockLag = "taskqueue.replication.wall_clock_l
 inline constexpr const char* kOmniEvents = "omnirelay.resourcelease.replication.events";
 inline constexpr const char* kOmniLag = "omnirelay.resourcelease.replication.lag";
 
-// OmniRelay's ResourceLeaseReplicationEventType name for a kind (reference §4.1); kinds OmniRelay
+// OmniRelay's ResourceLeaseReplicationEventType name for a kind (docs/REPLICATION.md); kinds OmniRelay
 // never replicated keep Hugo's name.
 std::string omnirelay_event_type(EventKind kind);
 

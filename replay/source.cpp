@@ -156,9 +156,9 @@ struct TaskQueueReplicationSource::Impl {
           try {
             return observer(e);
           } catch (const std::exception& ex) {
-            return Error(std::string(errc::exception), std::string("observer threw: ") + ex.what());
+            return Error::exception(std::string("observer threw: ") + ex.what());
           } catch (...) {
-            return Error(std::string(errc::exception), "observer threw a non-standard exception");
+            return Error::exception("observer threw a non-standard exception");
           }
         }();
         if (!status.ok()) {
@@ -201,7 +201,7 @@ TaskQueueReplicationSource::~TaskQueueReplicationSource() = default;
 
 Result<std::unique_ptr<TaskQueueReplicationSource>> TaskQueueReplicationSource::attach(
     std::shared_ptr<Journal> journal, std::int64_t after, ReplicationSourceOptions options) {
-  if (!journal) return Error(std::string(errc::validation), "attach: the journal is null");
+  if (!journal) return Error::validation("attach: the journal is null");
   HUGO_ASSIGN_OR_RETURN(auto source, open(journal->path(), after, std::move(options)));
   source->impl_->journal = std::move(journal);
   return source;
@@ -209,8 +209,8 @@ Result<std::unique_ptr<TaskQueueReplicationSource>> TaskQueueReplicationSource::
 
 Result<std::unique_ptr<TaskQueueReplicationSource>> TaskQueueReplicationSource::open(
     const std::filesystem::path& path, std::int64_t after, ReplicationSourceOptions options) {
-  if (after < 0) return Error(std::string(errc::validation), "a source cannot start before seq 0");
-  if (options.batch_size == 0) return Error(std::string(errc::validation), "batch_size must be > 0");
+  if (after < 0) return Error::validation("a source cannot start before seq 0");
+  if (options.batch_size == 0) return Error::validation("batch_size must be > 0");
   auto impl = std::make_unique<Impl>();
   HUGO_ASSIGN_OR_RETURN(impl->reader, JournalReader::open(path));
   impl->options = std::move(options);

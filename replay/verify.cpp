@@ -3,11 +3,11 @@
 #include <hugo/event_json.hpp>
 #include <hugo/maintenance.hpp>
 
-#include "journal/file_probe.hpp"
-#include "journal/json_util.hpp"
+#include "schema/file_probe.hpp"
+#include "core/json_util.hpp"
 #include "journal/queue_state.hpp"
 #include "journal/rows.hpp"
-#include "journal/sqlite.hpp"
+#include "schema/sqlite.hpp"
 #include "schema/schema.hpp"
 
 #include <algorithm>

@@ -41,8 +41,7 @@ CREATE TABLE events (
 };
 
 Error not_a_journal(const sql::Db& db, std::string detail) {
-  return Error(std::string(errc::journal_corrupt),
-               "not a hugo journal: " + detail +
+  return Error::journal_corrupt("not a hugo journal: " + detail +
                    " (point the command at a journal file, or restore it from a replica)")
       .with("path", db.path().string());
 }
@@ -53,8 +52,7 @@ Result<int> check_readable(sql::Db& db) {
   HUGO_ASSIGN_OR_RETURN(std::int64_t version, db.query_int("PRAGMA user_version"));
   HUGO_ASSIGN_OR_RETURN(std::int64_t app_id, db.query_int("PRAGMA application_id"));
   if (version > kCurrentVersion) {
-    return Error(std::string(errc::journal_schema_newer),
-                 "journal schema version " + std::to_string(version) +
+    return Error::journal_schema_newer("journal schema version " + std::to_string(version) +
                      " is newer than this build supports (" + std::to_string(kCurrentVersion) +
                      "); upgrade hugo-journal to open it")
         .with("path", db.path().string())

@@ -4,7 +4,7 @@
 // from version N to N+1 is appended to the list in schema.cpp and never edited afterwards.
 #pragma once
 
-#include "journal/sqlite.hpp"
+#include "schema/sqlite.hpp"
 
 #include <hugo/error.hpp>
 

@@ -70,13 +70,13 @@ std::int64_t to_us(Timestamp t) { return t == Timestamp::min() ? 0 : t.time_sinc
 }  // namespace
 
 Result<std::shared_ptr<SqliteCheckpointStore>> SqliteCheckpointStore::open(std::shared_ptr<SinkDatabase> db) {
-  if (!db) return Error(std::string(errc::validation), "checkpoint store: the database is null");
+  if (!db) return Error::validation("checkpoint store: the database is null");
   HUGO_TRY(db->execute_script(kSchema));
   return std::shared_ptr<SqliteCheckpointStore>(new SqliteCheckpointStore(std::move(db)));
 }
 
 Result<std::shared_ptr<SqliteCheckpointStore>> SqliteCheckpointStore::attach_existing(std::shared_ptr<SinkDatabase> db) {
-  if (!db) return Error(std::string(errc::validation), "checkpoint store: the database is null");
+  if (!db) return Error::validation("checkpoint store: the database is null");
   return std::shared_ptr<SqliteCheckpointStore>(new SqliteCheckpointStore(std::move(db)));
 }
 

@@ -28,7 +28,7 @@ Error file_error(const std::filesystem::path& file, const char* what) {
 
 Result<std::unique_ptr<NdjsonFileSink>> NdjsonFileSink::open(const std::filesystem::path& file,
                                                              std::shared_ptr<SinkDatabase> db, SinkOptions options) {
-  if (!db) return Error(std::string(errc::validation), "the sink database is null");
+  if (!db) return Error::validation("the sink database is null");
   if (options.stream_id.empty()) options.stream_id = "ndjson:" + file.filename().string();
   if (!options.clock) options.clock = SystemClock::shared();
   std::unique_ptr<NdjsonFileSink> sink(new NdjsonFileSink());
@@ -45,8 +45,7 @@ Result<std::unique_ptr<NdjsonFileSink>> NdjsonFileSink::open(const std::filesyst
   struct stat st {};
   if (::fstat(sink->fd_, &st) != 0) return file_error(file, "cannot stat");
   if (st.st_size < committed) {
-    return Error(std::string(errc::journal_corrupt),
-                 "NDJSON sink file " + file.string() + " is shorter than its checkpoint says (" +
+    return Error::journal_corrupt("NDJSON sink file " + file.string() + " is shorter than its checkpoint says (" +
                      std::to_string(st.st_size) + " < " + std::to_string(committed) +
                      " bytes); it was truncated or replaced: reset the sink's checkpoint to rebuild it")
         .with("path", file.string());

@@ -35,10 +35,10 @@ bool unseen(const TaskQueueReplicationCheckpoint& cp, const std::string& peer, c
 
 Status validate(const SinkOptions& options) {
   if (options.stream_id.find_first_not_of(" \t") == std::string::npos) {
-    return Error(std::string(errc::validation), "SinkOptions.stream_id must be non-blank").with("option", "stream_id");
+    return Error::validation("SinkOptions.stream_id must be non-blank").with("option", "stream_id");
   }
   if (options.checkpoint_every == 0) {
-    return Error(std::string(errc::validation), "SinkOptions.checkpoint_every must be > 0").with("option", "checkpoint_every");
+    return Error::validation("SinkOptions.checkpoint_every must be > 0").with("option", "checkpoint_every");
   }
   return ok_status();
 }
@@ -71,7 +71,7 @@ Result<TaskQueueReplicationCheckpoint*> CheckpointingTaskQueueReplicationSink::c
   auto it = checkpoints_.find(journal_id);
   if (it != checkpoints_.end()) return &it->second;
   HUGO_TRY(validate(options_));
-  if (!store_) return Error(std::string(errc::validation), "the checkpoint store is null");
+  if (!store_) return Error::validation("the checkpoint store is null");
   HUGO_ASSIGN_OR_RETURN(auto stored, store_->read(options_.stream_id, journal_id));
   auto cp = stored ? std::move(*stored) : TaskQueueReplicationCheckpoint::empty(options_.stream_id, journal_id);
   return &checkpoints_.emplace(journal_id, std::move(cp)).first->second;
@@ -132,7 +132,7 @@ std::string TransactionalSink::resolve_peer_key(const Event& e) const { return o
 Status TransactionalSink::ensure_initialized() {
   if (initialized_) return ok_status();
   HUGO_TRY(validate(options_));
-  if (!db_) return Error(std::string(errc::validation), "the sink database is null");
+  if (!db_) return Error::validation("the sink database is null");
   HUGO_ASSIGN_OR_RETURN(store_, SqliteCheckpointStore::open(db_));
   HUGO_TRY(db_->transaction([&] { return initialize(*db_); }));
   initialized_ = true;

@@ -1,9 +1,9 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/sink_database.hpp>
 
-#include "journal/file_probe.hpp"
-#include "journal/sqlite.hpp"
-#include "journal/wal_checkpointer.hpp"
+#include "schema/file_probe.hpp"
+#include "schema/sqlite.hpp"
+#include "schema/wal_checkpointer.hpp"
 
 #include <map>
 #include <system_error>
@@ -87,8 +87,7 @@ SinkDatabase::~SinkDatabase() = default;
 Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::path& path,
                                                          SinkDatabaseOptions options) {
   if (options.wal_limit_bytes == 0 || options.wal_limit_bytes < options.wal_checkpoint_bytes) {
-    return Error(std::string(errc::validation),
-                 "invalid SinkDatabaseOptions: wal_limit_bytes must be > 0 and >= wal_checkpoint_bytes")
+    return Error::validation("invalid SinkDatabaseOptions: wal_limit_bytes must be > 0 and >= wal_checkpoint_bytes")
         .with("path", path.string());
   }
   constexpr std::chrono::milliseconds kBusyTimeout(5000);
@@ -96,7 +95,7 @@ Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::
   if (options.read_only) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
-      return Error(std::string(errc::journal_not_found), "no database at " + path.string() + " (check the path)")
+      return Error::journal_not_found("no database at " + path.string() + " (check the path)")
           .with("path", path.string());
     }
     HUGO_ASSIGN_OR_RETURN(impl->db, file_probe::open_read_only(path));

@@ -27,8 +27,7 @@ Result<std::shared_ptr<SqliteCheckpointStore>> open_store(const std::string& pat
   HUGO_ASSIGN_OR_RETURN(auto tables, db->query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                                                "name = 'hugo_checkpoints'"));
   if (tables.empty() || sql_int(tables[0][0]) == 0) {
-    return Error(std::string(errc::journal_corrupt),
-                 path + " holds no sink checkpoints (point at the database a sink keeps its checkpoints in)")
+    return Error::journal_corrupt(path + " holds no sink checkpoints (point at the database a sink keeps its checkpoints in)")
         .with("path", path);
   }
   return SqliteCheckpointStore::attach_existing(std::move(db));

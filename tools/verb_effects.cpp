@@ -27,8 +27,7 @@ Status require_effect_table(const std::string& path) {
   HUGO_ASSIGN_OR_RETURN(auto tables, db->query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                                                "name = 'hugo_effects'"));
   if (tables.empty() || sql_int(tables[0][0]) == 0) {
-    return Error(std::string(errc::journal_corrupt),
-                 path + " holds no deterministic effects (point at the database the effect store uses)")
+    return Error::journal_corrupt(path + " holds no deterministic effects (point at the database the effect store uses)")
         .with("path", path);
   }
   return ok_status();

@@ -63,12 +63,12 @@ Result<std::int64_t> import_stdin(JournalImporter& importer, Progress& progress)
     }
     pending.erase(0, start);
     if (pending.size() > kMaxEventJsonBytes) {
-      return Error(std::string(errc::codec_invalid), "a line is longer than " + std::to_string(kMaxEventJsonBytes) + " bytes")
+      return Error::codec_invalid("a line is longer than " + std::to_string(kMaxEventJsonBytes) + " bytes")
           .with("line", std::to_string(line_no + 1));
     }
     if (total > 0) progress.update(consumed, total);
   }
-  if (std::ferror(stdin)) return Error(std::string(errc::journal_io), "reading stdin failed (check the input file or pipe)");
+  if (std::ferror(stdin)) return Error::journal_io("reading stdin failed (check the input file or pipe)");
   if (!pending.empty()) HUGO_TRY(take_line(pending));
   return events;
 }

@@ -1,8 +1,8 @@
 // Replication checkpoints: where a sink stands in each source journal.
 //
-// TaskQueueReplicationCheckpoint keeps Hugo's value semantics (reference §2.4) — should_process,
+// TaskQueueReplicationCheckpoint keeps Hugo's value semantics (docs/REPLICATION.md) — should_process,
 // advance, per-peer positions with the "default" key and case-insensitive peer keys — with one
-// fix: advancing never moves a position backwards (Hugo assigned the peer position, W6/O5).
+// fix: advancing never moves a position backwards (Hugo assigned the peer position).
 // A checkpoint belongs to one (stream id, journal id) pair: a sink that merges several journals
 // keeps one per journal, so a slower journal's events are never dropped as "already seen".
 #pragma once

@@ -3,7 +3,7 @@
 //
 // The effect id is "{journal_id}/taskqueue.replication::{queue}::{seq}": Hugo's id qualified by
 // the source journal, and keyed on the durable journal seq, so a restarted process can never
-// collide with a previous run's records (Hugo's W1, OmniRelay's O1: one record per effect).
+// collide with a previous run's records (one record per effect; docs/DETERMINISTIC.md).
 // The first execute() of an event runs the handler and records its outcome (success or failure);
 // every later execute() of the same event returns the recorded outcome without calling it.
 #pragma once
@@ -32,7 +32,7 @@ class TaskQueueDeterministicCoordinator {
   // handler(const Event&) returns Result<T> or T. See DeterministicEffectStore::capture.
   template <class T, class Fn>
   Result<T> execute(const Event& event, std::string_view type_tag, Fn&& handler) {
-    if (!store_) return Error(std::string(errc::validation), "the coordinator has no effect store");
+    if (!store_) return Error::validation("the coordinator has no effect store");
     return store_->capture<T>(effect_id(event), type_tag, [&] { return handler(event); });
   }
   template <class T, class Fn>

@@ -2,7 +2,7 @@
 // version decision per change id; pick a code path by that version. docs/DETERMINISTIC.md is the
 // guide and documents the `hugo_effects` table.
 //
-// Contracts (reference §3, with W12-W14 fixed):
+// Contracts (docs/DETERMINISTIC.md, with the fixes of its "Differences from Hugo"):
 // - An effect id is claimed by insert-if-absent (state 'pending') before the effect runs, and the
 //   outcome is written over the claim (state 'done') after. A 'done' row is never overwritten.
 // - Successes and failures (returned Errors, thrown exceptions as error.exception) are recorded
@@ -57,7 +57,7 @@ class OperationCanceled : public std::exception {
   std::string message_ = "The operation was canceled.";
 };
 
-// Stable type tags (W13). PERSISTED: a tag is stored with every outcome and compared on replay;
+// Stable type tags (docs/DETERMINISTIC.md, "Type tags"). PERSISTED: a tag is stored with every outcome and compared on replay;
 // never rename one. Specialize EffectTypeTag<T> for your own types with a name that states the
 // schema version (`static constexpr std::string_view value = "orders.receipt.v1";`), or pass the
 // tag to capture() explicitly.
@@ -275,7 +275,7 @@ class HUGO_API DeterministicEffectStore {
     try {
       outcome.emplace(detail::invoke_as_result<T>(effect));
     } catch (const OperationCanceled& e) {
-      outcome.emplace(Error(std::string(errc::canceled), e.what()).with("effectId", std::string(effect_id)));
+      outcome.emplace(Error::canceled(e.what()).with("effectId", std::string(effect_id)));
     } catch (const std::exception& e) {
       outcome.emplace(detail::error_from_exception(e, effect_id));
     } catch (...) {
@@ -333,7 +333,7 @@ class HUGO_API VersionGate {
 
   explicit VersionGate(std::shared_ptr<DeterministicEffectStore> store) : store_(std::move(store)) {}
 
-  // Reference §3.4. Returns the recorded version if it lies in [min, max] (else
+  // docs/DETERMINISTIC.md, "Version gates". Returns the recorded version if it lies in [min, max] (else
   // error.version.conflict); otherwise records `initial(ctx)` (default: max) if it lies in
   // [min, max]. Blank id, min > max: error.validation. A row of another kind:
   // error.deterministic.replay. A throwing provider: error.exception with changeId.
@@ -438,7 +438,7 @@ class DeterministicGate {
 // and execute() returns it (error.validation). execute() pins the version, then runs the first
 // matching branch in registration order, else the fallback, inside the effect
 // "{changeId}::v{version}". "No branch" (error.version.conflict) and cancellation are returned but
-// not recorded, so a later build that adds the branch runs it (W12). Branches take
+// not recorded, so a later build that adds the branch runs it. Branches take
 // WorkflowContext& (or nothing) and return Result<T> or T.
 template <class T>
 class Workflow {

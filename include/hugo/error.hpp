@@ -5,6 +5,7 @@
 // with guidance on which to pick lives in error_codes.hpp and docs/ERRORS.md.
 #pragma once
 
+#include <hugo/error_codes.hpp>
 #include <hugo/export.hpp>
 
 #include <map>
@@ -38,6 +39,14 @@ struct ErrorCause {
 class HUGO_API Error {
  public:
   Error(std::string code, std::string message, ErrorMetadata metadata = {});
+
+  // One factory per stable code (error_codes.hpp): `return Error::journal_corrupt("...");`.
+#define HUGO_ERROR_FACTORY(name, text)                                                   \
+  static Error name(std::string message, ErrorMetadata metadata = {}) {                \
+    return Error(std::string(text), std::move(message), std::move(metadata));          \
+  }
+  HUGO_ERROR_CODES(HUGO_ERROR_FACTORY)
+#undef HUGO_ERROR_FACTORY
 
   const std::string& code() const noexcept { return code_; }
   const std::string& message() const noexcept { return message_; }

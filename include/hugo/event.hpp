@@ -1,5 +1,5 @@
 // One journal event: the row format every queue mutation is appended as, shaped like Hugo's
-// TaskQueueReplicationEvent (reference §2.1) so that the JSON codec can speak Hugo's layout.
+// TaskQueueReplicationEvent (docs/FORMAT.md) so that the JSON codec can speak Hugo's layout.
 #pragma once
 
 #include <hugo/error.hpp>
@@ -25,7 +25,7 @@ enum class EventKind : std::uint8_t {
   DeadLettered = 6,
   LeaseExpired = 7,
   Drained = 8,
-  Restored = 9,  // hugo-journal addition: Hugo's restore emitted nothing (reference §6 W7)
+  Restored = 9,  // hugo-journal addition: Hugo's restore emitted nothing (docs/QUEUE.md)
 };
 inline constexpr int kEventKindCount = 10;
 

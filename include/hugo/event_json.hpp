@@ -1,4 +1,4 @@
-// JSON codec for events, in Hugo's TaskQueueReplicationEvent layout (reference §2.7):
+// JSON codec for events, in Hugo's TaskQueueReplicationEvent layout (docs/FORMAT.md, "JSON"):
 //
 //   {"sequenceNumber":7,"sourceEventId":7,"queueName":"q","kind":3,"sourcePeerId":null,
 //    "ownerPeerId":null,"occurredAt":"2024-01-01T00:00:00+00:00","recordedAt":"...",

@@ -2,8 +2,8 @@
 //
 // A source is a cursor over the durable journal, not a channel: it reads committed rows with
 // seq > position() in bounded batches (one short read transaction each), so any number of
-// sources read independently, a slow one never holds memory or pins the WAL (Hugo's W15), and a
-// new one can start at any position, including 0 (backfill, Hugo's W16).
+// sources read independently, a slow one never holds memory or pins the WAL (unlike Hugo's), and a
+// new one can start at any position, including 0 (backfill).
 //
 // Waking: attach() (same process) wakes on the journal's commit notification without polling,
 // and takes the events it is waiting for from the writer's memory of its latest commits

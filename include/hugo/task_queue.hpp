@@ -88,7 +88,7 @@ struct Lease {
 struct HeartbeatResult {
   enum class Outcome { Extended, Throttled };
   // Throttled: within heartbeat_interval of the last effective heartbeat; nothing was extended or
-  // journaled (Hugo returned a silent success here, reference §6 W10).
+  // journaled (Hugo returned a silent success here; docs/QUEUE.md).
   Outcome outcome = Outcome::Extended;
   Timestamp expires_at{};
 };
@@ -118,7 +118,7 @@ struct BackpressureOptions {
   Duration cooldown = std::chrono::seconds(5);  // > 0
   // Receives every transition. A transition inside the cooldown is delivered once the cooldown
   // has passed (by the next mutation or sweep), unless the state has flipped back by then: the
-  // last delivered signal always converges to the real state (fixes Hugo's W11). Never called
+  // last delivered signal always converges to the real state (docs/QUEUE.md, "Backpressure"). Never called
   // concurrently with itself and never with an older signal than the last one; while it runs,
   // a newer signal is passed on by the thread already running it, after it returns.
   std::function<void(const BackpressureSignal&)> on_change;
@@ -149,7 +149,7 @@ struct TaskQueueOptions {
   std::optional<BackpressureOptions> backpressure;
   std::shared_ptr<Clock> clock;  // null: SystemClock
   // Runs after a task's DeadLettered row is durable. Its failure (an Error or an exception) is
-  // passed to on_handler_error and never stops the caller or the sweeper (fixes Hugo's W9).
+  // passed to on_handler_error and never stops the caller or the sweeper (docs/QUEUE.md, "Callbacks").
   std::function<Status(const DeadLetter&)> dead_letter_handler;
   std::function<void(const Error&)> on_handler_error;
   // Runs sweep_expired() every sweep_interval on a background thread. Tests turn it off and
@@ -160,7 +160,7 @@ struct TaskQueueOptions {
   RecoveryMode recovery = RecoveryMode::Strict;
   // Owner recorded on leases when lease() is given an empty owner.
   std::string default_owner = "default";
-  // Hugo's queue instruments (reference §1.9), tagged taskqueue.name: counters taskqueue.enqueued,
+  // Hugo's queue instruments (docs/QUEUE.md, "Instruments and traces"), tagged taskqueue.name: counters taskqueue.enqueued,
   // .leased, .completed, .heartbeats, .failed, .expired, .requeued, .deadlettered; gauges
   // taskqueue.pending, .active; histograms taskqueue.pending.depth, .active.depth,
   // .lease.duration (ms), .heartbeat.extension (ms); and Hugo's backpressure instruments

@@ -96,7 +96,7 @@ class TypedTaskQueue {
       }
       return out.str();
     } catch (const std::exception& e) {
-      return Error(std::string(errc::codec_invalid), std::string("cannot serialize the task value: ") + e.what());
+      return Error::codec_invalid(std::string("cannot serialize the task value: ") + e.what());
     }
   }
 
@@ -109,11 +109,11 @@ class TypedTaskQueue {
         archive(value);
       }
       if (in.peek() != std::char_traits<char>::eof()) {
-        return Error(std::string(errc::codec_invalid), "the task payload has trailing bytes after the value");
+        return Error::codec_invalid("the task payload has trailing bytes after the value");
       }
       return value;
     } catch (const std::exception& e) {
-      return Error(std::string(errc::codec_invalid), std::string("the task payload does not decode: ") + e.what());
+      return Error::codec_invalid(std::string("the task payload does not decode: ") + e.what());
     }
   }
 

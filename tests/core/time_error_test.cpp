@@ -15,7 +15,7 @@ using namespace hugo;
 namespace {
 
 Result<int> parse_positive(int v) {
-  if (v <= 0) return Error(std::string(errc::validation), "must be positive").with("value", std::to_string(v));
+  if (v <= 0) return Error::validation("must be positive").with("value", std::to_string(v));
   return v;
 }
 
@@ -37,7 +37,7 @@ Result<std::vector<std::string>> fresh_lines() {
 }
 
 Result<int> fresh_failure() {
-  return Error(std::string(errc::validation), "refused: the value is not positive").with("first-key-long-enough-for-the-heap", "1");
+  return Error::validation("refused: the value is not positive").with("first-key-long-enough-for-the-heap", "1");
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 // what is not damaged stays readable.
 #include "tests/faults/fault_support.hpp"
 
-#include "journal/sqlite.hpp"
+#include "schema/sqlite.hpp"
 
 using namespace hugo;
 using namespace hugo::faults;

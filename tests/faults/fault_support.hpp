@@ -10,7 +10,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
-#include "journal/wal_files.hpp"
+#include "schema/wal_files.hpp"
 #include "tests/support/events.hpp"
 #include "tests/support/file_bytes.hpp"
 #include "tests/support/process.hpp"

@@ -8,7 +8,7 @@
 #include <hugo/maintenance.hpp>
 #include <hugo/sink_database.hpp>
 
-#include "journal/sqlite.hpp"
+#include "schema/sqlite.hpp"
 
 #include <limits>
 #include <random>

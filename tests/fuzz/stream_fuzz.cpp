@@ -1,4 +1,4 @@
-// Fuzz target: the follower's stream parser (replay/peers/stream.hpp): LineSplitter and
+// Fuzz target: the follower's stream parser (peers/stream.hpp): LineSplitter and
 // parse_stream_line, fed the input in chunks whose sizes come from the input itself.
 //
 // Properties, beyond "no sanitizer report":
@@ -11,7 +11,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
 
-#include "replay/peers/stream.hpp"
+#include "peers/stream.hpp"
 #include "fuzz_check.hpp"
 
 #include <cstddef>

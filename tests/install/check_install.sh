@@ -7,7 +7,7 @@
 #     the README itself) compiles with exactly `c++ prog.cpp $(pkg-config --cflags --libs
 #     hugo-journal)` and runs,
 #   - the public-API program compiles and runs.
-# `c++` is whichever is first on PATH (the sanitizer stages of tools/dev/test.sh put one there
+# `c++` is whichever is first on PATH (the sanitizer stages of scripts/test.sh put one there
 # that adds their -fsanitize flags). Only the runs get LD_LIBRARY_PATH, for the scratch prefix.
 set -euo pipefail
 build_dir="$(realpath "$1")"

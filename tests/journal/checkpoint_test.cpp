@@ -1,12 +1,12 @@
-// WAL checkpoints off the committing thread (journal/wal_checkpointer.hpp): the WAL stays bounded
+// WAL checkpoints off the committing thread (schema/wal_checkpointer.hpp): the WAL stays bounded
 // and is restarted while commits go on, nothing committed is lost, and a process killed in the
 // middle of them reopens with every acknowledged append.
 #include <doctest/doctest.h>
 
 #include <hugo/journal.hpp>
 
-#include "journal/sqlite.hpp"
-#include "journal/wal_checkpointer.hpp"
+#include "schema/sqlite.hpp"
+#include "schema/wal_checkpointer.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 

@@ -4,8 +4,8 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
-#include "journal/replica.hpp"
-#include "journal/sqlite.hpp"
+#include "peers/replica.hpp"
+#include "schema/sqlite.hpp"
 #include "tests/support/events.hpp"
 #include "tests/support/temp_dir.hpp"
 

@@ -3,7 +3,7 @@
 
 #include <hugo/journal.hpp>
 
-#include "journal/sqlite.hpp"
+#include "schema/sqlite.hpp"
 #include "tests/support/events.hpp"
 #include "tests/support/temp_dir.hpp"
 

@@ -76,7 +76,7 @@ std::unique_ptr<ReplicationServer> serve_with(const std::filesystem::path& journ
 }
 
 // The client timeouts below are 1 s, times HUGO_TEST_TIME_FACTOR where a sanitizer stage slows
-// every thread down (tools/dev/test.sh sets it); a server starved by the attack misses them.
+// every thread down (scripts/test.sh sets it); a server starved by the attack misses them.
 int time_factor() {
   const char* f = std::getenv("HUGO_TEST_TIME_FACTOR");
   const int n = f ? std::atoi(f) : 1;

@@ -1,4 +1,4 @@
-// Hugo's TaskQueue behaviours (reference §1), driven by a ManualClock and read back from the
+// Hugo's TaskQueue behaviours (docs/QUEUE.md), driven by a ManualClock and read back from the
 // journal: identity, retries, dead letters, expiry, heartbeats, fencing.
 #include <doctest/doctest.h>
 

@@ -176,7 +176,7 @@ TEST_CASE("backpressure notifies on the watermarks, and a cooldown delays but ne
   CHECK(signals.size() == 1);
   CHECK(q->backpressure().active);
   f.clock->advance(5s);
-  (void)must(q->sweep_expired());  // the deferred transition is delivered, not lost (Hugo W11)
+  (void)must(q->sweep_expired());  // the deferred transition is delivered, not lost (docs/QUEUE.md, "Backpressure")
   REQUIRE(signals.size() == 2);
   CHECK_FALSE(signals[1].active);
   CHECK(signals[1].pending == 1);

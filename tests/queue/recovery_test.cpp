@@ -3,7 +3,7 @@
 
 #include <hugo/error_codes.hpp>
 
-#include "journal/sqlite.hpp"
+#include "schema/sqlite.hpp"
 #include "tests/support/events.hpp"
 #include "tests/support/queue_fixture.hpp"
 

@@ -1,12 +1,12 @@
 // Deterministic primitives: effect capture and replay, claims and crashes, version gates, and the
-// gate's branch selection, including Hugo's W12-W14 fixes.
+// gate's branch selection, including the fixes of docs/DETERMINISTIC.md, "Differences from Hugo".
 #include <doctest/doctest.h>
 
 #include <hugo/deterministic.hpp>
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
-#include "journal/sqlite.hpp"
+#include "schema/sqlite.hpp"
 #include "tests/support/queue_fixture.hpp"
 
 #include <atomic>
@@ -28,7 +28,7 @@ struct Receipt {
   std::string order;
   double amount = 0;
   std::vector<int> lines;
-  int cached_total = 0;  // not serialized: a first run must not return it either (W14)
+  int cached_total = 0;  // not serialized: a first run must not return it either
   template <class Archive>
   void serialize(Archive& ar) {
     ar(order, amount, lines);
@@ -135,7 +135,7 @@ TEST_CASE("cancellation is never recorded, thrown or returned; the next capture 
   CHECK(thrown.error().code() == errc::canceled);
   CHECK_FALSE(s.find("cancel-me").has_value());
   auto returned = s.store->capture<std::int64_t>(
-      "cancel-me", []() -> Result<std::int64_t> { return Error(std::string(errc::canceled), "stop requested"); });
+      "cancel-me", []() -> Result<std::int64_t> { return Error::canceled("stop requested"); });
   CHECK(returned.error().code() == errc::canceled);
   CHECK(returned.error().message() == "stop requested");
   CHECK_FALSE(s.find("cancel-me").has_value());
@@ -256,7 +256,7 @@ TEST_CASE("records survive closing and reopening the store file") {
   CHECK(must(s.store->list()).size() == 2);
 }
 
-TEST_CASE("a first run returns the stored representation, equal to every replay (W14)") {
+TEST_CASE("a first run returns the stored representation, equal to every replay") {
   Store s;
   auto make = [] { return Receipt{"o-1", 12.5, {1, 2, 3}, 99}; };
   const Receipt first = must(s.store->capture<Receipt>("receipt", make));
@@ -425,7 +425,7 @@ TEST_CASE("a workflow runs the first matching branch in registration order, else
   CHECK(must(fallback.execute()) == 500);
 }
 
-TEST_CASE("no matching branch fails without recording, so a build that adds the branch runs it (W12)") {
+TEST_CASE("no matching branch fails without recording, so a build that adds the branch runs it") {
   Store s;
   DeterministicGate gate(s.store);
   auto before = gate.workflow<std::int64_t>("wf-deploy", 1, 3).for_version(1, [] { return 1; }).execute();

@@ -1,0 +1,496 @@
+// TaskQueue: the live half of the queue projection.
+//
+// Every operation follows one pattern, under `mutex`:
+//   1. check the queue is usable and the caller's token is live;
+//   2. build the rows the operation journals (one group, so a crash keeps all or none);
+//   3. append them (seqs are assigned at once) and apply them to `state`;
+// then, with the lock released: deliver backpressure signals, wait until the rows are durable,
+// run dead-letter handlers. Because rows are applied only after the journal accepted them, the
+// in-memory order equals the journal order. If the journal later fails to commit, the queue is
+// poisoned: memory may be ahead of the file, so every call returns the journal's error until the
+// queue is reopened and rebuilt from what was committed.
+#include <hugo/error_codes.hpp>
+#include <hugo/task_queue.hpp>
+
+#include "core/json_util.hpp"
+#include "queue/queue_loader.hpp"
+#include "queue/task_queue_impl.hpp"
+
+#include <set>
+
+namespace hugo {
+namespace {
+
+Error inactive(const OwnershipToken& token) {
+  return Error::lease_inactive("Lease is no longer active.")
+      .with("token", token.to_string())
+      .with("task_id", std::to_string(token.task_id));
+}
+
+// queue.full for `count` new tasks that do not fit beside `pending` ones (Wait::none()).
+Error queue_full(const TaskQueueOptions& o, std::size_t pending, std::size_t count) {
+  const std::string capacity = std::to_string(o.capacity);
+  if (count == 1) {
+    return Error::queue_full("queue '" + o.name + "' holds its capacity of " + capacity + " pending tasks")
+        .with("queue", o.name)
+        .with("capacity", capacity);
+  }
+  return Error::queue_full("queue '" + o.name + "' holds " + std::to_string(pending) +
+                                                  " pending tasks of its capacity of " + capacity + "; " +
+                                                  std::to_string(count) + " more do not fit")
+      .with("queue", o.name)
+      .with("capacity", capacity)
+      .with("count", std::to_string(count));
+}
+
+Error invalid_option(const std::string& option, const std::string& why) {
+  return Error::validation("invalid TaskQueueOptions." + option + ": " + why)
+      .with("option", option);
+}
+
+std::string trim(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+Status validate(TaskQueueOptions& o) {
+  o.name = trim(o.name);
+  if (o.name.empty()) return invalid_option("name", "a queue needs a non-blank name");
+  if (has_nul(o.name)) return invalid_option("name", "a queue name may not hold a NUL byte");
+  if (o.name.size() > 1024) return invalid_option("name", "longer than 1024 bytes");
+  if (o.capacity == 0) return invalid_option("capacity", "must be > 0");
+  if (o.lease_duration <= Duration::zero()) return invalid_option("lease_duration", "must be > 0");
+  if (o.heartbeat_interval < Duration::zero()) return invalid_option("heartbeat_interval", "must be >= 0");
+  if (o.sweep_interval <= Duration::zero()) return invalid_option("sweep_interval", "must be > 0");
+  if (o.requeue_delay < Duration::zero()) return invalid_option("requeue_delay", "must be >= 0");
+  if (o.max_delivery_attempts < 1) return invalid_option("max_delivery_attempts", "must be >= 1");
+  if (o.backpressure) {
+    if (o.backpressure->high_watermark == 0) return invalid_option("backpressure.high_watermark", "0 is invalid; use < 0 to disable");
+    if (o.backpressure->cooldown <= Duration::zero()) return invalid_option("backpressure.cooldown", "must be > 0");
+  }
+  if (o.default_owner.empty()) o.default_owner = "default";
+  for (std::size_t i = 0; i < o.metric_tags.size(); ++i) {
+    const std::string& key = o.metric_tags[i].first;
+    if (key.empty()) return invalid_option("metric_tags", "a tag key is empty");
+    if (key == "taskqueue.name") return invalid_option("metric_tags", "taskqueue.name is set from the queue's name");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (o.metric_tags[j].first == key) return invalid_option("metric_tags", "tag key '" + key + "' is given twice");
+    }
+  }
+  return ok_status();
+}
+
+Status validate(const EnqueueOrigin& origin) {
+  if (!origin.peer_id) return ok_status();
+  if (origin.peer_id->size() > 1024) {
+    return Error::validation("EnqueueOrigin.peer_id is longer than 1024 bytes")
+        .with("bytes", std::to_string(origin.peer_id->size()));
+  }
+  if (origin.peer_id->find('\0') != std::string::npos) {
+    return Error::validation("EnqueueOrigin.peer_id holds a NUL byte");
+  }
+  return ok_status();
+}
+
+// Process-wide registry: one TaskQueue per (journal, name), so two instances never fold and
+// write the same queue concurrently.
+std::mutex g_registry_mutex;
+std::set<std::pair<const Journal*, std::string>> g_open_queues;
+
+}  // namespace
+
+
+TaskQueue::TaskQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+TaskQueue::~TaskQueue() { (void)close(); }
+
+Result<std::unique_ptr<TaskQueue>> TaskQueue::open(std::shared_ptr<Journal> journal, TaskQueueOptions options) {
+  if (!journal) return invalid_option("journal", "is null");
+  HUGO_TRY(validate(options));
+  {
+    std::lock_guard lock(g_registry_mutex);
+    if (!g_open_queues.emplace(journal.get(), options.name).second) {
+      return Error::validation("queue '" + options.name + "' is already open on this journal (close it first)")
+          .with("queue", options.name);
+    }
+  }
+  detail::JournalAccess::claim_queue(*journal, options.name);  // raw lifecycle appends now refused
+  // Captures its own copy of the key: `options` is moved into the queue below.
+  auto release_name = [key = std::make_pair(static_cast<const Journal*>(journal.get()), options.name),
+                       raw = journal.get()] {
+    detail::JournalAccess::release_queue(*raw, key.second);
+    std::lock_guard lock(g_registry_mutex);
+    g_open_queues.erase(key);
+  };
+  auto impl = std::make_unique<Impl>();
+  impl->journal = journal;
+  impl->clock = options.clock ? options.clock : SystemClock::shared();
+  impl->options = std::move(options);
+  impl->tags.emplace_back("taskqueue.name", impl->options.name);
+  impl->tags.insert(impl->tags.end(), impl->options.metric_tags.begin(), impl->options.metric_tags.end());
+  auto report = [raw = impl.get()](const Error& e) { raw->report(e); };
+  impl->backpressure.emplace(impl->options.backpressure, report, impl->clock->now());
+
+  Status loaded = journal->flush();
+  if (loaded.ok()) {
+    loaded = detail::load_queue(journal->path(), impl->options.name, impl->state, impl->options.recovery,
+                                &impl->skipped);
+  }
+  if (loaded.ok() && !impl->skipped.empty() && impl->options.metrics) {
+    impl->options.metrics->add("taskqueue.recovery.skipped", "rows", {{"taskqueue.name", impl->options.name}},
+                               static_cast<double>(impl->skipped.size()));
+  }
+  if (loaded.ok()) loaded = impl->repair_awaiting_requeue();
+  if (!loaded.ok()) {
+    release_name();
+    return std::move(loaded).error();
+  }
+  if (impl->options.run_sweeper) {
+    Impl* raw = impl.get();
+    impl->sweeper = std::jthread([raw](std::stop_token stop) { raw->sweeper_loop(stop); });
+  }
+  return std::unique_ptr<TaskQueue>(new TaskQueue(std::move(impl)));
+}
+
+namespace {
+
+// The operations' bodies, shared by the single and batch forms. The public methods add a span.
+Result<std::vector<std::int64_t>> enqueue_rows(TaskQueue::Impl& q, std::vector<std::string> payloads, Wait wait,
+                                               PayloadFormat format, const EnqueueOrigin& origin) {
+  HUGO_TRY(validate(origin));
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    if (Status fits = check_payload_size(payloads[i].size()); !fits.ok()) {
+      return std::move(fits).error().with("index", std::to_string(i));
+    }
+  }
+  if (payloads.empty()) {
+    std::lock_guard lock(q.mutex);
+    HUGO_TRY(q.usable());
+    return std::vector<std::int64_t>{};
+  }
+  const std::size_t count = payloads.size();
+  if (count > q.options.capacity) {
+    return Error::validation("a batch of " + std::to_string(count) + " tasks can never fit queue '" +
+                                                    q.options.name + "' (capacity " +
+                                                    std::to_string(q.options.capacity) + "); split it")
+        .with("queue", q.options.name)
+        .with("count", std::to_string(count))
+        .with("capacity", std::to_string(q.options.capacity));
+  }
+  TaskQueue::Impl::Aftermath after;
+  std::vector<std::int64_t> task_ids;
+  task_ids.reserve(count);
+  {
+    std::unique_lock lock(q.mutex);
+    HUGO_TRY(q.usable());
+    auto has_room = [&] { return q.state.pending_count() + count <= q.options.capacity; };
+    if (!has_room() && wait.deadline == std::chrono::steady_clock::time_point::min()) {
+      return queue_full(q.options, q.state.pending_count(), count);
+    }
+    HUGO_TRY(q.block(lock, wait, has_room));
+    const Timestamp now = q.clock->now();
+    std::vector<Event> events;
+    events.reserve(count);
+    for (std::string& payload : payloads) {
+      events.push_back(q.row(EventKind::Enqueued, 0, 1, now));
+      events.back().payload = std::move(payload);
+      events.back().payload_format = format;
+      if (origin.peer_id && !origin.peer_id->empty()) events.back().owner_peer_id = origin.peer_id;
+    }
+    HUGO_TRY(q.commit(events, after));
+    for (const Event& e : events) task_ids.push_back(e.task_id);
+    q.check_backpressure(after);
+    q.changed.notify_all();
+  }
+  HUGO_TRY(q.finish(after));
+  return task_ids;
+}
+
+Result<std::vector<Lease>> lease_rows(TaskQueue::Impl& q, std::string owner, std::size_t max_count, Wait wait) {
+  if (max_count == 0) return Error::validation("lease_batch needs max_count > 0");
+  TaskQueue::Impl::Aftermath after;
+  std::vector<Lease> leases;
+  {
+    std::unique_lock lock(q.mutex);
+    const auto recheck = std::chrono::duration_cast<std::chrono::steady_clock::duration>(q.options.sweep_interval);
+    Timestamp now{};
+    std::vector<const detail::TaskState*> chosen;
+    while (chosen.empty()) {  // empty only if the clock stepped back between the two reads
+      HUGO_TRY(q.block(lock, wait, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
+      now = q.clock->now();
+      chosen = q.state.leasable(now, max_count);
+    }
+    if (owner.empty()) owner = q.options.default_owner;
+    // Everything that can throw (copying payloads) happens before the rows are appended, so a
+    // failure here journals nothing; after commit() only the lease ids are filled in.
+    std::vector<Event> events;
+    events.reserve(chosen.size());
+    leases.reserve(chosen.size());
+    for (const detail::TaskState* t : chosen) {
+      Event& e = events.emplace_back(q.row(EventKind::LeaseGranted, t->task_id, t->attempt, now));
+      e.owner_peer_id = owner;
+      e.lease_expiration = now + q.options.lease_duration;
+      e.token = OwnershipToken{t->task_id, t->attempt, 0};
+      Lease& lease = leases.emplace_back();
+      lease.queue = q.options.name;
+      lease.owner = owner;
+      lease.payload = t->payload;
+      lease.payload_format = t->payload_format;
+      lease.attempt = t->attempt;
+      lease.enqueued_at = t->enqueued_at;
+      lease.granted_at = now;
+      lease.expires_at = *e.lease_expiration;
+      lease.last_error = t->last_error;
+    }
+    HUGO_TRY(q.commit(events, after));
+    for (std::size_t i = 0; i < events.size(); ++i) leases[i].token = *events[i].token;  // lease id = its seq
+    q.check_backpressure(after);
+    q.changed.notify_all();
+  }
+  HUGO_TRY(q.finish(after));
+  return leases;
+}
+
+// `row_seq` receives the seq of the Heartbeat row (left 0 when none is appended).
+Result<HeartbeatResult> heartbeat_row(TaskQueue::Impl& q, const OwnershipToken& token, std::int64_t& row_seq) {
+  TaskQueue::Impl::Aftermath after;
+  HeartbeatResult result;
+  {
+    std::lock_guard lock(q.mutex);
+    HUGO_TRY(q.usable());
+    const detail::LeaseState* l = q.state.lease(token.lease_id);
+    if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
+    const Timestamp now = q.clock->now();
+    if (q.options.heartbeat_interval > Duration::zero() && now - l->last_heartbeat < q.options.heartbeat_interval) {
+      return HeartbeatResult{HeartbeatResult::Outcome::Throttled, l->expires_at};
+    }
+    std::vector<Event> events{q.row(EventKind::Heartbeat, token.task_id, token.attempt, now)};
+    events[0].token = token;
+    events[0].lease_expiration = now + q.options.lease_duration;
+    HUGO_TRY(q.commit(events, after));
+    row_seq = events[0].seq;
+    result = HeartbeatResult{HeartbeatResult::Outcome::Extended, *events[0].lease_expiration};
+  }
+  HUGO_TRY(q.finish(after));
+  return result;
+}
+
+// `row_seq` receives the seq of the first Completed row.
+Status complete_rows(TaskQueue::Impl& q, const std::vector<OwnershipToken>& tokens, std::int64_t& row_seq) {
+  TaskQueue::Impl::Aftermath after;
+  {
+    std::lock_guard lock(q.mutex);
+    HUGO_TRY(q.usable());
+    if (tokens.empty()) return ok_status();
+    std::set<std::int64_t> seen;
+    for (const OwnershipToken& token : tokens) {
+      const detail::LeaseState* l = q.state.lease(token.lease_id);
+      if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
+      if (tokens.size() > 1 && !seen.insert(token.lease_id).second) {
+        return Error::validation("complete_batch lists the lease of token " + token.to_string() +
+                                                        " twice; nothing was completed")
+            .with("token", token.to_string());
+      }
+    }
+    const Timestamp now = q.clock->now();
+    std::vector<Event> events;
+    events.reserve(tokens.size());
+    for (const OwnershipToken& token : tokens) {
+      events.push_back(q.row(EventKind::Completed, token.task_id, token.attempt, now));
+      events.back().token = token;
+    }
+    HUGO_TRY(q.commit(events, after));
+    row_seq = events[0].seq;
+    q.record_depths(after.metrics);
+  }
+  return q.finish(after);
+}
+
+// `row_seq` receives the seq of the Failed row.
+Result<FailOutcome> fail_rows(TaskQueue::Impl& q, const OwnershipToken& token, Error error, bool requeue,
+                              std::int64_t& row_seq) {
+  TaskQueue::Impl::Aftermath after;
+  if (error.code().empty() && error.message().empty() && !error.cause()) {
+    return Error::validation("fail() needs an error with a code or a message; nothing was recorded")
+        .with("token", token.to_string())
+        .with("task_id", std::to_string(token.task_id));
+  }
+  FailOutcome outcome = FailOutcome::Requeued;
+  {
+    std::lock_guard lock(q.mutex);
+    HUGO_TRY(q.usable());
+    const detail::LeaseState* l = q.state.lease(token.lease_id);
+    if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
+    const Timestamp now = q.clock->now();
+    std::vector<Event> events{q.row(EventKind::Failed, token.task_id, token.attempt, now)};
+    events[0].token = token;
+    events[0].error = error;
+    events.push_back(q.follow_up(*q.state.task(token.task_id), token, error, requeue, flags::None, now));
+    outcome = events[1].kind == EventKind::Requeued ? FailOutcome::Requeued : FailOutcome::DeadLettered;
+    HUGO_TRY(q.commit(events, after));
+    row_seq = events[0].seq;
+    q.check_backpressure(after);
+    q.changed.notify_all();
+  }
+  HUGO_TRY(q.finish(after));
+  return outcome;
+}
+
+}  // namespace
+
+Result<std::int64_t> TaskQueue::enqueue(std::string payload, Wait wait, PayloadFormat format, EnqueueOrigin origin) {
+  detail::OpSpan span(impl_->options.tracer.get(), "enqueue", impl_->tags, impl_->options.on_handler_error);
+  std::vector<std::string> one;
+  one.push_back(std::move(payload));
+  auto ids = enqueue_rows(*impl_, std::move(one), std::move(wait), format, origin);
+  if (!ids.ok()) {
+    span.finish(&ids.error());
+    return std::move(ids).error();
+  }
+  span.task(ids->front(), 1);
+  span.seq(ids->front());
+  span.finish(nullptr);
+  return ids->front();
+}
+
+Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::string> payloads, Wait wait,
+                                                           PayloadFormat format, EnqueueOrigin origin) {
+  detail::OpSpan span(impl_->options.tracer.get(), "enqueue", impl_->tags, impl_->options.on_handler_error);
+  span.tag("taskqueue.batch.size", std::to_string(payloads.size()));
+  auto ids = enqueue_rows(*impl_, std::move(payloads), std::move(wait), format, origin);
+  if (ids.ok() && !ids->empty()) span.seq(ids->front());
+  span.finish(ids);
+  return ids;
+}
+
+Result<Lease> TaskQueue::lease(std::string owner, Wait wait) {
+  detail::OpSpan span(impl_->options.tracer.get(), "lease", impl_->tags, impl_->options.on_handler_error);
+  auto leases = lease_rows(*impl_, std::move(owner), 1, std::move(wait));
+  if (!leases.ok()) {
+    span.finish(&leases.error());
+    return std::move(leases).error();
+  }
+  span.token(leases->front().token);
+  span.seq(leases->front().token.lease_id);
+  span.finish(nullptr);
+  return std::move(leases->front());
+}
+
+Result<std::vector<Lease>> TaskQueue::lease_batch(std::string owner, std::size_t max_count, Wait wait) {
+  detail::OpSpan span(impl_->options.tracer.get(), "lease", impl_->tags, impl_->options.on_handler_error);
+  auto leases = lease_rows(*impl_, std::move(owner), max_count, std::move(wait));
+  if (leases.ok()) {
+    span.tag("taskqueue.batch.size", std::to_string(leases->size()));
+    span.seq(leases->front().token.lease_id);
+  }
+  span.finish(leases);
+  return leases;
+}
+
+Result<HeartbeatResult> TaskQueue::heartbeat(const OwnershipToken& token) {
+  detail::OpSpan span(impl_->options.tracer.get(), "heartbeat", impl_->tags, impl_->options.on_handler_error);
+  span.token(token);
+  std::int64_t row_seq = 0;
+  auto result = heartbeat_row(*impl_, token, row_seq);
+  span.seq(row_seq);
+  span.finish(result);
+  return result;
+}
+
+Status TaskQueue::complete(const OwnershipToken& token) {
+  detail::OpSpan span(impl_->options.tracer.get(), "complete", impl_->tags, impl_->options.on_handler_error);
+  span.token(token);
+  std::int64_t row_seq = 0;
+  Status done = complete_rows(*impl_, {token}, row_seq);
+  span.seq(row_seq);
+  span.finish(done);
+  return done;
+}
+
+Status TaskQueue::complete_batch(const std::vector<OwnershipToken>& tokens) {
+  detail::OpSpan span(impl_->options.tracer.get(), "complete", impl_->tags, impl_->options.on_handler_error);
+  span.tag("taskqueue.batch.size", std::to_string(tokens.size()));
+  std::int64_t row_seq = 0;
+  Status done = complete_rows(*impl_, tokens, row_seq);
+  span.seq(row_seq);
+  span.finish(done);
+  return done;
+}
+
+Result<FailOutcome> TaskQueue::fail(const OwnershipToken& token, Error error, bool requeue) {
+  // Hugo names the span by the caller's intent; the outcome can still differ (attempts exhausted).
+  detail::OpSpan span(impl_->options.tracer.get(), requeue ? "fail.requeue" : "fail.deadletter", impl_->tags,
+                      impl_->options.on_handler_error);
+  span.token(token);
+  std::int64_t row_seq = 0;
+  auto outcome = fail_rows(*impl_, token, std::move(error), requeue, row_seq);
+  span.seq(row_seq);
+  span.finish(outcome);
+  return outcome;
+}
+
+Result<std::size_t> TaskQueue::sweep_expired() { return impl_->sweep(); }
+
+Status TaskQueue::close() {
+  Impl& q = *impl_;
+  detail::MetricBuffer closing;
+  {
+    std::lock_guard lock(q.mutex);
+    if (q.closed) return ok_status();
+    q.closed = true;
+    q.changed.notify_all();
+    q.forget_depths(closing);
+    // A queue that closes while active no longer counts among the active queues.
+    if (q.options.metrics && q.backpressure && q.backpressure->announced_active()) {
+      closing.add_up_down("hugo.taskqueue.backpressure.active", "queues", -1);
+    }
+  }
+  if (q.options.metrics) closing.flush(*q.options.metrics, q.tags);
+  q.stop_sweeper();
+  {
+    std::lock_guard lock(g_registry_mutex);
+    g_open_queues.erase({q.journal.get(), q.options.name});
+    detail::JournalAccess::release_queue(*q.journal, q.options.name);
+  }
+  return q.journal->flush();
+}
+
+std::size_t TaskQueue::pending_count() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->state.pending_count();
+}
+
+std::size_t TaskQueue::active_lease_count() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->state.lease_count();
+}
+
+std::size_t TaskQueue::dead_letter_count() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->state.dead_count();
+}
+
+std::vector<DeadLetter> TaskQueue::dead_letters() const {
+  const Impl& q = *impl_;
+  std::lock_guard lock(q.mutex);
+  std::vector<DeadLetter> dead;
+  dead.reserve(q.state.dead_count());
+  for (const auto& [seq, task_id] : q.state.dead_letters()) dead.push_back(detail::dead_letter_of(*q.state.task(task_id)));
+  return dead;
+}
+
+QueueSnapshot TaskQueue::snapshot() const {
+  std::lock_guard lock(impl_->mutex);
+  QueueSnapshot s = impl_->state.snapshot(impl_->options.name);
+  s.skipped = impl_->skipped;
+  return s;
+}
+
+std::vector<SkippedRow> TaskQueue::skipped_rows() const { return impl_->skipped; }  // constant after open()
+
+const std::string& TaskQueue::name() const { return impl_->options.name; }
+
+BackpressureSignal TaskQueue::backpressure() const { return impl_->backpressure->last_delivered(); }
+
+}  // namespace hugo

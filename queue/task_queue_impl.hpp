@@ -1,0 +1,337 @@
+// TaskQueue::Impl: the queue's state and the steps every operation shares (see task_queue.cpp
+// for the pattern). Internal: included by the task_queue*.cpp files only.
+#pragma once
+
+#include <hugo/error_codes.hpp>
+#include <hugo/task_queue.hpp>
+
+#include "queue/backpressure.hpp"
+#include "journal/journal_access.hpp"
+#include "journal/queue_state.hpp"
+#include "queue/queue_telemetry.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace hugo {
+namespace detail {
+
+inline Error disposed_error() {
+  return Error::disposed("The task queue has been disposed.");
+}
+
+}  // namespace detail
+
+struct TaskQueue::Impl {
+  std::shared_ptr<Journal> journal;
+  TaskQueueOptions options;
+  std::shared_ptr<Clock> clock;
+  // taskqueue.name plus options.metric_tags: every instrument and span of this queue carries them.
+  MetricTags tags;
+
+  mutable std::mutex mutex;
+  std::condition_variable_any changed;  // pending grew or shrank, or the queue closed
+  detail::QueueState state;
+  std::int64_t recorded_pending = 0;  // what taskqueue.pending / .active last added up to
+  std::int64_t recorded_active = 0;
+  std::vector<SkippedRow> skipped;  // set by open() (RecoveryMode::SkipInvalid), then constant
+  bool closed = false;
+  std::optional<Error> failure;
+  std::optional<detail::Backpressure> backpressure;
+
+  std::mutex sweeper_mutex;
+  std::condition_variable_any sweeper_cv;
+  std::jthread sweeper;
+
+  // What an operation leaves to do after the lock is released.
+  struct Aftermath {
+    AppendTicket ticket;
+    std::optional<detail::Backpressure::Pending> signal;
+    std::vector<DeadLetter> dead;
+    detail::MetricBuffer metrics;  // emitted by finish(), after the lock is released
+  };
+
+  Status usable() const {
+    if (failure) return *failure;
+    if (closed) return detail::disposed_error();
+    return ok_status();
+  }
+
+  // Runs on_handler_error; an exception from it has nowhere left to go and is dropped.
+  void report(const Error& error) const {
+    if (!options.on_handler_error) return;
+    try {
+      options.on_handler_error(error);
+    } catch (...) {
+    }
+  }
+
+  Event row(EventKind kind, std::int64_t task, std::int32_t attempt, Timestamp now) const {
+    Event e;
+    e.kind = kind;
+    e.queue = options.name;
+    e.task_id = task;
+    e.attempt = attempt;
+    e.occurred_at = now;
+    return e;
+  }
+
+  // The row after a Failed or LeaseExpired: Requeued with attempt + 1, or DeadLettered with the
+  // attempt unchanged when `requeue` is false or attempts are exhausted (docs/QUEUE.md).
+  Event follow_up(const detail::TaskState& t, const OwnershipToken& token, const Error& error, bool requeue,
+                  std::uint32_t requeue_flags, Timestamp now) const {
+    const std::int32_t next = t.attempt + 1;
+    if (!requeue || next > options.max_delivery_attempts) {
+      Event e = row(EventKind::DeadLettered, t.task_id, t.attempt, now);
+      e.token = token;
+      e.error = error;
+      e.flags = flags::DeadLetter;
+      return e;
+    }
+    Event e = row(EventKind::Requeued, t.task_id, next, now);
+    e.token = token;
+    e.error = error;
+    e.flags = requeue_flags;
+    if (options.requeue_delay > Duration::zero()) e.available_at = now + options.requeue_delay;
+    return e;
+  }
+
+  // restore(): whether `item` keeps its task id (task_queue_admin.cpp). Caller holds `mutex`.
+  bool keeps_task_id(const PendingItem& item, const std::set<std::int64_t>& kept) const;
+
+  // Appends `events` as one atomic group and applies them to the state. Caller holds `mutex`.
+  Result<AppendTicket> commit(std::vector<Event>& events, Aftermath& after) {
+    // Checked against `state` by the caller: the raw path's queue check is not needed.
+    AppendTicket ticket = detail::JournalAccess::append_group_unchecked(*journal, events);
+    if (ticket.seq == 0) {
+      Status refused = ticket.durable.get();  // refused at once: validation or a failed journal
+      if (refused.ok()) return Error::journal_io("the journal refused the append");
+      if (refused.error().code() != errc::validation) failure = refused.error();
+      return refused.error();
+    }
+    for (const Event& e : events) {
+      if (options.metrics) observe(e, after.metrics);
+      Status applied = state.apply(detail::facts_of(e));
+      if (!applied.ok()) {
+        // The rows are in the journal but not in memory: memory can no longer be trusted.
+        failure = applied.error();
+        return applied.error();
+      }
+      if (e.kind == EventKind::DeadLettered) {
+        if (const detail::TaskState* t = state.task(e.task_id)) after.dead.push_back(detail::dead_letter_of(*t));
+      }
+    }
+    after.ticket = ticket;
+    return ticket;
+  }
+
+  // Records Hugo's queue instruments for one row, before it is applied (the lease it ends is
+  // still in the state).
+  void observe(const Event& e, detail::MetricBuffer& m) {
+    auto lease_ms = [&](Timestamp since) { return std::chrono::duration<double, std::milli>(e.occurred_at - since).count(); };
+    const detail::LeaseState* lease = e.token ? state.lease(e.token->lease_id) : nullptr;
+    switch (e.kind) {
+      case EventKind::Enqueued: m.add("taskqueue.enqueued", "items"); break;
+      case EventKind::LeaseGranted: m.add("taskqueue.leased", "leases"); break;
+      case EventKind::Heartbeat:
+        m.add("taskqueue.heartbeats", "leases");
+        if (lease && e.lease_expiration) {
+          m.record("taskqueue.heartbeat.extension", "ms",
+                   std::chrono::duration<double, std::milli>(*e.lease_expiration - lease->expires_at).count());
+        }
+        break;
+      case EventKind::Completed: m.add("taskqueue.completed", "leases"); break;
+      case EventKind::Failed: m.add("taskqueue.failed", "leases"); break;
+      case EventKind::LeaseExpired: m.add("taskqueue.expired", "leases"); break;
+      case EventKind::Requeued: m.add("taskqueue.requeued", "items"); break;
+      case EventKind::DeadLettered: m.add("taskqueue.deadlettered", "items"); break;
+      default: break;
+    }
+    if (lease && (e.kind == EventKind::Completed || e.kind == EventKind::Failed || e.kind == EventKind::LeaseExpired)) {
+      m.record("taskqueue.lease.duration", "ms", lease_ms(lease->granted_at));
+    }
+  }
+
+  // taskqueue.pending and .active are up-down counters (Hugo's kind) fed with the change since
+  // the last record: buffers flushed after the lock in any order still sum to the queue's depth.
+  // Caller holds `mutex`.
+  void record_depths(detail::MetricBuffer& m) {
+    if (!options.metrics) return;
+    const auto pending = static_cast<std::int64_t>(state.pending_count());
+    const auto active = static_cast<std::int64_t>(state.lease_count());
+    if (pending != recorded_pending) m.add_up_down("taskqueue.pending", "items", static_cast<double>(pending - recorded_pending));
+    if (active != recorded_active) m.add_up_down("taskqueue.active", "leases", static_cast<double>(active - recorded_active));
+    recorded_pending = pending;
+    recorded_active = active;
+    m.record("taskqueue.pending.depth", "items", static_cast<double>(pending));
+    m.record("taskqueue.active.depth", "leases", static_cast<double>(active));
+  }
+
+  // A closed queue takes its depths back out of the shared registry. Caller holds `mutex`.
+  void forget_depths(detail::MetricBuffer& m) {
+    if (!options.metrics) return;
+    if (recorded_pending != 0) m.add_up_down("taskqueue.pending", "items", static_cast<double>(-recorded_pending));
+    if (recorded_active != 0) m.add_up_down("taskqueue.active", "leases", static_cast<double>(-recorded_active));
+    recorded_pending = recorded_active = 0;
+  }
+
+  void check_backpressure(Aftermath& after) {
+    record_depths(after.metrics);
+    if (!backpressure || !backpressure->enabled()) return;
+    auto signal = backpressure->check(static_cast<std::int64_t>(state.pending_count()), clock->now());
+    if (!signal) return;
+    after.signal = signal;
+    if (!options.metrics) return;
+    // Hugo's four backpressure instruments: the transition, the queues now active (+1/-1), the
+    // pending depth at the transition and the time spent in the state it leaves.
+    const bool active = signal->signal.active;
+    after.metrics.add_tagged("hugo.taskqueue.backpressure.transitions", "events", "state", active ? "active" : "inactive");
+    after.metrics.add_up_down("hugo.taskqueue.backpressure.active", "queues", active ? 1 : -1);
+    after.metrics.record("hugo.taskqueue.backpressure.pending", "items", static_cast<double>(signal->signal.pending));
+    after.metrics.record("hugo.taskqueue.backpressure.duration", "ms",
+                         std::chrono::duration<double, std::milli>(signal->in_previous_state).count());
+  }
+
+  // The one place where an operation runs user code: the backpressure listener, dead-letter
+  // handlers and, through report(), on_handler_error. The caller holds no queue lock (`mutex`
+  // is released, and Backpressure::deliver releases its own around the listener), so every
+  // callback may call back into the queue, close() included. Order: the signal first, then,
+  // once the rows are durable, one handler per dead letter in row order. Metrics buffered under the lock are emitted first.
+  Status finish(Aftermath& after) {
+    if (options.metrics) after.metrics.flush(*options.metrics, tags);
+    if (backpressure) backpressure->deliver(after.signal);
+    if (after.ticket.count > 0 && after.ticket.durable.valid()) {
+      auto durable = after.ticket.wait();
+      if (!durable.ok()) {
+        std::lock_guard lock(mutex);
+        if (!failure) failure = durable.error();
+        changed.notify_all();
+        return std::move(durable).error();
+      }
+    }
+    for (const DeadLetter& d : after.dead) run_dead_letter_handler(d);
+    return ok_status();
+  }
+
+  void run_dead_letter_handler(const DeadLetter& d) {
+    if (!options.dead_letter_handler) return;
+    try {
+      Status handled = options.dead_letter_handler(d);
+      if (!handled.ok()) report(Error(handled.error()).with("task_id", std::to_string(d.task_id)).with("stage", "dead_letter_handler"));
+    } catch (const std::exception& e) {
+      report(Error::exception(std::string("dead-letter handler threw: ") + e.what())
+                 .with("task_id", std::to_string(d.task_id))
+                 .with("stage", "dead_letter_handler"));
+    } catch (...) {
+      report(Error::exception("dead-letter handler threw a non-standard exception")
+                 .with("task_id", std::to_string(d.task_id))
+                 .with("stage", "dead_letter_handler"));
+    }
+  }
+
+  // Blocks on `changed` until `ready()` holds, honouring `wait`. Caller holds `lock`.
+  template <class Ready>
+  Status block(std::unique_lock<std::mutex>& lock, const Wait& wait, Ready ready,
+               std::chrono::steady_clock::duration recheck = std::chrono::steady_clock::duration::max()) {
+    while (true) {
+      HUGO_TRY(usable());
+      // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
+      if (wait.stop.stop_requested()) return Error::canceled("the wait was canceled");
+      if (ready()) return ok_status();
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= wait.deadline) {
+        return Error::queue_timeout("the wait deadline passed before the queue was ready")
+            .with("queue", options.name);
+      }
+      auto until = wait.deadline;
+      if (recheck != std::chrono::steady_clock::duration::max() && now + recheck < until) until = now + recheck;
+      if (until == std::chrono::steady_clock::time_point::max()) {
+        changed.wait(lock, wait.stop, [&] { return ready() || !usable().ok(); });
+      } else {
+        changed.wait_until(lock, wait.stop, until, [&] { return ready() || !usable().ok(); });
+      }
+    }
+  }
+
+  Result<std::size_t> sweep() {
+    Aftermath after;
+    std::size_t expired = 0;
+    {
+      std::lock_guard lock(mutex);
+      HUGO_TRY(usable());
+      const Timestamp now = clock->now();
+      std::vector<Event> events;
+      for (std::int64_t lease_id : state.expired_leases(now)) {
+        const detail::LeaseState& l = *state.lease(lease_id);
+        const detail::TaskState& t = *state.task(l.task_id);
+        const OwnershipToken token{l.task_id, l.attempt, l.lease_id};
+        Error expired_error(std::string(errc::lease_expired), "Lease expired without heartbeat.");
+        expired_error.with("attempt", std::to_string(l.attempt))
+            .with("enqueuedAt", format_iso8601(t.enqueued_at))
+            .with("expiredAt", format_iso8601(now));
+        Event e = row(EventKind::LeaseExpired, l.task_id, l.attempt, now);
+        e.token = token;
+        e.error = expired_error;
+        e.flags = flags::FromExpiration;
+        events.push_back(std::move(e));
+        // The follow-up sees the task as it will be after LeaseExpired: same attempt.
+        events.push_back(follow_up(t, token, expired_error, true, flags::FromExpiration, now));
+        ++expired;
+      }
+      if (!events.empty()) {
+        HUGO_TRY(commit(events, after));
+        changed.notify_all();
+      }
+      check_backpressure(after);  // also delivers transitions deferred by the cooldown
+      changed.notify_all();       // delayed requeues may have become leasable
+    }
+    HUGO_TRY(finish(after));
+    return expired;
+  }
+
+  // A journal damaged or written by another tool can leave a task after Failed/LeaseExpired with
+  // no follow-up row. Finish it the way the queue would have: requeue or dead-letter.
+  Status repair_awaiting_requeue() {
+    Aftermath after;
+    {
+      std::lock_guard lock(mutex);
+      std::vector<Event> events;
+      const Timestamp now = clock->now();
+      for (std::int64_t id : state.awaiting_requeue()) {
+        const detail::TaskState& t = *state.task(id);
+        const Error error = t.last_error.value_or(Error::unspecified("recovered without a follow-up row"));
+        events.push_back(follow_up(t, t.last_token.value_or(OwnershipToken{}), error, true, flags::None, now));
+        if (!t.last_token) events.back().token.reset();
+      }
+      if (events.empty()) return ok_status();
+      HUGO_TRY(commit(events, after));
+    }
+    return finish(after);
+  }
+
+  // Stops the sweeper thread. Called on that thread (a callback closing its own queue), it only
+  // asks it to stop: the loop ends once the callback returns and the destructor joins it.
+  void stop_sweeper() {
+    if (!sweeper.joinable()) return;
+    sweeper.request_stop();
+    if (sweeper.get_id() != std::this_thread::get_id()) sweeper.join();
+  }
+
+  void sweeper_loop(std::stop_token stop) {
+    const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(options.sweep_interval);
+    std::unique_lock lock(sweeper_mutex);
+    while (!stop.stop_requested()) {
+      sweeper_cv.wait_for(lock, stop, interval, [] { return false; });
+      if (stop.stop_requested()) break;
+      lock.unlock();
+      auto swept = sweep();
+      if (!swept.ok() && swept.error().code() != errc::disposed) report(swept.error());
+      lock.lock();
+    }
+  }
+};
+
+}  // namespace hugo
