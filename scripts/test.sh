@@ -15,7 +15,7 @@
 # <dir>/sanitizer-reports/, so that a report from a child process whose exit status a test does
 # not look at still fails the stage.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 stages=${HUGO_TEST_STAGES:-normal asan tsan fuzz}
