@@ -22,7 +22,7 @@
 #include "schema/file_probe.hpp"
 #include "schema/wal_checkpointer.hpp"
 #include "schema/wal_files.hpp"
-#include "journal/planted.hpp"
+#include "core/fault_points.hpp"
 #include "journal/rows.hpp"
 #include "schema/sqlite.hpp"
 #include "schema/writer_lock.hpp"
@@ -433,8 +433,8 @@ Result<std::int64_t> AppendTicket::wait() const {
   if (!durable.valid()) {
     return Error::validation("waited on an empty AppendTicket");
   }
-#ifdef HUGO_PLANTED_BUGS
-  if (seq != 0 && planted::active("skip_fsync")) return seq;  // acknowledged before its batch commits
+#ifdef HUGO_FAULT_POINTS
+  if (seq != 0 && fault_fires(FaultPoint::ack_before_commit)) return seq;
 #endif
   const Status& status = durable.get();
   if (!status.ok()) return status.error();

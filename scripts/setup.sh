@@ -3,7 +3,7 @@
 # meson build directory `build/`. Idempotent: a second run installs nothing and reconfigures
 # only when needed. Works as root on a fresh Debian 12; uses sudo otherwise.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 
 packages=(
   g++ pkg-config cmake python3 meson ninja-build

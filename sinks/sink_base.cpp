@@ -2,7 +2,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/sinks.hpp>
 
-#include "journal/planted.hpp"
+#include "core/fault_points.hpp"
 #include "replay/replication_names.hpp"
 
 #include <map>
@@ -24,11 +24,10 @@ void record_lag(const SinkOptions& options, const Event& e, const TaskQueueRepli
   replication_names::record_lag(*options.metrics, e, e.seq - cp.global_position(), wall_ms);
 }
 
-// Whether a transactional sink takes `e`. The planted double_apply bug (together with its resume
-// one event early, below) takes the event at the checkpoint a second time.
+// Whether a transactional sink takes `e`.
 bool unseen(const TaskQueueReplicationCheckpoint& cp, const std::string& peer, const Event& e) {
-#ifdef HUGO_PLANTED_BUGS
-  if (e.seq == cp.global_position() && planted::active("double_apply")) return true;
+#ifdef HUGO_FAULT_POINTS
+  if (e.seq == cp.global_position() && fault_fires(FaultPoint::sink_retake_checkpoint)) return true;
 #endif
   return cp.should_process(peer, e.seq);
 }
@@ -147,8 +146,8 @@ Result<TaskQueueReplicationCheckpoint> TransactionalSink::checkpoint(const std::
 
 Result<std::int64_t> TransactionalSink::resume_position(const std::string& journal_id) {
   HUGO_ASSIGN_OR_RETURN(auto cp, checkpoint(journal_id));
-#ifdef HUGO_PLANTED_BUGS
-  if (cp.global_position() > 0 && planted::active("double_apply")) return cp.global_position() - 1;
+#ifdef HUGO_FAULT_POINTS
+  if (cp.global_position() > 0 && fault_fires(FaultPoint::sink_resume_one_early)) return cp.global_position() - 1;
 #endif
   return cp.global_position();
 }

@@ -1,5 +1,5 @@
 // The chaos suite: the mixed scenario under hundreds of SIGKILLs with no violation, and the same
-// harness against the library's planted bugs, where it must find violations.
+// harness against planted faults (tests/chaos/planted_faults.cpp), where it must find violations.
 #include <doctest/doctest.h>
 
 #include "tests/chaos/harness.hpp"
@@ -20,18 +20,18 @@ std::string env_or_throw(const char* name) {
   return value;
 }
 
-// Runs the mixed scenario on the planted child with HUGO_PLANT=`bug` and requires the harness to
-// report violations: that is what proves the harness can fail.
-void require_found(const std::string& bug, int max_kills) {
+// Runs the mixed scenario on the planted child with HUGO_PLANT=`fault` and requires the harness
+// to report violations: that is what proves the harness can fail.
+void require_found(const std::string& fault, int max_kills) {
   chaos::MixedScenario scenario(env_or_throw("HUGO_CHAOS_PLANTED_CHILD"));
   chaos::ChaosOptions options;
   options.seed = chaos::chaos_seed();
   options.kills = max_kills;
-  options.child_env = {"HUGO_PLANT=" + bug};
+  options.child_env = {"HUGO_PLANT=" + fault};
   const chaos::ChaosResult result = chaos::run_chaos(scenario, options);
   CHECK(result.checks > 0);
-  CHECK_MESSAGE(!result.violations.empty(), "planted bug " << bug << " survived " << result.kills << " kills (seed "
-                                                           << result.seed << ")");
+  CHECK_MESSAGE(!result.violations.empty(), "planted fault " << fault << " survived " << result.kills
+                                                             << " kills (seed " << result.seed << ")");
 }
 
 }  // namespace
@@ -60,8 +60,8 @@ TEST_CASE("follower: SIGKILL at random moments loses, duplicates or reorders not
   CHECK(result.violations.empty());
 }
 
-TEST_CASE("planted skip_fsync (appends acknowledged before their commit) is caught") {
-  require_found("skip_fsync", 200);
+TEST_CASE("planted ack_before_commit (appends acknowledged before their commit) is caught") {
+  require_found("ack_before_commit", 200);
 }
 
 TEST_CASE("planted double_apply (a transactional sink re-applies the event at its checkpoint) is caught") {

@@ -36,7 +36,7 @@ class Scenario {
 struct ChaosOptions {
   int kills = 200;
   unsigned seed = 0;
-  // "NAME=value" entries added to the child's environment (HUGO_PLANT for planted bugs).
+  // "NAME=value" entries added to the child's environment (HUGO_PLANT for planted faults).
   std::vector<std::string> child_env;
   // Each run is killed after 1..max_acks acknowledgements, then at once or up to
   // max_delay_us microseconds later (half of the kills each), both drawn from the seed.
