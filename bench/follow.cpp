@@ -36,7 +36,10 @@
 //        (or $HUGO_BENCH_ROUNDS, $HUGO_BENCH_SECONDS)
 // The last line is `RESULT name=follow_lag_p99 value=<ms> unit=ms ceiling=<direct p99 ms>
 // ratio=<ceiling/value>`. Goals (issue 6): catch-up >= 300k events/s, lag p99 <= 20 ms.
-#include "bench_util.hpp"
+#include "bench/support/journal.hpp"
+#include "bench/support/raw_sqlite.hpp"
+#include "bench/support/report.hpp"
+#include "bench/support/stats.hpp"
 
 #include <hugo/event_json.hpp>
 #include <hugo/journal.hpp>
@@ -215,7 +218,7 @@ class RawReplica {
  public:
   RawReplica(const std::filesystem::path& path) : db_(kProgram, path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) {
     db_.configure_like_journal(false);
-    db_.exec(hugo_bench::kJournalSchema);
+    db_.create_journal_schema();
     insert_ = db_.prepare(hugo_bench::kJournalInsert);
     position_ = db_.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('replica_seq', ?1)");
     begin_ = db_.prepare("BEGIN IMMEDIATE");
@@ -503,8 +506,7 @@ class DirectReplicator final : public Replicator {
 };
 
 LagResult run_lag(bool http, std::int64_t count) {
-  hugo_bench::TempDir dir("hugo-bench-follow-lag");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-follow-lag");
   std::unique_ptr<hugo::Journal> owner = open_owner(dir / "owner.journal");
   const std::int64_t last = count + 1;
   Applied applied(last);
@@ -594,8 +596,7 @@ int main(int argc, char** argv) {
   hugo_bench::print_line(line);
 
   // ---- catch-up
-  hugo_bench::TempDir dir("hugo-bench-follow");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-follow");
   const std::filesystem::path history = dir / "owner.journal";
   auto start = SteadyClock::now();
   write_history(history, events);

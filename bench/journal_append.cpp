@@ -19,7 +19,10 @@
 // Output: one line per run, a summary line per case, RESULT lines per headline, and last the
 // headline `RESULT name=journal_append_fsync_16 ...` (journal events/s against raw FULL at batch 16).
 // Usage: journal_append [--seconds S] [--rounds R]  (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
-#include "bench_util.hpp"
+#include "bench/support/journal.hpp"
+#include "bench/support/raw_sqlite.hpp"
+#include "bench/support/report.hpp"
+#include "bench/support/stats.hpp"
 
 #include <hugo/journal.hpp>
 
@@ -61,9 +64,8 @@ struct RawResult {
 };
 
 RawResult run_raw(bool full, std::size_t batch, double budget) {
-  hugo_bench::TempDir dir("hugo-bench-raw");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the raw SQLite database");
-  // The journal's own tables, INSERT and pragmas (bench_util.hpp).
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-raw");
+  // The journal's own tables, INSERT and pragmas (bench/support/raw_sqlite.hpp).
   hugo_bench::RawDb raw(kProgram, (dir / "raw.db").string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   raw.configure_like_journal(full);
   raw.create_journal_tables("(1, 'bench')");  // queue id 1, as the journal interns it
@@ -160,8 +162,7 @@ void count_batches(std::vector<Completion>& completions, JournalResult& result) 
 }
 
 JournalResult run_journal(hugo::Durability durability, int producers, double budget) {
-  hugo_bench::TempDir dir("hugo-bench-journal");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the journal");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-journal");
   std::unique_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
   const std::shared_ptr<hugo::Clock> clock = hugo::SystemClock::shared();
   const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);

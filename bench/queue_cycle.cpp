@@ -35,7 +35,10 @@
 //        [--fsync 0|1] (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
 // RESULT lines: queue_cycle_fsync_single, queue_cycle_process_single (single calls), then
 // queue_cycle_fsync and, last, queue_cycle_process (batches): value=<cycles/s> ceiling=<raw>.
-#include "bench_util.hpp"
+#include "bench/support/journal.hpp"
+#include "bench/support/raw_sqlite.hpp"
+#include "bench/support/report.hpp"
+#include "bench/support/stats.hpp"
 
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
@@ -103,8 +106,7 @@ struct QueueResult {
 
 QueueResult run_queue(hugo::Durability durability, std::size_t batch, double budget, std::size_t capacity,
                       bool sample) {
-  hugo_bench::TempDir dir("hugo-bench-queue");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the journal");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-queue");
   std::shared_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
 
   hugo::TaskQueueOptions options;
@@ -295,8 +297,7 @@ struct RawResult {
 };
 
 RawResult run_raw(bool full, std::size_t batch, double budget) {
-  hugo_bench::TempDir dir("hugo-bench-raw");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the raw SQLite database");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-raw");
   hugo_bench::RawDb raw(kProgram, (dir / "raw.db").string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   raw.configure_like_journal(full);
   // Queue "bench" and the four owners, interned as the journal's writer would.

@@ -38,7 +38,11 @@
 //        (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
 // The last line is `RESULT name=tail_latency_inprocess_p99 value=<ms> unit=ms ceiling=1
 // ratio=<1/value>` (for a latency goal: ceiling = the goal, ratio = goal / value).
-#include "bench_util.hpp"
+#include "bench/support/child.hpp"
+#include "bench/support/journal.hpp"
+#include "bench/support/raw_sqlite.hpp"
+#include "bench/support/report.hpp"
+#include "bench/support/stats.hpp"
 
 #include <hugo/journal.hpp>
 #include <hugo/replication.hpp>
@@ -324,8 +328,7 @@ void summarize_latency(LatencyResult& r, const std::vector<std::int64_t>& append
 }
 
 LatencyResult run_in_process(hugo::Durability durability, std::int64_t events, bool sample) {
-  hugo_bench::TempDir dir("hugo-bench-tail");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-tail");
   std::shared_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
 
   auto db = open_sink_db(dir / "sink.db", durability);
@@ -393,8 +396,7 @@ int child_sink(const char* journal_path, const char* sink_path, const char* last
 }
 
 LatencyResult run_cross_process(hugo::Durability durability, std::int64_t events, bool sample) {
-  hugo_bench::TempDir dir("hugo-bench-tail-x");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-tail-x");
   const std::filesystem::path journal_path = dir / "journal.db";
   std::unique_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, journal_path, durability);
   const std::filesystem::path out_path = dir / "times.bin";
@@ -496,8 +498,7 @@ CatchUp run_catch_up(const std::filesystem::path& journal_path, const std::files
 // commits one tiny row per transaction into a fresh WAL database for `seconds`, and reports the
 // commit latency: the floor under every sink commit in the run next to it.
 hugo_bench::Summary fsync_probe(double seconds) {
-  hugo_bench::TempDir dir("hugo-bench-probe");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-probe");
   hugo_bench::RawDb raw(kProgram, (dir / "probe.db").string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   raw.configure_like_journal(true);
   raw.exec("CREATE TABLE t (seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, task INTEGER NOT NULL)");
@@ -598,8 +599,7 @@ int main(int argc, char** argv) {
   }
 
   // Catch-up against a raw scan.
-  hugo_bench::TempDir dir("hugo-bench-catchup");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-catchup");
   const std::filesystem::path history = dir / "journal.db";
   write_history(history, catchup_events);
   std::vector<double> sink_rates, scan_rates;
