@@ -37,6 +37,7 @@
 // The last line is `RESULT name=follow_lag_p99 value=<ms> unit=ms ceiling=<direct p99 ms>
 // ratio=<ceiling/value>`. Goals (issue 6): catch-up >= 300k events/s, lag p99 <= 20 ms.
 #include "bench/support/journal.hpp"
+#include "bench/support/paced.hpp"
 #include "bench/support/raw_sqlite.hpp"
 #include "bench/support/report.hpp"
 #include "bench/support/stats.hpp"
@@ -46,7 +47,6 @@
 #include <hugo/peers.hpp>
 
 #include <sqlite3.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -416,27 +416,15 @@ struct LagResult {
   double rate() const { return produce_s > 0 ? static_cast<double>(events) / produce_s : 0; }
 };
 
-// The paced producer: seqs 2 .. count + 1 (seq 1 is the warm-up), one per kInterval. Returns the
-// steady time (ns) just before each append_async, indexed by seq.
+// The paced producer: seqs 2 .. count + 1 (seq 1 is the warm-up), one per kInterval, each ticket
+// handed to the acker. Returns the steady time (ns) just before each append_async, indexed by seq.
 std::vector<std::int64_t> produce(hugo::Journal& journal, std::int64_t count, Acker& acker, double* lateness_p99_us) {
-  ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   const hugo::SystemClock clock;
-  std::vector<std::int64_t> append_ns(static_cast<std::size_t>(count) + 2, 0);
-  std::vector<double> lateness;
-  lateness.reserve(static_cast<std::size_t>(count));
-  const auto start = SteadyClock::now() + std::chrono::milliseconds(1);
-  for (std::int64_t i = 0; i < count; ++i) {
-    const auto slot = start + i * kInterval;
-    std::this_thread::sleep_until(slot);
-    lateness.push_back(hugo_bench::micros_between(slot, SteadyClock::now()));
-    const std::int64_t seq = i + 2;
-    append_ns[static_cast<std::size_t>(seq)] = steady_ns();
-    hugo::AppendTicket ticket = journal.append_async(lifecycle_event(seq, 2, clock.now()));
-    if (ticket.seq != seq) hugo_bench::fail(kProgram, "append_async gave seq " + std::to_string(ticket.seq));
-    acker.push(std::move(ticket));
-  }
-  *lateness_p99_us = hugo_bench::summarize(lateness).p99;
-  return append_ns;
+  hugo_bench::PacedRun run = hugo_bench::paced_appends(
+      kProgram, journal, 2, count, kInterval, [&](std::int64_t seq) { return lifecycle_event(seq, 2, clock.now()); },
+      [&](hugo::AppendTicket ticket) { acker.push(std::move(ticket)); });
+  *lateness_p99_us = run.lateness_p99_us;
+  return std::move(run.append_ns);
 }
 
 // The replicating side of one case: started before the warm-up event, stopped after the last seq.

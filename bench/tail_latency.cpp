@@ -40,6 +40,7 @@
 // ratio=<1/value>` (for a latency goal: ceiling = the goal, ratio = goal / value).
 #include "bench/support/child.hpp"
 #include "bench/support/journal.hpp"
+#include "bench/support/paced.hpp"
 #include "bench/support/raw_sqlite.hpp"
 #include "bench/support/report.hpp"
 #include "bench/support/stats.hpp"
@@ -50,7 +51,6 @@
 #include <hugo/sinks.hpp>
 
 #include <sqlite3.h>
-#include <sys/prctl.h>
 
 #include <atomic>
 #include <chrono>
@@ -204,36 +204,19 @@ void drive_sink(hugo::TaskQueueReplicationSource& source, TimedSink& timed, std:
 
 // ---- the paced producer ------------------------------------------------------------------------
 
-// Appends `count` cycle events, one per kInterval, into a fresh journal whose next seq is 1.
-// Returns the steady time (ns) taken just before each append_async, indexed by seq.
+// Appends `count` cycle events, one per kInterval, into a fresh journal whose next seq is 1, then
+// flushes it. Returns the steady time (ns) taken just before each append_async, indexed by seq.
 std::vector<std::int64_t> produce(hugo::Journal& journal, std::int64_t count, double* lateness_p99_us) {
-  ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);  // 1 us: wake close to each slot
   const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
   const std::shared_ptr<hugo::Clock> clock = hugo::SystemClock::shared();
-  std::vector<std::int64_t> append_ns(static_cast<std::size_t>(count) + 1, 0);
-  std::vector<double> lateness;
-  lateness.reserve(static_cast<std::size_t>(count));
-  const auto start = SteadyClock::now() + std::chrono::milliseconds(1);
-  for (std::int64_t i = 0; i < count; ++i) {
-    const auto slot = start + i * kInterval;
-    std::this_thread::sleep_until(slot);
-    const auto now = SteadyClock::now();
-    lateness.push_back(hugo_bench::micros_between(slot, now));
-    const std::int64_t seq = i + 1;
-    const std::int64_t t = steady_ns();
-    hugo::AppendTicket ticket = journal.append_async(cycle_event(seq, payload, clock->now()));
-    if (ticket.seq != seq) {
-      const hugo::Status why = ticket.durable.valid() ? ticket.durable.get() : hugo::ok_status();
-      hugo_bench::fail(kProgram, "append_async gave seq " + std::to_string(ticket.seq) + ", expected " +
-                                     std::to_string(seq) + (why.ok() ? "" : ": " + why.error().to_string()));
-    }
-    append_ns[static_cast<std::size_t>(seq)] = t;
-  }
+  hugo_bench::PacedRun run = hugo_bench::paced_appends(
+      kProgram, journal, 1, count, kInterval, [&](std::int64_t seq) { return cycle_event(seq, payload, clock->now()); },
+      [](hugo::AppendTicket) {});
   if (const hugo::Status flushed = journal.flush(); !flushed.ok()) {
     hugo_bench::fail(kProgram, "Journal::flush: " + flushed.error().to_string());
   }
-  *lateness_p99_us = hugo_bench::summarize(lateness).p99;
-  return append_ns;
+  *lateness_p99_us = run.lateness_p99_us;
+  return std::move(run.append_ns);
 }
 
 // Watches the journal from the writer's process: Journal::wait_for_commit wakes it at every commit,
