@@ -120,26 +120,8 @@ std::int64_t count_rows(const std::filesystem::path& path) {
 // ---- catch-up ----------------------------------------------------------------------------------
 
 void write_history(const std::filesystem::path& path, std::int64_t events) {
-  std::unique_ptr<hugo::Journal> journal = open_owner(path);
-  hugo::Timestamp at = hugo::SystemClock().now() - std::chrono::hours(1);
-  std::deque<hugo::AppendTicket> in_flight;
-  auto settle = [&](std::size_t keep) {
-    while (in_flight.size() > keep) {
-      if (auto done = in_flight.front().wait(); !done.ok()) hugo_bench::fail(kProgram, "append: " + done.error().to_string());
-      in_flight.pop_front();
-    }
-  };
-  for (std::int64_t seq = 1; seq <= events;) {
-    std::vector<hugo::Event> group;
-    const std::int64_t first = seq;
-    for (; seq <= events && group.size() < 192; ++seq) group.push_back(lifecycle_event(seq, 1, at += std::chrono::microseconds(1)));
-    hugo::AppendTicket ticket = journal->append_group_async(group);
-    if (ticket.seq != first) hugo_bench::fail(kProgram, "append_group_async gave an unexpected seq");
-    in_flight.push_back(std::move(ticket));
-    settle(32);
-  }
-  settle(0);
-  hugo_bench::close_journal(kProgram, *journal);
+  hugo_bench::write_history(kProgram, path, events,
+                            [](std::int64_t seq, hugo::Timestamp at) { return lifecycle_event(seq, 1, at); });
 }
 
 // CPU seconds (user + system) of this process or of the calling thread.

@@ -57,7 +57,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -422,30 +421,9 @@ LatencyResult run_cross_process(hugo::Durability durability, std::int64_t events
 // ---- catch-up ----------------------------------------------------------------------------------
 
 void write_history(const std::filesystem::path& path, std::int64_t events) {
-  std::unique_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, path, hugo::Durability::Process);
   const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
-  hugo::Timestamp at = hugo::SystemClock().now() - std::chrono::hours(1);
-  std::deque<hugo::AppendTicket> in_flight;
-  std::int64_t seq = 1;
-  while (seq <= events) {
-    std::vector<hugo::Event> group;
-    const std::int64_t first = seq;
-    for (; seq <= events && group.size() < 192; ++seq) {
-      at += std::chrono::microseconds(1);
-      group.push_back(cycle_event(seq, payload, at));
-    }
-    hugo::AppendTicket ticket = journal->append_group_async(group);
-    if (ticket.seq != first) hugo_bench::fail(kProgram, "append_group_async gave an unexpected seq");
-    in_flight.push_back(std::move(ticket));
-    while (in_flight.size() > 32) {
-      if (auto done = in_flight.front().wait(); !done.ok()) hugo_bench::fail(kProgram, "append: " + done.error().to_string());
-      in_flight.pop_front();
-    }
-  }
-  for (const auto& t : in_flight) {
-    if (auto done = t.wait(); !done.ok()) hugo_bench::fail(kProgram, "append: " + done.error().to_string());
-  }
-  hugo_bench::close_journal(kProgram, *journal);
+  hugo_bench::write_history(kProgram, path, events,
+                            [&](std::int64_t seq, hugo::Timestamp at) { return cycle_event(seq, payload, at); });
 }
 
 struct CatchUp {

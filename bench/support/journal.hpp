@@ -9,12 +9,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace hugo_bench {
 
@@ -69,6 +71,34 @@ inline void close_journal(std::string_view program, hugo::Journal& journal) {
   if (const hugo::Status closed = journal.close(); !closed.ok()) {
     fail(program, "Journal::close: " + closed.error().to_string());
   }
+}
+
+// Writes seqs 1 .. events, make_event(seq, at) with `at` one microsecond apart from an hour ago,
+// into a fresh journal at `path` (Durability::Process) with append_group_async, 192 events per
+// group and up to 32 groups in flight, then closes it: a history to catch up on.
+template <class MakeEvent>
+void write_history(std::string_view program, const std::filesystem::path& path, std::int64_t events,
+                   MakeEvent&& make_event) {
+  std::unique_ptr<hugo::Journal> journal = open_journal(program, path, hugo::Durability::Process);
+  hugo::Timestamp at = hugo::SystemClock().now() - std::chrono::hours(1);
+  std::deque<hugo::AppendTicket> in_flight;
+  auto settle = [&](std::size_t keep) {
+    while (in_flight.size() > keep) {
+      if (auto done = in_flight.front().wait(); !done.ok()) fail(program, "append: " + done.error().to_string());
+      in_flight.pop_front();
+    }
+  };
+  for (std::int64_t seq = 1; seq <= events;) {
+    std::vector<hugo::Event> group;
+    const std::int64_t first = seq;
+    for (; seq <= events && group.size() < 192; ++seq) group.push_back(make_event(seq, at += std::chrono::microseconds(1)));
+    hugo::AppendTicket ticket = journal->append_group_async(group);
+    if (ticket.seq != first) fail(program, "append_group_async gave an unexpected seq");
+    in_flight.push_back(std::move(ticket));
+    settle(32);
+  }
+  settle(0);
+  close_journal(program, *journal);
 }
 
 }  // namespace hugo_bench
