@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -148,6 +149,60 @@ inline RawScan raw_scan(std::string_view program, const std::string& path, const
   }
   scan.seconds = seconds_since(start);
   return scan;
+}
+
+// The result of raw_insert_run.
+struct RawInserts {
+  bool full = true;
+  std::size_t batch = 1;
+  std::int64_t rows = 0;
+  std::int64_t commits = 0;
+  double seconds = 0;
+  Summary commit_us;  // BEGIN .. COMMIT of each transaction
+  double rate() const { return seconds > 0 ? static_cast<double>(rows) / seconds : 0; }
+};
+
+// The write ceiling: a fresh database at `path` with the journal's tables, pragmas
+// (configure_like_journal(full)) and names (`names_values`, see create_journal_tables), then for
+// `budget` seconds one thread inserting rows with the journal's INSERT, `batch` rows per
+// transaction, BEGIN IMMEDIATE, INSERT and COMMIT each prepared once. bind_row(insert, seq, at)
+// binds every parameter of row `seq` (1, 2, ...), `at` being microseconds since the start.
+template <class BindRow>
+RawInserts raw_insert_run(std::string_view program, const std::string& path, bool full, std::size_t batch,
+                          double budget, const std::string& names_values, BindRow&& bind_row) {
+  RawDb raw(std::string(program), path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  raw.configure_like_journal(full);
+  raw.create_journal_tables(names_values);
+  sqlite3_stmt* begin = raw.prepare("BEGIN IMMEDIATE");
+  sqlite3_stmt* commit = raw.prepare("COMMIT");
+  sqlite3_stmt* insert = raw.prepare(kJournalInsert);
+
+  RawInserts result;
+  result.full = full;
+  result.batch = batch;
+  std::vector<double> commit_us;
+  commit_us.reserve(1 << 16);
+  std::int64_t seq = 0;
+  const auto start = SteadyClock::now();
+  const auto deadline = start + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(budget));
+  auto now = start;
+  while (now < deadline) {
+    const auto t0 = now;
+    raw.step_done(begin, "BEGIN IMMEDIATE");
+    for (std::size_t i = 0; i < batch; ++i) {
+      ++seq;
+      bind_row(insert, seq, std::chrono::duration_cast<std::chrono::microseconds>(now - start).count());
+      raw.step_done(insert, "INSERT");
+    }
+    raw.step_done(commit, "COMMIT");
+    now = SteadyClock::now();
+    commit_us.push_back(micros_between(t0, now));
+    result.rows += static_cast<std::int64_t>(batch);
+    ++result.commits;
+  }
+  result.seconds = micros_between(start, now) / 1e6;
+  result.commit_us = summarize(commit_us);
+  return result;
 }
 
 }  // namespace hugo_bench
