@@ -280,6 +280,16 @@ struct LatencyResult {
   double rate() const { return produce_s > 0 ? static_cast<double>(events) / produce_s : 0; }
 };
 
+// The timed part of a latency run: r.events paced appends (produce()), the sampler, when on,
+// watching the commits. Sets r.produce_s and r.lateness_p99_us; returns the append times by seq.
+std::vector<std::int64_t> timed_produce(hugo::Journal& journal, CommitSampler& sampler, LatencyResult& r) {
+  const auto start = SteadyClock::now();
+  std::vector<std::int64_t> append_ns = produce(journal, r.events, &r.lateness_p99_us);
+  r.produce_s = hugo_bench::seconds_since(start);
+  sampler.stop();  // produce() flushed: every seq is durable
+  return append_ns;
+}
+
 void summarize_latency(LatencyResult& r, const std::vector<std::int64_t>& append_ns,
                        const std::vector<std::int64_t>& received_ns, const std::vector<std::int64_t>& committed_ns,
                        const CommitSampler& sampler) {
@@ -329,10 +339,7 @@ LatencyResult run_in_process(hugo::Durability durability, std::int64_t events, b
   r.durability = durability;
   r.events = events;
   CommitSampler sampler(*journal, sample);
-  const auto start = SteadyClock::now();
-  const std::vector<std::int64_t> append_ns = produce(*journal, events, &r.lateness_p99_us);
-  r.produce_s = hugo_bench::seconds_since(start);
-  sampler.stop();  // produce() flushed: every seq is durable
+  const std::vector<std::int64_t> append_ns = timed_produce(*journal, sampler, r);
   consumer.join();
   r.sink_batches = timed.batches();
   r.process_p50_us = timed.process_summary().p50;
@@ -396,10 +403,7 @@ LatencyResult run_cross_process(hugo::Durability durability, std::int64_t events
   r.cross_process = true;
   r.events = events;
   CommitSampler sampler(*journal, sample);
-  const auto start = SteadyClock::now();
-  const std::vector<std::int64_t> append_ns = produce(*journal, events, &r.lateness_p99_us);
-  r.produce_s = hugo_bench::seconds_since(start);
-  sampler.stop();  // produce() flushed: every seq is durable
+  const std::vector<std::int64_t> append_ns = timed_produce(*journal, sampler, r);
   const std::string done = hugo_bench::read_line(child);
   const int status = hugo_bench::wait_child(child);
   if (status != 0 || done.rfind("done", 0) != 0) {
