@@ -14,7 +14,8 @@
 // The CLI is found by --cli, else $HUGO_CLI, else ../tools/hugo-journal next to this binary.
 // The last line is `RESULT name=cli_tail_json value=<events/s> unit=events/s
 // ceiling=<raw scan rows/s> ratio=<value/ceiling>`. Goals: tail >= 1M events/s, verify <= 2 s.
-#include "bench_util.hpp"
+#include "bench/support/stats.hpp"
+#include "bench/support/report.hpp"
 
 #include <hugo/journal.hpp>
 
@@ -179,8 +180,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cli_tail: no hugo-journal at %s (pass --cli PATH or set HUGO_CLI)\n", cli.c_str());
     return 2;
   }
-  const hugo_bench::TempDir dir("hugo-bench-cli");  // removed with its contents at exit
-  if (!dir.ok()) return 2;
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir("cli_tail", "hugo-bench-cli");  // removed at exit
   const std::filesystem::path journal = dir / "bench.journal";
 
   auto start = Clock::now();

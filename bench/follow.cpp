@@ -36,14 +36,18 @@
 //        (or $HUGO_BENCH_ROUNDS, $HUGO_BENCH_SECONDS)
 // The last line is `RESULT name=follow_lag_p99 value=<ms> unit=ms ceiling=<direct p99 ms>
 // ratio=<ceiling/value>`. Goals (issue 6): catch-up >= 300k events/s, lag p99 <= 20 ms.
-#include "bench_util.hpp"
+#include "bench/support/journal.hpp"
+#include "bench/support/paced.hpp"
+#include "bench/support/raw_replica.hpp"
+#include "bench/support/raw_sqlite.hpp"
+#include "bench/support/report.hpp"
+#include "bench/support/stats.hpp"
 
 #include <hugo/event_json.hpp>
 #include <hugo/journal.hpp>
 #include <hugo/peers.hpp>
 
 #include <sqlite3.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -117,26 +121,8 @@ std::int64_t count_rows(const std::filesystem::path& path) {
 // ---- catch-up ----------------------------------------------------------------------------------
 
 void write_history(const std::filesystem::path& path, std::int64_t events) {
-  std::unique_ptr<hugo::Journal> journal = open_owner(path);
-  hugo::Timestamp at = hugo::SystemClock().now() - std::chrono::hours(1);
-  std::deque<hugo::AppendTicket> in_flight;
-  auto settle = [&](std::size_t keep) {
-    while (in_flight.size() > keep) {
-      if (auto done = in_flight.front().wait(); !done.ok()) hugo_bench::fail(kProgram, "append: " + done.error().to_string());
-      in_flight.pop_front();
-    }
-  };
-  for (std::int64_t seq = 1; seq <= events;) {
-    std::vector<hugo::Event> group;
-    const std::int64_t first = seq;
-    for (; seq <= events && group.size() < 192; ++seq) group.push_back(lifecycle_event(seq, 1, at += std::chrono::microseconds(1)));
-    hugo::AppendTicket ticket = journal->append_group_async(group);
-    if (ticket.seq != first) hugo_bench::fail(kProgram, "append_group_async gave an unexpected seq");
-    in_flight.push_back(std::move(ticket));
-    settle(32);
-  }
-  settle(0);
-  hugo_bench::close_journal(kProgram, *journal);
+  hugo_bench::write_history(kProgram, path, events,
+                            [](std::int64_t seq, hugo::Timestamp at) { return lifecycle_event(seq, 1, at); });
 }
 
 // CPU seconds (user + system) of this process or of the calling thread.
@@ -209,69 +195,11 @@ struct Split {
   double bytes = 0;  // NDJSON bytes the server would send (event lines + '\n')
 };
 
-// A raw SQLite copy of the journal's tables (WAL, synchronous=NORMAL like a replica), into which
-// batches of events are inserted with a position row, one transaction per batch.
-class RawReplica {
- public:
-  RawReplica(const std::filesystem::path& path) : db_(kProgram, path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) {
-    db_.configure_like_journal(false);
-    db_.exec(hugo_bench::kJournalSchema);
-    insert_ = db_.prepare(hugo_bench::kJournalInsert);
-    position_ = db_.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('replica_seq', ?1)");
-    begin_ = db_.prepare("BEGIN IMMEDIATE");
-    commit_ = db_.prepare("COMMIT");
-  }
-
-  void apply(const std::vector<hugo::Event>& events) {
-    if (events.empty()) return;
-    db_.step_done(begin_, "BEGIN");
-    for (const hugo::Event& e : events) {
-      sqlite3_bind_int64(insert_, 1, e.seq);
-      sqlite3_bind_int64(insert_, 2, static_cast<std::int64_t>(e.kind));
-      sqlite3_bind_int64(insert_, 3, 1 + static_cast<std::int64_t>(e.queue.size() % 4));
-      bind_optional(4, e.task_id != 0, e.task_id);
-      sqlite3_bind_int64(insert_, 5, e.attempt);
-      sqlite3_bind_int64(insert_, 6, e.occurred_at.time_since_epoch().count());
-      bind_optional(7, e.token.has_value(), e.token ? e.token->lease_id : 0);
-      bind_optional(8, e.owner_peer_id.has_value(), 1);
-      bind_optional(9, e.lease_expiration.has_value(),
-                    e.lease_expiration ? e.lease_expiration->time_since_epoch().count() : 0);
-      sqlite3_bind_int64(insert_, 10, e.flags);
-      sqlite3_bind_null(insert_, 11);
-      if (e.payload) {
-        sqlite3_bind_blob(insert_, 12, e.payload->data(), static_cast<int>(e.payload->size()), SQLITE_STATIC);
-      } else {
-        sqlite3_bind_null(insert_, 12);
-      }
-      db_.step_done(insert_, "INSERT");
-    }
-    sqlite3_bind_int64(position_, 1, events.back().seq);
-    db_.step_done(position_, "position");
-    db_.step_done(commit_, "COMMIT");
-  }
-  std::int64_t rows() { return db_.query_int("SELECT count(*) FROM events"); }
-
- private:
-  void bind_optional(int column, bool present, std::int64_t value) {
-    if (present) {
-      sqlite3_bind_int64(insert_, column, value);
-    } else {
-      sqlite3_bind_null(insert_, column);
-    }
-  }
-
-  hugo_bench::RawDb db_;
-  sqlite3_stmt* insert_ = nullptr;
-  sqlite3_stmt* position_ = nullptr;
-  sqlite3_stmt* begin_ = nullptr;
-  sqlite3_stmt* commit_ = nullptr;
-};
-
 Split split_stages(const std::filesystem::path& journal, const std::filesystem::path& scratch, std::int64_t events) {
   Split s;
   auto reader = hugo::JournalReader::open(journal);
   if (!reader.ok()) hugo_bench::fail(kProgram, "JournalReader::open: " + reader.error().to_string());
-  RawReplica raw(scratch);
+  hugo_bench::RawReplica raw(kProgram, scratch);
   std::int64_t position = 0;
   std::uint64_t hash = hugo::kEmptyHistoryHash;
   std::string text;
@@ -413,27 +341,15 @@ struct LagResult {
   double rate() const { return produce_s > 0 ? static_cast<double>(events) / produce_s : 0; }
 };
 
-// The paced producer: seqs 2 .. count + 1 (seq 1 is the warm-up), one per kInterval. Returns the
-// steady time (ns) just before each append_async, indexed by seq.
+// The paced producer: seqs 2 .. count + 1 (seq 1 is the warm-up), one per kInterval, each ticket
+// handed to the acker. Returns the steady time (ns) just before each append_async, indexed by seq.
 std::vector<std::int64_t> produce(hugo::Journal& journal, std::int64_t count, Acker& acker, double* lateness_p99_us) {
-  ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   const hugo::SystemClock clock;
-  std::vector<std::int64_t> append_ns(static_cast<std::size_t>(count) + 2, 0);
-  std::vector<double> lateness;
-  lateness.reserve(static_cast<std::size_t>(count));
-  const auto start = SteadyClock::now() + std::chrono::milliseconds(1);
-  for (std::int64_t i = 0; i < count; ++i) {
-    const auto slot = start + i * kInterval;
-    std::this_thread::sleep_until(slot);
-    lateness.push_back(hugo_bench::micros_between(slot, SteadyClock::now()));
-    const std::int64_t seq = i + 2;
-    append_ns[static_cast<std::size_t>(seq)] = steady_ns();
-    hugo::AppendTicket ticket = journal.append_async(lifecycle_event(seq, 2, clock.now()));
-    if (ticket.seq != seq) hugo_bench::fail(kProgram, "append_async gave seq " + std::to_string(ticket.seq));
-    acker.push(std::move(ticket));
-  }
-  *lateness_p99_us = hugo_bench::summarize(lateness).p99;
-  return append_ns;
+  hugo_bench::PacedRun run = hugo_bench::paced_appends(
+      kProgram, journal, 2, count, kInterval, [&](std::int64_t seq) { return lifecycle_event(seq, 2, clock.now()); },
+      [&](hugo::AppendTicket ticket) { acker.push(std::move(ticket)); });
+  *lateness_p99_us = run.lateness_p99_us;
+  return std::move(run.append_ns);
 }
 
 // The replicating side of one case: started before the warm-up event, stopped after the last seq.
@@ -476,7 +392,7 @@ class HttpReplicator final : public Replicator {
 class DirectReplicator final : public Replicator {
  public:
   DirectReplicator(hugo::Journal& owner, const std::filesystem::path& replica, Applied& applied)
-      : raw_(replica), thread_([this, &owner, &applied] { run(owner, applied); }) {}
+      : raw_(kProgram, replica), thread_([this, &owner, &applied] { run(owner, applied); }) {}
   void stop() override {
     stopping_.store(true);
     thread_.join();
@@ -497,14 +413,13 @@ class DirectReplicator final : public Replicator {
     }
   }
 
-  RawReplica raw_;
+  hugo_bench::RawReplica raw_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 
 LagResult run_lag(bool http, std::int64_t count) {
-  hugo_bench::TempDir dir("hugo-bench-follow-lag");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-follow-lag");
   std::unique_ptr<hugo::Journal> owner = open_owner(dir / "owner.journal");
   const std::int64_t last = count + 1;
   Applied applied(last);
@@ -594,8 +509,7 @@ int main(int argc, char** argv) {
   hugo_bench::print_line(line);
 
   // ---- catch-up
-  hugo_bench::TempDir dir("hugo-bench-follow");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-follow");
   const std::filesystem::path history = dir / "owner.journal";
   auto start = SteadyClock::now();
   write_history(history, events);

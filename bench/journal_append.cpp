@@ -19,7 +19,10 @@
 // Output: one line per run, a summary line per case, RESULT lines per headline, and last the
 // headline `RESULT name=journal_append_fsync_16 ...` (journal events/s against raw FULL at batch 16).
 // Usage: journal_append [--seconds S] [--rounds R]  (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
-#include "bench_util.hpp"
+#include "bench/support/journal.hpp"
+#include "bench/support/raw_sqlite.hpp"
+#include "bench/support/report.hpp"
+#include "bench/support/stats.hpp"
 
 #include <hugo/journal.hpp>
 
@@ -50,68 +53,32 @@ constexpr std::size_t kPayloadBytes = 32;
 
 // ---- part 1: raw SQLite ------------------------------------------------------------------------
 
-struct RawResult {
-  bool full = true;
-  std::size_t batch = 1;
-  std::int64_t rows = 0;
-  std::int64_t commits = 0;
-  double seconds = 0;
-  hugo_bench::Summary commit_us;
-  double rate() const { return seconds > 0 ? static_cast<double>(rows) / seconds : 0; }
-};
+using RawResult = hugo_bench::RawInserts;
 
+// The ceiling at `batch` rows per transaction: Enqueued rows as the journal writes them, into the
+// journal's own tables with its INSERT and pragmas (bench/support/raw_sqlite.hpp).
 RawResult run_raw(bool full, std::size_t batch, double budget) {
-  hugo_bench::TempDir dir("hugo-bench-raw");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the raw SQLite database");
-  // The journal's own tables, INSERT and pragmas (bench_util.hpp).
-  hugo_bench::RawDb raw(kProgram, (dir / "raw.db").string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  raw.configure_like_journal(full);
-  raw.create_journal_tables("(1, 'bench')");  // queue id 1, as the journal interns it
-
-  sqlite3_stmt* begin = raw.prepare("BEGIN IMMEDIATE");
-  sqlite3_stmt* commit = raw.prepare("COMMIT");
-  sqlite3_stmt* insert = raw.prepare(hugo_bench::kJournalInsert);
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-raw");
   const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
-
-  RawResult result;
-  result.full = full;
-  result.batch = batch;
-  std::vector<double> commit_us;
-  commit_us.reserve(1 << 16);
-  std::int64_t seq = 0;
-  const auto start = SteadyClock::now();
-  const auto deadline = start + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(budget));
-  auto now = start;
-  while (now < deadline) {
-    const auto t0 = now;
-    raw.step_done(begin, "BEGIN IMMEDIATE");
-    for (std::size_t i = 0; i < batch; ++i) {
-      ++seq;
-      // An Enqueued row: kind 0, queue 1, task NULL (= seq), attempt 1, at = small offset from
-      // the journal's time base, lease/peer/expires/error NULL, flags 0, 32-byte payload blob.
-      sqlite3_bind_int64(insert, 1, seq);
-      sqlite3_bind_int64(insert, 2, 0);
-      sqlite3_bind_int64(insert, 3, 1);
-      sqlite3_bind_null(insert, 4);
-      sqlite3_bind_int64(insert, 5, 1);
-      sqlite3_bind_int64(insert, 6, std::chrono::duration_cast<std::chrono::microseconds>(now - start).count());
-      sqlite3_bind_null(insert, 7);
-      sqlite3_bind_null(insert, 8);
-      sqlite3_bind_null(insert, 9);
-      sqlite3_bind_int64(insert, 10, 0);
-      sqlite3_bind_null(insert, 11);
-      sqlite3_bind_blob64(insert, 12, payload.data(), payload.size(), SQLITE_TRANSIENT);
-      raw.step_done(insert, "INSERT");
-    }
-    raw.step_done(commit, "COMMIT");
-    now = SteadyClock::now();
-    commit_us.push_back(hugo_bench::micros_between(t0, now));
-    result.rows += static_cast<std::int64_t>(batch);
-    ++result.commits;
-  }
-  result.seconds = hugo_bench::micros_between(start, now) / 1e6;
-  result.commit_us = hugo_bench::summarize(commit_us);
-  return result;
+  // Queue id 1, as the journal interns it.
+  return hugo_bench::raw_insert_run(
+      kProgram, (dir / "raw.db").string(), full, batch, budget, "(1, 'bench')",
+      [&](sqlite3_stmt* insert, std::int64_t seq, std::int64_t at) {
+        // An Enqueued row: kind 0, queue 1, task NULL (= seq), attempt 1, at = small offset from
+        // the journal's time base, lease/peer/expires/error NULL, flags 0, 32-byte payload blob.
+        sqlite3_bind_int64(insert, 1, seq);
+        sqlite3_bind_int64(insert, 2, 0);
+        sqlite3_bind_int64(insert, 3, 1);
+        sqlite3_bind_null(insert, 4);
+        sqlite3_bind_int64(insert, 5, 1);
+        sqlite3_bind_int64(insert, 6, at);
+        sqlite3_bind_null(insert, 7);
+        sqlite3_bind_null(insert, 8);
+        sqlite3_bind_null(insert, 9);
+        sqlite3_bind_int64(insert, 10, 0);
+        sqlite3_bind_null(insert, 11);
+        sqlite3_bind_blob64(insert, 12, payload.data(), payload.size(), SQLITE_TRANSIENT);
+      });
 }
 
 // ---- part 2: hugo::Journal::append -------------------------------------------------------------
@@ -160,8 +127,7 @@ void count_batches(std::vector<Completion>& completions, JournalResult& result) 
 }
 
 JournalResult run_journal(hugo::Durability durability, int producers, double budget) {
-  hugo_bench::TempDir dir("hugo-bench-journal");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the journal");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-journal");
   std::unique_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
   const std::shared_ptr<hugo::Clock> clock = hugo::SystemClock::shared();
   const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);

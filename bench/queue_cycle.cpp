@@ -35,7 +35,10 @@
 //        [--fsync 0|1] (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
 // RESULT lines: queue_cycle_fsync_single, queue_cycle_process_single (single calls), then
 // queue_cycle_fsync and, last, queue_cycle_process (batches): value=<cycles/s> ceiling=<raw>.
-#include "bench_util.hpp"
+#include "bench/support/journal.hpp"
+#include "bench/support/raw_sqlite.hpp"
+#include "bench/support/report.hpp"
+#include "bench/support/stats.hpp"
 
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
@@ -103,8 +106,7 @@ struct QueueResult {
 
 QueueResult run_queue(hugo::Durability durability, std::size_t batch, double budget, std::size_t capacity,
                       bool sample) {
-  hugo_bench::TempDir dir("hugo-bench-queue");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the journal");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-queue");
   std::shared_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
 
   hugo::TaskQueueOptions options;
@@ -284,72 +286,44 @@ QueueResult run_queue(hugo::Durability durability, std::size_t batch, double bud
 
 // ---- the ceiling: raw SQLite -------------------------------------------------------------------
 
-struct RawResult {
-  bool full = false;
-  std::size_t batch = 1;
-  std::int64_t rows = 0;
-  std::int64_t commits = 0;
-  double seconds = 0;
-  double rows_rate() const { return seconds > 0 ? static_cast<double>(rows) / seconds : 0; }
-  double cycle_rate() const { return rows_rate() / 3.0; }
-};
+using RawResult = hugo_bench::RawInserts;
 
+double cycle_rate(const RawResult& r) { return r.rate() / 3.0; }
+
+// The ceiling at `batch` rows per transaction: the three rows of a cycle as the queue's journal
+// writes them, into the journal's own tables with its INSERT and pragmas.
 RawResult run_raw(bool full, std::size_t batch, double budget) {
-  hugo_bench::TempDir dir("hugo-bench-raw");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed for the raw SQLite database");
-  hugo_bench::RawDb raw(kProgram, (dir / "raw.db").string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  raw.configure_like_journal(full);
-  // Queue "bench" and the four owners, interned as the journal's writer would.
-  raw.create_journal_tables("(1, 'bench'), (2, 'worker-0'), (3, 'worker-1'), (4, 'worker-2'), (5, 'worker-3')");
-  sqlite3_stmt* begin = raw.prepare("BEGIN IMMEDIATE");
-  sqlite3_stmt* commit = raw.prepare("COMMIT");
-  sqlite3_stmt* insert = raw.prepare(hugo_bench::kJournalInsert);
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-raw");
   const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
   constexpr std::int64_t kLeaseMicros = 30'000'000;  // TaskQueueOptions' default lease_duration
-
-  RawResult result;
-  result.full = full;
-  result.batch = batch;
-  std::int64_t seq = 0;
-  const auto start = SteadyClock::now();
-  const auto deadline = start + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(budget));
-  auto now = start;
-  while (now < deadline) {
-    raw.step_done(begin, "BEGIN IMMEDIATE");
-    for (std::size_t i = 0; i < batch; ++i) {
-      ++seq;
-      const std::int64_t at = std::chrono::duration_cast<std::chrono::microseconds>(now - start).count();
-      // Rows cycle Enqueued, LeaseGranted, Completed, as journal/rows.cpp writes them.
-      const std::int64_t phase = (seq - 1) % 3;
-      const std::int64_t task = seq - phase;  // the Enqueued row's seq
-      for (int c = 1; c <= 12; ++c) sqlite3_bind_null(insert, c);
-      sqlite3_bind_int64(insert, 1, seq);
-      sqlite3_bind_int64(insert, 3, 1);
-      sqlite3_bind_int64(insert, 5, 1);
-      sqlite3_bind_int64(insert, 6, at);
-      sqlite3_bind_int64(insert, 10, 0);
-      if (phase == 0) {  // Enqueued: task NULL (= seq), the payload
-        sqlite3_bind_int64(insert, 2, 0);
-        sqlite3_bind_blob64(insert, 12, payload.data(), payload.size(), SQLITE_TRANSIENT);
-      } else if (phase == 1) {  // LeaseGranted: task, owner, expires (lease NULL = own seq)
-        sqlite3_bind_int64(insert, 2, 1);
-        sqlite3_bind_int64(insert, 4, task);
-        sqlite3_bind_int64(insert, 8, 2 + task % 4);
-        sqlite3_bind_int64(insert, 9, kLeaseMicros);
-      } else {  // Completed: task, the lease
-        sqlite3_bind_int64(insert, 2, 3);
-        sqlite3_bind_int64(insert, 4, task);
-        sqlite3_bind_int64(insert, 7, task + 1);
-      }
-      raw.step_done(insert, "INSERT");
-    }
-    raw.step_done(commit, "COMMIT");
-    now = SteadyClock::now();
-    result.rows += static_cast<std::int64_t>(batch);
-    ++result.commits;
-  }
-  result.seconds = hugo_bench::micros_between(start, now) / 1e6;
-  return result;
+  // Queue "bench" and the four owners, interned as the journal's writer would.
+  return hugo_bench::raw_insert_run(
+      kProgram, (dir / "raw.db").string(), full, batch, budget,
+      "(1, 'bench'), (2, 'worker-0'), (3, 'worker-1'), (4, 'worker-2'), (5, 'worker-3')",
+      [&](sqlite3_stmt* insert, std::int64_t seq, std::int64_t at) {
+        // Rows cycle Enqueued, LeaseGranted, Completed, as journal/rows.cpp writes them.
+        const std::int64_t phase = (seq - 1) % 3;
+        const std::int64_t task = seq - phase;  // the Enqueued row's seq
+        for (int c = 1; c <= 12; ++c) sqlite3_bind_null(insert, c);
+        sqlite3_bind_int64(insert, 1, seq);
+        sqlite3_bind_int64(insert, 3, 1);
+        sqlite3_bind_int64(insert, 5, 1);
+        sqlite3_bind_int64(insert, 6, at);
+        sqlite3_bind_int64(insert, 10, 0);
+        if (phase == 0) {  // Enqueued: task NULL (= seq), the payload
+          sqlite3_bind_int64(insert, 2, 0);
+          sqlite3_bind_blob64(insert, 12, payload.data(), payload.size(), SQLITE_TRANSIENT);
+        } else if (phase == 1) {  // LeaseGranted: task, owner, expires (lease NULL = own seq)
+          sqlite3_bind_int64(insert, 2, 1);
+          sqlite3_bind_int64(insert, 4, task);
+          sqlite3_bind_int64(insert, 8, 2 + task % 4);
+          sqlite3_bind_int64(insert, 9, kLeaseMicros);
+        } else {  // Completed: task, the lease
+          sqlite3_bind_int64(insert, 2, 3);
+          sqlite3_bind_int64(insert, 4, task);
+          sqlite3_bind_int64(insert, 7, task + 1);
+        }
+      });
 }
 
 std::string queue_line(const QueueResult& r) {
@@ -384,8 +358,8 @@ std::string raw_line(const RawResult& r) {
   char line[512];
   std::snprintf(line, sizeof line,
                 "raw_sqlite sync=%-6s batch=%-2zu rows=%-8lld secs=%.3f rate=%.1f rows/s = %.1f cycles/s commits=%lld",
-                r.full ? "FULL" : "NORMAL", r.batch, static_cast<long long>(r.rows), r.seconds, r.rows_rate(),
-                r.cycle_rate(), static_cast<long long>(r.commits));
+                r.full ? "FULL" : "NORMAL", r.batch, static_cast<long long>(r.rows), r.seconds, r.rate(),
+                cycle_rate(r), static_cast<long long>(r.commits));
   return line;
 }
 
@@ -437,7 +411,7 @@ int main(int argc, char** argv) {
         // Without a sampler there is no batch measurement: use the in-flight bound.
         const double rows = last_batch[c] > 0 ? last_batch[c] : static_cast<double>(kThreads * static_cast<std::int64_t>(batch));
         const RawResult r = run_raw(fsync, static_cast<std::size_t>(std::max(1.0, std::round(rows))), seconds);
-        raw_rates[c].push_back(r.cycle_rate());
+        raw_rates[c].push_back(cycle_rate(r));
         hugo_bench::print_line("round=" + std::to_string(round) + " " + raw_line(r));
       };
       if (!queue_first) run_ceiling();

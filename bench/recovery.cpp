@@ -25,7 +25,11 @@
 // Usage: recovery [--tasks N] [--rounds R] [--memory 0|1]   (or $HUGO_BENCH_ROUNDS)
 // The last line is `RESULT name=recovery_1m value=<restart s> unit=s ceiling=<scan s>
 // ratio=<ceiling/value>` (for a time, ratio = ceiling/value: higher is better).
-#include "bench_util.hpp"
+#include "bench/support/child.hpp"
+#include "bench/support/journal.hpp"
+#include "bench/support/raw_sqlite.hpp"
+#include "bench/support/report.hpp"
+#include "bench/support/stats.hpp"
 
 #include <hugo/journal.hpp>
 #include <hugo/task_queue.hpp>
@@ -300,8 +304,7 @@ int main(int argc, char** argv) {
   char line[1024];
 
   // ---- part 1: restart time against a raw scan
-  hugo_bench::TempDir dir("hugo-bench-recovery");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-recovery");
   const std::filesystem::path path = dir / "journal.db";
   std::int64_t pending = 0, leased = 0, rows = 0;
   {
@@ -370,8 +373,7 @@ int main(int argc, char** argv) {
   // ---- part 2: memory against history length
   std::vector<MemoryPoint> points;
   if (memory_option != 0) {
-    hugo_bench::TempDir mem_dir("hugo-bench-recovery-mem");
-    if (!mem_dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+    const hugo_bench::TempDir mem_dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-recovery-mem");
     const std::filesystem::path mem_path = mem_dir / "journal.db";
     const std::int64_t live_pending = pending, live_leased = leased;
     std::int64_t written = 0;

@@ -38,7 +38,12 @@
 //        (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
 // The last line is `RESULT name=tail_latency_inprocess_p99 value=<ms> unit=ms ceiling=1
 // ratio=<1/value>` (for a latency goal: ceiling = the goal, ratio = goal / value).
-#include "bench_util.hpp"
+#include "bench/support/child.hpp"
+#include "bench/support/journal.hpp"
+#include "bench/support/paced.hpp"
+#include "bench/support/raw_sqlite.hpp"
+#include "bench/support/report.hpp"
+#include "bench/support/stats.hpp"
 
 #include <hugo/journal.hpp>
 #include <hugo/replication.hpp>
@@ -46,14 +51,12 @@
 #include <hugo/sinks.hpp>
 
 #include <sqlite3.h>
-#include <sys/prctl.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -200,36 +203,19 @@ void drive_sink(hugo::TaskQueueReplicationSource& source, TimedSink& timed, std:
 
 // ---- the paced producer ------------------------------------------------------------------------
 
-// Appends `count` cycle events, one per kInterval, into a fresh journal whose next seq is 1.
-// Returns the steady time (ns) taken just before each append_async, indexed by seq.
+// Appends `count` cycle events, one per kInterval, into a fresh journal whose next seq is 1, then
+// flushes it. Returns the steady time (ns) taken just before each append_async, indexed by seq.
 std::vector<std::int64_t> produce(hugo::Journal& journal, std::int64_t count, double* lateness_p99_us) {
-  ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);  // 1 us: wake close to each slot
   const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
   const std::shared_ptr<hugo::Clock> clock = hugo::SystemClock::shared();
-  std::vector<std::int64_t> append_ns(static_cast<std::size_t>(count) + 1, 0);
-  std::vector<double> lateness;
-  lateness.reserve(static_cast<std::size_t>(count));
-  const auto start = SteadyClock::now() + std::chrono::milliseconds(1);
-  for (std::int64_t i = 0; i < count; ++i) {
-    const auto slot = start + i * kInterval;
-    std::this_thread::sleep_until(slot);
-    const auto now = SteadyClock::now();
-    lateness.push_back(hugo_bench::micros_between(slot, now));
-    const std::int64_t seq = i + 1;
-    const std::int64_t t = steady_ns();
-    hugo::AppendTicket ticket = journal.append_async(cycle_event(seq, payload, clock->now()));
-    if (ticket.seq != seq) {
-      const hugo::Status why = ticket.durable.valid() ? ticket.durable.get() : hugo::ok_status();
-      hugo_bench::fail(kProgram, "append_async gave seq " + std::to_string(ticket.seq) + ", expected " +
-                                     std::to_string(seq) + (why.ok() ? "" : ": " + why.error().to_string()));
-    }
-    append_ns[static_cast<std::size_t>(seq)] = t;
-  }
+  hugo_bench::PacedRun run = hugo_bench::paced_appends(
+      kProgram, journal, 1, count, kInterval, [&](std::int64_t seq) { return cycle_event(seq, payload, clock->now()); },
+      [](hugo::AppendTicket) {});
   if (const hugo::Status flushed = journal.flush(); !flushed.ok()) {
     hugo_bench::fail(kProgram, "Journal::flush: " + flushed.error().to_string());
   }
-  *lateness_p99_us = hugo_bench::summarize(lateness).p99;
-  return append_ns;
+  *lateness_p99_us = run.lateness_p99_us;
+  return std::move(run.append_ns);
 }
 
 // Watches the journal from the writer's process: Journal::wait_for_commit wakes it at every commit,
@@ -294,6 +280,16 @@ struct LatencyResult {
   double rate() const { return produce_s > 0 ? static_cast<double>(events) / produce_s : 0; }
 };
 
+// The timed part of a latency run: r.events paced appends (produce()), the sampler, when on,
+// watching the commits. Sets r.produce_s and r.lateness_p99_us; returns the append times by seq.
+std::vector<std::int64_t> timed_produce(hugo::Journal& journal, CommitSampler& sampler, LatencyResult& r) {
+  const auto start = SteadyClock::now();
+  std::vector<std::int64_t> append_ns = produce(journal, r.events, &r.lateness_p99_us);
+  r.produce_s = hugo_bench::seconds_since(start);
+  sampler.stop();  // produce() flushed: every seq is durable
+  return append_ns;
+}
+
 void summarize_latency(LatencyResult& r, const std::vector<std::int64_t>& append_ns,
                        const std::vector<std::int64_t>& received_ns, const std::vector<std::int64_t>& committed_ns,
                        const CommitSampler& sampler) {
@@ -324,8 +320,7 @@ void summarize_latency(LatencyResult& r, const std::vector<std::int64_t>& append
 }
 
 LatencyResult run_in_process(hugo::Durability durability, std::int64_t events, bool sample) {
-  hugo_bench::TempDir dir("hugo-bench-tail");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-tail");
   std::shared_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
 
   auto db = open_sink_db(dir / "sink.db", durability);
@@ -344,10 +339,7 @@ LatencyResult run_in_process(hugo::Durability durability, std::int64_t events, b
   r.durability = durability;
   r.events = events;
   CommitSampler sampler(*journal, sample);
-  const auto start = SteadyClock::now();
-  const std::vector<std::int64_t> append_ns = produce(*journal, events, &r.lateness_p99_us);
-  r.produce_s = hugo_bench::seconds_since(start);
-  sampler.stop();  // produce() flushed: every seq is durable
+  const std::vector<std::int64_t> append_ns = timed_produce(*journal, sampler, r);
   consumer.join();
   r.sink_batches = timed.batches();
   r.process_p50_us = timed.process_summary().p50;
@@ -393,8 +385,7 @@ int child_sink(const char* journal_path, const char* sink_path, const char* last
 }
 
 LatencyResult run_cross_process(hugo::Durability durability, std::int64_t events, bool sample) {
-  hugo_bench::TempDir dir("hugo-bench-tail-x");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-tail-x");
   const std::filesystem::path journal_path = dir / "journal.db";
   std::unique_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, journal_path, durability);
   const std::filesystem::path out_path = dir / "times.bin";
@@ -412,10 +403,7 @@ LatencyResult run_cross_process(hugo::Durability durability, std::int64_t events
   r.cross_process = true;
   r.events = events;
   CommitSampler sampler(*journal, sample);
-  const auto start = SteadyClock::now();
-  const std::vector<std::int64_t> append_ns = produce(*journal, events, &r.lateness_p99_us);
-  r.produce_s = hugo_bench::seconds_since(start);
-  sampler.stop();  // produce() flushed: every seq is durable
+  const std::vector<std::int64_t> append_ns = timed_produce(*journal, sampler, r);
   const std::string done = hugo_bench::read_line(child);
   const int status = hugo_bench::wait_child(child);
   if (status != 0 || done.rfind("done", 0) != 0) {
@@ -437,30 +425,9 @@ LatencyResult run_cross_process(hugo::Durability durability, std::int64_t events
 // ---- catch-up ----------------------------------------------------------------------------------
 
 void write_history(const std::filesystem::path& path, std::int64_t events) {
-  std::unique_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, path, hugo::Durability::Process);
   const std::string payload = hugo_bench::alphabet_payload(kPayloadBytes);
-  hugo::Timestamp at = hugo::SystemClock().now() - std::chrono::hours(1);
-  std::deque<hugo::AppendTicket> in_flight;
-  std::int64_t seq = 1;
-  while (seq <= events) {
-    std::vector<hugo::Event> group;
-    const std::int64_t first = seq;
-    for (; seq <= events && group.size() < 192; ++seq) {
-      at += std::chrono::microseconds(1);
-      group.push_back(cycle_event(seq, payload, at));
-    }
-    hugo::AppendTicket ticket = journal->append_group_async(group);
-    if (ticket.seq != first) hugo_bench::fail(kProgram, "append_group_async gave an unexpected seq");
-    in_flight.push_back(std::move(ticket));
-    while (in_flight.size() > 32) {
-      if (auto done = in_flight.front().wait(); !done.ok()) hugo_bench::fail(kProgram, "append: " + done.error().to_string());
-      in_flight.pop_front();
-    }
-  }
-  for (const auto& t : in_flight) {
-    if (auto done = t.wait(); !done.ok()) hugo_bench::fail(kProgram, "append: " + done.error().to_string());
-  }
-  hugo_bench::close_journal(kProgram, *journal);
+  hugo_bench::write_history(kProgram, path, events,
+                            [&](std::int64_t seq, hugo::Timestamp at) { return cycle_event(seq, payload, at); });
 }
 
 struct CatchUp {
@@ -496,8 +463,7 @@ CatchUp run_catch_up(const std::filesystem::path& journal_path, const std::files
 // commits one tiny row per transaction into a fresh WAL database for `seconds`, and reports the
 // commit latency: the floor under every sink commit in the run next to it.
 hugo_bench::Summary fsync_probe(double seconds) {
-  hugo_bench::TempDir dir("hugo-bench-probe");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-probe");
   hugo_bench::RawDb raw(kProgram, (dir / "probe.db").string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   raw.configure_like_journal(true);
   raw.exec("CREATE TABLE t (seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, task INTEGER NOT NULL)");
@@ -598,8 +564,7 @@ int main(int argc, char** argv) {
   }
 
   // Catch-up against a raw scan.
-  hugo_bench::TempDir dir("hugo-bench-catchup");
-  if (!dir.ok()) hugo_bench::fail(kProgram, "mkdtemp failed");
+  const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-catchup");
   const std::filesystem::path history = dir / "journal.db";
   write_history(history, catchup_events);
   std::vector<double> sink_rates, scan_rates;

@@ -2,43 +2,11 @@
 
 #include <hugo/error_codes.hpp>
 
-#include <array>
 #include <string>
 #include <string_view>
 
 namespace hugo::schema {
 namespace {
-
-// Migration i takes a journal from version i to version i + 1. Append only.
-constexpr std::array<std::string_view, kCurrentVersion> kMigrations = {
-    // 0 -> 1: the initial schema.
-    R"sql(
-CREATE TABLE meta (
-  key   TEXT PRIMARY KEY,
-  value ANY NOT NULL
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE names (
-  id   INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE
-) STRICT;
-
-CREATE TABLE events (
-  seq     INTEGER PRIMARY KEY AUTOINCREMENT,
-  kind    INTEGER NOT NULL,
-  queue   INTEGER NOT NULL,
-  task    INTEGER,
-  attempt INTEGER NOT NULL,
-  at      INTEGER NOT NULL,
-  lease   INTEGER,
-  peer    INTEGER,
-  expires INTEGER,
-  flags   INTEGER NOT NULL,
-  error   TEXT,
-  payload BLOB
-) STRICT;
-)sql",
-};
 
 Error not_a_journal(const sql::Db& db, std::string detail) {
   return Error::journal_corrupt("not a hugo journal: " + detail +

@@ -1,12 +1,16 @@
 // The journal's on-disk schema and its forward migrations. docs/FORMAT.md is the prose spec.
 //
 // PERSISTED: the schema version lives in PRAGMA user_version. Versions only go up; a migration
-// from version N to N+1 is appended to the list in schema.cpp and never edited afterwards.
+// from version N to N+1 is appended to kMigrations below and never edited afterwards.
 #pragma once
 
 #include "schema/sqlite.hpp"
 
 #include <hugo/error.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string_view>
 
 namespace hugo::schema {
 
@@ -16,6 +20,38 @@ inline constexpr int kCurrentVersion = 1;
 
 // Application id stored in the database header (PRAGMA application_id): "HUGJ".
 inline constexpr std::int64_t kApplicationId = 0x4855474A;
+
+// The DDL: migration i takes a journal from version i to version i + 1. Append only. The raw SQLite
+// ceilings of bench/ create their tables from this list too.
+inline constexpr std::array<std::string_view, kCurrentVersion> kMigrations = {
+    // 0 -> 1: the initial schema.
+    R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value ANY NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE names (
+  id   INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
+) STRICT;
+
+CREATE TABLE events (
+  seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind    INTEGER NOT NULL,
+  queue   INTEGER NOT NULL,
+  task    INTEGER,
+  attempt INTEGER NOT NULL,
+  at      INTEGER NOT NULL,
+  lease   INTEGER,
+  peer    INTEGER,
+  expires INTEGER,
+  flags   INTEGER NOT NULL,
+  error   TEXT,
+  payload BLOB
+) STRICT;
+)sql",
+};
 
 // Brings `db` (inside the caller's write transaction) to kCurrentVersion, creating the schema on
 // an empty database. Returns journal.schema_newer or journal.corrupt when the file is not ours.
