@@ -130,6 +130,13 @@ DeadLetter dead_letter_of(const TaskState& t) {
   return d;
 }
 
+std::vector<DeadLetter> QueueState::public_dead_letters() const {
+  std::vector<DeadLetter> dead;
+  dead.reserve(dead_.size());
+  for (const auto& [seq, id] : dead_) dead.push_back(dead_letter_of(tasks_.at(id)));
+  return dead;
+}
+
 QueueSnapshot QueueState::snapshot(const std::string& queue) const {
   queue_work().snapshots.fetch_add(1, std::memory_order_relaxed);
   QueueSnapshot s;
@@ -164,9 +171,9 @@ QueueSnapshot QueueState::snapshot(const std::string& queue) const {
     d.error(t.last_error);
     d.bytes(t.payload);
   }
+  s.dead = public_dead_letters();
   for (const auto& [seq, id] : dead_) {
     const TaskState& t = tasks_.at(id);
-    s.dead.push_back(dead_letter_of(t));
     d.bytes("D");
     d.num(seq);
     d.num(t.task_id);

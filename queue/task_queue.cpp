@@ -270,12 +270,8 @@ std::size_t TaskQueue::dead_letter_count() const {
 }
 
 std::vector<DeadLetter> TaskQueue::dead_letters() const {
-  const Impl& q = *impl_;
-  std::lock_guard lock(q.mutex);
-  std::vector<DeadLetter> dead;
-  dead.reserve(q.state.dead_count());
-  for (const auto& [seq, task_id] : q.state.dead_letters()) dead.push_back(detail::dead_letter_of(*q.state.task(task_id)));
-  return dead;
+  std::lock_guard lock(impl_->mutex);
+  return impl_->state.public_dead_letters();
 }
 
 QueueSnapshot TaskQueue::snapshot() const {

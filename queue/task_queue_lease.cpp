@@ -1,6 +1,6 @@
 // TaskQueue's lease lifecycle: lease, heartbeat, complete, fail and the sweep of expired leases.
-// Each follows the pattern of task_queue.cpp; an operation that names a lease by its token fails
-// with lease.inactive, changing nothing, once that lease ended.
+// Each follows the pattern of task_queue.cpp. An operation that names a lease by its token finds
+// it through live_lease() and fails with lease.inactive, changing nothing, once that lease ended.
 #include <hugo/error_codes.hpp>
 #include <hugo/task_queue.hpp>
 
@@ -15,6 +15,14 @@ Error inactive(const OwnershipToken& token) {
   return Error::lease_inactive("Lease is no longer active.")
       .with("token", token.to_string())
       .with("task_id", std::to_string(token.task_id));
+}
+
+// The lease `token` names while it is live: granted, not ended since, and of the token's task and
+// attempt. Otherwise lease.inactive. Caller holds `q.mutex`.
+Result<const detail::LeaseState*> live_lease(const TaskQueue::Impl& q, const OwnershipToken& token) {
+  const detail::LeaseState* l = q.state.lease(token.lease_id);
+  if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
+  return l;
 }
 
 // The operations' bodies, shared by the single and batch forms. The public methods add a span.
@@ -70,8 +78,7 @@ Result<HeartbeatResult> heartbeat_row(TaskQueue::Impl& q, const OwnershipToken& 
   {
     std::lock_guard lock(q.mutex);
     HUGO_TRY(q.usable());
-    const detail::LeaseState* l = q.state.lease(token.lease_id);
-    if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
+    HUGO_ASSIGN_OR_RETURN(const detail::LeaseState* l, live_lease(q, token));
     const Timestamp now = q.clock->now();
     if (q.options.heartbeat_interval > Duration::zero() && now - l->last_heartbeat < q.options.heartbeat_interval) {
       return HeartbeatResult{HeartbeatResult::Outcome::Throttled, l->expires_at};
@@ -96,8 +103,7 @@ Status complete_rows(TaskQueue::Impl& q, const std::vector<OwnershipToken>& toke
     if (tokens.empty()) return ok_status();
     std::set<std::int64_t> seen;
     for (const OwnershipToken& token : tokens) {
-      const detail::LeaseState* l = q.state.lease(token.lease_id);
-      if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
+      HUGO_TRY(live_lease(q, token));
       if (tokens.size() > 1 && !seen.insert(token.lease_id).second) {
         return Error::validation("complete_batch lists the lease of token " + token.to_string() +
                                                         " twice; nothing was completed")
@@ -131,8 +137,7 @@ Result<FailOutcome> fail_rows(TaskQueue::Impl& q, const OwnershipToken& token, E
   {
     std::lock_guard lock(q.mutex);
     HUGO_TRY(q.usable());
-    const detail::LeaseState* l = q.state.lease(token.lease_id);
-    if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
+    HUGO_TRY(live_lease(q, token));
     const Timestamp now = q.clock->now();
     std::vector<Event> events{q.row(EventKind::Failed, token.task_id, token.attempt, now)};
     events[0].token = token;
