@@ -1,3 +1,6 @@
+// QueueState's queries: lookups, the leasable, expired and awaiting tasks an operation picks
+// from, dead letters in their public form, and the snapshot with its order-sensitive digest. None
+// changes the state; the transitions are in queue_fold.cpp.
 #include "journal/queue_state.hpp"
 
 #include <hugo/error_codes.hpp>
@@ -7,23 +10,6 @@
 
 namespace hugo::detail {
 namespace {
-
-const char* phase_name(Phase p) {
-  switch (p) {
-    case Phase::Pending: return "pending";
-    case Phase::Leased: return "leased";
-    case Phase::AwaitingRequeue: return "awaiting requeue";
-    case Phase::Dead: return "dead-lettered";
-  }
-  return "?";
-}
-
-// "task 7 does not exist" / "task 7 is leased, not pending".
-std::string not_in_phase(std::int64_t task, const TaskState* t, Phase wanted) {
-  const std::string name = "task " + std::to_string(task);
-  if (!t) return name + " does not exist";
-  return name + " is " + phase_name(t->phase) + ", not " + phase_name(wanted);
-}
 
 // FNV-1a, 64-bit: a stable digest independent of the standard library's hash.
 struct Digest {
@@ -55,54 +41,6 @@ struct Digest {
 
 }  // namespace
 
-RowFacts facts_of(const Event& e) {
-  RowFacts r;
-  r.seq = e.seq;
-  r.kind = e.kind;
-  r.task = e.task_id;
-  r.attempt = e.attempt;
-  r.at = e.occurred_at;
-  r.token = e.token;
-  r.lease_expiration = e.lease_expiration;
-  r.enqueued_at = e.enqueued_at;
-  r.available_at = e.available_at;
-  r.flags = e.flags;
-  r.owner = e.owner_peer_id ? &*e.owner_peer_id : nullptr;
-  r.has_payload = e.payload.has_value();
-  r.payload = e.payload ? &*e.payload : nullptr;
-  r.payload_format = e.payload_format;
-  r.has_error = e.error.has_value();
-  r.error = e.error ? &*e.error : nullptr;
-  return r;
-}
-
-RowFacts facts_of(const rows::RowHeader& h) {
-  RowFacts r;
-  r.seq = h.seq;
-  r.kind = h.kind;
-  r.task = h.task;
-  r.attempt = h.attempt;
-  r.at = h.at;
-  r.token = h.token;
-  r.lease_expiration = h.lease_expiration;
-  r.enqueued_at = h.enqueued_at;
-  r.available_at = h.available_at;
-  r.flags = h.flags;
-  r.payload_format = (h.row_flags & rows::kPayloadJson) ? PayloadFormat::Json : PayloadFormat::Bytes;
-  return r;
-}
-
-Status QueueState::invalid(const RowFacts& row, const std::string& rule) const {
-  std::string message = "journal row " + std::to_string(row.seq) + " (" + std::string(to_string(row.kind)) +
-                        " of task " + std::to_string(row.task) + ") is not a valid transition: " + rule +
-                        " (run `hugo-journal verify` for a full report)";
-  return Error::journal_corrupt(std::move(message))
-      .with("seq", std::to_string(row.seq))
-      .with("task", std::to_string(row.task))
-      .with("kind", std::string(to_string(row.kind)))
-      .with("rule", rule);
-}
-
 const TaskState* QueueState::task(std::int64_t id) const {
   auto it = tasks_.find(id);
   return it == tasks_.end() ? nullptr : &it->second;
@@ -118,174 +56,6 @@ const LeaseState* QueueState::lease(std::int64_t id) const {
 LeaseState* QueueState::lease(std::int64_t id) {
   auto it = leases_.find(id);
   return it == leases_.end() ? nullptr : &it->second;
-}
-
-void QueueState::make_pending(TaskState& t, std::int64_t order) {
-  t.phase = Phase::Pending;
-  t.pending_order = order;
-  pending_.emplace(order, t.task_id);
-}
-
-void QueueState::leave_pending(TaskState& t) { pending_.erase(t.pending_order); }
-
-void QueueState::take_payload(TaskState& t, const RowFacts& row) {
-  t.payload_format = row.payload_format;
-  if (row.payload) {
-    t.payload = *row.payload;
-    t.payload_seq = 0;
-  } else {
-    t.payload.clear();
-    t.payload_seq = row.has_payload ? row.seq : 0;
-  }
-}
-
-void QueueState::take_error(TaskState& t, const RowFacts& row) {
-  if (row.error) {
-    t.last_error = *row.error;
-    t.error_seq = 0;
-  } else {
-    t.last_error.reset();
-    t.error_seq = row.has_error ? row.seq : 0;
-  }
-  t.error_fallback_seq = 0;
-}
-
-Status QueueState::apply(const RowFacts& row) {
-  TaskState* t = task(row.task);
-  switch (row.kind) {
-    case EventKind::Enqueued: {
-      if (row.task != row.seq) return invalid(row, "an Enqueued row must be its own task (task id = its seq)");
-      if (t) return invalid(row, "task " + std::to_string(row.task) + " already exists");
-      TaskState fresh;
-      fresh.task_id = row.task;
-      fresh.attempt = row.attempt;
-      fresh.enqueued_at = row.at;
-      fresh.available_at = row.at;
-      take_payload(fresh, row);
-      auto [it, _] = tasks_.emplace(row.task, std::move(fresh));
-      make_pending(it->second, row.seq);
-      return ok_status();
-    }
-    case EventKind::Restored: {
-      if (t && t->phase != Phase::Dead) return invalid(row, "task " + std::to_string(row.task) + " is still " + phase_name(t->phase));
-      drained_.erase(row.task);
-      if (t) {
-        dead_.erase(t->dead_seq);
-      } else {
-        t = &tasks_.emplace(row.task, TaskState{}).first->second;
-        t->task_id = row.task;
-      }
-      t->attempt = row.attempt;
-      t->enqueued_at = row.enqueued_at.value_or(row.at);
-      t->available_at = row.at;
-      t->last_token = row.token;
-      take_payload(*t, row);
-      take_error(*t, row);
-      make_pending(*t, row.seq);
-      return ok_status();
-    }
-    case EventKind::LeaseGranted: {
-      if (!t || t->phase != Phase::Pending) return invalid(row, not_in_phase(row.task, t, Phase::Pending));
-      if (row.attempt != t->attempt) {
-        return invalid(row, "attempt " + std::to_string(row.attempt) + " differs from the pending task's attempt " +
-                                std::to_string(t->attempt));
-      }
-      if (!row.token || row.token->lease_id != row.seq) return invalid(row, "the lease id must be the row's seq");
-      leave_pending(*t);
-      t->phase = Phase::Leased;
-      t->lease_id = row.seq;
-      LeaseState lease;
-      lease.lease_id = row.seq;
-      lease.task_id = row.task;
-      lease.attempt = row.attempt;
-      lease.owner = row.owner ? *row.owner : std::string();
-      lease.granted_at = row.at;
-      lease.last_heartbeat = row.at;
-      lease.expires_at = row.lease_expiration.value_or(row.at);
-      leases_.emplace(row.seq, std::move(lease));
-      return ok_status();
-    }
-    case EventKind::Heartbeat:
-    case EventKind::Completed:
-    case EventKind::Failed:
-    case EventKind::LeaseExpired: {
-      if (!row.token) return invalid(row, "the row has no ownership token");
-      LeaseState* l = lease(row.token->lease_id);
-      if (!l || !t || l->task_id != row.task || t->lease_id != l->lease_id) {
-        return invalid(row, "lease " + std::to_string(row.token->lease_id) + " of task " + std::to_string(row.task) +
-                                " is not active");
-      }
-      if (row.token->attempt != l->attempt) {
-        return invalid(row, "the token's attempt " + std::to_string(row.token->attempt) + " differs from lease " +
-                                std::to_string(l->lease_id) + "'s attempt " + std::to_string(l->attempt));
-      }
-      if (row.kind == EventKind::Heartbeat) {
-        l->last_heartbeat = row.at;
-        l->expires_at = row.lease_expiration.value_or(l->expires_at);
-        return ok_status();
-      }
-      leases_.erase(l->lease_id);
-      t->lease_id = 0;
-      if (row.kind == EventKind::Completed) {
-        tasks_.erase(row.task);
-        return ok_status();
-      }
-      t->phase = Phase::AwaitingRequeue;
-      t->last_token = row.token;
-      take_error(*t, row);
-      return ok_status();
-    }
-    case EventKind::Requeued: {
-      if (!t) return invalid(row, "task " + std::to_string(row.task) + " does not exist");
-      if (t->phase == Phase::AwaitingRequeue) {
-        if (row.attempt != t->attempt + 1) {
-          return invalid(row, "a requeue must carry attempt " + std::to_string(t->attempt + 1) + ", not " +
-                                  std::to_string(row.attempt));
-        }
-      } else if (t->phase == Phase::Dead) {
-        dead_.erase(t->dead_seq);  // an operator's requeue of a dead letter
-      } else {
-        return invalid(row, "task " + std::to_string(row.task) + " is " + phase_name(t->phase) + ", not awaiting requeue or dead-lettered");
-      }
-      t->attempt = row.attempt;
-      t->available_at = row.available_at.value_or(row.at);
-      if (row.token) t->last_token = row.token;
-      if (row.error_unknown) {
-        // Keep the error this task has now as the fallback if the Requeued row has none. Only
-        // one level: a task reaches Requeued through a row that called take_error.
-        t->error_fallback_seq = t->error_seq;
-        t->error_seq = row.seq;
-      } else if (row.has_error) {
-        take_error(*t, row);
-      }
-      make_pending(*t, row.seq);
-      return ok_status();
-    }
-    case EventKind::DeadLettered: {
-      if (!t || (t->phase != Phase::AwaitingRequeue && t->phase != Phase::Pending)) {
-        return invalid(row, (t ? "task " + std::to_string(row.task) + " is " + phase_name(t->phase)
-                               : "task " + std::to_string(row.task) + " does not exist") +
-                                "; only a pending task or one awaiting requeue can be dead-lettered");
-      }
-      if (t->phase == Phase::Pending) leave_pending(*t);
-      t->phase = Phase::Dead;
-      t->attempt = row.attempt;
-      t->dead_seq = row.seq;
-      t->dead_at = row.at;
-      if (row.token) t->last_token = row.token;
-      take_error(*t, row);
-      dead_.emplace(row.seq, row.task);
-      return ok_status();
-    }
-    case EventKind::Drained: {
-      if (!t || t->phase != Phase::Pending) return invalid(row, not_in_phase(row.task, t, Phase::Pending));
-      leave_pending(*t);
-      tasks_.erase(row.task);
-      drained_.insert(row.task);
-      return ok_status();
-    }
-  }
-  return invalid(row, "unknown kind");
 }
 
 const TaskState* QueueState::first_leasable(Timestamp now) const {
@@ -360,6 +130,13 @@ DeadLetter dead_letter_of(const TaskState& t) {
   return d;
 }
 
+std::vector<DeadLetter> QueueState::public_dead_letters() const {
+  std::vector<DeadLetter> dead;
+  dead.reserve(dead_.size());
+  for (const auto& [seq, id] : dead_) dead.push_back(dead_letter_of(tasks_.at(id)));
+  return dead;
+}
+
 QueueSnapshot QueueState::snapshot(const std::string& queue) const {
   queue_work().snapshots.fetch_add(1, std::memory_order_relaxed);
   QueueSnapshot s;
@@ -394,9 +171,9 @@ QueueSnapshot QueueState::snapshot(const std::string& queue) const {
     d.error(t.last_error);
     d.bytes(t.payload);
   }
+  s.dead = public_dead_letters();
   for (const auto& [seq, id] : dead_) {
     const TaskState& t = tasks_.at(id);
-    s.dead.push_back(dead_letter_of(t));
     d.bytes("D");
     d.num(seq);
     d.num(t.task_id);

@@ -119,6 +119,8 @@ class QueueState {
   const std::map<std::int64_t, std::int64_t>& pending() const { return pending_; }
   const std::map<std::int64_t, LeaseState>& leases() const { return leases_; }
   const std::map<std::int64_t, std::int64_t>& dead_letters() const { return dead_; }  // dead_seq -> task
+  // Every dead letter in its public form (dead_letter_of), in dead-letter order.
+  std::vector<DeadLetter> public_dead_letters() const;
   // True if the task's last row in this queue is Drained: restore() may then keep its id.
   bool drained(std::int64_t task_id) const { return drained_.contains(task_id); }
 

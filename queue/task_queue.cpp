@@ -9,6 +9,8 @@
 // in-memory order equals the journal order. If the journal later fails to commit, the queue is
 // poisoned: memory may be ahead of the file, so every call returns the journal's error until the
 // queue is reopened and rebuilt from what was committed.
+// This file opens and closes a queue, enqueues and answers the queries; the lease lifecycle is in
+// task_queue_lease.cpp, drain, restore and requeue_dead_letter in task_queue_admin.cpp.
 #include <hugo/error_codes.hpp>
 #include <hugo/task_queue.hpp>
 
@@ -20,12 +22,6 @@
 
 namespace hugo {
 namespace {
-
-Error inactive(const OwnershipToken& token) {
-  return Error::lease_inactive("Lease is no longer active.")
-      .with("token", token.to_string())
-      .with("task_id", std::to_string(token.task_id));
-}
 
 // queue.full for `count` new tasks that do not fit beside `pending` ones (Wait::none()).
 Error queue_full(const TaskQueueOptions& o, std::size_t pending, std::size_t count) {
@@ -207,136 +203,6 @@ Result<std::vector<std::int64_t>> enqueue_rows(TaskQueue::Impl& q, std::vector<s
   return task_ids;
 }
 
-Result<std::vector<Lease>> lease_rows(TaskQueue::Impl& q, std::string owner, std::size_t max_count, Wait wait) {
-  if (max_count == 0) return Error::validation("lease_batch needs max_count > 0");
-  TaskQueue::Impl::Aftermath after;
-  std::vector<Lease> leases;
-  {
-    std::unique_lock lock(q.mutex);
-    const auto recheck = std::chrono::duration_cast<std::chrono::steady_clock::duration>(q.options.sweep_interval);
-    Timestamp now{};
-    std::vector<const detail::TaskState*> chosen;
-    while (chosen.empty()) {  // empty only if the clock stepped back between the two reads
-      HUGO_TRY(q.block(lock, wait, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
-      now = q.clock->now();
-      chosen = q.state.leasable(now, max_count);
-    }
-    if (owner.empty()) owner = q.options.default_owner;
-    // Everything that can throw (copying payloads) happens before the rows are appended, so a
-    // failure here journals nothing; after commit() only the lease ids are filled in.
-    std::vector<Event> events;
-    events.reserve(chosen.size());
-    leases.reserve(chosen.size());
-    for (const detail::TaskState* t : chosen) {
-      Event& e = events.emplace_back(q.row(EventKind::LeaseGranted, t->task_id, t->attempt, now));
-      e.owner_peer_id = owner;
-      e.lease_expiration = now + q.options.lease_duration;
-      e.token = OwnershipToken{t->task_id, t->attempt, 0};
-      Lease& lease = leases.emplace_back();
-      lease.queue = q.options.name;
-      lease.owner = owner;
-      lease.payload = t->payload;
-      lease.payload_format = t->payload_format;
-      lease.attempt = t->attempt;
-      lease.enqueued_at = t->enqueued_at;
-      lease.granted_at = now;
-      lease.expires_at = *e.lease_expiration;
-      lease.last_error = t->last_error;
-    }
-    HUGO_TRY(q.commit(events, after));
-    for (std::size_t i = 0; i < events.size(); ++i) leases[i].token = *events[i].token;  // lease id = its seq
-    q.check_backpressure(after);
-    q.changed.notify_all();
-  }
-  HUGO_TRY(q.finish(after));
-  return leases;
-}
-
-// `row_seq` receives the seq of the Heartbeat row (left 0 when none is appended).
-Result<HeartbeatResult> heartbeat_row(TaskQueue::Impl& q, const OwnershipToken& token, std::int64_t& row_seq) {
-  TaskQueue::Impl::Aftermath after;
-  HeartbeatResult result;
-  {
-    std::lock_guard lock(q.mutex);
-    HUGO_TRY(q.usable());
-    const detail::LeaseState* l = q.state.lease(token.lease_id);
-    if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
-    const Timestamp now = q.clock->now();
-    if (q.options.heartbeat_interval > Duration::zero() && now - l->last_heartbeat < q.options.heartbeat_interval) {
-      return HeartbeatResult{HeartbeatResult::Outcome::Throttled, l->expires_at};
-    }
-    std::vector<Event> events{q.row(EventKind::Heartbeat, token.task_id, token.attempt, now)};
-    events[0].token = token;
-    events[0].lease_expiration = now + q.options.lease_duration;
-    HUGO_TRY(q.commit(events, after));
-    row_seq = events[0].seq;
-    result = HeartbeatResult{HeartbeatResult::Outcome::Extended, *events[0].lease_expiration};
-  }
-  HUGO_TRY(q.finish(after));
-  return result;
-}
-
-// `row_seq` receives the seq of the first Completed row.
-Status complete_rows(TaskQueue::Impl& q, const std::vector<OwnershipToken>& tokens, std::int64_t& row_seq) {
-  TaskQueue::Impl::Aftermath after;
-  {
-    std::lock_guard lock(q.mutex);
-    HUGO_TRY(q.usable());
-    if (tokens.empty()) return ok_status();
-    std::set<std::int64_t> seen;
-    for (const OwnershipToken& token : tokens) {
-      const detail::LeaseState* l = q.state.lease(token.lease_id);
-      if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
-      if (tokens.size() > 1 && !seen.insert(token.lease_id).second) {
-        return Error::validation("complete_batch lists the lease of token " + token.to_string() +
-                                                        " twice; nothing was completed")
-            .with("token", token.to_string());
-      }
-    }
-    const Timestamp now = q.clock->now();
-    std::vector<Event> events;
-    events.reserve(tokens.size());
-    for (const OwnershipToken& token : tokens) {
-      events.push_back(q.row(EventKind::Completed, token.task_id, token.attempt, now));
-      events.back().token = token;
-    }
-    HUGO_TRY(q.commit(events, after));
-    row_seq = events[0].seq;
-    q.record_depths(after.metrics);
-  }
-  return q.finish(after);
-}
-
-// `row_seq` receives the seq of the Failed row.
-Result<FailOutcome> fail_rows(TaskQueue::Impl& q, const OwnershipToken& token, Error error, bool requeue,
-                              std::int64_t& row_seq) {
-  TaskQueue::Impl::Aftermath after;
-  if (error.code().empty() && error.message().empty() && !error.cause()) {
-    return Error::validation("fail() needs an error with a code or a message; nothing was recorded")
-        .with("token", token.to_string())
-        .with("task_id", std::to_string(token.task_id));
-  }
-  FailOutcome outcome = FailOutcome::Requeued;
-  {
-    std::lock_guard lock(q.mutex);
-    HUGO_TRY(q.usable());
-    const detail::LeaseState* l = q.state.lease(token.lease_id);
-    if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
-    const Timestamp now = q.clock->now();
-    std::vector<Event> events{q.row(EventKind::Failed, token.task_id, token.attempt, now)};
-    events[0].token = token;
-    events[0].error = error;
-    events.push_back(q.follow_up(*q.state.task(token.task_id), token, error, requeue, flags::None, now));
-    outcome = events[1].kind == EventKind::Requeued ? FailOutcome::Requeued : FailOutcome::DeadLettered;
-    HUGO_TRY(q.commit(events, after));
-    row_seq = events[0].seq;
-    q.check_backpressure(after);
-    q.changed.notify_all();
-  }
-  HUGO_TRY(q.finish(after));
-  return outcome;
-}
-
 }  // namespace
 
 Result<std::int64_t> TaskQueue::enqueue(std::string payload, Wait wait, PayloadFormat format, EnqueueOrigin origin) {
@@ -363,74 +229,6 @@ Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::stri
   span.finish(ids);
   return ids;
 }
-
-Result<Lease> TaskQueue::lease(std::string owner, Wait wait) {
-  detail::OpSpan span(impl_->options.tracer.get(), "lease", impl_->tags, impl_->options.on_handler_error);
-  auto leases = lease_rows(*impl_, std::move(owner), 1, std::move(wait));
-  if (!leases.ok()) {
-    span.finish(&leases.error());
-    return std::move(leases).error();
-  }
-  span.token(leases->front().token);
-  span.seq(leases->front().token.lease_id);
-  span.finish(nullptr);
-  return std::move(leases->front());
-}
-
-Result<std::vector<Lease>> TaskQueue::lease_batch(std::string owner, std::size_t max_count, Wait wait) {
-  detail::OpSpan span(impl_->options.tracer.get(), "lease", impl_->tags, impl_->options.on_handler_error);
-  auto leases = lease_rows(*impl_, std::move(owner), max_count, std::move(wait));
-  if (leases.ok()) {
-    span.tag("taskqueue.batch.size", std::to_string(leases->size()));
-    span.seq(leases->front().token.lease_id);
-  }
-  span.finish(leases);
-  return leases;
-}
-
-Result<HeartbeatResult> TaskQueue::heartbeat(const OwnershipToken& token) {
-  detail::OpSpan span(impl_->options.tracer.get(), "heartbeat", impl_->tags, impl_->options.on_handler_error);
-  span.token(token);
-  std::int64_t row_seq = 0;
-  auto result = heartbeat_row(*impl_, token, row_seq);
-  span.seq(row_seq);
-  span.finish(result);
-  return result;
-}
-
-Status TaskQueue::complete(const OwnershipToken& token) {
-  detail::OpSpan span(impl_->options.tracer.get(), "complete", impl_->tags, impl_->options.on_handler_error);
-  span.token(token);
-  std::int64_t row_seq = 0;
-  Status done = complete_rows(*impl_, {token}, row_seq);
-  span.seq(row_seq);
-  span.finish(done);
-  return done;
-}
-
-Status TaskQueue::complete_batch(const std::vector<OwnershipToken>& tokens) {
-  detail::OpSpan span(impl_->options.tracer.get(), "complete", impl_->tags, impl_->options.on_handler_error);
-  span.tag("taskqueue.batch.size", std::to_string(tokens.size()));
-  std::int64_t row_seq = 0;
-  Status done = complete_rows(*impl_, tokens, row_seq);
-  span.seq(row_seq);
-  span.finish(done);
-  return done;
-}
-
-Result<FailOutcome> TaskQueue::fail(const OwnershipToken& token, Error error, bool requeue) {
-  // Hugo names the span by the caller's intent; the outcome can still differ (attempts exhausted).
-  detail::OpSpan span(impl_->options.tracer.get(), requeue ? "fail.requeue" : "fail.deadletter", impl_->tags,
-                      impl_->options.on_handler_error);
-  span.token(token);
-  std::int64_t row_seq = 0;
-  auto outcome = fail_rows(*impl_, token, std::move(error), requeue, row_seq);
-  span.seq(row_seq);
-  span.finish(outcome);
-  return outcome;
-}
-
-Result<std::size_t> TaskQueue::sweep_expired() { return impl_->sweep(); }
 
 Status TaskQueue::close() {
   Impl& q = *impl_;
@@ -472,12 +270,8 @@ std::size_t TaskQueue::dead_letter_count() const {
 }
 
 std::vector<DeadLetter> TaskQueue::dead_letters() const {
-  const Impl& q = *impl_;
-  std::lock_guard lock(q.mutex);
-  std::vector<DeadLetter> dead;
-  dead.reserve(q.state.dead_count());
-  for (const auto& [seq, task_id] : q.state.dead_letters()) dead.push_back(detail::dead_letter_of(*q.state.task(task_id)));
-  return dead;
+  std::lock_guard lock(impl_->mutex);
+  return impl_->state.public_dead_letters();
 }
 
 QueueSnapshot TaskQueue::snapshot() const {

@@ -1,5 +1,5 @@
 // TaskQueue's administrative operations: drain, restore, and an operator's requeue of a dead
-// letter. They follow the same pattern as the lease lifecycle (task_queue.cpp).
+// letter. They follow the same pattern as the lease lifecycle (task_queue_lease.cpp).
 #include <hugo/error_codes.hpp>
 #include <hugo/task_queue.hpp>
 
