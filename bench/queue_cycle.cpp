@@ -301,7 +301,7 @@ RawResult run_raw(bool full, std::size_t batch, double budget) {
       kProgram, (dir / "raw.db").string(), full, batch, budget,
       "(1, 'bench'), (2, 'worker-0'), (3, 'worker-1'), (4, 'worker-2'), (5, 'worker-3')",
       [&](sqlite3_stmt* insert, std::int64_t seq, std::int64_t at) {
-        // Rows cycle Enqueued, LeaseGranted, Completed, as journal/rows.cpp writes them.
+        // Rows cycle Enqueued, LeaseGranted, Completed, as journal/rows_encode.cpp writes them.
         const std::int64_t phase = (seq - 1) % 3;
         const std::int64_t task = seq - phase;  // the Enqueued row's seq
         for (int c = 1; c <= 12; ++c) sqlite3_bind_null(insert, c);

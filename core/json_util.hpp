@@ -1,4 +1,4 @@
-// Internal JSON checks shared by the codec, append validation (journal/rows.cpp), the queue and
+// Internal JSON checks shared by the codec, append validation (journal/rows_encode.cpp), the queue and
 // verify. The limits they apply are the public constants of <hugo/event_json.hpp>.
 #pragma once
 

@@ -18,7 +18,7 @@
 
 namespace hugo_bench {
 
-// The journal's insert statement (journal/rows.cpp); seq is bound explicitly, as its writer does.
+// The journal's insert statement (journal/rows_encode.cpp); seq is bound explicitly, as its writer does.
 inline constexpr const char* kJournalInsert =
     "INSERT INTO events (seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
