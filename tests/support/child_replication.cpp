@@ -72,6 +72,18 @@ int drive(TaskQueue& queue, unsigned seed) {
   }
 }
 
+// drive() on the workload while a background thread applies its journal into `sink`, `batch`
+// events at a time, from the start. Runs until killed.
+int drive_followed(Workload& w, ReplicationSink& sink, std::size_t batch, unsigned seed) {
+  auto source = TaskQueueReplicationSource::attach(w.journal, 0);
+  if (!source.ok()) return fail(source.error());
+  std::jthread follower([&](std::stop_token stop) {
+    Status s = run_sink(**source, sink, stop, batch);
+    if (!s.ok()) std::printf("error %s\n", s.error().to_string().c_str());
+  });
+  return drive(*w.queue, seed);
+}
+
 }  // namespace
 
 int sink_workload(const std::string& journal, const std::string& sink_db, unsigned seed) {
@@ -82,13 +94,7 @@ int sink_workload(const std::string& journal, const std::string& sink_db, unsign
   SinkOptions options;
   options.stream_id = "crash-sink";
   AppliedLogSink sink(*db, options);
-  auto source = TaskQueueReplicationSource::attach(w->journal, 0);
-  if (!source.ok()) return fail(source.error());
-  std::jthread follower([&](std::stop_token stop) {
-    Status s = run_sink(**source, sink, stop, 16);
-    if (!s.ok()) std::printf("error %s\n", s.error().to_string().c_str());
-  });
-  return drive(*w->queue, seed);
+  return drive_followed(*w, sink, 16, seed);
 }
 
 int coordinator_replay(const std::string& journal, const std::string& sink_db, const std::string& effects_db,
@@ -135,13 +141,7 @@ int coordinator_workload(const std::string& journal, const std::string& sink_db,
   options.checkpoint_every = 7;
   options.checkpoint_interval = std::chrono::hours(1);
   RunLoggingSink sink(*store, options, std::shared_ptr<DeterministicEffectStore>(std::move(*effects).release()), log);
-  auto source = TaskQueueReplicationSource::attach(w->journal, 0);
-  if (!source.ok()) return fail(source.error());
-  std::jthread follower([&](std::stop_token stop) {
-    Status s = run_sink(**source, sink, stop, 5);
-    if (!s.ok()) std::printf("error %s\n", s.error().to_string().c_str());
-  });
-  return drive(*w->queue, seed);
+  return drive_followed(*w, sink, 5, seed);
 }
 
 }  // namespace hugo::test
