@@ -237,17 +237,21 @@ TEST_CASE("after failover the promoted replica holds the dead owner's exact queu
   auto clock = std::make_shared<ManualClock>(t0());
   JournalOptions jo = fast_options();
   jo.clock = clock;
-  std::vector<OwnershipToken> dead_tokens;
-  QueueSnapshot before;
-  std::int64_t owner_last = 0;
-  {
-    auto journal = std::shared_ptr<Journal>(must(Journal::open(dir / "owner.journal", jo)).release());
+  // The same queue on the owner and, after promotion, on the replica.
+  auto orders_on = [&](const std::shared_ptr<Journal>& journal) {
     TaskQueueOptions qo;
     qo.name = "orders";
     qo.clock = clock;
     qo.run_sweeper = false;
     qo.lease_duration = std::chrono::seconds(30);
-    auto queue = must(TaskQueue::open(journal, qo));
+    return must(TaskQueue::open(journal, qo));
+  };
+  std::vector<OwnershipToken> dead_tokens;
+  QueueSnapshot before;
+  std::int64_t owner_last = 0;
+  {
+    auto journal = std::shared_ptr<Journal>(must(Journal::open(dir / "owner.journal", jo)).release());
+    auto queue = orders_on(journal);
     for (int i = 0; i < 10; ++i) must(queue->enqueue("job-" + std::to_string(i)));
     for (int i = 0; i < 4; ++i) dead_tokens.push_back(must(queue->lease("worker-1")).token);
     must(queue->complete(dead_tokens.back()));  // one finished before the owner died
@@ -265,12 +269,7 @@ TEST_CASE("after failover the promoted replica holds the dead owner's exact queu
   CHECK(promoted.epoch_history == "1:0,2:" + std::to_string(owner_last));
 
   auto journal = std::shared_ptr<Journal>(must(Journal::open(dir / "replica.journal", jo)).release());
-  TaskQueueOptions qo;
-  qo.name = "orders";
-  qo.clock = clock;
-  qo.run_sweeper = false;
-  qo.lease_duration = std::chrono::seconds(30);
-  auto queue = must(TaskQueue::open(journal, qo));
+  auto queue = orders_on(journal);
   const QueueSnapshot after = queue->snapshot();
   CHECK(after.digest == before.digest);
   CHECK(after.pending.size() == 6);
