@@ -1,6 +1,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/event.hpp>
 
+#include "core/hex.hpp"
 #include "core/json_out.hpp"
 
 #include <array>
@@ -23,15 +24,6 @@ bool iequals(std::string_view a, std::string_view b) {
     }
   }
   return true;
-}
-
-constexpr char kHex[] = "0123456789abcdef";
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -70,7 +62,7 @@ void format_lease_guid_to(std::int64_t lease_id, char* buffer) {
   static constexpr std::array<int, 16> kPositions = {19, 20, 21, 22, 24, 25, 26, 27,
                                                      28, 29, 30, 31, 32, 33, 34, 35};
   for (int i = 15; i >= 0; --i) {
-    buffer[kPositions[static_cast<std::size_t>(i)]] = kHex[value & 0xf];
+    buffer[kPositions[static_cast<std::size_t>(i)]] = hex::kLower[value & 0xf];
     value >>= 4;
   }
 }
@@ -106,9 +98,9 @@ Result<std::string> guid_digits(std::string_view guid) {
   }
   if (digits.size() != 32) return invalid_guid(guid, "is not a GUID");
   for (char& c : digits) {
-    const int v = hex_value(c);
+    const int v = hex::digit_value(c);
     if (v < 0) return invalid_guid(guid, "has a non-hex digit");
-    c = kHex[v];
+    c = hex::kLower[v];
   }
   return digits;
 }
@@ -126,7 +118,7 @@ Result<std::int64_t> lease_id_from_guid(std::string_view guid) {
   std::uint64_t high = 0;
   std::uint64_t low = 0;
   for (std::size_t i = 0; i < 32; ++i) {
-    (i < 16 ? high : low) = ((i < 16 ? high : low) << 4) | static_cast<std::uint64_t>(hex_value(digits[i]));
+    (i < 16 ? high : low) = ((i < 16 ? high : low) << 4) | static_cast<std::uint64_t>(hex::digit_value(digits[i]));
   }
   if (high != 0 || low > static_cast<std::uint64_t>(INT64_MAX)) {
     return invalid_guid(guid, "was not issued by hugo-journal (its lease ids look like 00000000-0000-0000-0000-00000000002a)");

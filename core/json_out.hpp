@@ -6,6 +6,8 @@
 // byte what RapidJSON's Writer produced before (tests/golden/events.ndjson pins it).
 #pragma once
 
+#include "core/hex.hpp"
+
 #include <hugo/time.hpp>
 
 #include <charconv>
@@ -82,8 +84,7 @@ class JsonOut {
       case '\r': out_.append("\\r"); return;
       case '\t': out_.append("\\t"); return;
       default: {
-        static constexpr char kHex[] = "0123456789ABCDEF";
-        const char u[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+        const char u[] = {'\\', 'u', '0', '0', hex::kUpper[c >> 4], hex::kUpper[c & 0xf]};
         out_.append(u, sizeof(u));
       }
     }

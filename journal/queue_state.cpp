@@ -3,6 +3,8 @@
 // changes the state; the transitions are in queue_fold.cpp.
 #include "journal/queue_state.hpp"
 
+#include "core/hex.hpp"
+
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
 
@@ -31,12 +33,7 @@ struct Digest {
     bytes(json);
   }
   void token(const std::optional<OwnershipToken>& t) { bytes(t ? t->to_string() : "-"); }
-  std::string hex() const {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out(16, '0');
-    for (int i = 0; i < 16; ++i) out[static_cast<std::size_t>(i)] = kHex[(h >> (60 - 4 * i)) & 0xf];
-    return out;
-  }
+  std::string hex() const { return hex::u64(h); }
 };
 
 }  // namespace

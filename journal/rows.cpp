@@ -5,6 +5,8 @@
 #include "journal/rows.hpp"
 #include "schema/file_probe.hpp"
 
+#include "core/hex.hpp"
+
 #include <hugo/error_codes.hpp>
 
 #include <random>
@@ -15,9 +17,8 @@ namespace {
 std::string random_journal_id() {
   std::random_device device;
   std::uniform_int_distribution<unsigned> nibble(0, 15);
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string id(32, '0');
-  for (char& c : id) c = kHex[nibble(device)];
+  for (char& c : id) c = hex::kLower[nibble(device)];
   return id;
 }
 

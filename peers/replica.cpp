@@ -3,6 +3,7 @@
 
 #include <hugo/error_codes.hpp>
 
+#include "core/hex.hpp"
 #include "schema/wal_files.hpp"
 #include "schema/schema.hpp"
 
@@ -33,12 +34,7 @@ std::uint64_t chain_hash(std::uint64_t previous, std::string_view line) {
   return h ^ (h >> 29);
 }
 
-std::string format_hash(std::uint64_t hash) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i, hash >>= 4) out[static_cast<std::size_t>(i)] = kHex[hash & 0xf];
-  return out;
-}
+std::string format_hash(std::uint64_t hash) { return hex::u64(hash); }
 
 namespace replica {
 namespace {

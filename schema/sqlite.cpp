@@ -1,5 +1,7 @@
 #include "schema/sqlite.hpp"
 
+#include "core/hex.hpp"
+
 #include <hugo/error_codes.hpp>
 
 #include <sqlite3.h>
@@ -21,10 +23,8 @@ std::string uri_path(const std::string& path) {
   std::string out;
   for (const char c : path) {
     if (c == '%' || c == '?' || c == '#') {
-      static constexpr char kHex[] = "0123456789ABCDEF";
       out += '%';
-      out += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
-      out += kHex[static_cast<unsigned char>(c) & 0xf];
+      hex::append_byte(out, static_cast<unsigned char>(c), hex::kUpper);
     } else {
       out += c;
     }

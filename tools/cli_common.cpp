@@ -14,22 +14,32 @@ namespace {
 // What to do about an error whose message does not already say so. `verify` never advises
 // running `verify`.
 std::string_view hint_for(std::string_view code, std::string_view verb) {
+  struct Hint {
+    std::string_view code;
+    std::string_view hint;
+  };
+  static constexpr Hint kHints[] = {
+      {errc::journal_locked, "stop that writer, or use a read-only verb"},
+      {errc::journal_busy, "retry when the writer is idle"},
+      {errc::journal_corrupt, "check the path; run `hugo-journal verify`; restore from a replica"},
+      {errc::journal_schema_newer, "upgrade hugo-journal; never downgrade a journal"},
+      {errc::journal_not_found, "check the path"},
+      {errc::journal_full, "free disk space, then retry"},
+      {errc::journal_io, "check the disk, then retry"},
+      {errc::journal_read_only, "fix the file's or folder's permissions"},
+      {errc::codec_malformed, "fix the input at the line named"},
+      {errc::codec_invalid, "fix the input at the line named"},
+      {errc::validation, "check the arguments; see `hugo-journal VERB --help`"},
+      {errc::journal_replaced, "the file now holds another history; rerun the command on it"},
+      {errc::journal_replica, "stop its follower and run `hugo-journal promote` first"},
+      {errc::replication_diverged, "point the follower at the right owner, or rebuild the replica"},
+      {errc::replication_unauthorized, "pass the server's --token"},
+      {errc::replication_unavailable, "start the server or check the network"},
+  };
   if (code == errc::journal_corrupt && verb == "verify") return "check the path; restore from a replica";
-  if (code == errc::journal_locked) return "stop that writer, or use a read-only verb";
-  if (code == errc::journal_busy) return "retry when the writer is idle";
-  if (code == errc::journal_corrupt) return "check the path; run `hugo-journal verify`; restore from a replica";
-  if (code == errc::journal_schema_newer) return "upgrade hugo-journal; never downgrade a journal";
-  if (code == errc::journal_not_found) return "check the path";
-  if (code == errc::journal_full) return "free disk space, then retry";
-  if (code == errc::journal_io) return "check the disk, then retry";
-  if (code == errc::journal_read_only) return "fix the file's or folder's permissions";
-  if (code == errc::codec_malformed || code == errc::codec_invalid) return "fix the input at the line named";
-  if (code == errc::validation) return "check the arguments; see `hugo-journal VERB --help`";
-  if (code == errc::journal_replaced) return "the file now holds another history; rerun the command on it";
-  if (code == errc::journal_replica) return "stop its follower and run `hugo-journal promote` first";
-  if (code == errc::replication_diverged) return "point the follower at the right owner, or rebuild the replica";
-  if (code == errc::replication_unauthorized) return "pass the server's --token";
-  if (code == errc::replication_unavailable) return "start the server or check the network";
+  for (const Hint& h : kHints) {
+    if (code == h.code) return h.hint;
+  }
   return "see docs/ERRORS.md";
 }
 
@@ -139,6 +149,12 @@ ProgressFn Progress::callback() {
 
 Result<std::unique_ptr<JournalReader>> open_reader(const std::filesystem::path& journal) {
   return JournalReader::open(journal);
+}
+
+Result<JournalEnd> journal_end(const std::filesystem::path& journal) {
+  HUGO_ASSIGN_OR_RETURN(auto reader, open_reader(journal));
+  HUGO_ASSIGN_OR_RETURN(std::int64_t last_seq, reader->last_seq());
+  return JournalEnd{reader->journal_id(), last_seq};
 }
 
 Status check_journal(const std::filesystem::path& journal) {

@@ -71,6 +71,12 @@ class Progress {
 
 // Opens a journal read-only (never takes the writer lock; safe beside a live writer).
 Result<std::unique_ptr<JournalReader>> open_reader(const std::filesystem::path& journal);
+// A journal's id and its last committed seq, read through a reader that is closed again.
+struct JournalEnd {
+  std::string journal_id;
+  std::int64_t last_seq = 0;
+};
+Result<JournalEnd> journal_end(const std::filesystem::path& journal);
 // Opens and closes a reader: the library's error (journal.not_found, journal.corrupt, ...) for a
 // path that is not a readable journal. Verbs run it before calls that report such paths less
 // precisely.

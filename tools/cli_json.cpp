@@ -1,5 +1,7 @@
 #include "cli_json.hpp"
 
+#include "core/hex.hpp"
+
 #include <hugo/event_json.hpp>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 namespace hugo::cli {
 
 void json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
@@ -23,8 +24,7 @@ void json_string(std::string& out, std::string_view s) {
       default:
         if (c < 0x20) {
           out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
+          hex::append_byte(out, c);
         } else {
           out += ch;
         }

@@ -39,6 +39,19 @@ class JsonObject {
   bool closed_ = false;
 };
 
+// A JSON array of one object per element of `items`, each written by `fill(JsonObject&, item)`.
+template <typename Items, typename Fill>
+std::string json_array(const Items& items, Fill&& fill) {
+  std::string list = "[";
+  for (const auto& item : items) {
+    if (list.size() > 1) list += ',';
+    JsonObject object(list);
+    fill(object, item);
+    object.close();
+  }
+  return list + ']';
+}
+
 // Formats a double the way JSON and Prometheus expect: integers without a fraction, else up to
 // 6 significant decimals.
 std::string number_text(double value);

@@ -101,4 +101,9 @@ void append_event_json(const Event& e, std::string& buffer) {
   buffer += '\n';
 }
 
+void event_row(Output& output, const Event& e) {
+  if (output.json()) output.line([&e](std::string& buffer) { append_event_json(e, buffer); });
+  else output.cells(event_cells(e));
+}
+
 }  // namespace hugo::cli

@@ -2,7 +2,7 @@
 // payload as text.
 #pragma once
 
-#include "cli_table.hpp"
+#include "output.hpp"
 
 #include <hugo/event.hpp>
 
@@ -24,5 +24,8 @@ std::string base64_encode(std::string_view bytes);
 
 // Writes `e` as one NDJSON line (hugo::encode_event_json) into `buffer`.
 void append_event_json(const Event& e, std::string& buffer);
+
+// Adds `e` to `output`: its NDJSON line, or its event_cells() row.
+void event_row(Output& output, const Event& e);
 
 }  // namespace hugo::cli

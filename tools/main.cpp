@@ -44,6 +44,10 @@ void add_json_flag(CLI::App* command, bool& json) {
   command->add_flag("--json", json, "print NDJSON: one JSON object per line");
 }
 
+void add_journal_arg(CLI::App* command, std::string& journal) {
+  command->add_option("JOURNAL", journal, "the journal file")->required();
+}
+
 }  // namespace hugo::cli
 
 int main(int argc, char** argv) {

@@ -1,6 +1,5 @@
 // hugo-journal checkpoints SINKDB [--journal J]: where each sink stream stands in each journal.
-#include "cli_json.hpp"
-#include "cli_table.hpp"
+#include "output.hpp"
 #include "verbs.hpp"
 
 #include <hugo/checkpoint.hpp>
@@ -45,70 +44,56 @@ namespace {
 int run(const Options& o) {
   auto checkpoints = read_checkpoints(o.sinkdb);
   if (!checkpoints.ok()) return report("checkpoints", checkpoints.error());
-  std::string journal_id;
-  std::int64_t last_seq = 0;
+  JournalEnd end;  // of --journal; no id without it
   if (!o.journal.empty()) {
-    auto reader = open_reader(o.journal);
-    if (!reader.ok()) return report("checkpoints", reader.error());
-    auto last = (*reader)->last_seq();
+    auto last = journal_end(o.journal);
     if (!last.ok()) return report("checkpoints", last.error());
-    journal_id = (*reader)->journal_id();
-    last_seq = *last;
+    end = *std::move(last);
   }
   auto lag_of = [&](const TaskQueueReplicationCheckpoint& c) -> std::optional<std::int64_t> {
-    if (journal_id.empty() || c.journal_id() != journal_id) return std::nullopt;
-    return last_seq - c.global_position();
+    if (end.journal_id.empty() || c.journal_id() != end.journal_id) return std::nullopt;
+    return end.last_seq - c.global_position();
   };
 
-  const Format format = pick_format(o.json);
-  if (format == Format::Json) {
-    std::string buffer;
-    for (const auto& c : *checkpoints) {
-      std::string peers = "{";
-      for (const auto& [peer, position] : c.peer_positions()) {
-        if (peers.size() > 1) peers += ',';
-        json_string(peers, peer);
-        peers += ':' + std::to_string(position);
-      }
-      peers += '}';
-      JsonObject object(buffer);
-      object.str("stream", c.stream_id())
-          .str("journalId", c.journal_id())
-          .num("position", c.global_position())
-          .time("updatedAt", c.updated_at())
-          .raw("peers", peers)
-          .opt_num("lag", lag_of(c));
-      object.close();
-      buffer += '\n';
-    }
-    out(buffer);
-    return kExitOk;
-  }
-  Table table(format, {"stream", "journal_id", "position", "lag", "updated_at", "peers"});
+  Output output(o.json, {"stream", "journal_id", "position", "lag", "updated_at", "peers"});
   for (const auto& c : *checkpoints) {
-    std::string peers;
-    for (const auto& [peer, position] : c.peer_positions()) {
-      peers += (peers.empty() ? "" : ",") + peer + "=" + std::to_string(position);
-    }
-    const auto lag = lag_of(c);
-    table.row({c.stream_id(), c.journal_id(), std::to_string(c.global_position()), lag ? std::to_string(*lag) : "",
-               iso(c.updated_at()), peers});
+    output.row(
+        [&] {
+          std::string peers;
+          for (const auto& [peer, position] : c.peer_positions()) {
+            peers += (peers.empty() ? "" : ",") + peer + "=" + std::to_string(position);
+          }
+          const auto lag = lag_of(c);
+          return std::vector<std::string>{c.stream_id(), c.journal_id(), std::to_string(c.global_position()),
+                                          lag ? std::to_string(*lag) : "", iso(c.updated_at()), peers};
+        },
+        [&](JsonObject& object) {
+          std::string peers;
+          JsonObject by_peer(peers);
+          for (const auto& [peer, position] : c.peer_positions()) by_peer.num(peer, position);
+          by_peer.close();
+          object.str("stream", c.stream_id())
+              .str("journalId", c.journal_id())
+              .num("position", c.global_position())
+              .time("updatedAt", c.updated_at())
+              .raw("peers", peers)
+              .opt_num("lag", lag_of(c));
+        });
   }
-  table.finish();
+  output.finish();
   return kExitOk;
 }
 
 }  // namespace
 
 void add_checkpoints(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("checkpoints", "Each sink stream's position (and per-peer positions) in each "
-                                                    "journal; with --journal, its lag behind that journal.");
+  auto [cmd, o] = add_verb(app, verbs, run, "checkpoints",
+                           "Each sink stream's position (and per-peer positions) in each "
+                           "journal; with --journal, its lag behind that journal.");
   cmd->add_option("SINKDB", o->sinkdb, "the sink's database file")->required();
   cmd->add_option("--journal", o->journal, "compute lag = the journal's last seq - the stream's position");
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal checkpoints --journal orders.journal projection.db");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

@@ -1,8 +1,7 @@
 // hugo-journal compact JOURNAL --sinks SINKDB... | --force: deletes the rows of finished tasks
 // below the lowest durable checkpoint the named sinks hold for this journal. A write: it takes the
 // journal's writer lock (exit 4 while another process writes the journal).
-#include "cli_json.hpp"
-#include "cli_table.hpp"
+#include "output.hpp"
 #include "verbs.hpp"
 
 #include <hugo/maintenance.hpp>
@@ -47,19 +46,11 @@ int run(const Options& o) {
     return usage_error("compact", "compact needs the sinks that read this journal",
                        "name them with --sinks SINKDB..., or pass --force to compact every finished task");
   }
-  std::string journal_id;
-  std::int64_t last_seq = 0;
-  {
-    auto reader = open_reader(o.journal);
-    if (!reader.ok()) return report("compact", reader.error());
-    auto last = (*reader)->last_seq();
-    if (!last.ok()) return report("compact", last.error());
-    journal_id = (*reader)->journal_id();
-    last_seq = *last;
-  }
-  std::int64_t below = last_seq + 1;
+  auto last = journal_end(o.journal);
+  if (!last.ok()) return report("compact", last.error());
+  std::int64_t below = last->last_seq + 1;
   if (!o.sinks.empty()) {
-    auto lowest = lowest_checkpoint(o.sinks, journal_id);
+    auto lowest = lowest_checkpoint(o.sinks, last->journal_id);
     if (!lowest.ok()) return report("compact", lowest.error());
     below = *lowest;
   }
@@ -70,45 +61,42 @@ int run(const Options& o) {
   const CompactResult& r = *compacted;
   const auto reclaimed = static_cast<std::int64_t>(r.bytes_before) - static_cast<std::int64_t>(r.bytes_after);
 
-  if (pick_format(o.json) == Format::Json) {
-    std::string line;
-    JsonObject object(line);
-    object.str("path", o.journal)
-        .num("belowSeq", r.below_seq)
-        .num("rowsDeleted", r.rows_deleted)
-        .num("tasksRemoved", r.tasks_removed)
-        .num("bytesBefore", static_cast<std::int64_t>(r.bytes_before))
-        .num("bytesAfter", static_cast<std::int64_t>(r.bytes_after))
-        .num("bytesReclaimed", reclaimed);
-    object.close();
-    out_line(line);
-    return kExitOk;
+  Output output(o.json, {"field", "value"});
+  if (output.json()) {
+    output.object([&](JsonObject& object) {
+      object.str("path", o.journal)
+          .num("belowSeq", r.below_seq)
+          .num("rowsDeleted", r.rows_deleted)
+          .num("tasksRemoved", r.tasks_removed)
+          .num("bytesBefore", static_cast<std::int64_t>(r.bytes_before))
+          .num("bytesAfter", static_cast<std::int64_t>(r.bytes_after))
+          .num("bytesReclaimed", reclaimed);
+    });
+  } else {
+    output.cells({"below_seq", std::to_string(r.below_seq)});
+    output.cells({"rows_deleted", std::to_string(r.rows_deleted)});
+    output.cells({"tasks_removed", std::to_string(r.tasks_removed)});
+    output.cells({"bytes_before", std::to_string(r.bytes_before)});
+    output.cells({"bytes_after", std::to_string(r.bytes_after)});
+    output.cells({"bytes_reclaimed", std::to_string(reclaimed)});
   }
-  Table table(pick_format(false), {"field", "value"});
-  table.row({"below_seq", std::to_string(r.below_seq)});
-  table.row({"rows_deleted", std::to_string(r.rows_deleted)});
-  table.row({"tasks_removed", std::to_string(r.tasks_removed)});
-  table.row({"bytes_before", std::to_string(r.bytes_before)});
-  table.row({"bytes_after", std::to_string(r.bytes_after)});
-  table.row({"bytes_reclaimed", std::to_string(reclaimed)});
-  table.finish();
+  output.finish();
   return kExitOk;
 }
 
 }  // namespace
 
 void add_compact(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("compact", "Deletes the rows of finished tasks below the lowest durable "
-                                                "checkpoint of the named sinks, then vacuums. Live tasks and dead "
-                                                "letters stay whole; seqs are never reused. Takes the writer lock.");
-  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  auto [cmd, o] = add_verb(app, verbs, run, "compact",
+                           "Deletes the rows of finished tasks below the lowest durable "
+                           "checkpoint of the named sinks, then vacuums. Live tasks and dead "
+                           "letters stay whole; seqs are never reused. Takes the writer lock.");
+  add_journal_arg(cmd, o->journal);
   cmd->add_option("--sinks", o->sinks, "sink databases whose checkpoints bound what may go")->expected(1, -1);
   cmd->add_flag("--force", o->force, "without --sinks: compact every finished task (below last seq + 1)");
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal compact --sinks projection.db audit.db orders.journal\n"
               "Rows at or above any named sink's checkpoint for this journal are never deleted.");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

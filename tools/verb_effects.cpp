@@ -1,6 +1,6 @@
 // hugo-journal effects SINKDB [--pending]: the deterministic effects recorded in an effect store.
-#include "cli_json.hpp"
 #include "event_text.hpp"
+#include "output.hpp"
 #include "verbs.hpp"
 
 #include <hugo/deterministic.hpp>
@@ -49,50 +49,45 @@ int run(const Options& o) {
   auto records = (*store)->list(o.pending);
   if (!records.ok()) return report("effects", records.error());
 
-  const Format format = pick_format(o.json);
-  if (format == Format::Json) {
-    std::string buffer;
-    for (const EffectRecord& r : *records) {
-      JsonObject object(buffer);
-      object.str("effectId", r.effect_id)
-          .str("kind", r.kind)
-          .num("version", r.version)
-          .str("state", r.state == EffectState::Pending ? "pending" : "done")
-          .opt_str("typeTag", r.type_tag);
-      if (r.is_success) object.boolean("success", *r.is_success);
-      else object.null("success");
-      object.str("value", base64_encode(r.value))
-          .error("error", r.error)
-          .time("claimedAt", r.claimed_at)
-          .time("recordedAt", r.recorded_at);
-      object.close();
-      buffer += '\n';
-    }
-    out(buffer);
-    return kExitOk;
-  }
-  Table table(format, {"effect_id", "kind", "state", "version", "type_tag", "outcome", "error", "value_bytes",
-                       "claimed_at", "recorded_at"});
+  Output output(o.json, {"effect_id", "kind", "state", "version", "type_tag", "outcome", "error", "value_bytes",
+                         "claimed_at", "recorded_at"});
   for (const EffectRecord& r : *records) {
-    table.row({r.effect_id, r.kind, r.state == EffectState::Pending ? "pending" : "done", std::to_string(r.version),
-               r.type_tag.value_or(""), outcome_of(r), error_text(r.error), std::to_string(r.value.size()),
-               iso(r.claimed_at), r.recorded_at ? iso(*r.recorded_at) : ""});
+    const char* state = r.state == EffectState::Pending ? "pending" : "done";
+    output.row(
+        [&] {
+          return std::vector<std::string>{r.effect_id, r.kind, state, std::to_string(r.version),
+                                          r.type_tag.value_or(""), outcome_of(r), error_text(r.error),
+                                          std::to_string(r.value.size()), iso(r.claimed_at),
+                                          r.recorded_at ? iso(*r.recorded_at) : ""};
+        },
+        [&](JsonObject& object) {
+          object.str("effectId", r.effect_id)
+              .str("kind", r.kind)
+              .num("version", r.version)
+              .str("state", state)
+              .opt_str("typeTag", r.type_tag);
+          if (r.is_success) object.boolean("success", *r.is_success);
+          else object.null("success");
+          object.str("value", base64_encode(r.value))
+              .error("error", r.error)
+              .time("claimedAt", r.claimed_at)
+              .time("recordedAt", r.recorded_at);
+        });
   }
-  table.finish();
+  output.finish();
   return kExitOk;
 }
 
 }  // namespace
 
 void add_effects(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("effects", "The deterministic effects recorded in an effect store; --pending "
-                                                "lists claims whose outcome was never recorded.");
+  auto [cmd, o] = add_verb(app, verbs, run, "effects",
+                           "The deterministic effects recorded in an effect store; --pending "
+                           "lists claims whose outcome was never recorded.");
   cmd->add_option("SINKDB", o->db, "the effect store's database file")->required();
   cmd->add_flag("--pending", o->pending, "only claims without an outcome (a crash while the effect ran)");
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal effects --pending effects.db");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

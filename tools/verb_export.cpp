@@ -82,16 +82,15 @@ int run(const Options& o) {
 }  // namespace
 
 void add_export(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("export", "The journal as Hugo-compatible NDJSON, one stored event per line "
-                                               "(rebuild it with `import`).");
-  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  auto [cmd, o] = add_verb(app, verbs, run, "export",
+                           "The journal as Hugo-compatible NDJSON, one stored event per line "
+                           "(rebuild it with `import`).");
+  add_journal_arg(cmd, o->journal);
   cmd->add_option("--from", o->from, "first seq exported (default 1)");
   cmd->add_option("--to", o->to, "last seq exported (default: the last one)");
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal export orders.journal > orders.ndjson\n"
               "  hugo-journal import copy.journal < orders.ndjson");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

@@ -74,17 +74,15 @@ int run(const Options& o) {
 }  // namespace
 
 void add_follow(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand(
-      "follow", "Apply an owner's events into a replica journal (same journal id and seqs), exactly once, "
-                "reconnecting with backoff; refuses a diverged owner (replication.diverged).");
+  auto [cmd, o] = add_verb(app, verbs, run, "follow",
+                           "Apply an owner's events into a replica journal (same journal id and seqs), exactly once, "
+                           "reconnecting with backoff; refuses a diverged owner (replication.diverged).");
   cmd->add_option("URL", o->url, "the owner's server, e.g. http://127.0.0.1:7070")->required();
   cmd->add_option("--into", o->replica, "the replica journal (created if missing)")->required();
   cmd->add_option("--token", o->token, "bearer token (default: $HUGO_TOKEN)");
   cmd->add_flag("--once", o->once, "catch up to the owner's last seq, then exit");
   cmd->footer("Example:\n  hugo-journal follow http://127.0.0.1:7070 --into replica.journal\n"
               "  hugo-journal info replica.journal   # readable while it follows");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

@@ -17,14 +17,9 @@ struct Options {
 
 int run(const Options& o) {
   if (o.task < 1) return usage_error("history", "TASK must be >= 1", "a task id is the seq of its Enqueued row");
-  std::int64_t end = 0;
-  {
-    auto reader = open_reader(o.journal);
-    if (!reader.ok()) return report("history", reader.error());
-    auto last = (*reader)->last_seq();
-    if (!last.ok()) return report("history", last.error());
-    end = *last;
-  }
+  auto last = journal_end(o.journal);
+  if (!last.ok()) return report("history", last.error());
+  const std::int64_t end = last->last_seq;
   // A task's rows all come at or after its id (the seq of the row that started it).
   ReplicationSourceOptions options;
   options.batch_size = 4096;
@@ -45,29 +40,21 @@ int run(const Options& o) {
     return usage_error("history", "no events for task " + std::to_string(o.task) + " in " + o.journal,
                        "a task id is the seq of its Enqueued row; a finished task may have been compacted");
   }
-  const Format format = pick_format(o.json);
-  if (format == Format::Json) {
-    std::string buffer;
-    for (const Event& e : events) append_event_json(e, buffer);
-    out(buffer);
-    return kExitOk;
-  }
-  Table table(format, event_header());
-  for (const Event& e : events) table.row(event_cells(e));
-  table.finish();
+  Output output(o.json, event_header());
+  for (const Event& e : events) event_row(output, e);
+  output.finish();
   return kExitOk;
 }
 
 }  // namespace
 
 void add_history(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("history", "Every event of one task, in order: its audit trail.");
-  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  auto [cmd, o] = add_verb(app, verbs, run, "history",
+                           "Every event of one task, in order: its audit trail.");
+  add_journal_arg(cmd, o->journal);
   cmd->add_option("TASK", o->task, "the task id (the seq of its Enqueued row)")->required();
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal history orders.journal 1207");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

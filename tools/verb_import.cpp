@@ -2,8 +2,7 @@
 // seq, field and the journal id, so export -> import -> export is byte-identical. Creates a new
 // file only, built beside NEWJOURNAL and renamed there when complete: a failed or killed import
 // leaves nothing at NEWJOURNAL (docs/FORMAT.md, "New files").
-#include "cli_json.hpp"
-#include "cli_table.hpp"
+#include "output.hpp"
 #include "verbs.hpp"
 
 #include <hugo/error_codes.hpp>
@@ -84,33 +83,27 @@ int run(const Options& o) {
   importer->reset();  // without finish(), removes the file it was building
   if (!finished.ok()) return report("import", finished.error());
   warn_skipped(skipped);
-  if (pick_format(o.json) == Format::Json) {
-    std::string line;
-    JsonObject object(line);
-    object.str("path", o.journal).num("events", *finished);
-    if (o.skip_invalid) object.num("skipped", static_cast<std::int64_t>(skipped.size()));
-    object.close();
-    out_line(line);
-    return kExitOk;
-  }
-  if (o.skip_invalid) {
-    Table table(pick_format(false), {"path", "events", "skipped"});
-    table.row({o.journal, std::to_string(*finished), std::to_string(skipped.size())});
-    table.finish();
-    return kExitOk;
-  }
-  Table table(pick_format(false), {"path", "events"});
-  table.row({o.journal, std::to_string(*finished)});
-  table.finish();
+  // The skipped count is a column only when --skip-invalid could skip anything.
+  Output output(o.json, o.skip_invalid ? std::vector<std::string>{"path", "events", "skipped"}
+                                       : std::vector<std::string>{"path", "events"});
+  output.row(
+      [&] {
+        return std::vector<std::string>{o.journal, std::to_string(*finished), std::to_string(skipped.size())};
+      },
+      [&](JsonObject& object) {
+        object.str("path", o.journal).num("events", *finished);
+        if (o.skip_invalid) object.num("skipped", static_cast<std::int64_t>(skipped.size()));
+      });
+  output.finish();
   return kExitOk;
 }
 
 }  // namespace
 
 void add_import(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("import", "Rebuilds a journal from `export` NDJSON on stdin into a new file: "
-                                               "same seqs, fields and journal id.");
+  auto [cmd, o] = add_verb(app, verbs, run, "import",
+                           "Rebuilds a journal from `export` NDJSON on stdin into a new file: "
+                           "same seqs, fields and journal id.");
   cmd->add_option("NEWJOURNAL", o->journal, "the journal file to create (must not exist)")->required();
   cmd->add_flag("--skip-invalid", o->skip_invalid,
                 "leave out events that are not a valid transition of their queue, one warning each on stderr "
@@ -118,7 +111,6 @@ void add_import(CLI::App& app, Verbs& verbs) {
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal import copy.journal < orders.ndjson\n"
               "  hugo-journal export orders.journal | hugo-journal import copy.journal");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

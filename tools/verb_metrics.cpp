@@ -1,7 +1,6 @@
 // hugo-journal metrics JOURNAL: Prometheus text for the journal, from one read-only scan: events
 // per queue and kind (counters), pending/active/dead tasks per queue and journal extent (gauges).
-#include "cli_common.hpp"
-#include "cli_json.hpp"
+#include "output.hpp"
 #include "verbs.hpp"
 
 #include <hugo/maintenance.hpp>
@@ -63,25 +62,20 @@ Result<std::vector<Sample>> collect(const std::string& path) {
 int run(const Options& o) {
   auto samples = collect(o.journal);
   if (!samples.ok()) return report("metrics", samples.error());
-  if (pick_format(o.json) == Format::Json) {
+  if (o.json) {
     std::string buffer;
     for (const Sample& s : *samples) {
-      std::string labels = "{";
-      for (const auto& [k, v] : s.tags) {
-        if (labels.size() > 1) labels += ',';
-        json_string(labels, k);
-        labels += ':';
-        json_string(labels, v);
-      }
-      labels += '}';
-      JsonObject object(buffer);
-      object.str("name", s.name)
-          .str("type", s.kind == MetricKind::Counter ? "counter" : "gauge")
-          .str("unit", s.unit)
-          .raw("labels", labels)
-          .real("value", s.value);
-      object.close();
-      buffer += '\n';
+      append_json_line(buffer, [&](JsonObject& object) {
+        std::string labels;
+        JsonObject by_tag(labels);
+        for (const auto& [k, v] : s.tags) by_tag.str(k, v);
+        by_tag.close();
+        object.str("name", s.name)
+            .str("type", s.kind == MetricKind::Counter ? "counter" : "gauge")
+            .str("unit", s.unit)
+            .raw("labels", labels)
+            .real("value", s.value);
+      });
     }
     out(buffer);
     return kExitOk;
@@ -98,13 +92,12 @@ int run(const Options& o) {
 }  // namespace
 
 void add_metrics(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("metrics", "Prometheus text exposition of the journal: events per queue and "
-                                                "kind, pending/active/dead tasks per queue, rows, last seq, bytes.");
-  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  auto [cmd, o] = add_verb(app, verbs, run, "metrics",
+                           "Prometheus text exposition of the journal: events per queue and "
+                           "kind, pending/active/dead tasks per queue, rows, last seq, bytes.");
+  add_journal_arg(cmd, o->journal);
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal metrics orders.journal > /var/lib/node_exporter/hugo.prom");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

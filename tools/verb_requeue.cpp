@@ -1,8 +1,7 @@
 // hugo-journal requeue JOURNAL TASK...: puts dead letters back at the tail of their queue.
 // A write: it takes the journal's writer lock (exit 4 while another process writes the journal).
-#include "cli_json.hpp"
-#include "cli_table.hpp"
 #include "dead_letter_check.hpp"
+#include "output.hpp"
 #include "verbs.hpp"
 
 #include <hugo/task_queue.hpp>
@@ -53,30 +52,19 @@ int run(const Options& o) {
                        "task " + std::to_string(*task) + " of queue '" + queue_of.at(*task) + "' is not a dead letter",
                        "nothing was requeued; list the dead letters with `hugo-journal dead-letters`");
   }
-  const Format format = pick_format(o.json);
-  std::unique_ptr<Table> table;
-  if (format != Format::Json) table = std::make_unique<Table>(format, std::vector<std::string>{"task", "queue", "result"});
-  std::string buffer;
+  Output output(o.json, {"task", "queue", "result"});
   for (const auto& [task, name] : queue_of) {
     Status requeued = queues.at(name)->requeue_dead_letter(task);
     if (!requeued.ok()) {
-      if (table) table->finish();
-      out(buffer);
+      output.finish();
       return report("requeue", requeued.error());
     }
-    if (table) {
-      table->row({std::to_string(task), name, "requeued"});
-    } else {
-      JsonObject object(buffer);
-      object.num("task", task).str("queue", name).boolean("requeued", true);
-      object.close();
-      buffer += '\n';
-    }
+    output.row([&] { return std::vector<std::string>{std::to_string(task), name, "requeued"}; },
+               [&](JsonObject& object) { object.num("task", task).str("queue", name).boolean("requeued", true); });
   }
   for (auto& [name, queue] : queues) (void)queue->close();
   Status closed = journal->close();
-  if (table) table->finish();
-  out(buffer);
+  output.finish();
   if (!closed.ok()) return report("requeue", closed.error());
   return kExitOk;
 }
@@ -84,15 +72,14 @@ int run(const Options& o) {
 }  // namespace
 
 void add_requeue(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("requeue", "Puts dead-lettered tasks back at the tail of their queue (attempt "
-                                                "+ 1, last error kept). Takes the writer lock.");
-  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  auto [cmd, o] = add_verb(app, verbs, run, "requeue",
+                           "Puts dead-lettered tasks back at the tail of their queue (attempt "
+                           "+ 1, last error kept). Takes the writer lock.");
+  add_journal_arg(cmd, o->journal);
   cmd->add_option("TASK", o->tasks, "task ids of dead letters")->required()->expected(1, -1);
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal requeue orders.journal 17 42\n"
               "Every TASK must be a dead letter, or nothing is requeued (exit 2).");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

@@ -61,11 +61,10 @@ int run(const Options& o) {
 }  // namespace
 
 void add_serve(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand(
-      "serve", "Serve the journal to followers over HTTP (GET /v1/info, /v1/events, /metrics, /healthz) "
-               "until interrupted. Read-only: the journal's writer may run in another process.");
-  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  auto [cmd, o] = add_verb(app, verbs, run, "serve",
+                           "Serve the journal to followers over HTTP (GET /v1/info, /v1/events, /metrics, /healthz) "
+                           "until interrupted. Read-only: the journal's writer may run in another process.");
+  add_journal_arg(cmd, o->journal);
   cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (default 127.0.0.1:7070; port 0 picks one)");
   cmd->add_option("--token", o->token, "require 'Authorization: Bearer TOKEN' (mandatory off loopback)");
   cmd->add_option("--max-subscribers", o->max_subscribers, "concurrent event streams (default 32)");
@@ -77,7 +76,6 @@ void add_serve(CLI::App& app, Verbs& verbs) {
                   "open connections per client address (default 64)");
   cmd->footer("Example:\n  hugo-journal serve orders.journal --listen 127.0.0.1:7070\n"
               "  hugo-journal serve orders.journal --listen 0.0.0.0:7070 --token \"$TOKEN\"");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

@@ -46,51 +46,48 @@ int run(const Options& o) {
     }
   }
 
-  const Format format = pick_format(o.json);
-  if (format == Format::Json) {
-    std::string line;
-    append_event_json(e, line);
-    out(line);
+  Output output(o.json, {"field", "value"});
+  if (output.json()) {
+    event_row(output, e);  // the line `tail --json` prints
+    output.finish();
     return kExitOk;
   }
-  Table table(format, {"field", "value"});
-  table.row({"seq", std::to_string(e.seq)});
-  table.row({"kind", std::string(to_string(e.kind)) + " (" + std::to_string(static_cast<int>(e.kind)) + ")"});
-  table.row({"queue", e.queue});
-  table.row({"task", std::to_string(e.task_id)});
-  table.row({"attempt", std::to_string(e.attempt)});
-  table.row({"occurred_at", iso(e.occurred_at)});
-  table.row({"owner", e.owner_peer_id.value_or("")});
-  table.row({"token", e.token ? e.token->to_string() : std::string()});
-  table.row({"lease_id", e.token ? std::to_string(e.token->lease_id) : std::string()});
-  table.row({"lease_expiration", optional_time(e.lease_expiration)});
-  table.row({"enqueued_at", optional_time(e.enqueued_at)});
-  table.row({"available_at", optional_time(e.available_at)});
-  table.row({"flags", std::to_string(e.flags)});
-  table.row({"error.code", e.error ? e.error->code() : std::string()});
-  table.row({"error.message", e.error ? e.error->message() : std::string()});
+  output.cells({"seq", std::to_string(e.seq)});
+  output.cells({"kind", std::string(to_string(e.kind)) + " (" + std::to_string(static_cast<int>(e.kind)) + ")"});
+  output.cells({"queue", e.queue});
+  output.cells({"task", std::to_string(e.task_id)});
+  output.cells({"attempt", std::to_string(e.attempt)});
+  output.cells({"occurred_at", iso(e.occurred_at)});
+  output.cells({"owner", e.owner_peer_id.value_or("")});
+  output.cells({"token", e.token ? e.token->to_string() : std::string()});
+  output.cells({"lease_id", e.token ? std::to_string(e.token->lease_id) : std::string()});
+  output.cells({"lease_expiration", optional_time(e.lease_expiration)});
+  output.cells({"enqueued_at", optional_time(e.enqueued_at)});
+  output.cells({"available_at", optional_time(e.available_at)});
+  output.cells({"flags", std::to_string(e.flags)});
+  output.cells({"error.code", e.error ? e.error->code() : std::string()});
+  output.cells({"error.message", e.error ? e.error->message() : std::string()});
   if (e.error) {
-    for (const auto& [key, value] : e.error->metadata()) table.row({"error.metadata." + key, value});
-    if (e.error->cause()) table.row({"error.cause", e.error->cause()->type + ": " + e.error->cause()->message});
+    for (const auto& [key, value] : e.error->metadata()) output.cells({"error.metadata." + key, value});
+    if (e.error->cause()) output.cells({"error.cause", e.error->cause()->type + ": " + e.error->cause()->message});
   }
-  table.row({"payload.format", e.payload ? (e.payload_format == PayloadFormat::Json ? "json" : "bytes") : ""});
-  table.row({"payload.bytes", e.payload ? std::to_string(e.payload->size()) : std::string()});
-  table.row({"payload", payload_text(e.payload, e.payload_format)});
-  table.row({"journal_id", e.journal_id.value_or("")});
-  table.finish();
+  output.cells({"payload.format", e.payload ? (e.payload_format == PayloadFormat::Json ? "json" : "bytes") : ""});
+  output.cells({"payload.bytes", e.payload ? std::to_string(e.payload->size()) : std::string()});
+  output.cells({"payload", payload_text(e.payload, e.payload_format)});
+  output.cells({"journal_id", e.journal_id.value_or("")});
+  output.finish();
   return kExitOk;
 }
 
 }  // namespace
 
 void add_show(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("show", "One event in full, with its task's payload.");
-  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  auto [cmd, o] = add_verb(app, verbs, run, "show",
+                           "One event in full, with its task's payload.");
+  add_journal_arg(cmd, o->journal);
   cmd->add_option("SEQ", o->seq, "the event's seq")->required();
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal show orders.journal 1207");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

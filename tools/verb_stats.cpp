@@ -1,6 +1,5 @@
 // hugo-journal stats JOURNAL: events per kind, per queue and per time bucket, and bytes per event.
-#include "cli_json.hpp"
-#include "cli_table.hpp"
+#include "output.hpp"
 #include "verbs.hpp"
 
 #include <cstdio>
@@ -69,69 +68,56 @@ int run(const Options& o) {
   char per_event_text[32];
   std::snprintf(per_event_text, sizeof(per_event_text), "%.1f", per_event);
 
-  const Format format = pick_format(o.json);
-  if (format == Format::Json) {
-    std::string kinds = "{", queues = "{", buckets = "[";
-    for (const auto& [k, n] : s.kinds) {
-      kinds += (kinds.size() > 1 ? "," : "");
-      json_string(kinds, kind_name(k));
-      kinds += ':' + std::to_string(n);
-    }
-    for (const auto& [q, n] : s.queues) {
-      queues += (queues.size() > 1 ? "," : "");
-      json_string(queues, q);
-      queues += ':' + std::to_string(n);
-    }
-    for (const auto& [start, n] : s.buckets) {
-      if (buckets.size() > 1) buckets += ',';
-      JsonObject b(buckets);
-      b.time("start", at_us(start)).num("events", n);
-      b.close();
-    }
-    std::string line;
-    JsonObject object(line);
-    object.num("rows", s.rows)
-        .num("fileBytes", static_cast<std::int64_t>(file))
-        .num("walBytes", static_cast<std::int64_t>(wal))
-        .raw("bytesPerEvent", per_event_text)
-        .num("payloadBytes", s.payload_bytes)
-        .time("firstAt", s.first_at)
-        .time("lastAt", s.last_at)
-        .raw("kinds", kinds + "}")
-        .raw("queues", queues + "}")
-        .str("bucket", o.bucket)
-        .raw("buckets", buckets + "]");
-    object.close();
-    out_line(line);
-    return kExitOk;
+  Output output(o.json, {"group", "key", "value"});
+  if (output.json()) {
+    std::string kinds, queues;
+    JsonObject by_kind(kinds), by_queue(queues);
+    for (const auto& [k, n] : s.kinds) by_kind.num(kind_name(k), n);
+    for (const auto& [q, n] : s.queues) by_queue.num(q, n);
+    by_kind.close();
+    by_queue.close();
+    output.object([&](JsonObject& object) {
+      object.num("rows", s.rows)
+          .num("fileBytes", static_cast<std::int64_t>(file))
+          .num("walBytes", static_cast<std::int64_t>(wal))
+          .raw("bytesPerEvent", per_event_text)
+          .num("payloadBytes", s.payload_bytes)
+          .time("firstAt", s.first_at)
+          .time("lastAt", s.last_at)
+          .raw("kinds", kinds)
+          .raw("queues", queues)
+          .str("bucket", o.bucket)
+          .raw("buckets", json_array(s.buckets, [](JsonObject& b, const auto& bucket) {
+            b.time("start", at_us(bucket.first)).num("events", bucket.second);
+          }));
+    });
+  } else {
+    output.cells({"total", "rows", std::to_string(s.rows)});
+    output.cells({"total", "file_bytes", std::to_string(file)});
+    output.cells({"total", "wal_bytes", std::to_string(wal)});
+    output.cells({"total", "bytes_per_event", per_event_text});
+    output.cells({"total", "payload_bytes", std::to_string(s.payload_bytes)});
+    output.cells({"total", "first_at", s.first_at ? iso(*s.first_at) : ""});
+    output.cells({"total", "last_at", s.last_at ? iso(*s.last_at) : ""});
+    for (const auto& [k, n] : s.kinds) output.cells({"kind", kind_name(k), std::to_string(n)});
+    for (const auto& [q, n] : s.queues) output.cells({"queue", q, std::to_string(n)});
+    for (const auto& [start, n] : s.buckets) output.cells({o.bucket, iso(at_us(start)), std::to_string(n)});
   }
-  Table table(format, {"group", "key", "value"});
-  table.row({"total", "rows", std::to_string(s.rows)});
-  table.row({"total", "file_bytes", std::to_string(file)});
-  table.row({"total", "wal_bytes", std::to_string(wal)});
-  table.row({"total", "bytes_per_event", per_event_text});
-  table.row({"total", "payload_bytes", std::to_string(s.payload_bytes)});
-  table.row({"total", "first_at", s.first_at ? iso(*s.first_at) : ""});
-  table.row({"total", "last_at", s.last_at ? iso(*s.last_at) : ""});
-  for (const auto& [k, n] : s.kinds) table.row({"kind", kind_name(k), std::to_string(n)});
-  for (const auto& [q, n] : s.queues) table.row({"queue", q, std::to_string(n)});
-  for (const auto& [start, n] : s.buckets) table.row({o.bucket, iso(at_us(start)), std::to_string(n)});
-  table.finish();
+  output.finish();
   return kExitOk;
 }
 
 }  // namespace
 
 void add_stats(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("stats", "Events per kind, per queue and per time bucket; file size and bytes "
-                                              "per event (file size / rows).");
-  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  auto [cmd, o] = add_verb(app, verbs, run, "stats",
+                           "Events per kind, per queue and per time bucket; file size and bytes "
+                           "per event (file size / rows).");
+  add_journal_arg(cmd, o->journal);
   cmd->add_option("--bucket", o->bucket, "time bucket of the histogram (default hour)")
       ->check(CLI::IsMember({"minute", "hour", "day"}));
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal stats --bucket day orders.journal");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

@@ -35,28 +35,18 @@ int run(const Options& o) {
     kinds.insert(*kind);
   }
   // Without --follow the stream ends at the last seq committed when tail started.
-  std::int64_t end = 0;
-  {
-    auto reader = open_reader(o.journal);
-    if (!reader.ok()) return report("tail", reader.error());
-    auto last = (*reader)->last_seq();
-    if (!last.ok()) return report("tail", last.error());
-    end = *last;
-  }
+  auto last = journal_end(o.journal);
+  if (!last.ok()) return report("tail", last.error());
+  const std::int64_t end = last->last_seq;
   ReplicationSourceOptions options;
   if (!o.queue.empty()) options.queue = o.queue;
   options.batch_size = kBatch;
   auto source = TaskQueueReplicationSource::open(o.journal, o.from - 1, options);
   if (!source.ok()) return report("tail", source.error());
 
-  const Format format = pick_format(o.json);
-  std::unique_ptr<Table> table;
-  if (format != Format::Json) {
-    // A terminal gets fixed-width rows as they come: a journal can be far too long to align.
-    table = format == Format::Table ? std::make_unique<Table>(format, event_header(), event_widths())
-                                    : std::make_unique<Table>(format, event_header());
-    if (o.follow) table->begin();
-  }
+  // A terminal gets fixed-width rows as they come: a journal can be far too long to align.
+  Output output(o.json, event_header(), event_widths());
+  if (o.follow) output.begin();
   // The source is read on a background thread, one batch ahead of the encoding below.
   TaskQueueReplicationSource& src = **source;
   const auto wait = o.follow ? std::chrono::milliseconds(200) : std::chrono::milliseconds(0);
@@ -65,41 +55,38 @@ int run(const Options& o) {
                         return o.follow || (!batch.empty() && src.position() < end);
                       });
   std::int64_t printed = 0;
-  std::string buffer;
   while (true) {
     auto batch = prefetch.next();
     if (!batch.ok()) return report("tail", batch.error());
     bool done = false;
-    buffer.clear();
     for (const Event& e : *batch) {
       if (!o.follow && e.seq > end) {
         done = true;
         break;
       }
       if (!kinds.empty() && !kinds.contains(e.kind)) continue;
-      if (table) table->row(event_cells(e));
-      else append_event_json(e, buffer);
+      event_row(output, e);
       if (o.limit > 0 && ++printed >= o.limit) {
         done = true;
         break;
       }
     }
-    out(buffer);
+    output.flush();
     prefetch.give_back(*std::move(batch));
     if (done || (!o.follow && prefetch.ended())) break;
     if (o.follow && !out_flush()) return kExitIo;
   }
-  if (table) table->finish();
+  output.finish();
   return kExitOk;
 }
 
 }  // namespace
 
 void add_tail(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("tail", "Events in seq order, with their payloads; --follow keeps streaming "
-                                             "new commits (polls the journal, never locks it).");
-  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  auto [cmd, o] = add_verb(app, verbs, run, "tail",
+                           "Events in seq order, with their payloads; --follow keeps streaming "
+                           "new commits (polls the journal, never locks it).");
+  add_journal_arg(cmd, o->journal);
   cmd->add_option("--from", o->from, "first seq to show (default 1: from the start)");
   cmd->add_flag("--follow,-f", o->follow, "keep streaming events as they are committed, until interrupted");
   cmd->add_option("--queue", o->queue, "only events of this queue");
@@ -108,7 +95,6 @@ void add_tail(CLI::App& app, Verbs& verbs) {
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal tail --from 1200 --limit 20 orders.journal\n"
               "  hugo-journal tail --follow --json --kind DeadLettered orders.journal");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

@@ -1,7 +1,6 @@
 // hugo-journal tasks JOURNAL: the live projection of every queue, one row per task. A queue
 // whose history holds rows that are not valid transitions is shown without them, with a warning.
-#include "cli_json.hpp"
-#include "cli_table.hpp"
+#include "output.hpp"
 #include "queue_problem.hpp"
 #include "verbs.hpp"
 
@@ -57,57 +56,49 @@ int run(const Options& o) {
   for (const auto& [name, snapshot] : *queues) {
     if (o.queue.empty() || name == o.queue) warn_queue_problem("tasks", snapshot);
   }
-  const Format format = pick_format(o.json);
-  std::unique_ptr<Table> table;
-  if (format != Format::Json) {
-    table = std::make_unique<Table>(format, std::vector<std::string>{"queue", "task", "state", "attempt", "owner", "lease",
-                                                                     "expires_at", "enqueued_at", "last_error"});
-  }
-  std::string buffer;
+  Output output(o.json, {"queue", "task", "state", "attempt", "owner", "lease", "expires_at", "enqueued_at",
+                         "last_error"});
   for (const auto& [name, snapshot] : *queues) {
     if (!o.queue.empty() && name != o.queue) continue;
     for (const TaskRow& r : rows_of(snapshot)) {
       if (!o.state.empty() && r.state != o.state) continue;
-      if (table) {
-        table->row({r.queue, std::to_string(r.task), r.state, std::to_string(r.attempt), r.owner.value_or(""),
-                   r.lease ? std::to_string(*r.lease) : "", time_cell(r.expires_at), time_cell(r.enqueued_at),
-                   error_text(r.error)});
-        continue;
-      }
-      JsonObject object(buffer);
-      object.str("queue", r.queue)
-          .num("task", r.task)
-          .str("state", r.state)
-          .num("attempt", r.attempt)
-          .opt_str("owner", r.owner)
-          .opt_num("leaseId", r.lease)
-          .time("grantedAt", r.granted_at)
-          .time("leaseExpiresAt", r.expires_at)
-          .time("enqueuedAt", r.enqueued_at)
-          .time("availableAt", r.available_at)
-          .time("deadLetteredAt", r.dead_lettered_at)
-          .error("lastError", r.error);
-      object.close();
-      buffer += '\n';
+      output.row(
+          [&] {
+            return std::vector<std::string>{r.queue, std::to_string(r.task), r.state, std::to_string(r.attempt),
+                                            r.owner.value_or(""), r.lease ? std::to_string(*r.lease) : "",
+                                            time_cell(r.expires_at), time_cell(r.enqueued_at), error_text(r.error)};
+          },
+          [&](JsonObject& object) {
+            object.str("queue", r.queue)
+                .num("task", r.task)
+                .str("state", r.state)
+                .num("attempt", r.attempt)
+                .opt_str("owner", r.owner)
+                .opt_num("leaseId", r.lease)
+                .time("grantedAt", r.granted_at)
+                .time("leaseExpiresAt", r.expires_at)
+                .time("enqueuedAt", r.enqueued_at)
+                .time("availableAt", r.available_at)
+                .time("deadLetteredAt", r.dead_lettered_at)
+                .error("lastError", r.error);
+          });
     }
   }
-  if (table) table->finish();
-  else out(buffer);
+  output.finish();
   return kExitOk;
 }
 
 }  // namespace
 
 void add_tasks(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("tasks", "The live state of every task still in a queue: pending, leased "
-                                              "(owner, lease expiry) or dead, with attempt and last error.");
-  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  auto [cmd, o] = add_verb(app, verbs, run, "tasks",
+                           "The live state of every task still in a queue: pending, leased "
+                           "(owner, lease expiry) or dead, with attempt and last error.");
+  add_journal_arg(cmd, o->journal);
   cmd->add_option("--state", o->state, "only tasks in this state")->check(CLI::IsMember({"pending", "leased", "dead"}));
   cmd->add_option("--queue", o->queue, "only tasks of this queue");
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal tasks --state leased orders.journal");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

@@ -1,7 +1,6 @@
 // hugo-journal verify JOURNAL: PRAGMA integrity_check plus the journal invariants; exit 1 with a
 // report naming each offending seq.
-#include "cli_json.hpp"
-#include "cli_table.hpp"
+#include "output.hpp"
 #include "verbs.hpp"
 
 #include <hugo/maintenance.hpp>
@@ -25,40 +24,25 @@ int run(const Options& o) {
   if (!verified.ok()) return report("verify", verified.error());
   const VerifyReport& r = *verified;
 
-  const Format format = pick_format(o.json);
-  if (format == Format::Json) {
-    std::string line;
-    std::string list = "[";
-    for (const auto& v : r.violations) {
-      if (list.size() > 1) list += ',';
-      JsonObject item(list);
-      item.num("seq", v.seq).str("check", v.check).str("message", v.message);
-      item.close();
-    }
-    list += ']';
-    std::string damaged = "[";
-    for (const auto& d : r.damaged) {
-      if (damaged.size() > 1) damaged += ',';
-      JsonObject item(damaged);
-      item.num("afterSeq", d.after_seq).num("nextSeq", d.next_seq);
-      item.close();
-    }
-    damaged += ']';
-    JsonObject object(line);
-    object.boolean("ok", r.ok())
-        .num("rows", r.rows)
-        .num("lastSeq", r.last_seq)
-        .num("lastGoodSeq", r.last_good_seq)
-        .raw("damaged", damaged)
-        .raw("violations", list);
-    object.close();
-    out_line(line);
+  if (o.json) {
+    print_json_line([&](JsonObject& object) {
+      object.boolean("ok", r.ok())
+          .num("rows", r.rows)
+          .num("lastSeq", r.last_seq)
+          .num("lastGoodSeq", r.last_good_seq)
+          .raw("damaged", json_array(r.damaged, [](JsonObject& item, const auto& d) {
+            item.num("afterSeq", d.after_seq).num("nextSeq", d.next_seq);
+          }))
+          .raw("violations", json_array(r.violations, [](JsonObject& item, const auto& v) {
+            item.num("seq", v.seq).str("check", v.check).str("message", v.message);
+          }));
+    });
   } else if (r.ok()) {
     out_line("ok: " + std::to_string(r.rows) + " rows, last seq " + std::to_string(r.last_seq));
   } else {
-    Table table(format, {"seq", "check", "message"});
-    for (const auto& v : r.violations) table.row({std::to_string(v.seq), v.check, v.message});
-    table.finish();
+    Output output(false, {"seq", "check", "message"});
+    for (const auto& v : r.violations) output.cells({std::to_string(v.seq), v.check, v.message});
+    output.finish();
   }
   if (r.ok()) return kExitOk;
   (void)out_flush();
@@ -79,14 +63,13 @@ int run(const Options& o) {
 }  // namespace
 
 void add_verify(CLI::App& app, Verbs& verbs) {
-  auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("verify", "Checks the file (integrity_check) and the journal invariants: "
-                                               "seq order, decodable rows, valid transitions, payloads. Exit 1 "
-                                               "with each offending seq if any fails.");
-  cmd->add_option("JOURNAL", o->journal, "the journal file")->required();
+  auto [cmd, o] = add_verb(app, verbs, run, "verify",
+                           "Checks the file (integrity_check) and the journal invariants: "
+                           "seq order, decodable rows, valid transitions, payloads. Exit 1 "
+                           "with each offending seq if any fails.");
+  add_journal_arg(cmd, o->journal);
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal verify orders.journal && echo intact");
-  verbs.push_back({cmd, [o] { return run(*o); }});
 }
 
 }  // namespace hugo::cli

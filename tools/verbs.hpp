@@ -7,6 +7,9 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace hugo::cli {
@@ -36,8 +39,21 @@ void add_serve(CLI::App& app, Verbs& verbs);
 void add_follow(CLI::App& app, Verbs& verbs);
 void add_promote(CLI::App& app, Verbs& verbs);
 
+// Adds subcommand `name` with `help` to `app`, and to `verbs` the call of `run` with its options,
+// one shared Options that the subcommand's flags fill in. Returns both, for adding those flags.
+template <typename Options>
+std::pair<CLI::App*, std::shared_ptr<Options>> add_verb(CLI::App& app, Verbs& verbs, int (*run)(const Options&),
+                                                        std::string name, std::string help) {
+  auto options = std::make_shared<Options>();
+  CLI::App* command = app.add_subcommand(std::move(name), std::move(help));
+  verbs.push_back({command, [options, run] { return run(*options); }});
+  return {command, options};
+}
+
 // Adds the --json flag every data-printing verb has.
 void add_json_flag(CLI::App* command, bool& json);
+// Adds the required JOURNAL argument of the verbs that read or write one journal.
+void add_journal_arg(CLI::App* command, std::string& journal);
 
 // Every checkpoint in an existing sink database (verb_checkpoints.cpp); journal.not_found or
 // journal.corrupt for a missing file or one without checkpoints. Shared with compact.

@@ -25,6 +25,17 @@ Event replica_event(std::int64_t seq, std::string queue = "q") {
   return e;
 }
 
+// Opening `path` as a journal and as a reader both fail with `code`; gives the writer's error.
+Error refused_both_ways(const std::filesystem::path& path, std::string_view code) {
+  auto journal = Journal::open(path, {});
+  REQUIRE_FALSE(journal.ok());
+  CHECK(journal.error().code() == code);
+  auto reader = JournalReader::open(path);
+  REQUIRE_FALSE(reader.ok());
+  CHECK(reader.error().code() == code);
+  return journal.error();
+}
+
 }  // namespace
 
 TEST_SUITE("journal.errors") {
@@ -38,25 +49,15 @@ TEST_CASE("a journal written by a newer schema version is refused with journal.s
     REQUIRE(db.ok());
     REQUIRE(db->exec("PRAGMA user_version = 99").ok());
   }
-  auto journal = Journal::open(path, {});
-  REQUIRE_FALSE(journal.ok());
-  CHECK(journal.error().code() == errc::journal_schema_newer);
-  CHECK(*journal.error().find("schema_version") == "99");
-  auto reader = JournalReader::open(path);
-  REQUIRE_FALSE(reader.ok());
-  CHECK(reader.error().code() == errc::journal_schema_newer);
+  const Error refused = refused_both_ways(path, errc::journal_schema_newer);
+  CHECK(*refused.find("schema_version") == "99");
 }
 
 TEST_CASE("a file that is not a SQLite database gives journal.corrupt") {
   TempDir dir;
   const auto path = dir / "notes.txt";
   std::ofstream(path) << std::string(8192, 'x');
-  auto journal = Journal::open(path, {});
-  REQUIRE_FALSE(journal.ok());
-  CHECK(journal.error().code() == errc::journal_corrupt);
-  auto reader = JournalReader::open(path);
-  REQUIRE_FALSE(reader.ok());
-  CHECK(reader.error().code() == errc::journal_corrupt);
+  refused_both_ways(path, errc::journal_corrupt);
 }
 
 TEST_CASE("a SQLite database that is not a journal gives journal.corrupt and is left untouched") {

@@ -102,33 +102,27 @@ TEST_CASE("a different journal, a rewritten history and a restored old backup ar
     CHECK(must(follower->catch_up()) == 200);
   }
   const std::string replica_before = journal_ndjson(dir / "replica.journal");
+  // The replica follows the owner served from `journal`: refused as diverged; gives the error.
+  auto diverged_from = [&](const std::filesystem::path& journal) {
+    auto server = serve(journal);
+    auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
+    auto r = follower->catch_up();
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == errc::replication_diverged);
+    return r.error();
+  };
 
   SUBCASE("another journal") {
     { auto other = must(Journal::open(dir / "other.journal", fast_options())); append_workload(*other, 300); }
-    auto server = serve(dir / "other.journal");
-    auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
-    auto r = follower->catch_up();
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error().code() == errc::replication_diverged);
+    diverged_from(dir / "other.journal");
   }
-  SUBCASE("an old backup, behind the replica") {
-    auto server = serve(dir / "backup.journal");
-    auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
-    auto r = follower->catch_up();
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error().code() == errc::replication_diverged);
-  }
+  SUBCASE("an old backup, behind the replica") { diverged_from(dir / "backup.journal"); }
   SUBCASE("an old backup that went on with other events") {
     {
       auto restored = must(Journal::open(dir / "backup.journal", fast_options()));
       append_workload(*restored, 150, "rewritten");
     }
-    auto server = serve(dir / "backup.journal");
-    auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
-    auto r = follower->catch_up();
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error().code() == errc::replication_diverged);
-    CHECK(r.error().message().find("hash") != std::string::npos);
+    CHECK(diverged_from(dir / "backup.journal").message().find("hash") != std::string::npos);
   }
   CHECK(journal_ndjson(dir / "replica.journal") == replica_before);  // nothing was written
 }
@@ -243,17 +237,21 @@ TEST_CASE("after failover the promoted replica holds the dead owner's exact queu
   auto clock = std::make_shared<ManualClock>(t0());
   JournalOptions jo = fast_options();
   jo.clock = clock;
-  std::vector<OwnershipToken> dead_tokens;
-  QueueSnapshot before;
-  std::int64_t owner_last = 0;
-  {
-    auto journal = std::shared_ptr<Journal>(must(Journal::open(dir / "owner.journal", jo)).release());
+  // The same queue on the owner and, after promotion, on the replica.
+  auto orders_on = [&](const std::shared_ptr<Journal>& journal) {
     TaskQueueOptions qo;
     qo.name = "orders";
     qo.clock = clock;
     qo.run_sweeper = false;
     qo.lease_duration = std::chrono::seconds(30);
-    auto queue = must(TaskQueue::open(journal, qo));
+    return must(TaskQueue::open(journal, qo));
+  };
+  std::vector<OwnershipToken> dead_tokens;
+  QueueSnapshot before;
+  std::int64_t owner_last = 0;
+  {
+    auto journal = std::shared_ptr<Journal>(must(Journal::open(dir / "owner.journal", jo)).release());
+    auto queue = orders_on(journal);
     for (int i = 0; i < 10; ++i) must(queue->enqueue("job-" + std::to_string(i)));
     for (int i = 0; i < 4; ++i) dead_tokens.push_back(must(queue->lease("worker-1")).token);
     must(queue->complete(dead_tokens.back()));  // one finished before the owner died
@@ -271,12 +269,7 @@ TEST_CASE("after failover the promoted replica holds the dead owner's exact queu
   CHECK(promoted.epoch_history == "1:0,2:" + std::to_string(owner_last));
 
   auto journal = std::shared_ptr<Journal>(must(Journal::open(dir / "replica.journal", jo)).release());
-  TaskQueueOptions qo;
-  qo.name = "orders";
-  qo.clock = clock;
-  qo.run_sweeper = false;
-  qo.lease_duration = std::chrono::seconds(30);
-  auto queue = must(TaskQueue::open(journal, qo));
+  auto queue = orders_on(journal);
   const QueueSnapshot after = queue->snapshot();
   CHECK(after.digest == before.digest);
   CHECK(after.pending.size() == 6);

@@ -41,6 +41,19 @@ void run_and_kill(const std::vector<std::string>& argv, int ticks) {
   CHECK(child.wait() == 128 + SIGKILL);
 }
 
+// One randomized crash run: its seed (printed, so that HUGO_CRASH_SEED replays it), the generator
+// drawn from it, a scratch folder with the journal's path, and how many kills to make.
+struct CrashRun {
+  explicit CrashRun(const char* what) : seed(crash_seed()), rng(seed), journal(dir / "j.db"), kills(crash_kills(20)) {
+    std::printf("%s: seed %u (replay with HUGO_CRASH_SEED=%u)\n", what, seed, seed);
+  }
+  const unsigned seed;
+  std::mt19937 rng;
+  test::TempDir dir;
+  const std::filesystem::path journal;
+  const int kills;
+};
+
 std::int64_t last_seq(const std::filesystem::path& journal) {
   auto reader = must(JournalReader::open(journal));
   return must(reader->last_seq());
@@ -51,17 +64,13 @@ std::int64_t last_seq(const std::filesystem::path& journal) {
 TEST_SUITE("replication.crash") {
 
 TEST_CASE("a transactional sink killed at random moments holds every event exactly once") {
-  const unsigned seed = crash_seed();
-  std::printf("sink crash test: seed %u (replay with HUGO_CRASH_SEED=%u)\n", seed, seed);
-  std::mt19937 rng(seed);
-  test::TempDir dir;
-  const auto journal = dir / "j.db";
-  const auto sink_db = dir / "sink.db";
-  const int kills = crash_kills(20);
+  CrashRun crash("sink crash test");
+  const auto sink_db = crash.dir / "sink.db";
   std::size_t checks = 0;
-  for (int k = 0; k < kills; ++k) {
-    run_and_kill({test::child_binary(), "sink-workload", journal.string(), sink_db.string(), std::to_string(rng())},
-                 1 + static_cast<int>(rng() % 30));
+  for (int k = 0; k < crash.kills; ++k) {
+    run_and_kill(
+        {test::child_binary(), "sink-workload", crash.journal.string(), sink_db.string(), std::to_string(crash.rng())},
+        1 + static_cast<int>(crash.rng() % 30));
     // Invariant after every kill: the table holds exactly the events up to the checkpoint, once each.
     auto db = must(SinkDatabase::open(sink_db));
     // A child killed before its sink's first batch never created the table: that is "empty".
@@ -74,7 +83,7 @@ TEST_CASE("a transactional sink killed at random moments holds every event exact
     auto stats = must(db->query("SELECT count(*), coalesce(min(seq), 0), coalesce(max(seq), 0) FROM applied"));
     CHECK(sql_int(stats[0][0]) == position);
     CHECK(sql_int(stats[0][2]) == position);
-    CHECK(position <= last_seq(journal));
+    CHECK(position <= last_seq(crash.journal));
     checks += 4;
   }
   // Catch up in this process: afterwards the table is exactly the journal, once each.
@@ -83,38 +92,35 @@ TEST_CASE("a transactional sink killed at random moments holds every event exact
     SinkOptions options;
     options.stream_id = "crash-sink";
     test::AppliedLogSink sink(db, options);
-    auto source = must(TaskQueueReplicationSource::open(journal, must(sink.resume_position(must(JournalReader::open(journal))->journal_id()))));
+    const std::string journal_id = must(JournalReader::open(crash.journal))->journal_id();
+    auto source = must(TaskQueueReplicationSource::open(crash.journal, must(sink.resume_position(journal_id))));
     while (true) {
       auto batch = must(source->next(256));
       if (batch.empty()) break;
       must(sink.process(batch));
     }
     auto stats = must(db->query("SELECT count(*), count(DISTINCT seq), max(seq) FROM applied"));
-    CHECK(sql_int(stats[0][0]) == last_seq(journal));
-    CHECK(sql_int(stats[0][1]) == last_seq(journal));
+    CHECK(sql_int(stats[0][0]) == last_seq(crash.journal));
+    CHECK(sql_int(stats[0][1]) == last_seq(crash.journal));
   }
-  std::printf("chaos: %d kills, %zu invariant checks, 0 violations (seed %u)\n", kills, checks, seed);
+  std::printf("chaos: %d kills, %zu invariant checks, 0 violations (seed %u)\n", crash.kills, checks, crash.seed);
 }
 
 TEST_CASE("a coordinator-driven sink killed between effect and checkpoint never reruns a recorded effect") {
-  const unsigned seed = crash_seed();
-  std::printf("coordinator crash test: seed %u (replay with HUGO_CRASH_SEED=%u)\n", seed, seed);
-  std::mt19937 rng(seed);
-  test::TempDir dir;
-  const auto journal = dir / "j.db";
-  const auto run_log = dir / "runs.log";
-  const int kills = crash_kills(20);
+  CrashRun crash("coordinator crash test");
+  const auto run_log = crash.dir / "runs.log";
   // For every kill: which effects were claimed but not recorded at that moment. A handler may run
   // again only for such an effect (the documented Rerun policy after a crash mid-effect).
   std::map<std::string, int> indeterminate_at_kills;
-  for (int k = 0; k < kills; ++k) {
-    run_and_kill({test::child_binary(), "coordinator-workload", journal.string(), (dir / "sink.db").string(),
-                  (dir / "effects.db").string(), run_log.string(), std::to_string(rng())},
-                 1 + static_cast<int>(rng() % 30));
-    auto effects = must(DeterministicEffectStore::open(dir / "effects.db"));
+  for (int k = 0; k < crash.kills; ++k) {
+    run_and_kill({test::child_binary(), "coordinator-workload", crash.journal.string(),
+                  (crash.dir / "sink.db").string(), (crash.dir / "effects.db").string(), run_log.string(),
+                  std::to_string(crash.rng())},
+                 1 + static_cast<int>(crash.rng() % 30));
+    auto effects = must(DeterministicEffectStore::open(crash.dir / "effects.db"));
     for (const auto& record : must(effects->list(true))) ++indeterminate_at_kills[record.effect_id];
   }
-  const std::string journal_id = must(JournalReader::open(journal))->journal_id();
+  const std::string journal_id = must(JournalReader::open(crash.journal))->journal_id();
   std::map<std::int64_t, int> runs;
   std::ifstream in(run_log);
   std::string word;
@@ -130,10 +136,10 @@ TEST_CASE("a coordinator-driven sink killed between effect and checkpoint never 
   }
   // Hugo's feature scenario, across processes: lose the checkpoint, reprocess from 0, and no
   // handler runs again for any effect that was recorded.
-  const auto effects = must(DeterministicEffectStore::open(dir / "effects.db"));
+  const auto effects = must(DeterministicEffectStore::open(crash.dir / "effects.db"));
   std::size_t pending = must(effects->list(true)).size();
-  test::Child replay({test::child_binary(), "coordinator-replay", journal.string(), (dir / "sink.db").string(),
-                      (dir / "effects.db").string(), run_log.string()});
+  test::Child replay({test::child_binary(), "coordinator-replay", crash.journal.string(),
+                      (crash.dir / "sink.db").string(), (crash.dir / "effects.db").string(), run_log.string()});
   const auto replayed = replay.read_line();
   CHECK(replay.wait() == 0);
   CHECK(replayed.value_or("").rfind("replayed ", 0) == 0);
@@ -145,7 +151,8 @@ TEST_CASE("a coordinator-driven sink killed between effect and checkpoint never 
     if (runs.count(s)) reruns += static_cast<std::size_t>(count - runs[s]);  // first runs are not reruns
   }
   CHECK_MESSAGE(reruns <= pending, reruns << " handlers ran again on the replay; only " << pending << " claims were open");
-  std::printf("chaos: %d kills, %zu invariant checks, %zu violations (seed %u)\n", kills, runs.size() + 1, violations, seed);
+  std::printf("chaos: %d kills, %zu invariant checks, %zu violations (seed %u)\n", crash.kills, runs.size() + 1,
+              violations, crash.seed);
 }
 
 }  // TEST_SUITE

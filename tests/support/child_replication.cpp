@@ -72,6 +72,37 @@ int drive(TaskQueue& queue, unsigned seed) {
   }
 }
 
+// drive() on the workload while a background thread applies its journal into `sink`, `batch`
+// events at a time, from the start. Runs until killed.
+int drive_followed(Workload& w, ReplicationSink& sink, std::size_t batch, unsigned seed) {
+  auto source = TaskQueueReplicationSource::attach(w.journal, 0);
+  if (!source.ok()) return fail(source.error());
+  std::jthread follower([&](std::stop_token stop) {
+    Status s = run_sink(**source, sink, stop, batch);
+    if (!s.ok()) std::printf("error %s\n", s.error().to_string().c_str());
+  });
+  return drive(*w.queue, seed);
+}
+
+// What a coordinator child's RunLoggingSink stands on: the checkpoint store in the sink database,
+// the effect store, and the run log opened for appending (-1 if it could not be).
+struct Coordinated {
+  std::shared_ptr<SqliteCheckpointStore> store;
+  std::shared_ptr<DeterministicEffectStore> effects;
+  int log = -1;
+};
+
+Result<Coordinated> open_coordinated(const std::string& sink_db, const std::string& effects_db,
+                                     const std::string& run_log) {
+  HUGO_ASSIGN_OR_RETURN(auto db, SinkDatabase::open(sink_db));
+  Coordinated c;
+  HUGO_ASSIGN_OR_RETURN(c.store, SqliteCheckpointStore::open(db));
+  HUGO_ASSIGN_OR_RETURN(auto effects, DeterministicEffectStore::open(effects_db));
+  c.effects = std::shared_ptr<DeterministicEffectStore>(effects.release());
+  c.log = ::open(run_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  return c;
+}
+
 }  // namespace
 
 int sink_workload(const std::string& journal, const std::string& sink_db, unsigned seed) {
@@ -82,29 +113,18 @@ int sink_workload(const std::string& journal, const std::string& sink_db, unsign
   SinkOptions options;
   options.stream_id = "crash-sink";
   AppliedLogSink sink(*db, options);
-  auto source = TaskQueueReplicationSource::attach(w->journal, 0);
-  if (!source.ok()) return fail(source.error());
-  std::jthread follower([&](std::stop_token stop) {
-    Status s = run_sink(**source, sink, stop, 16);
-    if (!s.ok()) std::printf("error %s\n", s.error().to_string().c_str());
-  });
-  return drive(*w->queue, seed);
+  return drive_followed(*w, sink, 16, seed);
 }
 
 int coordinator_replay(const std::string& journal, const std::string& sink_db, const std::string& effects_db,
                        const std::string& run_log) {
-  auto db = SinkDatabase::open(sink_db);
-  if (!db.ok()) return fail(db.error());
-  auto store = SqliteCheckpointStore::open(*db);
-  if (!store.ok()) return fail(store.error());
-  if (Status reset = (*store)->reset("crash-coordinated"); !reset.ok()) return fail(reset.error());
-  auto effects = DeterministicEffectStore::open(effects_db);
-  if (!effects.ok()) return fail(effects.error());
-  const int log = ::open(run_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (log < 0) return 4;
+  auto c = open_coordinated(sink_db, effects_db, run_log);
+  if (!c.ok()) return fail(c.error());
+  if (c->log < 0) return 4;
+  if (Status reset = c->store->reset("crash-coordinated"); !reset.ok()) return fail(reset.error());
   SinkOptions options;
   options.stream_id = "crash-coordinated";
-  RunLoggingSink sink(*store, options, std::shared_ptr<DeterministicEffectStore>(std::move(*effects).release()), log);
+  RunLoggingSink sink(c->store, options, c->effects, c->log);
   auto source = TaskQueueReplicationSource::open(journal, 0);
   if (!source.ok()) return fail(source.error());
   while (true) {
@@ -122,26 +142,15 @@ int coordinator_workload(const std::string& journal, const std::string& sink_db,
                          const std::string& run_log, unsigned seed) {
   auto w = open_workload(journal);
   if (!w.ok()) return fail(w.error());
-  auto db = SinkDatabase::open(sink_db);
-  if (!db.ok()) return fail(db.error());
-  auto store = SqliteCheckpointStore::open(*db);
-  if (!store.ok()) return fail(store.error());
-  auto effects = DeterministicEffectStore::open(effects_db);
-  if (!effects.ok()) return fail(effects.error());
-  const int log = ::open(run_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (log < 0) return 4;
+  auto c = open_coordinated(sink_db, effects_db, run_log);
+  if (!c.ok()) return fail(c.error());
+  if (c->log < 0) return 4;
   SinkOptions options;
   options.stream_id = "crash-coordinated";
   options.checkpoint_every = 7;
   options.checkpoint_interval = std::chrono::hours(1);
-  RunLoggingSink sink(*store, options, std::shared_ptr<DeterministicEffectStore>(std::move(*effects).release()), log);
-  auto source = TaskQueueReplicationSource::attach(w->journal, 0);
-  if (!source.ok()) return fail(source.error());
-  std::jthread follower([&](std::stop_token stop) {
-    Status s = run_sink(**source, sink, stop, 5);
-    if (!s.ok()) std::printf("error %s\n", s.error().to_string().c_str());
-  });
-  return drive(*w->queue, seed);
+  RunLoggingSink sink(c->store, options, c->effects, c->log);
+  return drive_followed(*w, sink, 5, seed);
 }
 
 }  // namespace hugo::test

@@ -42,6 +42,22 @@ inline void write_text(const std::filesystem::path& path, const std::string& tex
   std::ofstream(path, std::ios::binary) << text;
 }
 
+// The argv of `hugo-journal args...`; built before fork(), so a missing HUGO_CLI throws here.
+inline std::vector<std::string> cli_argv(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{cli_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+// In a forked child whose stdio is set up: runs `argv`; never returns (exit 127 if it cannot).
+[[noreturn]] inline void exec_argv(std::vector<std::string>& argv) {
+  std::vector<char*> raw;
+  for (auto& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  ::execv(raw[0], raw.data());
+  ::_exit(127);
+}
+
 struct Run {
   int code = -1;
   std::string out;
@@ -57,8 +73,7 @@ inline Run run_cli(const std::vector<std::string>& args, const std::filesystem::
   const auto in_path = io / "stdin", out_path = io / "stdout", err_path = io / "stderr";
   write_text(in_path, input.value_or(""));
   if (unprivileged) std::filesystem::permissions(io.path(), std::filesystem::perms::all);
-  std::vector<std::string> argv{cli_binary()};
-  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> argv = cli_argv(args);
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (unprivileged && !drop_privileges()) ::_exit(125);
@@ -69,11 +84,7 @@ inline Run run_cli(const std::vector<std::string>& args, const std::filesystem::
     ::dup2(in, STDIN_FILENO);
     ::dup2(out, STDOUT_FILENO);
     ::dup2(err, STDERR_FILENO);
-    std::vector<char*> raw;
-    for (auto& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    ::execv(raw[0], raw.data());
-    ::_exit(127);
+    exec_argv(argv);
   }
   REQUIRE(pid > 0);
   int status = 0;
@@ -91,18 +102,13 @@ inline Run run_cli_on_tty(const std::vector<std::string>& args, const std::files
   int out_master = -1, out_slave = -1, err_master = -1, err_slave = -1;
   REQUIRE(::openpty(&out_master, &out_slave, nullptr, nullptr, nullptr) == 0);
   REQUIRE(::openpty(&err_master, &err_slave, nullptr, nullptr, nullptr) == 0);
-  std::vector<std::string> argv{cli_binary()};
-  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> argv = cli_argv(args);
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::dup2(out_slave, STDOUT_FILENO);
     ::dup2(err_slave, STDERR_FILENO);
-    std::vector<char*> raw;
-    for (auto& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    ::execv(raw[0], raw.data());
-    ::_exit(127);
+    exec_argv(argv);
   }
   ::close(out_slave);
   ::close(err_slave);

@@ -50,6 +50,14 @@ const char* const kHugoTaskIds =
     R"({"sequenceNumber":11,"sourceEventId":11,"queueName":"orders","kind":3,"sourcePeerId":null,"ownerPeerId":"node-a","occurredAt":"2024-01-01T00:00:11+00:00","recordedAt":"2024-01-01T00:00:11+00:00","taskSequenceId":1001,"attempt":2,"value":null,"error":null,"ownershipToken":{"sequenceId":1001,"attempt":2,"leaseId":"c56a4180-65aa-42ec-a945-5fd21dec0538"},"leaseExpiration":null,"flags":0})"
     "\n";
 
+// Imports `stream` into `dir`/hugo.journal and checks that the result verifies.
+void import_verified(const TempDir& dir, const char* stream) {
+  const Run imported = run_cli({"import", "hugo.journal"}, dir.path(), std::string(stream));
+  CAPTURE(imported.err);
+  REQUIRE(imported.code == 0);
+  CHECK(run_cli({"verify", "hugo.journal"}, dir.path()).code == 0);
+}
+
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -62,10 +70,7 @@ TEST_SUITE("cli.write") {
 
 TEST_CASE("a Hugo stream with GUID lease ids imports, verifies, and exports with the same GUIDs") {
   TempDir dir;
-  const Run imported = run_cli({"import", "hugo.journal"}, dir.path(), std::string(kHugoStream));
-  CAPTURE(imported.err);
-  REQUIRE(imported.code == 0);
-  CHECK(run_cli({"verify", "hugo.journal"}, dir.path()).code == 0);
+  import_verified(dir, kHugoStream);
 
   const Run exported = run_cli({"export", "hugo.journal"}, dir.path());
   REQUIRE(exported.code == 0);
@@ -80,10 +85,7 @@ TEST_CASE("a Hugo stream with GUID lease ids imports, verifies, and exports with
 
 TEST_CASE("a Hugo stream with its own task ids imports, and export gives every line back") {
   TempDir dir;
-  const Run imported = run_cli({"import", "hugo.journal"}, dir.path(), std::string(kHugoTaskIds));
-  CAPTURE(imported.err);
-  REQUIRE(imported.code == 0);
-  CHECK(run_cli({"verify", "hugo.journal"}, dir.path()).code == 0);
+  import_verified(dir, kHugoTaskIds);
   // In the journal, task 1001 is task 1 and 1002 is task 2 (the seqs of their Enqueued rows).
   const Run shown = run_cli({"show", "hugo.journal", "11"}, dir.path());
   REQUIRE(shown.code == 0);

@@ -44,6 +44,15 @@ void append_events(Journal& journal, int count, const std::string& tag) {
   }
 }
 
+// The owner journal at `path` (Process durability) with `count` events tagged "first".
+std::unique_ptr<Journal> open_owner(const std::filesystem::path& path, int count) {
+  JournalOptions o;
+  o.durability = Durability::Process;
+  auto owner = ok_or_fail(Journal::open(path, o));
+  append_events(*owner, count, "first");
+  return owner;
+}
+
 // `follow --once` exits 0 once the replica holds everything the owner has.
 void finish_follow(const std::string& url, const std::filesystem::path& replica, const std::filesystem::path& cwd) {
   const Run done = run_cli({"follow", url, "--into", replica.string(), "--once"}, cwd);
@@ -57,10 +66,7 @@ TEST_SUITE("cli.peers") {
 
 TEST_CASE("a SIGKILLed follower restarts and resumes with no duplicates") {
   TempDir dir;
-  JournalOptions o;
-  o.durability = Durability::Process;
-  auto owner = ok_or_fail(Journal::open(dir / "owner.journal", o));
-  append_events(*owner, 60000, "first");
+  auto owner = open_owner(dir / "owner.journal", 60000);
   ReplicationServerOptions so;
   so.journal = dir / "owner.journal";
   so.port = 0;
@@ -98,10 +104,7 @@ TEST_CASE("a SIGKILLed follower restarts and resumes with no duplicates") {
 
 TEST_CASE("a SIGKILLed server is resumed from when it restarts") {
   TempDir dir;
-  JournalOptions o;
-  o.durability = Durability::Process;
-  auto owner = ok_or_fail(Journal::open(dir / "owner.journal", o));
-  append_events(*owner, 2000, "first");
+  auto owner = open_owner(dir / "owner.journal", 2000);
   auto serve = [&](const std::string& listen) {
     auto child = std::make_unique<Child>(
         std::vector<std::string>{cli_binary(), "serve", (dir / "owner.journal").string(), "--listen", listen});

@@ -6,6 +6,8 @@
 #include <hugo/checkpoint.hpp>
 #include <hugo/sink_database.hpp>
 
+#include <functional>
+
 using namespace hugo;
 using namespace hugo::test::cli;
 using namespace std::chrono_literals;
@@ -34,6 +36,21 @@ void make_sink(const std::filesystem::path& path,
   for (const auto& [stream, journal_id, position] : checkpoints) {
     ok_or_throw(store->persist(TaskQueueReplicationCheckpoint::empty(stream, journal_id).advance("default", position, at)));
   }
+}
+
+// Opens a new fixture journal at `path`, runs `count` tasks of queue "q" (payload_of(i)) to
+// completion, and gives the queue back for the caller to add more before it closes.
+std::unique_ptr<TaskQueue> finished_tasks(const std::filesystem::path& path, int count,
+                                          const std::function<std::string(int)>& payload_of) {
+  auto clock = std::make_shared<ManualClock>();
+  auto journal = open_fixture_journal(path, clock);
+  auto q = ok_or_throw(TaskQueue::open(journal, fixture_queue("q", clock)));
+  for (int i = 0; i < count; ++i) {
+    ok_or_throw(q->enqueue(payload_of(i)));
+    const Lease l = ok_or_throw(q->lease("w", Wait::none()));
+    ok_or_throw(q->complete(l.token));
+  }
+  return q;
 }
 
 std::int64_t append_one(const std::filesystem::path& path) {
@@ -139,16 +156,7 @@ TEST_CASE("compact deletes only finished tasks below the lowest checkpoint of th
 TEST_CASE("compact --force keeps the task holding the newest row, and never reuses a seq") {
   TempDir dir;
   const auto path = dir / "done.journal";
-  {
-    auto clock = std::make_shared<ManualClock>();
-    auto journal = open_fixture_journal(path, clock);
-    auto q = ok_or_throw(TaskQueue::open(journal, fixture_queue("q", clock)));
-    for (int i = 0; i < 3; ++i) {
-      ok_or_throw(q->enqueue(std::string(2000, 'x')));
-      const Lease l = ok_or_throw(q->lease("w", Wait::none()));
-      ok_or_throw(q->complete(l.token));
-    }
-  }
+  finished_tasks(path, 3, [](int) { return std::string(2000, 'x'); });
   const Run refused = run_cli({"compact", "done.journal"}, dir.path());
   CHECK(refused.code == 2);
   const Run r = run_cli({"compact", "--force", "--json", "done.journal"}, dir.path());
@@ -165,17 +173,8 @@ TEST_CASE("compact --force keeps the task holding the newest row, and never reus
 TEST_CASE("compact reports the bytes it reclaimed") {
   TempDir dir;
   const auto path = dir / "big.journal";
-  {
-    auto clock = std::make_shared<ManualClock>();
-    auto journal = open_fixture_journal(path, clock);
-    auto q = ok_or_throw(TaskQueue::open(journal, fixture_queue("q", clock)));
-    for (int i = 0; i < 500; ++i) {
-      ok_or_throw(q->enqueue(std::string(1000, static_cast<char>('a' + i % 26))));
-      const Lease l = ok_or_throw(q->lease("w", Wait::none()));
-      ok_or_throw(q->complete(l.token));
-    }
-    ok_or_throw(q->enqueue("still pending"));
-  }
+  ok_or_throw(finished_tasks(path, 500, [](int i) { return std::string(1000, static_cast<char>('a' + i % 26)); })
+                  ->enqueue("still pending"));
   const Run r = run_cli({"compact", "--force", "big.journal"}, dir.path());
   REQUIRE(r.code == 0);
   const auto lines = lines_of(r.out);
