@@ -5,7 +5,7 @@
 #include "cli_table.hpp"
 #include "verbs.hpp"
 
-#include <hugo/maintenance.hpp>
+#include <hugo/journal_admin.hpp>
 
 #include <algorithm>
 #include <cstdio>

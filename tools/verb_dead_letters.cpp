@@ -3,7 +3,7 @@
 #include "event_text.hpp"
 #include "verbs.hpp"
 
-#include <hugo/maintenance.hpp>
+#include <hugo/verify.hpp>
 
 #include <memory>
 

@@ -4,7 +4,7 @@
 #include "cli_json.hpp"
 #include "verbs.hpp"
 
-#include <hugo/maintenance.hpp>
+#include <hugo/verify.hpp>
 #include <hugo/metrics.hpp>
 
 #include <map>

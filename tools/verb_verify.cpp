@@ -4,7 +4,7 @@
 #include "cli_table.hpp"
 #include "verbs.hpp"
 
-#include <hugo/maintenance.hpp>
+#include <hugo/verify.hpp>
 
 #include <cstdio>
 #include <memory>
