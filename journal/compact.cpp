@@ -1,6 +1,6 @@
 // compact_journal: drops the rows of finished tasks below a position, never renumbering.
 #include <hugo/error_codes.hpp>
-#include <hugo/maintenance.hpp>
+#include <hugo/journal_admin.hpp>
 
 #include "schema/sqlite.hpp"
 #include "schema/wal_files.hpp"

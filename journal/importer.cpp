@@ -2,7 +2,7 @@
 // is built beside its target and renamed into place by finish() (schema/staged_file.hpp); until
 // then its application id is 0, so every reader refuses the temp as not a journal.
 #include <hugo/error_codes.hpp>
-#include <hugo/maintenance.hpp>
+#include <hugo/journal_admin.hpp>
 
 #include "journal/queue_guard.hpp"
 #include "journal/lease_guids.hpp"

@@ -1,5 +1,5 @@
 // project_journal: the read-only fold of every queue, for tools.
-#include <hugo/maintenance.hpp>
+#include <hugo/verify.hpp>
 
 #include "schema/file_probe.hpp"
 #include "queue/queue_loader.hpp"

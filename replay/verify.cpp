@@ -1,7 +1,7 @@
 // verify_journal: the file's integrity plus every journal invariant, collected row by row.
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
-#include <hugo/maintenance.hpp>
+#include <hugo/verify.hpp>
 
 #include "schema/file_probe.hpp"
 #include "core/json_util.hpp"

@@ -10,7 +10,7 @@
 
 #include <hugo/error.hpp>
 #include <hugo/journal.hpp>
-#include <hugo/maintenance.hpp>
+#include <hugo/verify.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -4,7 +4,7 @@
 #include "output.hpp"
 #include "verbs.hpp"
 
-#include <hugo/maintenance.hpp>
+#include <hugo/journal_admin.hpp>
 
 #include <algorithm>
 #include <cstdio>

@@ -3,7 +3,7 @@
 #include "output.hpp"
 #include "verbs.hpp"
 
-#include <hugo/deterministic.hpp>
+#include <hugo/effects.hpp>
 #include <hugo/error_codes.hpp>
 #include <hugo/sink_database.hpp>
 

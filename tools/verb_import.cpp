@@ -7,7 +7,7 @@
 
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
-#include <hugo/maintenance.hpp>
+#include <hugo/journal_admin.hpp>
 
 #include <cstdio>
 #include <memory>

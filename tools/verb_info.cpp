@@ -5,7 +5,7 @@
 #include "queue_problem.hpp"
 #include "verbs.hpp"
 
-#include <hugo/maintenance.hpp>
+#include <hugo/verify.hpp>
 
 #include <memory>
 

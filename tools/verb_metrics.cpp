@@ -3,7 +3,7 @@
 #include "output.hpp"
 #include "verbs.hpp"
 
-#include <hugo/maintenance.hpp>
+#include <hugo/verify.hpp>
 #include <hugo/metrics.hpp>
 
 #include <map>

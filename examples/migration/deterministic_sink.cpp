@@ -5,6 +5,7 @@
 // journal seq (OmniRelay keyed every event on sequence 0, O1), and replays return the recorded
 // outcome without calling the handler.
 #include <hugo/coordinator.hpp>
+#include <hugo/effects.hpp>
 #include <hugo/sinks.hpp>
 #include <hugo/task_queue.hpp>
 

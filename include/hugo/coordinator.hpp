@@ -8,7 +8,8 @@
 // every later execute() of the same event returns the recorded outcome without calling it.
 #pragma once
 
-#include <hugo/deterministic.hpp>
+#include <hugo/effect_capture.hpp>
+#include <hugo/effects.hpp>
 #include <hugo/error_codes.hpp>
 #include <hugo/event.hpp>
 #include <hugo/event_json.hpp>

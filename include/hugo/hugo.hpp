@@ -5,14 +5,18 @@
 #include <hugo/coordinator.hpp>
 #include <hugo/deterministic.hpp>
 #include <hugo/durability.hpp>
+#include <hugo/effect_capture.hpp>
+#include <hugo/effects.hpp>
 #include <hugo/error.hpp>
 #include <hugo/error_codes.hpp>
 #include <hugo/event.hpp>
 #include <hugo/event_json.hpp>
 #include <hugo/journal.hpp>
+#include <hugo/journal_admin.hpp>
 #include <hugo/maintenance.hpp>
 #include <hugo/metrics.hpp>
 #include <hugo/peers.hpp>
+#include <hugo/portable_binary.hpp>
 #include <hugo/replication.hpp>
 #include <hugo/sink_database.hpp>
 #include <hugo/sinks.hpp>
@@ -20,3 +24,6 @@
 #include <hugo/time.hpp>
 #include <hugo/tracing.hpp>
 #include <hugo/typed_task_queue.hpp>
+#include <hugo/verify.hpp>
+#include <hugo/version_gate.hpp>
+#include <hugo/workflow.hpp>

@@ -38,23 +38,14 @@ struct JournalOptions {
   Durability durability = Durability::Fsync;
   // Time for created_at; events carry their own occurred_at.
   std::shared_ptr<Clock> clock;  // null: SystemClock
-  // Group commit: the writer takes up to max_batch accepted appends per transaction. With the
-  // default commit_window of 0 it commits as soon as it is free, so the appends that arrive while
-  // one commit runs make up the next batch: a lone append is not held back, and under load the
-  // batches grow by themselves. A positive window makes the writer wait up to that long after the
-  // first append of a batch for companions (it stops waiting as soon as as many appends as in the
-  // previous batch are queued): fewer, larger commits for a fixed set of blocking producers, at
-  // the price of up to that much latency for every append (docs/BENCHMARKS.md measures both).
+  // Group commit: up to max_batch appends per transaction. 0 commits as soon as the writer is free;
+  // a positive window waits up to that long after a batch's first append for companions, adding
+  // up to that much latency to every append (docs/FORMAT.md, "Durability and the WAL").
   std::chrono::microseconds commit_window{0};
   std::size_t max_batch = 512;
-  // WAL control: SQLite's auto-checkpoint is off. Once the WAL holds wal_checkpoint_bytes (0:
-  // default_wal_checkpoint_bytes(durability), 4 MiB under Fsync, 48 MiB under Process, at most
-  // three quarters of wal_limit_bytes), a background thread (its own connection) checkpoints it
-  // while appends go on, then the writer copies the few frames appended meanwhile, so that SQLite
-  // can restart the WAL from its beginning; past wal_limit_bytes the writer waits for that thread
-  // and runs a blocking RESTART checkpoint itself. The file is truncated back to wal_limit_bytes
-  // whenever it is reset. background_checkpoints = false runs every checkpoint on the writer
-  // thread (each one stalls the appends behind it).
+  // WAL checkpoints (docs/FORMAT.md, "Durability and the WAL"): in the background once the WAL
+  // holds wal_checkpoint_bytes (0: default_wal_checkpoint_bytes(durability)), blocking past
+  // wal_limit_bytes; background_checkpoints = false runs every one on the writer thread.
   std::uint64_t wal_checkpoint_bytes = 0;
   std::uint64_t wal_limit_bytes = 64u << 20;
   bool background_checkpoints = true;

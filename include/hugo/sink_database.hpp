@@ -31,25 +31,18 @@ using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string,
 using SqlRow = std::vector<SqlValue>;
 
 struct SinkDatabaseOptions {
-  // Fsync (synchronous=FULL) makes every committed transaction survive power loss; Process
-  // (synchronous=NORMAL) saves the fsync per commit, and a power loss can then undo the last
-  // commits. Either way a sink's own rows and its checkpoint commit or vanish together, so a sink
-  // stays exactly-once and simply re-applies the undone events from the journal. Match the
-  // journal's level: a Process journal can itself lose the last events on power loss, and a
-  // sink that keeps them past its journal would then be ahead of it. Process is also unsafe for a
-  // sink whose apply() acts on the outside world after its commit (the record of the act could
-  // vanish while the act happened).
+  // What a commit survives; a sink stays exactly-once at either level. Match the journal's level,
+  // and keep Fsync for a database whose commits stand for acts on the outside world
+  // (docs/REPLICATION.md, "The sink database's durability").
   Durability durability = Durability::Fsync;
-  // SQLite's auto-checkpoint is replaced, as in the journal: once the WAL holds
-  // wal_checkpoint_bytes (0: default_wal_checkpoint_bytes(durability), at most three quarters of
-  // wal_limit_bytes), a background thread checkpoints it while commits go on; past
-  // wal_limit_bytes the committing thread runs a blocking one (see JournalOptions).
+  // WAL checkpoints, as in the journal: in the background once the WAL holds wal_checkpoint_bytes
+  // (0: default_wal_checkpoint_bytes(durability)), blocking on the committing thread past
+  // wal_limit_bytes (docs/REPLICATION.md, "The sink database's durability").
   std::uint64_t wal_checkpoint_bytes = 0;
   std::uint64_t wal_limit_bytes = 64u << 20;
-  // Opens an existing database to read it, as a tool inspecting a sink does: never creates the
-  // file, never switches it to WAL, runs no checkpoints, and writes fail (journal.read_only). A
-  // missing file is journal.not_found; in a folder this process cannot write, a database closed
-  // cleanly is still read.
+  // Only read an existing database: never creates it or switches it to WAL, runs no checkpoints,
+  // and writes fail (journal.read_only); a missing file is journal.not_found
+  // (docs/REPLICATION.md, "The sink database's durability").
   bool read_only = false;
 };
 

@@ -116,11 +116,9 @@ struct BackpressureOptions {
   std::int64_t high_watermark = -1;  // < 0 disables; 0 is invalid
   std::int64_t low_watermark = -1;   // effective: max(1, high/2) when <= 0 or >= high
   Duration cooldown = std::chrono::seconds(5);  // > 0
-  // Receives every transition. A transition inside the cooldown is delivered once the cooldown
-  // has passed (by the next mutation or sweep), unless the state has flipped back by then: the
-  // last delivered signal always converges to the real state (docs/QUEUE.md, "Backpressure"). Never called
-  // concurrently with itself and never with an older signal than the last one; while it runs,
-  // a newer signal is passed on by the thread already running it, after it returns.
+  // Receives every transition, in order and never concurrently with itself; one inside the
+  // cooldown is delivered after it, so the last delivered signal converges to the real state
+  // (docs/QUEUE.md, "Backpressure").
   std::function<void(const BackpressureSignal&)> on_change;
 };
 
@@ -160,13 +158,8 @@ struct TaskQueueOptions {
   RecoveryMode recovery = RecoveryMode::Strict;
   // Owner recorded on leases when lease() is given an empty owner.
   std::string default_owner = "default";
-  // Hugo's queue instruments (docs/QUEUE.md, "Instruments and traces"), tagged taskqueue.name: counters taskqueue.enqueued,
-  // .leased, .completed, .heartbeats, .failed, .expired, .requeued, .deadlettered; gauges
-  // taskqueue.pending, .active; histograms taskqueue.pending.depth, .active.depth,
-  // .lease.duration (ms), .heartbeat.extension (ms); and Hugo's backpressure instruments
-  // hugo.taskqueue.backpressure.transitions (counter, tag state), .active (up-down counter,
-  // queues), .pending (histogram of the pending depth at each transition) and .duration
-  // (histogram, ms spent in the previous state). Emitted after the queue's lock is released.
+  // Receives Hugo's taskqueue.* and hugo.taskqueue.backpressure.* instruments, tagged
+  // taskqueue.name, after the queue's lock is released (docs/QUEUE.md, "Instruments and traces").
   std::shared_ptr<MetricsRegistry> metrics;
   // Constant tags added to every instrument and span of this queue, after taskqueue.name
   // (Hugo's enrichers: service.name, taskqueue.shard, custom pairs). Keys must be non-empty,

@@ -5,13 +5,11 @@
 #pragma once
 
 #include <hugo/error_codes.hpp>
+#include <hugo/portable_binary.hpp>
 #include <hugo/task_queue.hpp>
-
-#include <cereal/archives/portable_binary.hpp>
 
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -88,33 +86,17 @@ class TypedTaskQueue {
   TaskQueue& untyped() { return *queue_; }
 
   static Result<std::string> encode(const T& value) {
-    try {
-      std::ostringstream out(std::ios::binary);
-      {
-        cereal::PortableBinaryOutputArchive archive(out);
-        archive(value);
-      }
-      return out.str();
-    } catch (const std::exception& e) {
-      return Error::codec_invalid(std::string("cannot serialize the task value: ") + e.what());
-    }
+    return detail::portable_binary_encode(value, [](const detail::PortableBinaryFailure& failure) {
+      return Error::codec_invalid("cannot serialize the task value: " + failure.what);
+    });
   }
 
   static Result<T> decode(const std::string& bytes) {
-    try {
-      std::istringstream in(bytes, std::ios::binary);
-      T value{};
-      {
-        cereal::PortableBinaryInputArchive archive(in);
-        archive(value);
-      }
-      if (in.peek() != std::char_traits<char>::eof()) {
-        return Error::codec_invalid("the task payload has trailing bytes after the value");
-      }
-      return value;
-    } catch (const std::exception& e) {
-      return Error::codec_invalid(std::string("the task payload does not decode: ") + e.what());
-    }
+    return detail::portable_binary_decode<T>(bytes, [](const detail::PortableBinaryFailure& failure) {
+      return Error::codec_invalid(failure.trailing_bytes
+                                      ? std::string("the task payload has trailing bytes after the value")
+                                      : "the task payload does not decode: " + failure.what);
+    });
   }
 
  private:

@@ -1,5 +1,5 @@
 // The non-template parts of DeterministicGate and Workflow: effect ids and their errors.
-#include <hugo/deterministic.hpp>
+#include <hugo/workflow.hpp>
 
 #include <string>
 

@@ -1,7 +1,7 @@
 // Internal to replay/: decoding `hugo_effects` rows and the process-wide capture locks.
 #pragma once
 
-#include <hugo/deterministic.hpp>
+#include <hugo/effects.hpp>
 
 #include "schema/sqlite.hpp"
 

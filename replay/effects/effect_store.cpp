@@ -5,7 +5,7 @@
 //   cancellation or discard_pending). A 'done' row is never updated or deleted.
 // - Every statement is constant text with bound parameters.
 // - All statements run under Impl::mu (one connection per store); no effect runs under it.
-#include <hugo/deterministic.hpp>
+#include <hugo/effects.hpp>
 #include <hugo/event_json.hpp>
 
 #include "schema/file_probe.hpp"

@@ -1,5 +1,5 @@
-// Row decoding, the process-wide capture locks, and the error builders used by the templates in
-// include/hugo/deterministic.hpp.
+// Row decoding, the process-wide capture locks, and the error builders that include/hugo/effects.hpp
+// declares for the capture templates.
 #include "replay/effects/effect_rows.hpp"
 
 #include <hugo/event_json.hpp>

@@ -1,6 +1,6 @@
 // VersionGate::require (docs/DETERMINISTIC.md, "Version gates"): one immutable 'hugo.version' marker per change id,
 // written by insert-if-absent; a lost race adopts the winner's marker.
-#include <hugo/deterministic.hpp>
+#include <hugo/version_gate.hpp>
 
 #include <string>
 

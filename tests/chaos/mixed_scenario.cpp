@@ -3,7 +3,7 @@
 #include "tests/chaos/mixed_files.hpp"
 
 #include <hugo/coordinator.hpp>
-#include <hugo/deterministic.hpp>
+#include <hugo/effects.hpp>
 #include <hugo/journal.hpp>
 #include <hugo/sinks.hpp>
 #include <hugo/task_queue.hpp>

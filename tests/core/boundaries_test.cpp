@@ -6,9 +6,10 @@
 
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
-#include <hugo/maintenance.hpp>
+#include <hugo/journal_admin.hpp>
 #include <hugo/peers.hpp>
 #include <hugo/task_queue.hpp>
+#include <hugo/verify.hpp>
 
 #include "tests/tools/sqlite_surgery.hpp"
 #include "tests/support/events.hpp"

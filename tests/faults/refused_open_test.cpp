@@ -5,7 +5,7 @@
 // the sequence space ends with its own error.
 #include "tests/faults/fault_support.hpp"
 
-#include <hugo/maintenance.hpp>
+#include <hugo/verify.hpp>
 #include <hugo/sink_database.hpp>
 
 #include "schema/sqlite.hpp"

@@ -12,7 +12,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
 #include <hugo/journal.hpp>
-#include <hugo/maintenance.hpp>
+#include <hugo/journal_admin.hpp>
 
 #include "fuzz_check.hpp"
 #include "tests/support/temp_dir.hpp"

@@ -6,8 +6,9 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
 #include <hugo/journal.hpp>
-#include <hugo/maintenance.hpp>
+#include <hugo/journal_admin.hpp>
 #include <hugo/task_queue.hpp>
+#include <hugo/verify.hpp>
 
 #include "tests/support/queue_fixture.hpp"
 

@@ -3,7 +3,8 @@
 
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
-#include <hugo/maintenance.hpp>
+#include <hugo/journal_admin.hpp>
+#include <hugo/verify.hpp>
 
 #include "schema/sqlite.hpp"
 

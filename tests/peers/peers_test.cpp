@@ -3,7 +3,6 @@
 #include "tests/peers/peers_support.hpp"
 
 #include <hugo/error_codes.hpp>
-#include <hugo/maintenance.hpp>
 #include <hugo/task_queue.hpp>
 
 #include <httplib.h>

@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <hugo/error_codes.hpp>
-#include <hugo/maintenance.hpp>
+#include <hugo/verify.hpp>
 #include <hugo/metrics.hpp>
 
 #include "journal/journal_access.hpp"

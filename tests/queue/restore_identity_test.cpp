@@ -4,7 +4,8 @@
 
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
-#include <hugo/maintenance.hpp>
+#include <hugo/journal_admin.hpp>
+#include <hugo/verify.hpp>
 
 #include "tests/support/events.hpp"
 #include "tests/support/queue_fixture.hpp"

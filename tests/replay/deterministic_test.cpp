@@ -2,9 +2,12 @@
 // gate's branch selection, including the fixes of docs/DETERMINISTIC.md, "Differences from Hugo".
 #include <doctest/doctest.h>
 
-#include <hugo/deterministic.hpp>
+#include <hugo/effect_capture.hpp>
+#include <hugo/effects.hpp>
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
+#include <hugo/version_gate.hpp>
+#include <hugo/workflow.hpp>
 
 #include "schema/sqlite.hpp"
 #include "tests/support/queue_fixture.hpp"

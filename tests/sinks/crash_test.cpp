@@ -2,7 +2,7 @@
 // a coordinator-driven sink never runs a handler again once its effect is recorded.
 #include <doctest/doctest.h>
 
-#include <hugo/deterministic.hpp>
+#include <hugo/effects.hpp>
 #include <hugo/sinks.hpp>
 
 #include "tests/support/applied_log_sink.hpp"

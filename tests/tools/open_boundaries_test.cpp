@@ -7,7 +7,7 @@
 #include "tests/tools/sqlite_surgery.hpp"
 
 #include <hugo/checkpoint.hpp>
-#include <hugo/deterministic.hpp>
+#include <hugo/effect_capture.hpp>
 #include <hugo/sink_database.hpp>
 
 #include <random>

@@ -4,7 +4,7 @@
 #include "tests/tools/fixture.hpp"
 
 #include <hugo/checkpoint.hpp>
-#include <hugo/deterministic.hpp>
+#include <hugo/effect_capture.hpp>
 #include <hugo/sink_database.hpp>
 
 using namespace hugo;
