@@ -7,8 +7,6 @@
 #include "schema/writer_lock.hpp"
 #include "schema/schema.hpp"
 
-#include <sqlite3.h>
-
 namespace hugo {
 namespace {
 
@@ -59,9 +57,9 @@ Result<CompactResult> compact_journal(const std::filesystem::path& journal, std:
     HUGO_TRY(txn.commit());
   }
   if (progress) progress(1, 3);
-  HUGO_TRY(db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE));
+  HUGO_TRY(db.checkpoint(sql::CheckpointMode::Truncate));
   HUGO_TRY(db.exec("VACUUM"));  // rowids of an INTEGER PRIMARY KEY table and sqlite_sequence survive
-  HUGO_TRY(db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE));
+  HUGO_TRY(db.checkpoint(sql::CheckpointMode::Truncate));
   if (progress) progress(3, 3);
   db = sql::Db();
   result.bytes_after = bytes_on_disk(journal);

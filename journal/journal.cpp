@@ -28,8 +28,6 @@
 #include "schema/writer_lock.hpp"
 #include "schema/schema.hpp"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -415,7 +413,7 @@ struct Journal::Impl {
       commit_cv.notify_all();
     }
     kept.clear();
-    if (!final_failure) (void)writer_db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
+    if (!final_failure) (void)writer_db.checkpoint(sql::CheckpointMode::Truncate);
     {
       std::lock_guard read_lock(read_mutex);
       selector.reset();

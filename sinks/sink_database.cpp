@@ -9,14 +9,6 @@
 #include <system_error>
 
 namespace hugo {
-namespace {
-
-constexpr int kInteger = 1;
-constexpr int kFloat = 2;
-constexpr int kText = 3;
-constexpr int kBlob = 4;
-
-}  // namespace
 
 struct SinkDatabase::Impl {
   sql::Db db;
@@ -49,12 +41,13 @@ struct SinkDatabase::Impl {
 
   static SqlValue column(const sql::Stmt& stmt, int c) {
     switch (stmt.column_type(c)) {
-      case kInteger: return stmt.column_int(c);
-      case kFloat: return stmt.column_double(c);
-      case kText: return std::string(stmt.column_text(c));
-      case kBlob: return SqlBlob{std::string(stmt.column_blob(c))};
-      default: return nullptr;
+      case sql::ColumnType::Integer: return stmt.column_int(c);
+      case sql::ColumnType::Float: return stmt.column_double(c);
+      case sql::ColumnType::Text: return std::string(stmt.column_text(c));
+      case sql::ColumnType::Blob: return SqlBlob{std::string(stmt.column_blob(c))};
+      case sql::ColumnType::Null: break;
     }
+    return nullptr;
   }
 
   template <class Params>
