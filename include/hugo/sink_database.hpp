@@ -10,6 +10,7 @@
 #include <hugo/error.hpp>
 #include <hugo/export.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -46,6 +47,8 @@ struct SinkDatabaseOptions {
   // wal_limit_bytes the committing thread runs a blocking one (see JournalOptions).
   std::uint64_t wal_checkpoint_bytes = 0;
   std::uint64_t wal_limit_bytes = 64u << 20;
+  // How long its connections wait for another connection's SQLite lock before journal.busy.
+  std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout;
   // Opens an existing database to read it, as a tool inspecting a sink does: never creates the
   // file, never switches it to WAL, runs no checkpoints, and writes fail (journal.read_only). A
   // missing file is journal.not_found; in a folder this process cannot write, a database closed
