@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cerrno>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -111,6 +112,12 @@ Error error_from_code(int rc, std::string_view what, std::string_view detail, in
 
 Result<Db> Db::open(const std::filesystem::path& path, OpenMode mode,
                     std::chrono::milliseconds busy_timeout) {
+  if (busy_timeout.count() < 0 || busy_timeout.count() > std::numeric_limits<int>::max()) {
+    return Error::validation("busy_timeout must be between 0 and " + std::to_string(std::numeric_limits<int>::max()) +
+                             " ms (the SQLite lock wait); nothing was opened")
+        .with("busy_timeout_ms", std::to_string(busy_timeout.count()))
+        .with("path", path.string());
+  }
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (mode) {
     case OpenMode::ReadWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;

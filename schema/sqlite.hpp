@@ -39,6 +39,7 @@ class Stmt;
 // One connection. Not thread-safe; owned by exactly one thread at a time.
 class Db {
  public:
+  // error.validation, with nothing opened, for a busy_timeout below 0 or above INT_MAX ms.
   static Result<Db> open(const std::filesystem::path& path, OpenMode mode,
                          std::chrono::milliseconds busy_timeout);
   Db() = default;

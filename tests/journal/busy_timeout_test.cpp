@@ -59,6 +59,19 @@ TEST_CASE("compact_journal with the default busy_timeout waits for a write lock 
   CHECK(rows_of(path) < before);
 }
 
+TEST_CASE("Journal::open with busy_timeout 0 meets a held write lock with journal.busy") {
+  test::QueueFixture f;
+  const auto path = finished_history(f);
+  JournalOptions options;
+  options.busy_timeout = 0ms;
+  const Status opened = test::with_lock_held(path, test::HeldLock::Write, [&]() -> Status {
+    HUGO_TRY(Journal::open(path, options));
+    return ok_status();
+  });
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.error().code() == errc::journal_busy);
+}
+
 TEST_CASE("JournalReader::open with busy_timeout 0 meets an exclusive lock with journal.busy") {
   test::QueueFixture f;
   const auto path = finished_history(f);

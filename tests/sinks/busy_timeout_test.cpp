@@ -30,4 +30,14 @@ TEST_CASE("a sink database with busy_timeout 0 meets a held write lock with jour
   CHECK(std::get<std::int64_t>(rows[0][0]) == 0);
 }
 
+TEST_CASE("a negative busy_timeout is refused with error.validation and creates nothing") {
+  test::TempDir dir;
+  SinkDatabaseOptions options;
+  options.busy_timeout = -1ms;
+  auto db = SinkDatabase::open(dir / "sink.db", options);
+  REQUIRE_FALSE(db.ok());
+  CHECK(db.error().code() == errc::validation);
+  CHECK(std::filesystem::is_empty(dir.path()));
+}
+
 }  // TEST_SUITE
