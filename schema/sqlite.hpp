@@ -64,8 +64,9 @@ class Db {
 
   // Installs a WAL hook: after each commit `fn(ctx, wal_pages)` runs on the committing thread.
   void set_wal_hook(int (*fn)(void*, sqlite3*, const char*, int), void* ctx);
-  // A checkpoint of "main" in `mode`. A busy checkpoint is not an error. The optional outputs get the WAL's size in frames and how many of
-  // them are now copied into the database (both -1 if the checkpoint could not run).
+  // A checkpoint of "main" in `mode`. A busy checkpoint is not an error. The optional outputs get
+  // the WAL's size in frames and how many of them are now copied into the database (both -1 if
+  // the checkpoint could not run).
   Status checkpoint(CheckpointMode mode, int* log_frames = nullptr, int* backfilled = nullptr);
 
  private:
