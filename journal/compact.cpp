@@ -7,8 +7,6 @@
 #include "schema/writer_lock.hpp"
 #include "schema/schema.hpp"
 
-#include <sqlite3.h>
-
 namespace hugo {
 namespace {
 
@@ -24,7 +22,8 @@ std::uint64_t bytes_on_disk(const std::filesystem::path& journal) {
 
 }  // namespace
 
-Result<CompactResult> compact_journal(const std::filesystem::path& journal, std::int64_t below_seq, ProgressFn progress) {
+Result<CompactResult> compact_journal(const std::filesystem::path& journal, std::int64_t below_seq, ProgressFn progress,
+                                      std::chrono::milliseconds busy_timeout) {
   std::error_code ec;
   if (!std::filesystem::exists(journal, ec)) {
     return Error::journal_not_found("no journal at " + journal.string() + " (check the path)")
@@ -35,7 +34,7 @@ Result<CompactResult> compact_journal(const std::filesystem::path& journal, std:
   CompactResult result;
   result.below_seq = below_seq;
   result.bytes_before = bytes_on_disk(journal);
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(journal, sql::OpenMode::ReadWrite, std::chrono::milliseconds(5000)));
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(journal, sql::OpenMode::ReadWrite, busy_timeout));
   HUGO_TRY(schema::check_readable(db));
   if (progress) progress(0, 3);
   {
@@ -59,9 +58,9 @@ Result<CompactResult> compact_journal(const std::filesystem::path& journal, std:
     HUGO_TRY(txn.commit());
   }
   if (progress) progress(1, 3);
-  HUGO_TRY(db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE));
+  HUGO_TRY(db.checkpoint(sql::CheckpointMode::Truncate));
   HUGO_TRY(db.exec("VACUUM"));  // rowids of an INTEGER PRIMARY KEY table and sqlite_sequence survive
-  HUGO_TRY(db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE));
+  HUGO_TRY(db.checkpoint(sql::CheckpointMode::Truncate));
   if (progress) progress(3, 3);
   db = sql::Db();
   result.bytes_after = bytes_on_disk(journal);

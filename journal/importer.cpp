@@ -142,8 +142,8 @@ Result<std::unique_ptr<JournalImporter>> JournalImporter::create(const std::file
   }
   auto impl = std::make_unique<Impl>();
   HUGO_ASSIGN_OR_RETURN(impl->file, staged::StagedFile::begin(journal, "import"));
-  HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(impl->file.temp(), sql::OpenMode::ReadWriteCreate,
-                                                std::chrono::milliseconds(5000)));
+  HUGO_ASSIGN_OR_RETURN(impl->db,
+                        sql::Db::open(impl->file.temp(), sql::OpenMode::ReadWriteCreate, options.busy_timeout));
   impl->options = options;
   HUGO_TRY(impl->db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
   return std::unique_ptr<JournalImporter>(new JournalImporter(std::move(impl)));

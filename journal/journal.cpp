@@ -15,8 +15,6 @@
 #include "schema/writer_lock.hpp"
 #include "schema/schema.hpp"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <deque>
 #include <mutex>
@@ -88,7 +86,7 @@ Status Journal::Impl::close() {
     commit_cv.notify_all();
   }
   kept.clear();
-  if (!final_failure) (void)writer_db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
+  if (!final_failure) (void)writer_db.checkpoint(sql::CheckpointMode::Truncate);
   {
     std::lock_guard read_lock(read_mutex);
     selector.reset();
@@ -125,7 +123,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& path
   impl->options = options;
   // Before the -lock file exists and before SQLite may switch the file to WAL: a refused open
   // changes nothing (also checks the -wal, as wal_files::check_wal_not_truncated).
-  HUGO_TRY(file_probe::check(path, file_probe::Intent::Create));
+  HUGO_TRY(file_probe::check(path, file_probe::Intent::Create, options.busy_timeout));
   HUGO_ASSIGN_OR_RETURN(impl->lock, WriterLock::acquire(path));
   HUGO_ASSIGN_OR_RETURN(impl->writer_db, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, options.busy_timeout));
   HUGO_TRY(impl->configure_writer());

@@ -52,6 +52,7 @@ constexpr std::string_view kJournalIdOf = "SELECT value FROM meta WHERE key = 'j
 
 struct JournalReader::Impl {
   std::filesystem::path path;
+  std::chrono::milliseconds busy_timeout{};
   sql::Db db;
   bool immutable = false;
   std::optional<rows::EventSelector> selector;
@@ -108,7 +109,7 @@ struct JournalReader::Impl {
     if (rewritten) {
       HUGO_ASSIGN_OR_RETURN(
           sql::Db fresh, sql::Db::open(path, immutable ? sql::OpenMode::ReadOnlyImmutable : sql::OpenMode::ReadOnly,
-                                       std::chrono::milliseconds(5000)));
+                                       busy_timeout));
       HUGO_ASSIGN_OR_RETURN(sql::Stmt stmt, fresh.prepare(kJournalIdOf));
       tip = tip_of(fresh, stmt);
     } else {
@@ -135,17 +136,19 @@ struct JournalReader::Impl {
 JournalReader::JournalReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 JournalReader::~JournalReader() = default;
 
-Result<std::unique_ptr<JournalReader>> JournalReader::open(const std::filesystem::path& path) {
-  HUGO_TRY(rows::check_journal_file(path));
+Result<std::unique_ptr<JournalReader>> JournalReader::open(const std::filesystem::path& path,
+                                                         std::chrono::milliseconds busy_timeout) {
+  HUGO_TRY(rows::check_journal_file(path, busy_timeout));
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  impl->busy_timeout = busy_timeout;
   const auto opened_as = FileIdentity::of(path);
   if (!opened_as) {
     return Error::journal_io("cannot stat " + path.string() + " (check the path and permissions)")
         .with("path", path.string());
   }
   impl->opened_as = impl->seen = *opened_as;
-  HUGO_ASSIGN_OR_RETURN(impl->db, file_probe::open_read_only(path, impl->immutable));
+  HUGO_ASSIGN_OR_RETURN(impl->db, file_probe::open_read_only(path, busy_timeout, impl->immutable));
   if (!impl->immutable) impl->shm = wal_files::shm_identity(path);  // the first read opened it
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(impl->db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(impl->db, version));

@@ -34,8 +34,8 @@ Status init_meta(sql::Db& db, Timestamp now, const std::string& journal_id) {
   return ok_status();
 }
 
-Status check_journal_file(const std::filesystem::path& path) {
-  return file_probe::check(path, file_probe::Intent::Read);
+Status check_journal_file(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout) {
+  return file_probe::check(path, file_probe::Intent::Read, busy_timeout);
 }
 
 Status record_durability(sql::Db& db, std::string_view durability) { return put_meta(db, "durability", durability); }

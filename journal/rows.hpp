@@ -44,7 +44,7 @@ struct Meta {
 
 Result<Meta> load_meta(sql::Db& db, int schema_version);
 // Before a read-only open: file_probe::check(path, Read), which refuses what is not a journal.
-Status check_journal_file(const std::filesystem::path& path);
+Status check_journal_file(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout);
 Error corrupt_row(std::int64_t seq, std::string why);
 // Creates the meta rows of a new journal (inside the caller's transaction). An empty
 // `journal_id` draws a random one.

@@ -219,7 +219,7 @@ Result<std::unique_ptr<HttpFollower>> HttpFollower::open(FollowerOptions options
   }
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
-  HUGO_ASSIGN_OR_RETURN(impl->store, replica::Store::open(impl->options.replica));
+  HUGO_ASSIGN_OR_RETURN(impl->store, replica::Store::open(impl->options.replica, impl->options.busy_timeout));
   impl->publish();
   return std::unique_ptr<HttpFollower>(new HttpFollower(std::move(impl)));
 }

@@ -123,10 +123,11 @@ ReplicaPosition position_of(const rows::Meta& meta) {
   return p;
 }
 
-Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path) {
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout) {
   std::unique_ptr<Store> owned(new Store());
   Store& store = *owned;
   store.path_ = path;
+  store.busy_timeout_ = busy_timeout;
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) {
     HUGO_ASSIGN_OR_RETURN(store.lock_, WriterLock::acquire(path));
@@ -142,7 +143,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path) {
 
 Status Store::connect() {
   HUGO_TRY(wal_files::check_wal_not_truncated(file()));
-  HUGO_ASSIGN_OR_RETURN(db_, sql::Db::open(file(), sql::OpenMode::ReadWriteCreate, std::chrono::milliseconds(5000)));
+  HUGO_ASSIGN_OR_RETURN(db_, sql::Db::open(file(), sql::OpenMode::ReadWriteCreate, busy_timeout_));
   HUGO_TRY(db_.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
   {
     HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db_, true));
@@ -206,8 +207,8 @@ Status Store::apply(const std::vector<Event>& events, std::uint64_t hash_after) 
 }  // namespace replica
 
 Result<ReplicaPosition> read_replica_position(const std::filesystem::path& path) {
-  HUGO_TRY(rows::check_journal_file(path));
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
+  HUGO_TRY(rows::check_journal_file(path, kDefaultBusyTimeout));
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadOnly, kDefaultBusyTimeout));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(db, version));
   if (meta.role != "replica") return replica::not_a_replica(path);
@@ -215,9 +216,9 @@ Result<ReplicaPosition> read_replica_position(const std::filesystem::path& path)
 }
 
 Result<PromoteReport> promote_replica(const std::filesystem::path& path) {
-  HUGO_TRY(rows::check_journal_file(path));
+  HUGO_TRY(rows::check_journal_file(path, kDefaultBusyTimeout));
   HUGO_ASSIGN_OR_RETURN(WriterLock lock, WriterLock::acquire(path));
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadWrite, std::chrono::milliseconds(5000)));
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadWrite, kDefaultBusyTimeout));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(db, version));
   if (meta.role != "replica") return replica::not_a_replica(path);

@@ -40,8 +40,9 @@ class Store {
   // journal that is not a replica. A missing file is built beside `path` (docs/FORMAT.md, "New
   // files") and renamed there by adopt(): until then nothing exists at `path`, and a Store
   // dropped before adopt() removes what it built.
-  // Not movable: the inserter points into db_.
-  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path);
+  // Not movable: the inserter points into db_. Its connection waits up to `busy_timeout` for locks.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path,
+                                             std::chrono::milliseconds busy_timeout);
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
@@ -66,6 +67,7 @@ class Store {
   Status load();
 
   std::filesystem::path path_;
+  std::chrono::milliseconds busy_timeout_{};
   WriterLock lock_;                                // path_'s, once the file is there
   std::optional<staged::StagedFile> staging_;      // a new replica until adopt() renames it
   sql::Db db_;

@@ -138,7 +138,7 @@ SkippedRow skipped_row(const RowFacts& row, const Error& refusal) {
 
 Status load_queue(const std::filesystem::path& path, const std::string& queue, QueueState& state, RecoveryMode mode,
                   std::vector<SkippedRow>* skipped) {
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(path));
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(path, kDefaultBusyTimeout));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(db, version));
 

@@ -12,8 +12,8 @@ namespace hugo {
 Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesystem::path& journal, RecoveryMode mode) {
   std::vector<std::string> queues;
   {
-    HUGO_TRY(rows::check_journal_file(journal));
-    HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(journal));
+    HUGO_TRY(rows::check_journal_file(journal, kDefaultBusyTimeout));
+    HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(journal, kDefaultBusyTimeout));
     HUGO_TRY(schema::check_readable(db));
     HUGO_ASSIGN_OR_RETURN(sql::Stmt names, db.prepare("SELECT name FROM names WHERE id IN (SELECT DISTINCT queue FROM events) ORDER BY name"));
     while (true) {

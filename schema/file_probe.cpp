@@ -66,8 +66,8 @@ Status decide(const std::filesystem::path& path, Intent intent, const Header& h)
 // With commits in the -wal, the main file's header may predate them (a journal created and never
 // checkpointed still shows application id 0 there): SQLite reads the header through the WAL.
 // Read-only; the -wal and its -shm already exist.
-Result<Header> header_through_wal(const std::filesystem::path& path) {
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000)));
+Result<Header> header_through_wal(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout) {
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadOnly, busy_timeout));
   Header h;
   HUGO_ASSIGN_OR_RETURN(const std::int64_t app_id, db.query_int("PRAGMA application_id"));
   HUGO_ASSIGN_OR_RETURN(const std::int64_t user_version, db.query_int("PRAGMA user_version"));
@@ -80,7 +80,7 @@ Result<Header> header_through_wal(const std::filesystem::path& path) {
 
 }  // namespace
 
-Status check(const std::filesystem::path& path, Intent intent) {
+Status check(const std::filesystem::path& path, Intent intent, std::chrono::milliseconds busy_timeout) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
@@ -127,7 +127,7 @@ Status check(const std::filesystem::path& path, Intent intent) {
   }
   if (h.app_id != static_cast<std::uint32_t>(schema::kApplicationId) && wal) {
     HUGO_TRY(wal_files::check_wal_not_truncated(path));
-    HUGO_ASSIGN_OR_RETURN(h, header_through_wal(path));
+    HUGO_ASSIGN_OR_RETURN(h, header_through_wal(path, busy_timeout));
   }
   return decide(path, intent, h);
 }
@@ -136,9 +136,10 @@ Status check(const std::filesystem::path& path, Intent intent) {
 // write. A journal closed cleanly has everything in its main file (no -wal, or an empty one) and,
 // with the folder read-only, no writer can change it: it is read as immutable. With commits still
 // in the -wal and no -shm, there is no safe way in, and the error says so.
-Result<sql::Db> open_read_only(const std::filesystem::path& path, bool& immutable) {
+Result<sql::Db> open_read_only(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout,
+                               bool& immutable) {
   immutable = false;
-  auto db = sql::Db::open(path, sql::OpenMode::ReadOnly, std::chrono::milliseconds(5000));
+  auto db = sql::Db::open(path, sql::OpenMode::ReadOnly, busy_timeout);
   if (!db.ok()) return db;
   auto version = db->query_int("PRAGMA user_version");  // the first read: opens the WAL, if any
   if (version.ok()) return db;
@@ -153,12 +154,12 @@ Result<sql::Db> open_read_only(const std::filesystem::path& path, bool& immutabl
         .with("path", path.string());
   }
   immutable = true;
-  return sql::Db::open(path, sql::OpenMode::ReadOnlyImmutable, std::chrono::milliseconds(5000));
+  return sql::Db::open(path, sql::OpenMode::ReadOnlyImmutable, busy_timeout);
 }
 
-Result<sql::Db> open_read_only(const std::filesystem::path& path) {
+Result<sql::Db> open_read_only(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout) {
   bool immutable = false;
-  return open_read_only(path, immutable);
+  return open_read_only(path, busy_timeout, immutable);
 }
 
 }  // namespace hugo::file_probe

@@ -5,10 +5,12 @@
 // the folder (docs/ERRORS.md, journal.corrupt).
 #pragma once
 
+#include <hugo/durability.hpp>
 #include <hugo/error.hpp>
 
 #include "schema/sqlite.hpp"
 
+#include <chrono>
 #include <filesystem>
 
 namespace hugo::file_probe {
@@ -24,15 +26,18 @@ enum class Intent {
 // non-file, an empty file (Read only), bytes that are not an SQLite database, or an SQLite
 // database whose application id is not a hugo journal's (metadata path, reason `directory`,
 // `empty`, `not_sqlite`, `application_id`; `application_id` for the last). Also the -wal
-// check of wal_files::check_wal_not_truncated. Changes nothing.
-Status check(const std::filesystem::path& path, Intent intent);
+// check of wal_files::check_wal_not_truncated. Changes nothing. `busy_timeout` bounds the wait of
+// the read-only connection that reads a header still in the -wal.
+Status check(const std::filesystem::path& path, Intent intent,
+             std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
 
 // Opens a journal for reading after check(path, Read): a read-only connection, or, in a folder
 // this process cannot write (where SQLite cannot create the -shm), an `immutable` one when
 // the journal was closed cleanly (no commits left in its -wal); `immutable` reports which.
-// Never creates a file in a read-only folder.
-Result<sql::Db> open_read_only(const std::filesystem::path& path, bool& immutable);
+// Never creates a file in a read-only folder. The connection waits up to `busy_timeout` for locks.
+Result<sql::Db> open_read_only(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout,
+                               bool& immutable);
 // The same, for callers that do not need to know.
-Result<sql::Db> open_read_only(const std::filesystem::path& path);
+Result<sql::Db> open_read_only(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout);
 
 }  // namespace hugo::file_probe

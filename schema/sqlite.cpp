@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <cerrno>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -30,6 +31,26 @@ std::string uri_path(const std::string& path) {
     }
   }
   return out;
+}
+
+int checkpoint_constant(CheckpointMode mode) {
+  switch (mode) {
+    case CheckpointMode::Passive: return SQLITE_CHECKPOINT_PASSIVE;
+    case CheckpointMode::Full: return SQLITE_CHECKPOINT_FULL;
+    case CheckpointMode::Restart: return SQLITE_CHECKPOINT_RESTART;
+    case CheckpointMode::Truncate: return SQLITE_CHECKPOINT_TRUNCATE;
+  }
+  return SQLITE_CHECKPOINT_PASSIVE;
+}
+
+ColumnType column_type_of(int type) {
+  switch (type) {
+    case SQLITE_INTEGER: return ColumnType::Integer;
+    case SQLITE_FLOAT: return ColumnType::Float;
+    case SQLITE_TEXT: return ColumnType::Text;
+    case SQLITE_BLOB: return ColumnType::Blob;
+    default: return ColumnType::Null;
+  }
 }
 
 }  // namespace
@@ -91,6 +112,12 @@ Error error_from_code(int rc, std::string_view what, std::string_view detail, in
 
 Result<Db> Db::open(const std::filesystem::path& path, OpenMode mode,
                     std::chrono::milliseconds busy_timeout) {
+  if (busy_timeout.count() < 0 || busy_timeout.count() > std::numeric_limits<int>::max()) {
+    return Error::validation("busy_timeout must be between 0 and " + std::to_string(std::numeric_limits<int>::max()) +
+                             " ms (the SQLite lock wait); nothing was opened")
+        .with("busy_timeout_ms", std::to_string(busy_timeout.count()))
+        .with("path", path.string());
+  }
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (mode) {
     case OpenMode::ReadWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
@@ -196,8 +223,8 @@ void Db::set_wal_hook(int (*fn)(void*, sqlite3*, const char*, int), void* ctx) {
   sqlite3_wal_hook(db_, fn, ctx);
 }
 
-Status Db::checkpoint(int mode, int* log_frames, int* backfilled) {
-  const int rc = sqlite3_wal_checkpoint_v2(db_, "main", mode, log_frames, backfilled);
+Status Db::checkpoint(CheckpointMode mode, int* log_frames, int* backfilled) {
+  const int rc = sqlite3_wal_checkpoint_v2(db_, "main", checkpoint_constant(mode), log_frames, backfilled);
   if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) return last_error("wal checkpoint");
   return ok_status();
 }
@@ -289,7 +316,7 @@ std::string_view Stmt::column_blob(int column) const {
   return blob ? std::string_view(blob, static_cast<std::size_t>(size)) : std::string_view();
 }
 
-int Stmt::column_type(int column) const { return sqlite3_column_type(stmt_, column); }
+ColumnType Stmt::column_type(int column) const { return column_type_of(sqlite3_column_type(stmt_, column)); }
 
 int Stmt::column_count() const { return sqlite3_column_count(stmt_); }
 

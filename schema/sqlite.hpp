@@ -21,6 +21,14 @@ namespace hugo::sql {
 // nothing can write (a journal closed cleanly in a folder this process cannot write).
 enum class OpenMode { ReadWriteCreate, ReadWrite, ReadOnly, ReadOnlyImmutable };
 
+// The storage class of a result column (SQLite's fundamental datatypes).
+enum class ColumnType { Integer, Float, Text, Blob, Null };
+
+// How much a WAL checkpoint may wait for and do (sqlite3_wal_checkpoint_v2): Passive never waits
+// and copies what it can; Full waits for writers, then copies everything; Restart also waits for
+// readers so that the next writer starts the WAL over; Truncate also truncates the -wal to 0 bytes.
+enum class CheckpointMode { Passive, Full, Restart, Truncate };
+
 // Maps an SQLite result code to a hugo Error. `what` is the operation ("commit", "open", ...).
 // `system_errno` (sqlite3_system_errno) refines I/O errors: a write refused for want of space
 // (ENOSPC, EDQUOT, EFBIG) is journal.full like SQLITE_FULL.
@@ -31,6 +39,7 @@ class Stmt;
 // One connection. Not thread-safe; owned by exactly one thread at a time.
 class Db {
  public:
+  // error.validation, with nothing opened, for a busy_timeout below 0 or above INT_MAX ms.
   static Result<Db> open(const std::filesystem::path& path, OpenMode mode,
                          std::chrono::milliseconds busy_timeout);
   Db() = default;
@@ -55,10 +64,10 @@ class Db {
 
   // Installs a WAL hook: after each commit `fn(ctx, wal_pages)` runs on the committing thread.
   void set_wal_hook(int (*fn)(void*, sqlite3*, const char*, int), void* ctx);
-  // PASSIVE (mode 0) or RESTART (mode 2) or TRUNCATE (mode 3) checkpoint of "main". A busy
-  // checkpoint is not an error. The optional outputs get the WAL's size in frames and how many of
-  // them are now copied into the database (both -1 if the checkpoint could not run).
-  Status checkpoint(int mode, int* log_frames = nullptr, int* backfilled = nullptr);
+  // A checkpoint of "main" in `mode`. A busy checkpoint is not an error. The optional outputs get
+  // the WAL's size in frames and how many of them are now copied into the database (both -1 if
+  // the checkpoint could not run).
+  Status checkpoint(CheckpointMode mode, int* log_frames = nullptr, int* backfilled = nullptr);
 
  private:
   Status run_prepared(sqlite3_stmt*& slot, const char* sql);
@@ -96,7 +105,7 @@ class Stmt {
   std::int64_t column_int(int column) const;
   std::string_view column_text(int column) const;
   std::string_view column_blob(int column) const;
-  int column_type(int column) const;  // SQLITE_INTEGER (1) .. SQLITE_NULL (5)
+  ColumnType column_type(int column) const;
   int column_count() const;
   double column_double(int column) const;
 

@@ -16,8 +16,6 @@
 namespace hugo::staged {
 namespace {
 
-// SQLite's TRUNCATE checkpoint mode (sql::Db::checkpoint).
-constexpr int kCheckpointTruncate = 3;
 constexpr const char* kCompanions[] = {"-wal", "-shm", "-journal"};
 
 std::filesystem::path with_suffix(const std::filesystem::path& path, std::string_view suffix) {
@@ -144,7 +142,7 @@ void StagedFile::discard() {
 
 Status StagedFile::publish(sql::Db db) {
   Status done = [&]() -> Status {
-    HUGO_TRY(db.checkpoint(kCheckpointTruncate));
+    HUGO_TRY(db.checkpoint(sql::CheckpointMode::Truncate));
     db = sql::Db();  // the last connection: SQLite removes the (empty) -wal and the -shm
     std::error_code ec;
     const auto wal = with_suffix(temp_, "-wal");

@@ -138,7 +138,7 @@ void WalCheckpointer::restarted() {
 // SQLite restarts the WAL at the owner's next commit unless a reader still uses it; then the
 // next cycle waits for a quarter of start_bytes more.
 void WalCheckpointer::final_pass(int frames) {
-  (void)owner_.checkpoint(SQLITE_CHECKPOINT_PASSIVE);
+  (void)owner_.checkpoint(sql::CheckpointMode::Passive);
   background_passes_ = 0;
   next_trigger_frames_ = frames + start_frames_ / 4;
 }
@@ -154,7 +154,7 @@ void WalCheckpointer::hard_limit_pass() {
     pass_finished_.wait(lock, [&] { return pass_ != Pass::Running; });
     pass_ = Pass::Idle;
   }
-  (void)owner_.checkpoint(SQLITE_CHECKPOINT_RESTART);
+  (void)owner_.checkpoint(sql::CheckpointMode::Restart);
   background_passes_ = 0;
   next_trigger_frames_ = start_frames_;
 }
@@ -183,7 +183,7 @@ void WalCheckpointer::background_loop() {
     // which a checkpoint finds no WAL to copy (a connection opened on a still-empty database).
     int backfilled = 0;
     const bool ok = background_db_.query_int("PRAGMA user_version").ok() &&
-                    background_db_.checkpoint(SQLITE_CHECKPOINT_PASSIVE, nullptr, &backfilled).ok();
+                    background_db_.checkpoint(sql::CheckpointMode::Passive, nullptr, &backfilled).ok();
     lock.lock();
     pass_ = std::exchange(drop_result_, false) ? Pass::Idle : Pass::Done;
     backfilled_frames_ = ok ? backfilled : 0;

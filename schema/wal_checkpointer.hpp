@@ -57,7 +57,7 @@ struct WalCheckpointOptions {
   std::uint64_t start_bytes = 0;
   std::uint64_t limit_bytes = 64u << 20;     // past this, a blocking RESTART checkpoint inline
   std::uint64_t writeback_bytes = 1u << 20;  // under Process, start writing the WAL out this often
-  std::chrono::milliseconds busy_timeout{5000};
+  std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout;
   bool background = true;  // false: no thread; every pass inline (each one stalls the owner)
 };
 

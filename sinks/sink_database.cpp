@@ -9,14 +9,6 @@
 #include <system_error>
 
 namespace hugo {
-namespace {
-
-constexpr int kInteger = 1;
-constexpr int kFloat = 2;
-constexpr int kText = 3;
-constexpr int kBlob = 4;
-
-}  // namespace
 
 struct SinkDatabase::Impl {
   sql::Db db;
@@ -49,12 +41,13 @@ struct SinkDatabase::Impl {
 
   static SqlValue column(const sql::Stmt& stmt, int c) {
     switch (stmt.column_type(c)) {
-      case kInteger: return stmt.column_int(c);
-      case kFloat: return stmt.column_double(c);
-      case kText: return std::string(stmt.column_text(c));
-      case kBlob: return SqlBlob{std::string(stmt.column_blob(c))};
-      default: return nullptr;
+      case sql::ColumnType::Integer: return stmt.column_int(c);
+      case sql::ColumnType::Float: return stmt.column_double(c);
+      case sql::ColumnType::Text: return std::string(stmt.column_text(c));
+      case sql::ColumnType::Blob: return SqlBlob{std::string(stmt.column_blob(c))};
+      case sql::ColumnType::Null: break;
     }
+    return nullptr;
   }
 
   template <class Params>
@@ -90,7 +83,6 @@ Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::
     return Error::validation("invalid SinkDatabaseOptions: wal_limit_bytes must be > 0 and >= wal_checkpoint_bytes")
         .with("path", path.string());
   }
-  constexpr std::chrono::milliseconds kBusyTimeout(5000);
   auto impl = std::make_unique<Impl>();
   if (options.read_only) {
     std::error_code ec;
@@ -98,10 +90,10 @@ Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::
       return Error::journal_not_found("no database at " + path.string() + " (check the path)")
           .with("path", path.string());
     }
-    HUGO_ASSIGN_OR_RETURN(impl->db, file_probe::open_read_only(path));
+    HUGO_ASSIGN_OR_RETURN(impl->db, file_probe::open_read_only(path, options.busy_timeout));
     return std::shared_ptr<SinkDatabase>(new SinkDatabase(std::move(impl)));
   }
-  HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, kBusyTimeout));
+  HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(path, sql::OpenMode::ReadWriteCreate, options.busy_timeout));
   HUGO_TRY(impl->db.exec("PRAGMA journal_mode = WAL"));
   HUGO_TRY(impl->db.exec(synchronous_pragma(options.durability)));
   HUGO_ASSIGN_OR_RETURN(const std::int64_t page_size, impl->db.query_int("PRAGMA page_size"));
@@ -109,7 +101,7 @@ Result<std::shared_ptr<SinkDatabase>> SinkDatabase::open(const std::filesystem::
   checkpoints.durability = options.durability;
   checkpoints.start_bytes = options.wal_checkpoint_bytes;
   checkpoints.limit_bytes = options.wal_limit_bytes;
-  checkpoints.busy_timeout = kBusyTimeout;
+  checkpoints.busy_timeout = options.busy_timeout;
   impl->checkpointer = std::make_unique<WalCheckpointer>(impl->db, page_size, std::move(checkpoints));
   return std::shared_ptr<SinkDatabase>(new SinkDatabase(std::move(impl)));
 }

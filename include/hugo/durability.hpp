@@ -1,6 +1,8 @@
-// hugo::Durability: what a commit acknowledged by the journal, or by a sink's database, survives.
+// hugo::Durability: what a commit acknowledged by the journal, or by a sink's database, survives;
+// and the defaults that the options of every database the library opens share.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 namespace hugo {
@@ -25,5 +27,11 @@ enum class Durability {
 constexpr std::uint64_t default_wal_checkpoint_bytes(Durability durability) {
   return durability == Durability::Fsync ? std::uint64_t{4} << 20 : std::uint64_t{48} << 20;
 }
+
+// How long a connection waits for another connection's SQLite lock before the operation fails
+// with journal.busy: the default busy_timeout of every options struct (JournalOptions,
+// SinkDatabaseOptions, DeterministicOptions, ImportOptions, FollowerOptions) and of the functions
+// that take one (JournalReader::open, compact_journal). 0 fails at once.
+inline constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
 
 }  // namespace hugo

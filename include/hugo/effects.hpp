@@ -18,6 +18,7 @@
 // serialized within the process, so concurrent first captures in one process run the effect once.
 #pragma once
 
+#include <hugo/durability.hpp>
 #include <hugo/error.hpp>
 #include <hugo/export.hpp>
 #include <hugo/time.hpp>
@@ -81,7 +82,7 @@ enum class IndeterminatePolicy {
 struct DeterministicOptions {
   std::shared_ptr<Clock> clock;  // null: SystemClock. Stamps claimed_at and recorded_at.
   IndeterminatePolicy on_indeterminate = IndeterminatePolicy::Rerun;
-  std::chrono::milliseconds busy_timeout{5000};  // SQLite lock wait before journal.busy
+  std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout;  // SQLite lock wait before journal.busy
   // Only read an existing store (list, find): no file is created, the database is never switched
   // to WAL, it may live in a read-only folder, and every write fails (journal.read_only).
   bool read_only = false;

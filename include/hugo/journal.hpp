@@ -56,7 +56,7 @@ struct JournalOptions {
   // Caps the database size in pages (0: no cap). Reaching it fails appends with journal.full.
   std::uint64_t max_pages = 0;
   // How long a connection waits for SQLite locks (checkpoints, readers) before journal.busy.
-  std::chrono::milliseconds busy_timeout{5000};
+  std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout;
 };
 
 // Where an append stands: its seq is known at once; `durable` resolves when its batch commits.
@@ -167,7 +167,9 @@ class HUGO_API JournalReader {
   // Errors: journal.not_found, journal.corrupt, journal.schema_newer, journal.io.
   // read(), last_seq(), info() and changed() fail with journal.replaced once the path names
   // another file, or the file holds another journal or an older copy of this one.
-  static Result<std::unique_ptr<JournalReader>> open(const std::filesystem::path& path);
+  // `busy_timeout`: how long its connections wait for another connection's lock (journal.busy).
+  static Result<std::unique_ptr<JournalReader>> open(const std::filesystem::path& path,
+                                                     std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
   ~JournalReader();
   JournalReader(const JournalReader&) = delete;
   JournalReader& operator=(const JournalReader&) = delete;

@@ -3,12 +3,14 @@
 // compact verbs use these. ProgressFn comes from <hugo/verify.hpp>.
 #pragma once
 
+#include <hugo/durability.hpp>
 #include <hugo/error.hpp>
 #include <hugo/event.hpp>
 #include <hugo/export.hpp>
 #include <hugo/task_queue.hpp>
 #include <hugo/verify.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -20,6 +22,7 @@ struct ImportOptions {
   // An event that is not a valid transition of its queue after the events before it: false
   // refuses it (codec.invalid, metadata seq, rule); true leaves it out and lists it in skipped().
   bool skip_invalid = false;
+  std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout;  // SQLite lock wait before journal.busy
 };
 
 // Rebuilds a journal from events (typically `hugo-journal export` NDJSON) into a new file,
@@ -66,8 +69,10 @@ struct CompactResult {
 // `below_seq`, except the task that holds the newest row (so the highest seq ever issued stays in
 // the file, and in any export of it), then vacuums. Live tasks and dead letters are kept whole, so a queue reopened
 // afterwards rebuilds exactly the same state; seqs are never reused (AUTOINCREMENT). Takes the
-// writer lock (journal.locked if a writer is live).
+// writer lock (journal.locked if a writer is live); another connection's SQLite lock held past
+// `busy_timeout` is journal.busy.
 HUGO_API Result<CompactResult> compact_journal(const std::filesystem::path& journal, std::int64_t below_seq,
-                                               ProgressFn progress = {});
+                                               ProgressFn progress = {},
+                                               std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
 
 }  // namespace hugo

@@ -16,6 +16,7 @@
 // without the newline). Both sides compute it; the replica stores it with its checkpoint.
 #pragma once
 
+#include <hugo/durability.hpp>
 #include <hugo/error.hpp>
 #include <hugo/export.hpp>
 
@@ -105,6 +106,7 @@ struct FollowerOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::size_t max_line_bytes = 16u << 20;  // longer lines are replication.stream_malformed
   std::size_t max_batch = 4096;            // events applied per replica transaction
+  std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout;  // the replica's SQLite lock wait (journal.busy)
 };
 
 // Where a replica stands; what `hugo-journal info` shows of it.

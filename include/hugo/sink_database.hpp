@@ -10,6 +10,7 @@
 #include <hugo/error.hpp>
 #include <hugo/export.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -40,6 +41,8 @@ struct SinkDatabaseOptions {
   // wal_limit_bytes (docs/REPLICATION.md, "The sink database's durability").
   std::uint64_t wal_checkpoint_bytes = 0;
   std::uint64_t wal_limit_bytes = 64u << 20;
+  // How long its connections wait for another connection's SQLite lock before journal.busy.
+  std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout;
   // Only read an existing database: never creates it or switches it to WAL, runs no checkpoints,
   // and writes fail (journal.read_only); a missing file is journal.not_found
   // (docs/REPLICATION.md, "The sink database's durability").

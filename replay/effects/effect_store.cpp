@@ -127,7 +127,7 @@ Result<std::unique_ptr<DeterministicEffectStore>> DeterministicEffectStore::open
       }
       // A read-only connection (immutable in a folder this process cannot write): no -wal, -shm
       // or mode switch on the file, and the table must already be there.
-      HUGO_ASSIGN_OR_RETURN(impl->db, file_probe::open_read_only(db));
+      HUGO_ASSIGN_OR_RETURN(impl->db, file_probe::open_read_only(db, impl->options.busy_timeout));
       impl->path = db;
       return std::unique_ptr<DeterministicEffectStore>(new DeterministicEffectStore(std::move(impl)));
     } else {

@@ -18,8 +18,6 @@ namespace replay {
 
 namespace {
 
-constexpr int kSqliteNull = 5;  // SQLITE_NULL; the adapter keeps sqlite3.h to itself
-
 Timestamp from_micros(std::int64_t us) { return Timestamp{Duration{us}}; }
 
 Error corrupt_row(const std::filesystem::path& path, std::string_view effect_id, std::string detail) {
@@ -57,17 +55,17 @@ Result<EffectRecord> read_effect_row(const sql::Stmt& stmt, const std::filesyste
   } else {
     return corrupt_row(path, r.effect_id, "unknown state '" + std::string(state) + "'");
   }
-  if (stmt.column_type(4) != kSqliteNull) r.type_tag = std::string(stmt.column_text(4));
-  if (stmt.column_type(5) != kSqliteNull) r.is_success = stmt.column_int(5) != 0;
+  if (stmt.column_type(4) != sql::ColumnType::Null) r.type_tag = std::string(stmt.column_text(4));
+  if (stmt.column_type(5) != sql::ColumnType::Null) r.is_success = stmt.column_int(5) != 0;
   r.value = std::string(stmt.column_blob(6));
-  if (stmt.column_type(7) != kSqliteNull) {
+  if (stmt.column_type(7) != sql::ColumnType::Null) {
     std::optional<Error> error;
     Status decoded = decode_error_json(stmt.column_text(7), error);
     if (!decoded.ok()) return corrupt_row(path, r.effect_id, "its error JSON: " + decoded.error().message());
     r.error = std::move(error);
   }
   r.claimed_at = from_micros(stmt.column_int(8));
-  if (stmt.column_type(9) != kSqliteNull) r.recorded_at = from_micros(stmt.column_int(9));
+  if (stmt.column_type(9) != sql::ColumnType::Null) r.recorded_at = from_micros(stmt.column_int(9));
   if (r.state == EffectState::Done && r.kind == kEffectKind && !r.is_success.has_value()) {
     return corrupt_row(path, r.effect_id, "a done effect without is_success");
   }

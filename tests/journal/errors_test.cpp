@@ -188,7 +188,7 @@ TEST_CASE("a failed replica batch leaves no stale name ids: the retried rows rea
   TempDir dir;
   const auto path = dir / "replica.db";
   {
-    auto store = replica::Store::open(path);
+    auto store = replica::Store::open(path, kDefaultBusyTimeout);
     REQUIRE(store.ok());
     REQUIRE((*store)->adopt(replica::OwnerIdentity{"j-owner", 1, "1:0", 1}).ok());
     const Event first = replica_event(1, "fresh-queue");
@@ -213,7 +213,7 @@ TEST_CASE("a batch that fails inside a multi-row INSERT writes nothing, and its 
   std::vector<Event> batch;
   for (std::int64_t seq = 1; seq <= 40; ++seq) batch.push_back(replica_event(seq, "queue-" + std::to_string(seq)));
   {
-    auto store = replica::Store::open(path);
+    auto store = replica::Store::open(path, kDefaultBusyTimeout);
     REQUIRE(store.ok());
     REQUIRE((*store)->adopt(replica::OwnerIdentity{"j-owner", 1, "1:0", 40}).ok());
     std::vector<Event> broken = batch;
@@ -240,7 +240,7 @@ TEST_CASE("a replica whose -shm is deleted under its follower refuses the next b
   const Event first = replica_event(1);
   const Event second = replica_event(2);
   {
-    auto store = replica::Store::open(path);
+    auto store = replica::Store::open(path, kDefaultBusyTimeout);
     REQUIRE(store.ok());
     REQUIRE((*store)->adopt(replica::OwnerIdentity{"j-owner", 1, "1:0", 2}).ok());
     REQUIRE((*store)->apply({first}, 1).ok());
