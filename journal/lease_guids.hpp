@@ -4,6 +4,7 @@
 // without the table holds no foreign GUIDs.
 #pragma once
 
+#include "schema/optional_table.hpp"
 #include "schema/sqlite.hpp"
 
 #include <cstdint>
@@ -19,7 +20,7 @@ Status create(sql::Db& db);
 // without the table answers nullopt to everything.
 class Lookup {
  public:
-  explicit Lookup(sql::Db& db) : db_(&db) {}
+  explicit Lookup(sql::Db& db);
   // The lease id a GUID (canonical form) was mapped to.
   Result<std::optional<std::int64_t>> lease_of(const std::string& guid);
   // The GUID lease `lease_id` was imported with.
@@ -28,14 +29,7 @@ class Lookup {
   Status add(std::int64_t lease_id, const std::string& guid);
 
  private:
-  Result<bool> ready();
-  sql::Db* db_;
-  bool checked_ = false;
-  bool present_ = false;
-  bool insert_ready_ = false;
-  sql::Stmt lease_of_;
-  sql::Stmt guid_of_;
-  sql::Stmt insert_;
+  optional_table::Statements statements_;  // lookups: lease_of, guid_of
 };
 
 }  // namespace hugo::lease_guids

@@ -21,41 +21,29 @@ Status create(sql::Db& db) {
       "sequence_id INTEGER NOT NULL, UNIQUE (queue, sequence_id)) STRICT");
 }
 
-Result<bool> Lookup::ready() {
-  if (checked_) return present_;
-  // Checked once: only an import writes the table, and it creates it before its first lookup.
-  HUGO_ASSIGN_OR_RETURN(bool exists, optional_table::exists(*db_, "task_sequence_ids"));
-  if (!exists) {
-    checked_ = true;
-    return false;
-  }
-  HUGO_ASSIGN_OR_RETURN(task_of_, db_->prepare("SELECT task FROM task_sequence_ids WHERE queue = ?1 AND sequence_id = ?2"));
-  HUGO_ASSIGN_OR_RETURN(sequence_id_of_, db_->prepare("SELECT sequence_id FROM task_sequence_ids WHERE task = ?1"));
-  checked_ = present_ = true;
-  return true;
-}
+Lookup::Lookup(sql::Db& db)
+    : statements_(db, "task_sequence_ids",
+                  {"SELECT task FROM task_sequence_ids WHERE queue = ?1 AND sequence_id = ?2",
+                   "SELECT sequence_id FROM task_sequence_ids WHERE task = ?1"},
+                  "INSERT INTO task_sequence_ids (task, queue, sequence_id) VALUES (?1, ?2, ?3)") {}
 
 Result<std::optional<std::int64_t>> Lookup::task_of(const std::string& queue, std::int64_t sequence_id) {
-  HUGO_ASSIGN_OR_RETURN(bool present, ready());
-  if (!present) return std::optional<std::int64_t>();
-  task_of_.bind(1, std::string_view(queue)).bind(2, sequence_id);
-  return first_int(task_of_);
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt* stmt, statements_.lookup(0));
+  if (stmt == nullptr) return std::optional<std::int64_t>();
+  stmt->bind(1, std::string_view(queue)).bind(2, sequence_id);
+  return first_int(*stmt);
 }
 
 Result<std::optional<std::int64_t>> Lookup::sequence_id_of(std::int64_t task_id) {
-  HUGO_ASSIGN_OR_RETURN(bool present, ready());
-  if (!present) return std::optional<std::int64_t>();
-  sequence_id_of_.bind(1, task_id);
-  return first_int(sequence_id_of_);
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt* stmt, statements_.lookup(1));
+  if (stmt == nullptr) return std::optional<std::int64_t>();
+  stmt->bind(1, task_id);
+  return first_int(*stmt);
 }
 
 Status Lookup::add(std::int64_t task_id, const std::string& queue, std::int64_t sequence_id) {
-  if (!insert_ready_) {
-    HUGO_ASSIGN_OR_RETURN(insert_,
-                          db_->prepare("INSERT INTO task_sequence_ids (task, queue, sequence_id) VALUES (?1, ?2, ?3)"));
-    insert_ready_ = true;
-  }
-  return insert_.bind(1, task_id).bind(2, std::string_view(queue)).bind(3, sequence_id).run();
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt* insert, statements_.insert());
+  return insert->bind(1, task_id).bind(2, std::string_view(queue)).bind(3, sequence_id).run();
 }
 
 // ---- ImportMap ------------------------------------------------------------------------------

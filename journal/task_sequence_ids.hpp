@@ -4,6 +4,7 @@
 // without the table holds no Hugo task ids.
 #pragma once
 
+#include "schema/optional_table.hpp"
 #include "schema/sqlite.hpp"
 
 #include <hugo/event.hpp>
@@ -24,7 +25,7 @@ Status create(sql::Db& db);
 // without the table answers nullopt to everything.
 class Lookup {
  public:
-  explicit Lookup(sql::Db& db) : db_(&db) {}
+  explicit Lookup(sql::Db& db);
   // The task Hugo's task `sequence_id` of `queue` was mapped to.
   Result<std::optional<std::int64_t>> task_of(const std::string& queue, std::int64_t sequence_id);
   // The Hugo task id task `task_id` was imported with.
@@ -33,14 +34,7 @@ class Lookup {
   Status add(std::int64_t task_id, const std::string& queue, std::int64_t sequence_id);
 
  private:
-  Result<bool> ready();
-  sql::Db* db_;
-  bool checked_ = false;
-  bool present_ = false;
-  bool insert_ready_ = false;
-  sql::Stmt task_of_;
-  sql::Stmt sequence_id_of_;
-  sql::Stmt insert_;
+  optional_table::Statements statements_;  // lookups: task_of, sequence_id_of
 };
 
 // The importer's side (docs/MIGRATION.md, "Hugo task ids"): an Enqueued event whose task id is
