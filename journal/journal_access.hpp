@@ -4,6 +4,7 @@
 
 #include <hugo/journal.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ struct JournalAccess {
   // appends of its lifecycle rows are refused.
   static void claim_queue(Journal& journal, const std::string& name);
   static void release_queue(Journal& journal, const std::string& name);
+  // The journal's JournalOptions::busy_timeout, for the library's other connections to its file.
+  static std::chrono::milliseconds busy_timeout(const Journal& journal);
 };
 
 }  // namespace hugo::detail

@@ -185,4 +185,8 @@ void detail::JournalAccess::release_queue(Journal& journal, const std::string& n
   journal.impl_->guard.release(name);
 }
 
+std::chrono::milliseconds detail::JournalAccess::busy_timeout(const Journal& journal) {
+  return journal.impl_->options.busy_timeout;  // set at open, never changed
+}
+
 }  // namespace hugo

@@ -206,19 +206,20 @@ Status Store::apply(const std::vector<Event>& events, std::uint64_t hash_after) 
 
 }  // namespace replica
 
-Result<ReplicaPosition> read_replica_position(const std::filesystem::path& path) {
-  HUGO_TRY(rows::check_journal_file(path, kDefaultBusyTimeout));
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadOnly, kDefaultBusyTimeout));
+Result<ReplicaPosition> read_replica_position(const std::filesystem::path& path,
+                                              std::chrono::milliseconds busy_timeout) {
+  HUGO_TRY(rows::check_journal_file(path, busy_timeout));
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadOnly, busy_timeout));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(db, version));
   if (meta.role != "replica") return replica::not_a_replica(path);
   return replica::position_of(meta);
 }
 
-Result<PromoteReport> promote_replica(const std::filesystem::path& path) {
-  HUGO_TRY(rows::check_journal_file(path, kDefaultBusyTimeout));
+Result<PromoteReport> promote_replica(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout) {
+  HUGO_TRY(rows::check_journal_file(path, busy_timeout));
   HUGO_ASSIGN_OR_RETURN(WriterLock lock, WriterLock::acquire(path));
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadWrite, kDefaultBusyTimeout));
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadWrite, busy_timeout));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(db, version));
   if (meta.role != "replica") return replica::not_a_replica(path);

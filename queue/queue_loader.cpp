@@ -137,8 +137,8 @@ SkippedRow skipped_row(const RowFacts& row, const Error& refusal) {
 }
 
 Status load_queue(const std::filesystem::path& path, const std::string& queue, QueueState& state, RecoveryMode mode,
-                  std::vector<SkippedRow>* skipped) {
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(path, kDefaultBusyTimeout));
+                  std::vector<SkippedRow>* skipped, std::chrono::milliseconds busy_timeout) {
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(path, busy_timeout));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
   HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(db, version));
 

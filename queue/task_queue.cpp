@@ -131,7 +131,7 @@ Result<std::unique_ptr<TaskQueue>> TaskQueue::open(std::shared_ptr<Journal> jour
   Status loaded = journal->flush();
   if (loaded.ok()) {
     loaded = detail::load_queue(journal->path(), impl->options.name, impl->state, impl->options.recovery,
-                                &impl->skipped);
+                                &impl->skipped, detail::JournalAccess::busy_timeout(*journal));
   }
   if (loaded.ok() && !impl->skipped.empty() && impl->options.metrics) {
     impl->options.metrics->add("taskqueue.recovery.skipped", "rows", {{"taskqueue.name", impl->options.name}},

@@ -9,11 +9,12 @@
 
 namespace hugo {
 
-Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesystem::path& journal, RecoveryMode mode) {
+Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesystem::path& journal, RecoveryMode mode,
+                                                             std::chrono::milliseconds busy_timeout) {
   std::vector<std::string> queues;
   {
-    HUGO_TRY(rows::check_journal_file(journal, kDefaultBusyTimeout));
-    HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(journal, kDefaultBusyTimeout));
+    HUGO_TRY(rows::check_journal_file(journal, busy_timeout));
+    HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(journal, busy_timeout));
     HUGO_TRY(schema::check_readable(db));
     HUGO_ASSIGN_OR_RETURN(sql::Stmt names, db.prepare("SELECT name FROM names WHERE id IN (SELECT DISTINCT queue FROM events) ORDER BY name"));
     while (true) {
@@ -26,7 +27,7 @@ Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesyst
   for (const std::string& queue : queues) {
     detail::QueueState state;
     std::vector<SkippedRow> skipped;
-    HUGO_TRY(detail::load_queue(journal, queue, state, mode, &skipped));
+    HUGO_TRY(detail::load_queue(journal, queue, state, mode, &skipped, busy_timeout));
     QueueSnapshot snapshot = state.snapshot(queue);
     snapshot.skipped = std::move(skipped);
     out.emplace(queue, std::move(snapshot));

@@ -129,10 +129,11 @@ void damaged(VerifyReport& report, std::int64_t after, std::int64_t next, const 
 
 }  // namespace
 
-Result<VerifyReport> verify_journal(const std::filesystem::path& journal, ProgressFn progress) {
+Result<VerifyReport> verify_journal(const std::filesystem::path& journal, ProgressFn progress,
+                                    std::chrono::milliseconds busy_timeout) {
   VerifyReport report;
-  HUGO_TRY(rows::check_journal_file(journal, kDefaultBusyTimeout));
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(journal, kDefaultBusyTimeout));
+  HUGO_TRY(rows::check_journal_file(journal, busy_timeout));
+  HUGO_ASSIGN_OR_RETURN(sql::Db db, file_probe::open_read_only(journal, busy_timeout));
   HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
   {
     HUGO_ASSIGN_OR_RETURN(sql::Stmt check, db.prepare("PRAGMA integrity_check"));

@@ -154,7 +154,8 @@ class HUGO_API HttpFollower {
 
 // Reads a replica's position without taking its lock. Errors: journal.* ; error.validation if
 // the file is not a replica.
-HUGO_API Result<ReplicaPosition> read_replica_position(const std::filesystem::path& replica);
+HUGO_API Result<ReplicaPosition> read_replica_position(const std::filesystem::path& replica,
+                                                       std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
 
 struct PromoteReport {
   std::string journal_id;
@@ -165,6 +166,9 @@ struct PromoteReport {
 
 // Turns a replica into a writable journal that starts the next epoch. Fails with journal.locked
 // while a follower still holds it, error.validation if it is not a replica.
-HUGO_API Result<PromoteReport> promote_replica(const std::filesystem::path& replica);
+// `busy_timeout` (here and in read_replica_position): how long its connection waits for another
+// connection's lock before journal.busy.
+HUGO_API Result<PromoteReport> promote_replica(const std::filesystem::path& replica,
+                                               std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
 
 }  // namespace hugo

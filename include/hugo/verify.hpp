@@ -3,11 +3,13 @@
 // lock, so every function is safe beside a live writer. The `hugo-journal` read verbs use these.
 #pragma once
 
+#include <hugo/durability.hpp>
 #include <hugo/error.hpp>
 #include <hugo/export.hpp>
 #include <hugo/task_queue.hpp>
 
 #include <cstdint>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -23,7 +25,8 @@ using ProgressFn = std::function<void(std::int64_t done, std::int64_t total)>;
 // that is not a valid transition fails it with journal.corrupt (Strict), or is left out and
 // listed in its queue's QueueSnapshot::skipped (SkipInvalid), as TaskQueueOptions::recovery.
 HUGO_API Result<std::map<std::string, QueueSnapshot>> project_journal(const std::filesystem::path& journal,
-                                                                      RecoveryMode mode = RecoveryMode::Strict);
+                                                                      RecoveryMode mode = RecoveryMode::Strict,
+                                                                      std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
 
 struct VerifyViolation {
   std::int64_t seq = 0;  // the offending row (0 for file-level findings)
@@ -56,6 +59,9 @@ struct VerifyReport {
 // Violations are collected, not fatal; the Error is for an unreadable file. A damaged page does
 // not end the scan: the rows past it are read and checked, and the report names the unreadable
 // range and the last good seq.
-HUGO_API Result<VerifyReport> verify_journal(const std::filesystem::path& journal, ProgressFn progress = {});
+// `busy_timeout` (here and in project_journal): how long its connection waits for another
+// connection's lock before journal.busy.
+HUGO_API Result<VerifyReport> verify_journal(const std::filesystem::path& journal, ProgressFn progress = {},
+                                             std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
 
 }  // namespace hugo

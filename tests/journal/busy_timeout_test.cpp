@@ -4,6 +4,7 @@
 
 #include <hugo/error_codes.hpp>
 #include <hugo/maintenance.hpp>
+#include <hugo/verify.hpp>
 
 #include "tests/support/held_lock.hpp"
 #include "tests/support/queue_fixture.hpp"
@@ -81,6 +82,30 @@ TEST_CASE("JournalReader::open with busy_timeout 0 meets an exclusive lock with 
   });
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code() == errc::journal_busy);
+}
+
+TEST_CASE("verify_journal and project_journal with busy_timeout 0 meet an exclusive lock with journal.busy") {
+  test::QueueFixture f;
+  const auto path = finished_history(f);
+  const Status verified = test::with_lock_held(path, test::HeldLock::Exclusive, [&]() -> Status {
+    HUGO_TRY(verify_journal(path, {}, 0ms));
+    return ok_status();
+  });
+  REQUIRE_FALSE(verified.ok());
+  CHECK(verified.error().code() == errc::journal_busy);
+  const Status projected = test::with_lock_held(path, test::HeldLock::Exclusive, [&]() -> Status {
+    HUGO_TRY(project_journal(path, RecoveryMode::Strict, 0ms));
+    return ok_status();
+  });
+  REQUIRE_FALSE(projected.ok());
+  CHECK(projected.error().code() == errc::journal_busy);
+  // With the default they wait for the lock, released meanwhile, and read the file.
+  const Status waited = test::with_lock_held(path, test::HeldLock::Exclusive, [&]() -> Status {
+    HUGO_ASSIGN_OR_RETURN(VerifyReport report, verify_journal(path));
+    CHECK(report.violations.empty());
+    return ok_status();
+  }, 50ms);
+  must(waited);
 }
 
 }  // TEST_SUITE
