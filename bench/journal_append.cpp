@@ -18,7 +18,10 @@
 //
 // Output: one line per run, a summary line per case, RESULT lines per headline, and last the
 // headline `RESULT name=journal_append_fsync_16 ...` (journal events/s against raw FULL at batch 16).
-// Usage: journal_append [--seconds S] [--rounds R]  (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
+// With --hog N, N threads spin on the CPUs for the whole run, ceilings included
+// (bench/support/hog.hpp), and every RESULT name ends in _hogN (journal_append_fsync_16_hog2).
+// Usage: journal_append [--seconds S] [--rounds R] [--hog N]  (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
+#include "bench/support/hog.hpp"
 #include "bench/support/journal.hpp"
 #include "bench/support/raw_sqlite.hpp"
 #include "bench/support/report.hpp"
@@ -241,9 +244,11 @@ std::string journal_line(const JournalResult& r) {
 int main(int argc, char** argv) {
   double seconds = 1.0;
   double rounds_option = 3;
+  double hog_option = 0;
   hugo_bench::parse_options(argc, argv,
                             {{"--seconds", "HUGO_BENCH_SECONDS", &seconds, 0.05, 600},
-                             {"--rounds", "HUGO_BENCH_ROUNDS", &rounds_option, 1, 100}});
+                             {"--rounds", "HUGO_BENCH_ROUNDS", &rounds_option, 1, 100},
+                             {"--hog", nullptr, &hog_option, 0, 64}});
   const int rounds = static_cast<int>(rounds_option);
   char line[512];
   std::snprintf(line, sizeof line,
@@ -251,6 +256,8 @@ int main(int argc, char** argv) {
                 "%zu-byte payloads",
                 sqlite3_libversion(), rounds, seconds, kPayloadBytes);
   hugo_bench::print_line(line);
+  hugo_bench::Hogs hogs(kProgram, static_cast<int>(hog_option));
+  if (hogs.count() > 0) hugo_bench::print_line(hogs.started_line());
 
   // Each round runs every case once. A journal case and its ceiling (raw SQLite at batch = its
   // producer count, same synchronous level) run back to back, in alternating order, because the
@@ -292,6 +299,8 @@ int main(int argc, char** argv) {
       for (const std::size_t batch : {8u, 512u}) run_raw_case(batch);
     }
   }
+  hogs.stop();
+  if (hogs.count() > 0) hugo_bench::print_line(hogs.stopped_line());
 
   // Summary: medians over rounds.
   for (const bool full : {true, false}) {
@@ -329,8 +338,9 @@ int main(int argc, char** argv) {
       {"journal_append_fsync_64", true, 64},    {"journal_append_process_64", false, 64},
       {"journal_append_process_16", false, 16}, {"journal_append_fsync_16", true, 16},
   };
+  const std::string suffix = hugo_bench::hog_suffix(hogs.count());  // "_hogN" with --hog N
   for (const Headline& h : headlines) {
-    hugo_bench::print_result(h.name, hugo_bench::median(journal_rates[{h.fsync, h.producers}]), "events/s",
+    hugo_bench::print_result(h.name + suffix, hugo_bench::median(journal_rates[{h.fsync, h.producers}]), "events/s",
                              hugo_bench::median(used_batch_ceiling[{h.fsync, h.producers}]));
   }
   return 0;
