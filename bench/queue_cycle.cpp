@@ -31,11 +31,21 @@
 // batch measured last), because fsync latency on a virtual disk drifts. Figures are medians over
 // rounds.
 //
+// CPU per cycle: the process's CPU time over the window (CLOCK_PROCESS_CPUTIME_ID: producers,
+// workers and the journal's own threads), less the sampler's and the hogs' threads (their
+// CPU-time clocks), divided by the cycles; the ceiling's is its one thread's CPU time over its
+// timed loop, divided by rows / 3.
+//
+// --hog N: N threads spin on the CPUs for the whole run, ceilings included (bench/support/hog.hpp).
+//
 // Usage: queue_cycle [--seconds S] [--rounds R] [--capacity N] [--batch N] [--sampler 0|1]
-//        [--fsync 0|1] (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
-// RESULT lines: queue_cycle_fsync_single, queue_cycle_process_single (single calls), then
-// queue_cycle_fsync and, last, queue_cycle_process (batches): value=<cycles/s> ceiling=<raw>.
+//        [--fsync 0|1] [--hog N] (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
+// RESULT lines: queue_cycle_fsync_single, queue_cycle_process_single (single calls),
+// queue_cycle_process_single_cpu_us (CPU us per single-call Process cycle; ceiling = the raw
+// ceiling's, ratio = ceiling / value), then queue_cycle_fsync and, last, queue_cycle_process
+// (batches): value=<cycles/s> ceiling=<raw>. With --hog N every name ends in _hogN.
 #include "bench/queue_cycle_run.hpp"
+#include "bench/support/hog.hpp"
 #include "bench/support/raw_sqlite.hpp"
 #include "bench/support/report.hpp"
 #include "bench/support/stats.hpp"
@@ -66,6 +76,7 @@ using hugo_bench::join_values;
 using RawResult = hugo_bench::RawInserts;
 
 double cycle_rate(const RawResult& r) { return r.rate() / 3.0; }
+double cpu_us_per_cycle(const RawResult& r) { return r.rows > 0 ? r.cpu_s * 1e6 * 3.0 / static_cast<double>(r.rows) : 0; }
 
 // The ceiling at `batch` rows per transaction: the three rows of a cycle as the queue's journal
 // writes them, into the journal's own tables with its INSERT and pragmas.
@@ -120,9 +131,11 @@ std::string queue_line(const QueueResult& r) {
   }
   const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
   const double per_cycle = r.cycles > 0 ? 1.0 / static_cast<double>(r.cycles) : 0.0;
-  std::snprintf(line, sizeof line, " cpu_us/cycle=%.1f (cpu %.0f%% of %u CPUs) csw/cycle=%.1f voluntary + %.1f involuntary",
-                r.cpu_s * 1e6 * per_cycle, r.seconds > 0 ? 100.0 * r.cpu_s / r.seconds / cpus : 0.0, cpus,
-                static_cast<double>(r.voluntary_switches) * per_cycle,
+  std::snprintf(line, sizeof line,
+                " cpu_us/cycle=%.1f (cpu %.0f%% of %u CPUs; hogs and sampler left out) sampler_cpu_us/cycle=%.1f "
+                "csw/cycle=%.1f voluntary + %.1f involuntary (whole process)",
+                r.cpu_us_per_cycle(), r.seconds > 0 ? 100.0 * r.cpu_s / r.seconds / cpus : 0.0, cpus,
+                r.sampler_cpu_s * 1e6 * per_cycle, static_cast<double>(r.voluntary_switches) * per_cycle,
                 static_cast<double>(r.involuntary_switches) * per_cycle);
   text += line;
   text += " enqueue_us: " + hugo_bench::format_summary(r.enqueue_us, "");
@@ -134,9 +147,10 @@ std::string queue_line(const QueueResult& r) {
 std::string raw_line(const RawResult& r) {
   char line[512];
   std::snprintf(line, sizeof line,
-                "raw_sqlite sync=%-6s batch=%-2zu rows=%-8lld secs=%.3f rate=%.1f rows/s = %.1f cycles/s commits=%lld",
+                "raw_sqlite sync=%-6s batch=%-2zu rows=%-8lld secs=%.3f rate=%.1f rows/s = %.1f cycles/s commits=%lld "
+                "cpu_us/cycle=%.1f",
                 r.full ? "FULL" : "NORMAL", r.batch, static_cast<long long>(r.rows), r.seconds, r.rate(),
-                cycle_rate(r), static_cast<long long>(r.commits));
+                cycle_rate(r), static_cast<long long>(r.commits), cpu_us_per_cycle(r));
   return line;
 }
 
@@ -149,13 +163,15 @@ int main(int argc, char** argv) {
   double sampler_option = 1;
   double fsync_option = 1;
   double batch_option = kDefaultBatch;
+  double hog_option = 0;
   hugo_bench::parse_options(argc, argv,
                             {{"--seconds", "HUGO_BENCH_SECONDS", &seconds, 0.05, 600},
                              {"--rounds", "HUGO_BENCH_ROUNDS", &rounds_option, 1, 100},
                              {"--capacity", nullptr, &capacity_option, 1, 1e9},
                              {"--sampler", nullptr, &sampler_option, 0, 1},
                              {"--fsync", nullptr, &fsync_option, 0, 1},
-                             {"--batch", nullptr, &batch_option, 2, 4096}});
+                             {"--batch", nullptr, &batch_option, 2, 4096},
+                             {"--hog", nullptr, &hog_option, 0, 64}});
   const int rounds = static_cast<int>(rounds_option);
   const auto capacity = static_cast<std::size_t>(capacity_option);
   const auto batch_size = static_cast<std::size_t>(batch_option);
@@ -168,6 +184,8 @@ int main(int argc, char** argv) {
                 sqlite3_libversion(), kProducers, kWorkers, batch_size, rounds, seconds, capacity, kPayloadBytes,
                 sample ? "on" : "off");
   hugo_bench::print_line(line);
+  hugo_bench::Hogs hogs(kProgram, static_cast<int>(hog_option));
+  if (hogs.count() > 0) hugo_bench::print_line(hogs.started_line());
 
   // A case: (Fsync?, tasks per call).
   using Case = std::pair<bool, std::size_t>;
@@ -177,6 +195,7 @@ int main(int argc, char** argv) {
     for (const std::size_t batch : {std::size_t{1}, batch_size}) cases.emplace_back(fsync, batch);
   }
   std::map<Case, std::vector<double>> queue_rates, raw_rates, batches;
+  std::map<Case, std::vector<double>> queue_cpu_us, raw_cpu_us;  // CPU us per cycle
   std::map<Case, std::pair<std::int64_t, std::int64_t>> totals;  // rows, commits
   std::map<Case, double> last_batch;
   for (int round = 1; round <= rounds; ++round) {
@@ -189,11 +208,13 @@ int main(int argc, char** argv) {
         const double rows = last_batch[c] > 0 ? last_batch[c] : static_cast<double>(kThreads * static_cast<std::int64_t>(batch));
         const RawResult r = run_raw(fsync, static_cast<std::size_t>(std::max(1.0, std::round(rows))), seconds);
         raw_rates[c].push_back(cycle_rate(r));
+        raw_cpu_us[c].push_back(cpu_us_per_cycle(r));
         hugo_bench::print_line("round=" + std::to_string(round) + " " + raw_line(r));
       };
       if (!queue_first) run_ceiling();
-      const QueueResult q = run_queue(durability, batch, seconds, capacity, sample);
+      const QueueResult q = run_queue(durability, batch, seconds, capacity, sample, hogs);
       queue_rates[c].push_back(q.rate());
+      queue_cpu_us[c].push_back(q.cpu_us_per_cycle());
       if (q.sampled && q.commits > 0) {
         last_batch[c] = q.rows_per_commit();
         batches[c].push_back(q.rows_per_commit());
@@ -204,6 +225,8 @@ int main(int argc, char** argv) {
       if (queue_first) run_ceiling();
     }
   }
+  hogs.stop();
+  if (hogs.count() > 0) hugo_bench::print_line(hogs.stopped_line());
 
   for (const Case& c : cases) {
     const auto [rows, commits] = totals[c];
@@ -216,15 +239,30 @@ int main(int argc, char** argv) {
                   join_values(batches[c]).c_str(), c.first ? "FULL" : "NORMAL", hugo_bench::median(raw_rates[c]),
                   join_values(raw_rates[c]).c_str());
     hugo_bench::print_line(line);
+    std::snprintf(line, sizeof line,
+                  "summary durability=%-7s batch=%-4zu queue cpu_us/cycle median=%.1f rounds=[%s] | raw %s "
+                  "cpu_us/cycle median=%.1f rounds=[%s]",
+                  c.first ? "Fsync" : "Process", c.second, hugo_bench::median(queue_cpu_us[c]),
+                  join_values(queue_cpu_us[c]).c_str(), c.first ? "FULL" : "NORMAL",
+                  hugo_bench::median(raw_cpu_us[c]), join_values(raw_cpu_us[c]).c_str());
+    hugo_bench::print_line(line);
   }
-  // Headlines last: the single-call figures, then the batched ones; the very last line is the
-  // batched Process figure (the goal).
+  // Headlines last: the single-call figures and the CPU per single-call Process cycle, then the
+  // batched ones; the very last line is the batched Process figure (the goal). With
+  // --hog N every name ends in _hogN.
+  const std::string suffix = hugo_bench::hog_suffix(hogs.count());
   for (const std::size_t batch : {std::size_t{1}, batch_size}) {
     for (const bool fsync : {true, false}) {
       const Case c{fsync, batch};
       if (!queue_rates.count(c)) continue;
       const std::string name = std::string("queue_cycle_") + (fsync ? "fsync" : "process") + (batch == 1 ? "_single" : "");
-      hugo_bench::print_result(name, hugo_bench::median(queue_rates[c]), "cycles/s", hugo_bench::median(raw_rates[c]));
+      hugo_bench::print_result(name + suffix, hugo_bench::median(queue_rates[c]), "cycles/s",
+                               hugo_bench::median(raw_rates[c]));
+      if (fsync || batch != 1) continue;
+      // A cost, lower is better: ceiling = the raw ceiling's CPU per cycle, ratio = ceiling / value.
+      const double cpu = hugo_bench::median(queue_cpu_us[c]);
+      const double raw_cpu = hugo_bench::median(raw_cpu_us[c]);
+      hugo_bench::print_result_ratio(name + "_cpu_us" + suffix, cpu, "us", raw_cpu, cpu > 0 ? raw_cpu / cpu : 0.0, 1);
     }
   }
   return 0;

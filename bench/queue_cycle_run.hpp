@@ -3,6 +3,8 @@
 // output are described at the top of bench/queue_cycle.cpp.
 #pragma once
 
+#include "bench/support/cpu.hpp"
+#include "bench/support/hog.hpp"
 #include "bench/support/journal.hpp"
 #include "bench/support/report.hpp"
 #include "bench/support/stats.hpp"
@@ -53,18 +55,23 @@ struct QueueResult {
   hugo_bench::Summary lease_us;
   hugo_bench::Summary complete_us;
   bool sampled = true;
-  // getrusage(RUSAGE_SELF) over the window, the whole process: CPU time and context switches.
+  // CPU time over the window of the threads doing the queue's work: the process's CPU time
+  // (CLOCK_PROCESS_CPUTIME_ID: producers, workers, the journal's own threads) less that of the
+  // hogs and of the sampler, which is given apart.
   double cpu_s = 0;
+  double sampler_cpu_s = 0;
+  // getrusage(RUSAGE_SELF) over the window: context switches of the whole process, hogs included.
   std::int64_t voluntary_switches = 0;
   std::int64_t involuntary_switches = 0;
   double rate() const { return seconds > 0 ? static_cast<double>(cycles) / seconds : 0; }
+  double cpu_us_per_cycle() const { return cycles > 0 ? cpu_s * 1e6 / static_cast<double>(cycles) : 0; }
   // Rows accepted but not yet durable, at most: every thread's call journals <= batch rows.
   std::int64_t max_in_flight() const { return kThreads * static_cast<std::int64_t>(batch); }
   double rows_per_commit() const { return commits > 0 ? static_cast<double>(rows) / static_cast<double>(commits) : 0; }
 };
 
 inline QueueResult run_queue(hugo::Durability durability, std::size_t batch, double budget, std::size_t capacity,
-                             bool sample) {
+                             bool sample, const Hogs& hogs) {
   const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-queue");
   std::shared_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
 
@@ -192,18 +199,23 @@ inline QueueResult run_queue(hugo::Durability durability, std::size_t batch, dou
   std::thread sampler_thread;
   if (sample) sampler_thread = std::thread(sampler);
   ready.arrive_and_wait();
+  const clockid_t sampler_clock = sample ? cpu_clock_of(kProgram, sampler_thread) : clockid_t{};
+  auto sampler_cpu = [&] { return sample ? cpu_clock_seconds(kProgram, sampler_clock) : 0.0; };
   rusage usage0{}, usage1{};
   ::getrusage(RUSAGE_SELF, &usage0);
+  const double process_cpu0 = process_cpu_seconds(kProgram), hogs_cpu0 = hogs.cpu_seconds();
+  const double sampler_cpu0 = sampler_cpu();
   const std::int64_t seq0 = journal->durable_seq();
   const auto start = SteadyClock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(budget));
   counting.store(false);
   const std::int64_t seq1 = journal->durable_seq();
   const auto end = SteadyClock::now();
+  const double process_cpu1 = process_cpu_seconds(kProgram), hogs_cpu1 = hogs.cpu_seconds();
+  const double sampler_cpu1 = sampler_cpu();
   ::getrusage(RUSAGE_SELF, &usage1);
-  auto seconds_of = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-  result.cpu_s = seconds_of(usage1.ru_utime) - seconds_of(usage0.ru_utime) + seconds_of(usage1.ru_stime) -
-                 seconds_of(usage0.ru_stime);
+  result.sampler_cpu_s = sampler_cpu1 - sampler_cpu0;
+  result.cpu_s = (process_cpu1 - process_cpu0) - (hogs_cpu1 - hogs_cpu0) - result.sampler_cpu_s;
   result.voluntary_switches = usage1.ru_nvcsw - usage0.ru_nvcsw;
   result.involuntary_switches = usage1.ru_nivcsw - usage0.ru_nivcsw;
   stop.request_stop();

@@ -3,6 +3,7 @@
 // same INSERT, the same pragmas. Every SQLite failure ends the program through fail().
 #pragma once
 
+#include "bench/support/cpu.hpp"
 #include "bench/support/report.hpp"
 #include "bench/support/stats.hpp"
 #include "schema/schema.hpp"
@@ -158,6 +159,7 @@ struct RawInserts {
   std::int64_t rows = 0;
   std::int64_t commits = 0;
   double seconds = 0;
+  double cpu_s = 0;   // CPU time of the inserting thread over the same `seconds`
   Summary commit_us;  // BEGIN .. COMMIT of each transaction
   double rate() const { return seconds > 0 ? static_cast<double>(rows) / seconds : 0; }
 };
@@ -183,6 +185,7 @@ RawInserts raw_insert_run(std::string_view program, const std::string& path, boo
   std::vector<double> commit_us;
   commit_us.reserve(1 << 16);
   std::int64_t seq = 0;
+  const double cpu_start = this_thread_cpu_seconds(program);
   const auto start = SteadyClock::now();
   const auto deadline = start + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(budget));
   auto now = start;
@@ -201,6 +204,7 @@ RawInserts raw_insert_run(std::string_view program, const std::string& path, boo
     ++result.commits;
   }
   result.seconds = micros_between(start, now) / 1e6;
+  result.cpu_s = this_thread_cpu_seconds(program) - cpu_start;
   result.commit_us = summarize(commit_us);
   return result;
 }
