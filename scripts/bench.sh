@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the benchmarks and runs each one once, one after the other, with its default arguments
-# (docs/BENCHMARKS.md, "How to run"); the whole set takes about 4 minutes on an idle 2-CPU
+# (docs/BENCHMARKS.md, "How to run"); the whole set takes about 6 minutes on an idle 2-CPU
 # machine. Every RESULT line is appended, prefixed with the date, the commit and the machine
 # (nproc, CPU model), to a new file bench/results/run-<UTC time>-<commit>.txt, which also records
 # the machine in full and how long each benchmark took. Each benchmark's whole output goes to
@@ -8,8 +8,8 @@
 #
 #   scripts/bench.sh [--smoke] [NAME...]
 #
-#   NAME     run only these benchmarks (default: all six: journal_append queue_cycle recovery
-#            tail_latency cli_tail follow)
+#   NAME     run only these benchmarks (default: all seven: journal_append queue_cycle recovery
+#            tail_latency cli_tail follow peers)
 #   --smoke  each benchmark in its quickest mode (a few seconds each): proves that it builds,
 #            runs and prints its RESULT lines. Its figures are noise, so the file goes to
 #            build/bench/ instead of bench/results/.
@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(journal_append queue_cycle recovery tail_latency cli_tail follow)
+all=(journal_append queue_cycle recovery tail_latency cli_tail follow peers)
 
 # The quickest mode of each benchmark (--smoke).
 declare -A smoke_args=(
@@ -29,6 +29,7 @@ declare -A smoke_args=(
   [tail_latency]="--seconds 0.05 --rounds 1 --catchup-events 1000"
   [cli_tail]="1000"
   [follow]="--events 1000 --rounds 1 --seconds 0.05"
+  [peers]="--seconds 0.05 --rounds 1"
 )
 
 smoke=0

@@ -10,6 +10,8 @@ packages=(
   libsqlite3-dev libcereal-dev doctest-dev libhowardhinnant-date-dev libcli11-dev libcpp-httplib-dev libmicrohttpd-dev
   # the fuzz targets: clang 14 and its compiler-rt (libFuzzer, ASan, UBSan runtimes)
   clang-14 libclang-rt-14-dev
+  # bench/peers: the servers it starts and their client libraries (without them it skips that peer)
+  redis-server libhiredis-dev postgresql libpq-dev
 )
 
 missing=()
