@@ -183,7 +183,7 @@ struct TaskQueueReplicationSource::Impl {
     if (last < a.seq) return checkpoint_ahead(a, reader->journal_id(), last, "behind");
     if (!a.fingerprint) return ok_status();
     HUGO_ASSIGN_OR_RETURN(std::vector<Event> at, reader->read(a.seq - 1, 1));
-    // A row compacted away cannot be compared: compaction only deletes rows it kept the seq of.
+    // A row compacted away cannot be compared; the journal's last seq above still covers it.
     if (at.empty() || at.front().seq != a.seq) return ok_status();
     if (event_fingerprint(at.front()) != *a.fingerprint) {
       return checkpoint_ahead(a, reader->journal_id(), last, "rewritten");
