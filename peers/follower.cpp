@@ -80,9 +80,15 @@ Status HttpFollower::Impl::check_owner(const httplib::Response& res) {
         .with("url", options.url);
   }
   const ReplicaPosition& position = store->position();
-  HUGO_TRY(replica::check_lineage(position, owner));
+  HUGO_TRY(replica::check_lineage(position, owner, options.replica.string()));
   if (after != position.seq) {
     return Error::replication_stream_malformed("the owner answered from seq " + std::to_string(after) + ", not " + std::to_string(position.seq));
+  }
+  if (after_hash != format_hash(position.hash) && owner.epoch == position.epoch) {
+    // Same journal, same epoch, other events up to the replica's seq: the owner lost its last
+    // commits and issued their seqs again (docs/REPLICATION.md, "When the journal lost commits").
+    return replica::owner_lost_commits(position, options.replica.string(), owner.last_seq, "rewritten")
+        .with("owner_hash", after_hash);
   }
   if (after_hash != format_hash(position.hash)) {
     return replica::diverged("the owner's events up to seq " + std::to_string(position.seq) +

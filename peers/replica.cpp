@@ -2,6 +2,7 @@
 #include "peers/replica.hpp"
 
 #include <hugo/error_codes.hpp>
+#include <hugo/replication.hpp>
 
 #include "core/hex.hpp"
 #include "schema/wal_files.hpp"
@@ -80,7 +81,15 @@ Error diverged(std::string why, const ReplicaPosition& position) {
       .with("replica_hash", format_hash(position.hash));
 }
 
-Status check_lineage(const ReplicaPosition& position, const OwnerIdentity& owner) {
+Error owner_lost_commits(const ReplicaPosition& position, const std::string& replica, std::int64_t owner_last_seq,
+                         std::string_view reason) {
+  return checkpoint_ahead(ReplicationAnchor{replica, position.seq, std::nullopt}, position.journal_id, owner_last_seq,
+                          reason)
+      .with("replica_epoch", std::to_string(position.epoch))
+      .with("replica_hash", format_hash(position.hash));
+}
+
+Status check_lineage(const ReplicaPosition& position, const OwnerIdentity& owner, const std::string& replica) {
   if (position.journal_id.empty()) return ok_status();  // a fresh replica follows anyone
   if (owner.journal_id != position.journal_id) {
     return diverged("the owner serves journal " + owner.journal_id + ", the replica is of " + position.journal_id,
@@ -90,6 +99,9 @@ Status check_lineage(const ReplicaPosition& position, const OwnerIdentity& owner
     return diverged("the owner is in epoch " + std::to_string(owner.epoch) + ", older than the replica's epoch " +
                         std::to_string(position.epoch) + " (a stale owner after a failover?)",
                     position);
+  }
+  if (owner.last_seq < position.seq && owner.epoch == position.epoch) {
+    return owner_lost_commits(position, replica, owner.last_seq, "behind");
   }
   if (owner.last_seq < position.seq) {
     return diverged("the owner's last seq " + std::to_string(owner.last_seq) + " is behind the replica's " +

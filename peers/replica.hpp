@@ -29,10 +29,17 @@ struct OwnerIdentity {
 std::optional<std::int64_t> epoch_start(std::string_view history, std::int64_t epoch);
 
 // replication.diverged unless a replica at `position` may follow `owner` (the rules in peers.hpp);
-// the hash check happens separately, against the owner's hash at position.seq.
-Status check_lineage(const ReplicaPosition& position, const OwnerIdentity& owner);
+// the hash check happens separately, against the owner's hash at position.seq. An owner of the
+// replica's epoch whose last seq is below the replica's lost its last commits:
+// replication.checkpoint_ahead "behind" (docs/REPLICATION.md, "When the journal lost commits").
+// `replica` names the replica in that error.
+Status check_lineage(const ReplicaPosition& position, const OwnerIdentity& owner, const std::string& replica);
 
 Error diverged(std::string why, const ReplicaPosition& position);
+// replication.checkpoint_ahead for a replica at `position` whose owner, in the same epoch, ends at
+// `owner_last_seq` ("behind") or holds other events up to position.seq ("rewritten").
+Error owner_lost_commits(const ReplicaPosition& position, const std::string& replica, std::int64_t owner_last_seq,
+                         std::string_view reason);
 
 class Store {
  public:

@@ -171,14 +171,40 @@ struct TaskQueueReplicationSource::Impl {
     }
   }
 
+  // The consumer's anchor once resume() checked it, moved to the last row read (its fingerprint
+  // taken before hydration). After an idle wait, the next read first checks that the journal
+  // still holds that row (docs/REPLICATION.md, "When the journal lost commits").
+  std::optional<ReplicationAnchor> anchor;
+  bool idle = false;
+
+  Status check_anchor(const ReplicationAnchor& a) {
+    if (a.seq <= 0) return ok_status();
+    HUGO_ASSIGN_OR_RETURN(std::int64_t last, reader->last_seq());
+    if (last < a.seq) return checkpoint_ahead(a, reader->journal_id(), last, "behind");
+    if (!a.fingerprint) return ok_status();
+    HUGO_ASSIGN_OR_RETURN(std::vector<Event> at, reader->read(a.seq - 1, 1));
+    // A row compacted away cannot be compared; the journal's last seq above still covers it.
+    if (at.empty() || at.front().seq != a.seq) return ok_status();
+    if (event_fingerprint(at.front()) != *a.fingerprint) {
+      return checkpoint_ahead(a, reader->journal_id(), last, "rewritten");
+    }
+    return ok_status();
+  }
+
   // The next events after `position` (advanced past them), not yet shown to observers.
   Result<std::vector<Event>> read_next(std::size_t max, std::chrono::steady_clock::duration wait) {
     const auto deadline = std::chrono::steady_clock::now() + wait;
     max = std::max<std::size_t>(1, std::min(max, options.batch_size));
     while (true) {
+      if (idle && anchor && anchor->seq == position) HUGO_TRY(check_anchor(*anchor));
+      idle = false;
       HUGO_ASSIGN_OR_RETURN(std::vector<Event> rows, read_after_position(max));
       if (!rows.empty()) {
         const std::int64_t scanned_to = rows.back().seq;
+        if (anchor) {
+          anchor->seq = scanned_to;
+          anchor->fingerprint = event_fingerprint(rows.back());
+        }
         std::vector<Event> out;
         out.reserve(rows.size());
         for (Event& e : rows) {
@@ -190,7 +216,10 @@ struct TaskQueueReplicationSource::Impl {
         if (!out.empty()) return out;
         continue;  // only other queues' rows: keep scanning
       }
-      if (std::chrono::steady_clock::now() >= deadline) return std::vector<Event>{};
+      if (std::chrono::steady_clock::now() >= deadline) {
+        idle = true;  // a whole wait passed with nothing: check the anchor before the next read
+        return std::vector<Event>{};
+      }
       HUGO_TRY(wait_for_more(deadline));
     }
   }
@@ -242,7 +271,18 @@ Status TaskQueueReplicationSource::pump(const std::function<Status(const std::ve
 }
 
 std::int64_t TaskQueueReplicationSource::position() const { return impl_->position; }
-void TaskQueueReplicationSource::seek(std::int64_t after) { impl_->position = std::max<std::int64_t>(0, after); }
+void TaskQueueReplicationSource::seek(std::int64_t after) {
+  impl_->position = std::max<std::int64_t>(0, after);
+  impl_->anchor.reset();
+}
+
+Status TaskQueueReplicationSource::resume(const ReplicationAnchor& anchor) {
+  HUGO_TRY(impl_->check_anchor(anchor));
+  seek(anchor.seq);
+  impl_->anchor = anchor;
+  impl_->idle = false;
+  return ok_status();
+}
 const std::string& TaskQueueReplicationSource::journal_id() const { return impl_->reader->journal_id(); }
 
 ObserverSubscription TaskQueueReplicationSource::register_observer(std::function<Status(const Event&)> observer) {

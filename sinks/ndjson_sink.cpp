@@ -64,6 +64,11 @@ Result<std::int64_t> NdjsonFileSink::resume_position(const std::string& journal_
   return stored ? stored->global_position() : 0;
 }
 
+Result<ReplicationAnchor> NdjsonFileSink::resume_anchor(const std::string& journal_id) {
+  HUGO_ASSIGN_OR_RETURN(auto stored, store_->read(options_.stream_id, journal_id));
+  return stored ? stored->anchor() : ReplicationAnchor{options_.stream_id, 0, std::nullopt};
+}
+
 Status NdjsonFileSink::process(const std::vector<Event>& batch) {
   std::map<std::string, TaskQueueReplicationCheckpoint> touched;
   std::string lines;
@@ -78,7 +83,7 @@ Status NdjsonFileSink::process(const std::vector<Event>& batch) {
     if (!it->second.should_process(std::string(kDefaultPeerKey), e.seq)) continue;
     encode_event_json(e, lines);
     lines += '\n';
-    it->second = it->second.advance(std::string(kDefaultPeerKey), e.seq, options_.clock->now());
+    it->second = it->second.advance(std::string(kDefaultPeerKey), e, options_.clock->now());
   }
   if (lines.empty()) return ok_status();
   const off_t start = ::lseek(fd_, 0, SEEK_CUR);

@@ -44,9 +44,14 @@ Status validate(const SinkOptions& options) {
 
 }  // namespace
 
+Result<ReplicationAnchor> ReplicationSink::resume_anchor(const std::string& journal_id) {
+  HUGO_ASSIGN_OR_RETURN(std::int64_t position, resume_position(journal_id));
+  return ReplicationAnchor{"", position, std::nullopt};
+}
+
 Status run_sink(TaskQueueReplicationSource& source, ReplicationSink& sink, std::stop_token stop, std::size_t max_batch) {
-  HUGO_ASSIGN_OR_RETURN(std::int64_t position, sink.resume_position(source.journal_id()));
-  source.seek(position);
+  HUGO_ASSIGN_OR_RETURN(ReplicationAnchor anchor, sink.resume_anchor(source.journal_id()));
+  HUGO_TRY(source.resume(anchor));
   Status status = source.pump([&](const std::vector<Event>& batch) { return sink.process(batch); }, stop, max_batch);
   Status flushed = sink.flush();
   if (!status.ok()) return status;
@@ -86,6 +91,11 @@ Result<std::int64_t> CheckpointingTaskQueueReplicationSink::resume_position(cons
   return cp->global_position();
 }
 
+Result<ReplicationAnchor> CheckpointingTaskQueueReplicationSink::resume_anchor(const std::string& journal_id) {
+  HUGO_ASSIGN_OR_RETURN(auto* cp, checkpoint_for(journal_id));
+  return cp->anchor();
+}
+
 Status CheckpointingTaskQueueReplicationSink::process(const std::vector<Event>& batch) {
   for (const Event& e : batch) {
     const std::string journal_id = journal_of(e);
@@ -98,7 +108,7 @@ Status CheckpointingTaskQueueReplicationSink::process(const std::vector<Event>& 
       (void)flush();  // keep what was applied before the failure
       return Error(applied.error()).with("seq", std::to_string(e.seq)).with("stage", "sink.apply");
     }
-    *cp = cp->advance(peer, e.seq, now);
+    *cp = cp->advance(peer, e, now);
     dirty_[journal_id] = true;
     ++unpersisted_;
     if (unpersisted_ >= options_.checkpoint_every || now - last_persist_ >= options_.checkpoint_interval) {
@@ -152,6 +162,16 @@ Result<std::int64_t> TransactionalSink::resume_position(const std::string& journ
   return cp.global_position();
 }
 
+Result<ReplicationAnchor> TransactionalSink::resume_anchor(const std::string& journal_id) {
+  HUGO_ASSIGN_OR_RETURN(auto cp, checkpoint(journal_id));
+#ifdef HUGO_FAULT_POINTS
+  if (cp.global_position() > 0 && fault_fires(FaultPoint::sink_resume_one_early)) {
+    return ReplicationAnchor{options_.stream_id, cp.global_position() - 1, std::nullopt};
+  }
+#endif
+  return cp.anchor();
+}
+
 Status TransactionalSink::process(const std::vector<Event>& batch) {
   HUGO_TRY(ensure_initialized());
   return db_->transaction([&]() -> Status {
@@ -160,6 +180,8 @@ Status TransactionalSink::process(const std::vector<Event>& batch) {
     struct Touched {
       TaskQueueReplicationCheckpoint checkpoint;
       std::set<std::string, CaseInsensitiveLess> moved;  // the peers this batch advanced
+      const Event* last = nullptr;  // the last event applied (and its peer): its fingerprint goes
+      std::string last_peer;        // with the checkpoint
     };
     std::map<std::string, Touched> touched;
     for (const Event& e : batch) {
@@ -167,7 +189,7 @@ Status TransactionalSink::process(const std::vector<Event>& batch) {
       auto it = touched.find(journal_id);
       if (it == touched.end()) {
         HUGO_ASSIGN_OR_RETURN(auto cp, checkpoint(journal_id));
-        it = touched.emplace(journal_id, Touched{std::move(cp), {}}).first;
+        it = touched.emplace(journal_id, Touched{std::move(cp), {}, nullptr, {}}).first;
       }
       TaskQueueReplicationCheckpoint& cp = it->second.checkpoint;
       std::string peer = resolve_peer_key(e);
@@ -178,10 +200,15 @@ Status TransactionalSink::process(const std::vector<Event>& batch) {
         return Error(applied.error()).with("seq", std::to_string(e.seq)).with("stage", "sink.apply");
       }
       cp = cp.advance(peer, e.seq, now);
+      it->second.last = &e;
+      it->second.last_peer = peer;
       it->second.moved.insert(std::move(peer));
     }
-    for (const auto& [journal_id, t] : touched) {
-      if (!t.moved.empty()) HUGO_TRY(store_->persist_moved(t.checkpoint, t.moved));
+    for (auto& [journal_id, t] : touched) {
+      if (t.moved.empty()) continue;
+      // Fingerprinted once per batch: advancing again to the same event only records it.
+      t.checkpoint = t.checkpoint.advance(t.last_peer, *t.last, t.checkpoint.updated_at());
+      HUGO_TRY(store_->persist_moved(t.checkpoint, t.moved));
     }
     return ok_status();
   });

@@ -33,6 +33,7 @@ std::string_view hint_for(std::string_view code, std::string_view verb) {
       {errc::journal_replaced, "the file now holds another history; rerun the command on it"},
       {errc::journal_replica, "stop its follower and run `hugo-journal promote` first"},
       {errc::replication_diverged, "point the follower at the right owner, or rebuild the replica"},
+      {errc::replication_checkpoint_ahead, "the owner lost commits: restore it from a copy, or follow into a new replica"},
       {errc::replication_unauthorized, "pass the server's --token"},
       {errc::replication_unavailable, "start the server or check the network"},
   };

@@ -28,8 +28,9 @@ Exit codes:
   4  locked: another process writes the journal (journal.locked, with its pid; journal.busy;
      journal.replica: a replica is written by its follower; promote it first)
   5  I/O: journal.io, journal.full, journal.read_only, or any other failure
-  6  peer: replication.diverged, replication.unauthorized, replication.stream_malformed,
-     replication.unavailable, replication.token_required, replication.bind
+  6  peer: replication.diverged, replication.checkpoint_ahead, replication.unauthorized,
+     replication.stream_malformed, replication.unavailable, replication.token_required,
+     replication.bind
 
 Example:
   hugo-journal info orders.journal

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <hugo/error.hpp>
+#include <hugo/event.hpp>
 #include <hugo/export.hpp>
+#include <hugo/replication.hpp>
 #include <hugo/sink_database.hpp>
 #include <hugo/time.hpp>
 
@@ -32,7 +34,10 @@ class HUGO_API TaskQueueReplicationCheckpoint {
   // True iff seq > max(global position, the peer's position).
   bool should_process(std::string_view peer, std::int64_t seq) const;
   // A copy with the peer's position and the global position raised to seq (never lowered).
+  // The seq-only form forgets the fingerprint when the global position moves (the event is not known).
   TaskQueueReplicationCheckpoint advance(std::string_view peer, std::int64_t seq, Timestamp observed_at) const;
+  // advance() to `event.seq`, recording event_fingerprint(event) when it becomes the global position.
+  TaskQueueReplicationCheckpoint advance(std::string_view peer, const Event& event, Timestamp observed_at) const;
   std::optional<std::int64_t> peer_position(std::string_view peer) const;
 
   const std::string& stream_id() const { return stream_id_; }
@@ -40,11 +45,18 @@ class HUGO_API TaskQueueReplicationCheckpoint {
   std::int64_t global_position() const { return global_; }
   Timestamp updated_at() const { return updated_at_; }
   const std::map<std::string, std::int64_t, CaseInsensitiveLess>& peer_positions() const { return peers_; }
+  // event_fingerprint() of the event at global_position(); nullopt when not recorded (a checkpoint
+  // written before fingerprints, or advanced by seq only).
+  std::optional<std::uint64_t> last_fingerprint() const { return fingerprint_; }
+  // What a source checks on resume (TaskQueueReplicationSource::resume): stream id, global
+  // position, fingerprint.
+  ReplicationAnchor anchor() const { return ReplicationAnchor{stream_id_, global_, fingerprint_}; }
 
   // Rebuilds a checkpoint read from storage.
   static TaskQueueReplicationCheckpoint restore(std::string stream_id, std::string journal_id, std::int64_t global,
                                                 Timestamp updated_at,
-                                                std::map<std::string, std::int64_t, CaseInsensitiveLess> peers);
+                                                std::map<std::string, std::int64_t, CaseInsensitiveLess> peers,
+                                                std::optional<std::uint64_t> last_fingerprint = std::nullopt);
   friend bool operator==(const TaskQueueReplicationCheckpoint&, const TaskQueueReplicationCheckpoint&) = default;
 
  private:
@@ -53,6 +65,7 @@ class HUGO_API TaskQueueReplicationCheckpoint {
   std::int64_t global_ = 0;
   Timestamp updated_at_ = Timestamp::min();
   std::map<std::string, std::int64_t, CaseInsensitiveLess> peers_;
+  std::optional<std::uint64_t> fingerprint_;
 };
 
 // Where checkpoints are kept.
@@ -66,9 +79,10 @@ class HUGO_API CheckpointStore {
   virtual Result<std::vector<TaskQueueReplicationCheckpoint>> list() = 0;
 };
 
-// Checkpoints in the sink's own SQLite database (tables hugo_checkpoints, hugo_checkpoint_peers).
-// persist() joins the database's current transaction, which is what makes TransactionalSink
-// exactly-once.
+// Checkpoints in the sink's own SQLite database (tables hugo_checkpoints, hugo_checkpoint_peers;
+// docs/FORMAT.md, "Consumer fingerprints"). persist() joins the database's current transaction,
+// which is what makes TransactionalSink exactly-once. open() adds the last_fingerprint column to a
+// database written before it; a checkpoint read from such a row has no fingerprint.
 class HUGO_API SqliteCheckpointStore final : public CheckpointStore {
  public:
   static Result<std::shared_ptr<SqliteCheckpointStore>> open(std::shared_ptr<SinkDatabase> db);
@@ -91,6 +105,7 @@ class HUGO_API SqliteCheckpointStore final : public CheckpointStore {
  private:
   explicit SqliteCheckpointStore(std::shared_ptr<SinkDatabase> db) : db_(std::move(db)) {}
   std::shared_ptr<SinkDatabase> db_;
+  bool has_fingerprints_ = true;  // false: a read-only database from before the column
 };
 
 }  // namespace hugo

@@ -5,7 +5,11 @@
 // the source journal, and keyed on the durable journal seq, so a restarted process can never
 // collide with a previous run's records (one record per effect; docs/DETERMINISTIC.md).
 // The first execute() of an event runs the handler and records its outcome (success or failure);
-// every later execute() of the same event returns the recorded outcome without calling it.
+// every later execute() of the same event returns the recorded outcome without calling it. The
+// event's fingerprint is recorded with the outcome: an execute() for another event under the same
+// id (the journal lost its last commits and issued the seq again) is
+// replication.checkpoint_ahead and runs nothing (docs/REPLICATION.md, "When the journal lost
+// commits").
 #pragma once
 
 #include <hugo/effect_capture.hpp>
@@ -13,6 +17,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/event.hpp>
 #include <hugo/event_json.hpp>
+#include <hugo/replication.hpp>
 
 #include <memory>
 #include <string>
@@ -34,7 +39,8 @@ class TaskQueueDeterministicCoordinator {
   template <class T, class Fn>
   Result<T> execute(const Event& event, std::string_view type_tag, Fn&& handler) {
     if (!store_) return Error::validation("the coordinator has no effect store");
-    return store_->capture<T>(effect_id(event), type_tag, [&] { return handler(event); });
+    const EffectEvent identity{event.journal_id.value_or(std::string()), event.seq, event_fingerprint(event)};
+    return store_->capture_for_event<T>(effect_id(event), identity, type_tag, [&] { return handler(event); });
   }
   template <class T, class Fn>
     requires HasEffectTypeTag<T>

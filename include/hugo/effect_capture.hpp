@@ -65,11 +65,11 @@ struct EffectCapture {
   // sets it is treated like a cancellation (claim deleted, the error returned, nothing recorded).
   template <class Fn>
   static Result<T> run(DeterministicEffectStore& store, std::string_view effect_id, std::string_view type_tag,
-                       Fn& effect, std::optional<Error>* unrecorded) {
+                       Fn& effect, std::optional<Error>* unrecorded, const EffectEvent* event = nullptr) {
     static_assert(std::is_default_constructible_v<T> && !std::is_reference_v<T>,
                   "a captured type must be default-constructible (cereal loads into a value)");
     HUGO_ASSIGN_OR_RETURN(EffectLock lock, store.lock_effect(effect_id, type_tag));
-    HUGO_ASSIGN_OR_RETURN(DeterministicEffectStore::Claim claimed, store.claim(effect_id, type_tag));
+    HUGO_ASSIGN_OR_RETURN(DeterministicEffectStore::Claim claimed, store.claim(effect_id, type_tag, event));
     if (claimed.recorded) return replay(*claimed.recorded, type_tag);
 
     std::optional<Result<T>> outcome;
@@ -99,7 +99,7 @@ struct EffectCapture {
       }
     }
     HUGO_ASSIGN_OR_RETURN(EffectRecord stored, store.record(effect_id, type_tag, outcome->ok(), bytes,
-                                                            outcome->ok() ? nullptr : &outcome->error()));
+                                                            outcome->ok() ? nullptr : &outcome->error(), event));
     return replay(stored, type_tag);
   }
 };

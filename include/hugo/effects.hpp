@@ -106,6 +106,18 @@ struct EffectRecord {
   std::optional<Error> error;           // a recorded failure, exactly as stored
   Timestamp claimed_at{};
   std::optional<Timestamp> recorded_at;  // set iff state == Done
+  // The fingerprint of the event the effect was captured for (capture_for_event); nullopt for
+  // other captures and rows written before the column (docs/FORMAT.md, "Consumer fingerprints").
+  std::optional<std::uint64_t> event_fingerprint;
+};
+
+// The journal event an effect is captured for: the fingerprint is stored with the claim, and a
+// later capture of the same id for another event is refused (docs/REPLICATION.md, "When the
+// journal lost commits").
+struct EffectEvent {
+  std::string journal_id;
+  std::int64_t seq = 0;
+  std::uint64_t fingerprint = 0;  // event_fingerprint() (<hugo/replication.hpp>)
 };
 
 class DeterministicEffectStore;
@@ -170,6 +182,15 @@ class HUGO_API DeterministicEffectStore {
   Result<T> capture(std::string_view effect_id, Fn&& effect) {
     return detail::EffectCapture<T>::run(*this, effect_id, effect_type_tag<T>(), effect, nullptr);
   }
+  // capture() of the effect of a journal event (TaskQueueDeterministicCoordinator). Besides
+  // capture()'s errors: replication.checkpoint_ahead, running nothing and returning no outcome,
+  // when the id was captured for an event with another fingerprint: the journal lost its last
+  // commits and issued the seq again for another event.
+  template <class T, class Fn>
+  Result<T> capture_for_event(std::string_view effect_id, const EffectEvent& event, std::string_view type_tag,
+                              Fn&& effect) {
+    return detail::EffectCapture<T>::run(*this, effect_id, type_tag, effect, nullptr, &event);
+  }
 
   // The row for `effect_id` (an effect or a version marker), or nullopt.
   Result<std::optional<EffectRecord>> find(std::string_view effect_id);
@@ -192,11 +213,11 @@ class HUGO_API DeterministicEffectStore {
   explicit DeterministicEffectStore(std::unique_ptr<Impl> impl);
 
   Result<detail::EffectLock> lock_effect(std::string_view effect_id, std::string_view type_tag);
-  Result<Claim> claim(std::string_view effect_id, std::string_view type_tag);
+  Result<Claim> claim(std::string_view effect_id, std::string_view type_tag, const EffectEvent* event = nullptr);
   // Writes the outcome over the claim and returns the row now stored (another writer's, if it
   // recorded first).
   Result<EffectRecord> record(std::string_view effect_id, std::string_view type_tag, bool success,
-                              std::string_view value, const Error* error);
+                              std::string_view value, const Error* error, const EffectEvent* event = nullptr);
   // Inserts a version marker unless the id exists; true if inserted.
   Result<bool> insert_version_marker(std::string_view change_id, int version, Timestamp now);
   // error.deterministic.replay unless `record` is a done effect recorded with `type_tag`.

@@ -38,6 +38,7 @@
   X(replication_unavailable, "replication.unavailable")  /* cannot reach the owner */ \
   X(replication_token_required, "replication.token_required")  /* non-loopback listen without a token */ \
   X(replication_bind, "replication.bind")  /* cannot listen on the address */ \
+  X(replication_checkpoint_ahead, "replication.checkpoint_ahead")  /* a consumer applied seqs the journal lost */ \
   /* --- Hugo's codes (exact strings) */ \
   X(validation, "error.validation") \
   X(canceled, "error.canceled") \

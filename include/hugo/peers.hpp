@@ -9,7 +9,10 @@
 //   - when the owner is in a newer epoch, the replica holds nothing past the seq at which that
 //     epoch began (else it holds events of a history the new owner never had), and
 //   - the owner's rolling hash at the replica's position equals the replica's (same events).
-// Anything else is replication.diverged, and the follower stops without writing.
+// Anything else is replication.diverged, and the follower stops without writing; except that an
+// owner of the replica's journal and epoch whose last seq is below the replica's, or whose hash at
+// it differs, lost its last commits (power loss at durability Process): that is
+// replication.checkpoint_ahead (docs/REPLICATION.md, "When the journal lost commits").
 //
 // Rolling hash. hash(0 events) = kEmptyHistoryHash; hash(n) = chain_hash(hash(n-1), line n), where
 // line n is the event's NDJSON line as the server sends it (encode_event_json of the stored row,
@@ -130,7 +133,8 @@ class HUGO_API HttpFollower {
   HttpFollower& operator=(const HttpFollower&) = delete;
 
   // One request without follow: applies everything the owner has now. Returns the applied seq.
-  // Fatal errors: replication.diverged, replication.unauthorized, replication.stream_malformed;
+  // Fatal errors: replication.diverged, replication.checkpoint_ahead, replication.unauthorized,
+  // replication.stream_malformed;
   // transport failures: replication.unavailable. Nothing is lost on any error.
   Result<std::int64_t> catch_up();
   // Follows until stop() or a fatal error, reconnecting with exponential backoff after transport

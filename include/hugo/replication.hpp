@@ -25,11 +25,13 @@
 #include <hugo/metrics.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hugo {
@@ -65,6 +67,27 @@ class HUGO_API ObserverSubscription {
   std::function<void()> unregister_;
 };
 
+// What a consumer keeps, with its checkpoint, of the last event it applied, so that a resume can
+// tell a journal that lost commits (docs/REPLICATION.md, "When the journal lost commits").
+struct ReplicationAnchor {
+  std::string consumer;      // names the consumer in errors: a sink's stream id, a replica's path
+  std::int64_t seq = 0;      // the last applied seq; 0: nothing applied yet
+  std::optional<std::uint64_t> fingerprint;  // event_fingerprint() of that event; nullopt: not recorded
+};
+
+// A 64-bit hash of the fields that make an event this event and no other: seq, kind, queue, task
+// id, attempt, occurred_at, flags, the token's lease id, the error code, and the payload of the
+// rows that store one (Enqueued, Restored). It leaves out what a source fills in (peer ids,
+// journal id, the payload of later rows), so a row read back, from the writer's memory or from
+// the file, from the owner or from a replica, always gives the same value. PERSISTED in sink and
+// effect databases (docs/FORMAT.md, "Consumer fingerprints"): never change the formula.
+HUGO_API std::uint64_t event_fingerprint(const Event& event);
+
+// replication.checkpoint_ahead for `anchor` against a journal whose last seq is `journal_last_seq`;
+// `reason` is "behind" (the journal ends before anchor.seq) or "rewritten" (another event holds it).
+HUGO_API Error checkpoint_ahead(const ReplicationAnchor& anchor, const std::string& journal_id,
+                                std::int64_t journal_last_seq, std::string_view reason);
+
 class HUGO_API TaskQueueReplicationSource {
  public:
   // Same process as the writer: wakes on commit. Starts after seq `after`.
@@ -89,6 +112,13 @@ class HUGO_API TaskQueueReplicationSource {
 
   std::int64_t position() const;  // seq of the last event returned, or the start cursor
   void seek(std::int64_t after);
+  // seek(anchor.seq) once the journal is known to still hold the consumer's last event:
+  // replication.checkpoint_ahead if the journal's last seq is below anchor.seq ("behind"), or if
+  // its row at anchor.seq has another fingerprint than anchor.fingerprint ("rewritten"). A row
+  // compacted away, or an anchor without a fingerprint, checks "behind" only. Afterwards, each
+  // read that follows an idle wait first checks again that the row at position() is still the
+  // event read there (docs/REPLICATION.md, "When the journal lost commits").
+  Status resume(const ReplicationAnchor& anchor);
   const std::string& journal_id() const;
 
   // Observers are called in registration order, synchronously, once per event, when the event is

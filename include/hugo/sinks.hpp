@@ -12,6 +12,9 @@
 //   NdjsonFileSink, ProjectionSink         built-ins (exactly-once).
 //
 // run_sink() positions a source at the sink's checkpoint for that source's journal and pumps it.
+// Each checkpoint keeps the fingerprint of the event at its position, so a resume against a journal
+// that lost commits is replication.checkpoint_ahead, never a silent skip or a reused seq applied
+// (docs/REPLICATION.md, "When the journal lost commits").
 // A sink instance is driven by one thread at a time.
 #pragma once
 
@@ -51,11 +54,15 @@ class HUGO_API ReplicationSink {
   virtual Status process(const std::vector<Event>& batch) = 0;
   // The seq a source of `journal_id` should start after.
   virtual Result<std::int64_t> resume_position(const std::string& journal_id) = 0;
+  // That seq with the fingerprint of the event applied there, for TaskQueueReplicationSource::
+  // resume(). The default has no fingerprint (only a journal that ends before it is detected).
+  virtual Result<ReplicationAnchor> resume_anchor(const std::string& journal_id);
   virtual Status flush() { return ok_status(); }
 };
 
-// Seeks `source` to the sink's position for the source's journal, then feeds it batches until
-// `stop` is requested (returns ok) or a step fails (returns that error after flushing).
+// Resumes `source` at the sink's anchor for the source's journal (replication.checkpoint_ahead if
+// the journal no longer holds it; nothing is applied then), then feeds it batches until `stop` is
+// requested (returns ok) or a step fails (returns that error after flushing).
 HUGO_API Status run_sink(TaskQueueReplicationSource& source, ReplicationSink& sink, std::stop_token stop,
                          std::size_t max_batch = 512);
 
@@ -67,6 +74,7 @@ class HUGO_API CheckpointingTaskQueueReplicationSink : public ReplicationSink {
 
   Status process(const std::vector<Event>& batch) override;
   Result<std::int64_t> resume_position(const std::string& journal_id) override;
+  Result<ReplicationAnchor> resume_anchor(const std::string& journal_id) override;
   Status flush() override;  // persists every checkpoint that moved
   Result<TaskQueueReplicationCheckpoint> checkpoint(const std::string& journal_id);
 
@@ -96,6 +104,7 @@ class HUGO_API TransactionalSink : public ReplicationSink {
   // failure nothing of the batch is kept (state and checkpoint roll back together).
   Status process(const std::vector<Event>& batch) override;
   Result<std::int64_t> resume_position(const std::string& journal_id) override;
+  Result<ReplicationAnchor> resume_anchor(const std::string& journal_id) override;
   Result<TaskQueueReplicationCheckpoint> checkpoint(const std::string& journal_id);
   SinkDatabase& database() { return *db_; }
 
@@ -122,6 +131,7 @@ class HUGO_API NdjsonFileSink final : public ReplicationSink {
   ~NdjsonFileSink() override;
   Status process(const std::vector<Event>& batch) override;
   Result<std::int64_t> resume_position(const std::string& journal_id) override;
+  Result<ReplicationAnchor> resume_anchor(const std::string& journal_id) override;
 
  private:
   NdjsonFileSink() = default;

@@ -11,7 +11,7 @@
 namespace hugo::replay {
 
 // Decodes the current row of a statement selecting, in order: effect_id, kind, version, state,
-// type_tag, is_success, value, error, claimed_at, recorded_at. A row that breaks the table's
+// type_tag, is_success, value, error, claimed_at, recorded_at, event_fingerprint. A row that breaks the table's
 // invariants is journal.corrupt (metadata path, effectId).
 Result<EffectRecord> read_effect_row(const sql::Stmt& stmt, const std::filesystem::path& path);
 

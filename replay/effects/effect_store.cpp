@@ -6,6 +6,7 @@
 // - Every statement is constant text with bound parameters.
 // - All statements run under Impl::mu (one connection per store); no effect runs under it.
 #include <hugo/effects.hpp>
+#include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
 
 #include "schema/file_probe.hpp"
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS hugo_effects (
   error       TEXT,
   claimed_at  INTEGER NOT NULL,
   recorded_at INTEGER,
+  event_fingerprint INTEGER,
   CHECK ((state = 'done') = (recorded_at IS NOT NULL))
 ) STRICT;
 CREATE INDEX IF NOT EXISTS hugo_effects_pending ON hugo_effects (claimed_at) WHERE state = 'pending';
@@ -40,20 +42,38 @@ CREATE INDEX IF NOT EXISTS hugo_effects_pending ON hugo_effects (claimed_at) WHE
 #define HUGO_EFFECT_COLUMNS \
   "effect_id, kind, version, state, type_tag, is_success, value, error, claimed_at, recorded_at"
 
-constexpr std::string_view kSelect = "SELECT " HUGO_EFFECT_COLUMNS " FROM hugo_effects WHERE effect_id = ?1";
-constexpr std::string_view kListAll = "SELECT " HUGO_EFFECT_COLUMNS " FROM hugo_effects ORDER BY claimed_at, effect_id";
-constexpr std::string_view kListPending =
-    "SELECT " HUGO_EFFECT_COLUMNS " FROM hugo_effects WHERE state = 'pending' ORDER BY claimed_at, effect_id";
+// The statements that read rows, for a table with the event_fingerprint column and for one
+// written before it (opened read-only, so never migrated).
+struct Selects {
+  std::string_view one;
+  std::string_view all;
+  std::string_view pending;
+};
+#define HUGO_EFFECT_SELECTS(LAST)                                                                            \
+  Selects {                                                                                                  \
+    "SELECT " HUGO_EFFECT_COLUMNS ", " LAST " FROM hugo_effects WHERE effect_id = ?1",                        \
+        "SELECT " HUGO_EFFECT_COLUMNS ", " LAST " FROM hugo_effects ORDER BY claimed_at, effect_id",          \
+        "SELECT " HUGO_EFFECT_COLUMNS ", " LAST                                                              \
+        " FROM hugo_effects WHERE state = 'pending' ORDER BY claimed_at, effect_id"                          \
+  }
+constexpr Selects kSelects = HUGO_EFFECT_SELECTS("event_fingerprint");
+constexpr Selects kSelectsWithoutFingerprint = HUGO_EFFECT_SELECTS("NULL");
+#undef HUGO_EFFECT_SELECTS
+
+constexpr std::string_view kHasFingerprintColumn =
+    "SELECT count(*) FROM pragma_table_info('hugo_effects') WHERE name = 'event_fingerprint'";
+constexpr std::string_view kAddFingerprintColumn = "ALTER TABLE hugo_effects ADD COLUMN event_fingerprint INTEGER";
 constexpr std::string_view kClaim =
-    "INSERT INTO hugo_effects (effect_id, kind, version, state, type_tag, claimed_at) "
-    "VALUES (?1, 'hugo.effect', 0, 'pending', ?2, ?3) ON CONFLICT (effect_id) DO NOTHING RETURNING effect_id";
+    "INSERT INTO hugo_effects (effect_id, kind, version, state, type_tag, claimed_at, event_fingerprint) "
+    "VALUES (?1, 'hugo.effect', 0, 'pending', ?2, ?3, ?4) ON CONFLICT (effect_id) DO NOTHING RETURNING effect_id";
 constexpr std::string_view kTakeOver =
-    "UPDATE hugo_effects SET claimed_at = ?2, type_tag = ?3 WHERE effect_id = ?1 AND state = 'pending'";
+    "UPDATE hugo_effects SET claimed_at = ?2, type_tag = ?3, event_fingerprint = coalesce(?4, event_fingerprint) "
+    "WHERE effect_id = ?1 AND state = 'pending'";
 // Writes over our claim; inserts if the claim vanished (another process discarded it); leaves a
 // 'done' row alone (another process recorded first, and its outcome stands).
 constexpr std::string_view kRecord =
     "INSERT INTO hugo_effects (effect_id, kind, version, state, type_tag, is_success, value, error, claimed_at, "
-    "recorded_at) VALUES (?1, 'hugo.effect', 0, 'done', ?2, ?3, ?4, ?5, ?6, ?6) "
+    "recorded_at, event_fingerprint) VALUES (?1, 'hugo.effect', 0, 'done', ?2, ?3, ?4, ?5, ?6, ?6, ?7) "
     "ON CONFLICT (effect_id) DO UPDATE SET state = 'done', type_tag = excluded.type_tag, "
     "is_success = excluded.is_success, value = excluded.value, error = excluded.error, "
     "recorded_at = excluded.recorded_at WHERE hugo_effects.state = 'pending' AND hugo_effects.kind = 'hugo.effect'";
@@ -66,6 +86,31 @@ constexpr std::string_view kInsertMarker =
 #undef HUGO_EFFECT_COLUMNS
 
 std::int64_t micros(Timestamp t) { return t.time_since_epoch().count(); }
+
+// Binds the event's fingerprint (the INTEGER with the same 64 bits), or NULL.
+void bind_fingerprint(sql::Stmt& stmt, int index, const EffectEvent* event) {
+  if (event != nullptr) {
+    stmt.bind(index, static_cast<std::int64_t>(event->fingerprint));
+  } else {
+    stmt.bind_null(index);
+  }
+}
+
+// replication.checkpoint_ahead: `recorded` was captured for another event than `event`.
+Error captured_for_another_event(const EffectRecord& recorded, const EffectEvent& event,
+                                 const std::filesystem::path& path) {
+  return Error::replication_checkpoint_ahead(
+             "effect '" + recorded.effect_id + "' was captured for another event at seq " + std::to_string(event.seq) +
+             " of journal " + event.journal_id +
+             ": the journal lost its last commits (power loss at durability Process?) and issued the seq again; "
+             "the recorded outcome belongs to the lost event (rebuild the consumer from the journal, or restore "
+             "the journal from a copy that holds the event)")
+      .with("consumer", path.string())
+      .with("effectId", recorded.effect_id)
+      .with("journal_id", event.journal_id)
+      .with("checkpoint_seq", std::to_string(event.seq))
+      .with("reason", "rewritten");
+}
 
 Error validation(std::string message, std::string_view effect_id) {
   return Error::validation(std::move(message)).with("effectId", std::string(effect_id));
@@ -90,10 +135,11 @@ struct DeterministicEffectStore::Impl {
   DeterministicOptions options;
   std::filesystem::path path;
   std::string lock_scope;  // the canonical file path: captures serialize per (file, id)
+  Selects selects = kSelects;
 
   // Requires mu. The row for `id`, or nullopt.
   Result<std::optional<EffectRecord>> select(std::string_view id) {
-    HUGO_ASSIGN_OR_RETURN(sql::Stmt stmt, db.prepare(kSelect));
+    HUGO_ASSIGN_OR_RETURN(sql::Stmt stmt, db.prepare(selects.one));
     stmt.bind(1, id);
     HUGO_ASSIGN_OR_RETURN(bool row, stmt.step());
     if (!row) return std::optional<EffectRecord>();
@@ -129,6 +175,8 @@ Result<std::unique_ptr<DeterministicEffectStore>> DeterministicEffectStore::open
       // or mode switch on the file, and the table must already be there.
       HUGO_ASSIGN_OR_RETURN(impl->db, file_probe::open_read_only(db, impl->options.busy_timeout));
       impl->path = db;
+      HUGO_ASSIGN_OR_RETURN(std::int64_t has_fingerprints, impl->db.query_int(kHasFingerprintColumn));
+      if (has_fingerprints == 0) impl->selects = kSelectsWithoutFingerprint;
       return std::unique_ptr<DeterministicEffectStore>(new DeterministicEffectStore(std::move(impl)));
     } else {
       HUGO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(db, sql::OpenMode::ReadWriteCreate, impl->options.busy_timeout));
@@ -146,7 +194,14 @@ Result<std::unique_ptr<DeterministicEffectStore>> DeterministicEffectStore::open
     }
     mode.reset();
     HUGO_TRY(impl->db.exec("PRAGMA synchronous = FULL"));
-    HUGO_TRY(impl->db.exec(kCreateTable));
+    {
+      // A table from before the event_fingerprint column gets it; its rows keep NULL.
+      HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(impl->db, true));
+      HUGO_TRY(impl->db.exec(kCreateTable));
+      HUGO_ASSIGN_OR_RETURN(std::int64_t has_fingerprints, impl->db.query_int(kHasFingerprintColumn));
+      if (has_fingerprints == 0) HUGO_TRY(impl->db.exec(kAddFingerprintColumn));
+      HUGO_TRY(txn.commit());
+    }
     std::error_code ec;
     std::filesystem::path canonical = std::filesystem::canonical(db, ec);
     impl->lock_scope = ec ? std::filesystem::absolute(db).lexically_normal().string() : canonical.string();
@@ -177,23 +232,33 @@ Result<detail::EffectLock> DeterministicEffectStore::lock_effect(std::string_vie
 }
 
 Result<DeterministicEffectStore::Claim> DeterministicEffectStore::claim(std::string_view effect_id,
-                                                                         std::string_view type_tag) {
+                                                                         std::string_view type_tag,
+                                                                         const EffectEvent* event) {
   return guarded("claiming the effect", [&]() -> Result<Claim> {
     std::lock_guard lock(impl_->mu);
+    // A row captured for another event (pending or done) is never replayed or taken over.
+    auto same_event = [&](const std::optional<EffectRecord>& row) -> Status {
+      if (!row || event == nullptr || !row->event_fingerprint) return ok_status();
+      if (*row->event_fingerprint == event->fingerprint) return ok_status();
+      return captured_for_another_event(*row, *event, impl_->path);
+    };
     // Fast path: a replay needs no write lock.
     HUGO_ASSIGN_OR_RETURN(std::optional<EffectRecord> existing, impl_->select(effect_id));
+    HUGO_TRY(same_event(existing));
     if (existing && existing->state == EffectState::Done) return Claim{std::move(existing)};
 
     HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(impl_->db, true));
     const Timestamp now = impl_->clock->now();
     HUGO_ASSIGN_OR_RETURN(sql::Stmt insert, impl_->db.prepare(kClaim));
     insert.bind(1, effect_id).bind(2, type_tag).bind(3, micros(now));
+    bind_fingerprint(insert, 4, event);
     HUGO_ASSIGN_OR_RETURN(bool inserted, Impl::returned_row(insert));
     if (inserted) {
       HUGO_TRY(txn.commit());
       return Claim{};
     }
     HUGO_ASSIGN_OR_RETURN(existing, impl_->select(effect_id));
+    HUGO_TRY(same_event(existing));
     if (!existing || existing->state == EffectState::Done) {
       HUGO_TRY(txn.commit());
       if (!existing) return Error::journal_io("the effect row vanished inside a write transaction");
@@ -208,14 +273,17 @@ Result<DeterministicEffectStore::Claim> DeterministicEffectStore::claim(std::str
           .with("claimedAt", format_iso8601(existing->claimed_at));
     }
     HUGO_ASSIGN_OR_RETURN(sql::Stmt take_over, impl_->db.prepare(kTakeOver));
-    HUGO_TRY(take_over.bind(1, effect_id).bind(2, micros(now)).bind(3, type_tag).run());
+    take_over.bind(1, effect_id).bind(2, micros(now)).bind(3, type_tag);
+    bind_fingerprint(take_over, 4, event);
+    HUGO_TRY(take_over.run());
     HUGO_TRY(txn.commit());
     return Claim{};
   });
 }
 
 Result<EffectRecord> DeterministicEffectStore::record(std::string_view effect_id, std::string_view type_tag,
-                                                      bool success, std::string_view value, const Error* error) {
+                                                      bool success, std::string_view value, const Error* error,
+                                                      const EffectEvent* event) {
   return guarded("recording the effect outcome", [&]() -> Result<EffectRecord> {
     std::string error_json;
     if (error != nullptr) encode_error_json(*error, error_json);
@@ -228,6 +296,7 @@ Result<EffectRecord> DeterministicEffectStore::record(std::string_view effect_id
     } else {
       upsert.bind_null(4).bind(5, error_json);
     }
+    bind_fingerprint(upsert, 7, event);
     HUGO_TRY(upsert.bind(6, micros(impl_->clock->now())).run());
     HUGO_ASSIGN_OR_RETURN(std::optional<EffectRecord> stored, impl_->select(effect_id));
     HUGO_TRY(txn.commit());
@@ -257,7 +326,7 @@ Result<std::optional<EffectRecord>> DeterministicEffectStore::find(std::string_v
 Result<std::vector<EffectRecord>> DeterministicEffectStore::list(bool pending_only) {
   return guarded("listing effects", [&]() -> Result<std::vector<EffectRecord>> {
     std::lock_guard lock(impl_->mu);
-    HUGO_ASSIGN_OR_RETURN(sql::Stmt stmt, impl_->db.prepare(pending_only ? kListPending : kListAll));
+    HUGO_ASSIGN_OR_RETURN(sql::Stmt stmt, impl_->db.prepare(pending_only ? impl_->selects.pending : impl_->selects.all));
     std::vector<EffectRecord> out;
     while (true) {
       HUGO_ASSIGN_OR_RETURN(bool row, stmt.step());

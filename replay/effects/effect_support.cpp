@@ -66,6 +66,7 @@ Result<EffectRecord> read_effect_row(const sql::Stmt& stmt, const std::filesyste
   }
   r.claimed_at = from_micros(stmt.column_int(8));
   if (stmt.column_type(9) != sql::ColumnType::Null) r.recorded_at = from_micros(stmt.column_int(9));
+  if (stmt.column_type(10) != sql::ColumnType::Null) r.event_fingerprint = static_cast<std::uint64_t>(stmt.column_int(10));
   if (r.state == EffectState::Done && r.kind == kEffectKind && !r.is_success.has_value()) {
     return corrupt_row(path, r.effect_id, "a done effect without is_success");
   }

@@ -84,12 +84,14 @@ TEST_CASE("a follower of a cross-process writer wakes by polling; the replica re
   CHECK(refused.error().code() == errc::journal_replica);
 }
 
-TEST_CASE("a different journal, a rewritten history and a restored old backup are refused") {
+TEST_CASE("a different journal is diverged; an owner that lost its last commits is checkpoint_ahead") {
   TempDir dir;
   {
     auto owner = must(Journal::open(dir / "owner.journal", fast_options()));
     append_workload(*owner, 100);
   }
+  // The copy is the owner as a power cut at durability Process can leave it: its last commits
+  // (seqs 101..200 here) gone, and issued again for other events once it goes on.
   std::filesystem::copy_file(dir / "owner.journal", dir / "backup.journal");
   {
     auto owner = must(Journal::open(dir / "owner.journal", fast_options()));
@@ -101,27 +103,35 @@ TEST_CASE("a different journal, a rewritten history and a restored old backup ar
     CHECK(must(follower->catch_up()) == 200);
   }
   const std::string replica_before = journal_ndjson(dir / "replica.journal");
-  // The replica follows the owner served from `journal`: refused as diverged; gives the error.
-  auto diverged_from = [&](const std::filesystem::path& journal) {
+  // The replica follows the owner served from `journal`: refused with `code`; gives the error.
+  auto refused_by = [&](const std::filesystem::path& journal, std::string_view code) {
     auto server = serve(journal);
     auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
     auto r = follower->catch_up();
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().code() == errc::replication_diverged);
+    CHECK(r.error().code() == code);
     return r.error();
   };
 
   SUBCASE("another journal") {
     { auto other = must(Journal::open(dir / "other.journal", fast_options())); append_workload(*other, 300); }
-    diverged_from(dir / "other.journal");
+    refused_by(dir / "other.journal", errc::replication_diverged);
   }
-  SUBCASE("an old backup, behind the replica") { diverged_from(dir / "backup.journal"); }
-  SUBCASE("an old backup that went on with other events") {
+  SUBCASE("an owner that lost its last commits, behind the replica") {
+    const Error e = refused_by(dir / "backup.journal", errc::replication_checkpoint_ahead);
+    CHECK(*e.find("reason") == "behind");
+    CHECK(*e.find("checkpoint_seq") == "200");
+    CHECK(*e.find("journal_last_seq") == "100");
+    CHECK(*e.find("consumer") == (dir / "replica.journal").string());
+  }
+  SUBCASE("an owner that lost its last commits and issued their seqs again") {
     {
       auto restored = must(Journal::open(dir / "backup.journal", fast_options()));
       append_workload(*restored, 150, "rewritten");
     }
-    CHECK(diverged_from(dir / "backup.journal").message().find("hash") != std::string::npos);
+    const Error e = refused_by(dir / "backup.journal", errc::replication_checkpoint_ahead);
+    CHECK(*e.find("reason") == "rewritten");
+    CHECK(*e.find("journal_last_seq") == "250");
   }
   CHECK(journal_ndjson(dir / "replica.journal") == replica_before);  // nothing was written
 }
