@@ -184,7 +184,7 @@ Result<std::vector<std::int64_t>> enqueue_rows(TaskQueue::Impl& q, std::vector<s
     if (!has_room() && wait.deadline == std::chrono::steady_clock::time_point::min()) {
       return queue_full(q.options, q.state.pending_count(), count);
     }
-    HUGO_TRY(q.block(lock, wait, has_room));
+    HUGO_TRY(q.block(lock, wait, {true, count}, has_room));
     const Timestamp now = q.clock->now();
     std::vector<Event> events;
     events.reserve(count);
@@ -197,7 +197,7 @@ Result<std::vector<std::int64_t>> enqueue_rows(TaskQueue::Impl& q, std::vector<s
     HUGO_TRY(q.commit(events, after));
     for (const Event& e : events) task_ids.push_back(e.task_id);
     q.check_backpressure(after);
-    q.changed.notify_all();
+    q.changed.tasks_added(count);  // less room: no enqueue caller can proceed that could not before
   }
   HUGO_TRY(q.finish(after));
   return task_ids;

@@ -33,7 +33,35 @@ struct TaskQueue::Impl {
   MetricTags tags;
 
   mutable std::mutex mutex;
-  std::condition_variable_any changed;  // pending grew or shrank, or the queue closed
+  // The callers blocked in enqueue (waiting for room) and in lease (waiting for a leasable task).
+  // The hot transitions wake only the callers they can unblock: an enqueue of n tasks at most n
+  // lessees, a lease of n tasks at most n enqueuers; every other change (close, failure, drain,
+  // restore, requeues, the sweep) wakes everyone with notify_all(). A woken caller that leaves
+  // without taking what it was woken for (canceled, deadline, unusable) passes the wake-up on, so
+  // none is lost (block()). Counters and notifications under `mutex`.
+  struct Waiters {
+    std::condition_variable_any room;  // enqueue callers
+    std::condition_variable_any work;  // lease callers
+    std::size_t room_waiting = 0;
+    std::size_t room_batches_waiting = 0;  // of those, enqueue_batch calls needing more than one slot
+    std::size_t work_waiting = 0;
+
+    void notify_all() {
+      room.notify_all();
+      work.notify_all();
+    }
+    // `n` tasks were added to pending: each may be the one a waiting lessee needs.
+    void tasks_added(std::size_t n) {
+      for (std::size_t i = 0; i < std::min(n, work_waiting); ++i) work.notify_one();
+    }
+    // `n` pending tasks left pending. A batch needing several slots may only fit if it is the one
+    // woken, so while one waits everyone is woken.
+    void room_freed(std::size_t n) {
+      if (room_batches_waiting > 0) return room.notify_all();
+      for (std::size_t i = 0; i < std::min(n, room_waiting); ++i) room.notify_one();
+    }
+  };
+  Waiters changed;
   detail::QueueState state;
   std::int64_t recorded_pending = 0;  // what taskqueue.pending / .active last added up to
   std::int64_t recorded_active = 0;
@@ -232,28 +260,61 @@ struct TaskQueue::Impl {
     }
   }
 
-  // Blocks on `changed` until `ready()` holds, honouring `wait`. Caller holds `lock`.
+  // What a blocked call waits for: room for `slots` new tasks (enqueue), or a leasable task (lease).
+  struct Need {
+    bool room = false;
+    std::size_t slots = 0;
+  };
+
+  // Blocks until `ready()` holds, honouring `wait`. Caller holds `lock`.
   template <class Ready>
-  Status block(std::unique_lock<std::mutex>& lock, const Wait& wait, Ready ready,
+  Status block(std::unique_lock<std::mutex>& lock, const Wait& wait, Need need, Ready ready,
                std::chrono::steady_clock::duration recheck = std::chrono::steady_clock::duration::max()) {
-    while (true) {
-      HUGO_TRY(usable());
-      // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
-      if (wait.stop.stop_requested()) return Error::canceled("the wait was canceled");
-      if (ready()) return ok_status();
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= wait.deadline) {
-        return Error::queue_timeout("the wait deadline passed before the queue was ready")
-            .with("queue", options.name);
+    bool waited = false;
+    Status status = [&]() -> Status {
+      while (true) {
+        HUGO_TRY(usable());
+        // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
+        if (wait.stop.stop_requested()) return Error::canceled("the wait was canceled");
+        if (ready()) return ok_status();
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= wait.deadline) {
+          return Error::queue_timeout("the wait deadline passed before the queue was ready")
+              .with("queue", options.name);
+        }
+        auto until = wait.deadline;
+        if (recheck != std::chrono::steady_clock::duration::max() && now + recheck < until) until = now + recheck;
+        waited = true;
+        std::condition_variable_any& cv = need.room ? changed.room : changed.work;
+        std::size_t& waiting = need.room ? changed.room_waiting : changed.work_waiting;
+        const bool batch = need.room && need.slots > 1;
+        ++waiting;
+        if (batch) ++changed.room_batches_waiting;
+        detail::QueueWork& work = detail::queue_work();
+        work.blocked.fetch_add(1, std::memory_order_relaxed);
+        bool asleep = false;  // the first check runs before the call sleeps
+        const auto woken = [&] {
+          if (asleep) work.wakeups.fetch_add(1, std::memory_order_relaxed);
+          asleep = true;
+          return ready() || !usable().ok();
+        };
+        if (until == std::chrono::steady_clock::time_point::max()) {
+          cv.wait(lock, wait.stop, woken);
+        } else {
+          cv.wait_until(lock, wait.stop, until, woken);
+        }
+        work.blocked.fetch_sub(1, std::memory_order_relaxed);
+        --waiting;
+        if (batch) --changed.room_batches_waiting;
       }
-      auto until = wait.deadline;
-      if (recheck != std::chrono::steady_clock::duration::max() && now + recheck < until) until = now + recheck;
-      if (until == std::chrono::steady_clock::time_point::max()) {
-        changed.wait(lock, wait.stop, [&] { return ready() || !usable().ok(); });
-      } else {
-        changed.wait_until(lock, wait.stop, until, [&] { return ready() || !usable().ok(); });
-      }
+    }();
+    // A caller that waited and leaves without taking anything may have been the one woken for
+    // it: hand the wake-up to the next waiter of the same kind.
+    if (waited && !status.ok()) {
+      if (need.room) changed.room_freed(1);
+      else changed.tasks_added(1);
     }
+    return status;
   }
 
   Result<std::size_t> sweep() {

@@ -36,7 +36,7 @@ Result<std::vector<Lease>> lease_rows(TaskQueue::Impl& q, std::string owner, std
     Timestamp now{};
     std::vector<const detail::TaskState*> chosen;
     while (chosen.empty()) {  // empty only if the clock stepped back between the two reads
-      HUGO_TRY(q.block(lock, wait, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
+      HUGO_TRY(q.block(lock, wait, {}, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
       now = q.clock->now();
       chosen = q.state.leasable(now, max_count);
     }
@@ -65,7 +65,7 @@ Result<std::vector<Lease>> lease_rows(TaskQueue::Impl& q, std::string owner, std
     HUGO_TRY(q.commit(events, after));
     for (std::size_t i = 0; i < events.size(); ++i) leases[i].token = *events[i].token;  // lease id = its seq
     q.check_backpressure(after);
-    q.changed.notify_all();
+    q.changed.room_freed(events.size());  // fewer leasable tasks: no lease caller can proceed that could not before
   }
   HUGO_TRY(q.finish(after));
   return leases;
