@@ -155,7 +155,7 @@ Status EventInserter::insert(sql::Stmt& insert, std::span<const Event> events) {
       return bound;
     }
   }
-  return insert.run();
+  return insert.run_rebound();  // bind_row binds all 12 columns of every row
 }
 
 Status EventInserter::bind_row(sql::Stmt& insert, int base, const Event& e) {
