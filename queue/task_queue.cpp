@@ -177,6 +177,7 @@ Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const W
         .with("capacity", std::to_string(q.options.capacity));
   }
   TaskQueue::Impl::Aftermath after;
+  std::size_t wake = 0;  // lease callers to wake once the lock is released
   {
     std::unique_lock lock(q.mutex);
     HUGO_TRY(q.usable());
@@ -197,8 +198,9 @@ Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const W
     HUGO_TRY(q.commit(events, after));
     for (std::size_t i = 0; i < count; ++i) task_ids[i] = events[i].task_id;
     q.check_backpressure(after);
-    q.changed.tasks_added(count);  // less room: no enqueue caller can proceed that could not before
+    wake = q.changed.lessees_for(count);  // less room: no enqueue caller can proceed that could not before
   }
+  q.changed.wake_lessees(wake);
   return q.finish(after);
 }
 

@@ -50,15 +50,22 @@ struct TaskQueue::Impl {
       room.notify_all();
       work.notify_all();
     }
-    // `n` tasks were added to pending: each may be the one a waiting lessee needs.
-    void tasks_added(std::size_t n) {
-      for (std::size_t i = 0; i < std::min(n, work_waiting); ++i) work.notify_one();
+    // How many waiting lessees to wake for `n` tasks added to pending: each may be the one a
+    // lessee needs. Under `mutex`; the wake-up itself may follow after the lock is released, so
+    // that the woken caller does not find the lock still held.
+    std::size_t lessees_for(std::size_t n) const { return std::min(n, work_waiting); }
+    void wake_lessees(std::size_t k) {
+      for (std::size_t i = 0; i < k; ++i) work.notify_one();
     }
-    // `n` pending tasks left pending. A batch needing several slots may only fit if it is the one
-    // woken, so while one waits everyone is woken.
-    void room_freed(std::size_t n) {
-      if (room_batches_waiting > 0) return room.notify_all();
-      for (std::size_t i = 0; i < std::min(n, room_waiting); ++i) room.notify_one();
+    // How many waiting enqueuers to wake for `n` tasks that left pending (kEveryone while a batch
+    // needing several slots waits: it may only fit if it is the one woken). Under `mutex`.
+    static constexpr std::size_t kEveryone = static_cast<std::size_t>(-1);
+    std::size_t enqueuers_for(std::size_t n) const {
+      return room_batches_waiting > 0 ? kEveryone : std::min(n, room_waiting);
+    }
+    void wake_enqueuers(std::size_t k) {
+      if (k == kEveryone) return room.notify_all();
+      for (std::size_t i = 0; i < k; ++i) room.notify_one();
     }
   };
   Waiters changed;
@@ -311,8 +318,8 @@ struct TaskQueue::Impl {
     // A caller that waited and leaves without taking anything may have been the one woken for
     // it: hand the wake-up to the next waiter of the same kind.
     if (waited && !status.ok()) {
-      if (need.room) changed.room_freed(1);
-      else changed.tasks_added(1);
+      if (need.room) changed.wake_enqueuers(changed.enqueuers_for(1));
+      else changed.wake_lessees(changed.lessees_for(1));
     }
     return status;
   }

@@ -34,6 +34,7 @@ template <class Leases>
 Status lease_rows(TaskQueue::Impl& q, std::string owner, std::size_t max_count, const Wait& wait, Leases& leases) {
   if (max_count == 0) return Error::validation("lease_batch needs max_count > 0");
   TaskQueue::Impl::Aftermath after;
+  std::size_t wake = 0;  // enqueue callers to wake once the lock is released
   {
     std::unique_lock lock(q.mutex);
     const auto recheck = std::chrono::duration_cast<std::chrono::steady_clock::duration>(q.options.sweep_interval);
@@ -72,8 +73,9 @@ Status lease_rows(TaskQueue::Impl& q, std::string owner, std::size_t max_count, 
     HUGO_TRY(q.commit(events, after));
     for (std::size_t i = 0; i < events.size(); ++i) leases[i].token = *events[i].token;  // lease id = its seq
     q.check_backpressure(after);
-    q.changed.room_freed(events.size());  // fewer leasable tasks: no lease caller can proceed that could not before
+    wake = q.changed.enqueuers_for(events.size());  // fewer leasable tasks: no lease caller can proceed that could not before
   }
+  q.changed.wake_enqueuers(wake);
   return q.finish(after);
 }
 
