@@ -167,6 +167,66 @@ void encode_error_json(const Error& error, std::string& out) {
   write_error(w, error);
 }
 
+bool is_valid_utf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // The lead byte fixes the length and the range of the second byte (RFC 3629, table 3-7).
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) length = 2;
+    else if (c == 0xE0) length = 3, low = 0xA0;
+    else if (c == 0xED) length = 3, high = 0x9F;  // U+D800..U+DFFF are surrogates
+    else if (c >= 0xE1 && c <= 0xEF) length = 3;
+    else if (c == 0xF0) length = 4, low = 0x90;
+    else if (c == 0xF4) length = 4, high = 0x8F;  // nothing above U+10FFFF
+    else if (c >= 0xF1 && c <= 0xF3) length = 4;
+    else return false;  // a continuation byte, an overlong C0/C1 or F5..FF
+    if (n - i < length || p[i + 1] < low || p[i + 1] > high) return false;
+    for (std::size_t k = 2; k < length; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+std::string error_json_problem(const Error& error) {
+  // Every string the encoder writes, with the longest its escaped form can be: 6 bytes per byte
+  // (\u00XX) plus quotes and separators; the keys and braces fit in the fixed part.
+  constexpr std::size_t kFixed = 128;
+  std::size_t bound = kFixed;
+  std::string_view invalid;
+  const auto take = [&](std::string_view text, std::string_view what) {
+    bound += 6 * text.size() + 4;
+    if (invalid.empty() && !is_valid_utf8(text)) invalid = what;
+  };
+  take(error.message(), "message");
+  take(error.code(), "code");
+  if (const auto& cause = error.cause()) {
+    take(cause->type, "cause type");
+    take(cause->message, "cause message");
+    if (cause->stack_trace) take(*cause->stack_trace, "cause stack trace");
+  }
+  for (const auto& [key, value] : error.metadata()) {
+    take(key, "metadata key");
+    take(value, "metadata value");
+  }
+  if (!invalid.empty()) return std::string(invalid) + " is not valid UTF-8";
+  if (bound <= kMaxEventJsonBytes) return {};
+  std::string json;  // large: only the encoded form tells its exact size
+  encode_error_json(error, json);
+  if (json.size() <= kMaxEventJsonBytes) return {};
+  return "JSON would be " + std::to_string(json.size()) + " bytes, above the " + std::to_string(kMaxEventJsonBytes) +
+         "-byte limit";
+}
+
 std::string encode_ndjson(const std::vector<Event>& events) {
   std::string out;
   for (const Event& e : events) {

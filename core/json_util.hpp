@@ -23,6 +23,16 @@ bool nests_deeper_than(std::string_view json, int limit);
 // value nested at most kMaxJsonDepth deep. The reason reads after "the payload ".
 std::string json_payload_problem(std::string_view json);
 
+// True if `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above
+// U+10FFFF), the rule RapidJSON's encoding validation applies to every decoded string.
+bool is_valid_utf8(std::string_view text);
+
+// Why encode_error_json(error) would not decode again with decode_error_json, or "" when it
+// would: a string (code, message, cause, a metadata key or value) that is not valid UTF-8, or a
+// JSON text above kMaxEventJsonBytes. Encodes nothing unless the error is large enough that the
+// exact size matters. The reason reads after "the error's ".
+std::string error_json_problem(const Error& error);
+
 // error.validation (metadata `bytes`, `max_bytes`) for a payload above kMaxPayloadBytes.
 Status check_payload_size(std::size_t bytes);
 

@@ -95,11 +95,13 @@ struct LeaseState {
 // The public form of a dead-lettered task (Phase::Dead).
 DeadLetter dead_letter_of(const TaskState& t);
 
-// Process-wide counts of the steps whose cost grows with the whole queue, so that tests bound
-// the work of an operation by calls, never by time.
+// Process-wide counts of the steps whose cost grows with the whole queue, and of the wake-ups of
+// blocked calls, so that tests bound the work of an operation by calls, never by time.
 struct QueueWork {
   std::atomic<std::uint64_t> snapshots{0};      // QueueState::snapshot(): copies and hashes everything
   std::atomic<std::uint64_t> dead_letters{0};   // dead_letter_of(): copies one payload
+  std::atomic<std::uint64_t> wakeups{0};        // a blocked enqueue or lease call woke and re-checked
+  std::atomic<std::int64_t> blocked{0};         // enqueue and lease calls asleep in TaskQueue now
 };
 QueueWork& queue_work();
 

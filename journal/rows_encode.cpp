@@ -23,7 +23,7 @@ std::string insert_sql(std::size_t rows) {
 }
 
 // `error` as its JSON column reads it back, or why it would not read back (invalid UTF-8, JSON
-// over 16 MiB). validate_for_append refuses the second; as_read_back takes the first.
+// over 16 MiB: error_json_problem, which validate_for_append applies). as_read_back takes the first.
 Result<std::optional<Error>> error_as_stored(const Error& error) {
   std::string json;
   encode_error_json(error, json);
@@ -96,8 +96,9 @@ Status validate_for_append(const Event& e) {
     for (const auto& [key, value] : e.error->metadata()) {
       if (has_nul(key)) return invalid_event("an error metadata key holds a NUL byte");
     }
-    if (auto stored = error_as_stored(*e.error); !stored.ok()) {
-      return invalid_event("its error would not read back from the journal (" + stored.error().message() +
+    // Checked without encoding it: the writer encodes it once, when it binds the row.
+    if (std::string why = error_json_problem(*e.error); !why.empty()) {
+      return invalid_event("its error would not read back from the journal (the error's " + why +
                            "); error codes, messages, metadata and causes must be valid UTF-8");
     }
   }
@@ -155,7 +156,7 @@ Status EventInserter::insert(sql::Stmt& insert, std::span<const Event> events) {
       return bound;
     }
   }
-  return insert.run();
+  return insert.run_rebound();  // bind_row binds all 12 columns of every row
 }
 
 Status EventInserter::bind_row(sql::Stmt& insert, int base, const Event& e) {

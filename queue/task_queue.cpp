@@ -19,6 +19,7 @@
 #include "queue/task_queue_impl.hpp"
 
 #include <set>
+#include <span>
 
 namespace hugo {
 namespace {
@@ -152,8 +153,10 @@ Result<std::unique_ptr<TaskQueue>> TaskQueue::open(std::shared_ptr<Journal> jour
 namespace {
 
 // The operations' bodies, shared by the single and batch forms. The public methods add a span.
-Result<std::vector<std::int64_t>> enqueue_rows(TaskQueue::Impl& q, std::vector<std::string> payloads, Wait wait,
-                                               PayloadFormat format, const EnqueueOrigin& origin) {
+// Moves the payloads into the rows and writes task id i to task_ids[i] (one per payload); the
+// single form passes spans over one local each, so that it allocates no vectors of its own.
+Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const Wait& wait, PayloadFormat format,
+                    const EnqueueOrigin& origin, std::span<std::int64_t> task_ids) {
   HUGO_TRY(validate(origin));
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     if (Status fits = check_payload_size(payloads[i].size()); !fits.ok()) {
@@ -162,8 +165,7 @@ Result<std::vector<std::int64_t>> enqueue_rows(TaskQueue::Impl& q, std::vector<s
   }
   if (payloads.empty()) {
     std::lock_guard lock(q.mutex);
-    HUGO_TRY(q.usable());
-    return std::vector<std::int64_t>{};
+    return q.usable();
   }
   const std::size_t count = payloads.size();
   if (count > q.options.capacity) {
@@ -175,8 +177,7 @@ Result<std::vector<std::int64_t>> enqueue_rows(TaskQueue::Impl& q, std::vector<s
         .with("capacity", std::to_string(q.options.capacity));
   }
   TaskQueue::Impl::Aftermath after;
-  std::vector<std::int64_t> task_ids;
-  task_ids.reserve(count);
+  std::size_t wake = 0;  // lease callers to wake once the lock is released
   {
     std::unique_lock lock(q.mutex);
     HUGO_TRY(q.usable());
@@ -184,7 +185,7 @@ Result<std::vector<std::int64_t>> enqueue_rows(TaskQueue::Impl& q, std::vector<s
     if (!has_room() && wait.deadline == std::chrono::steady_clock::time_point::min()) {
       return queue_full(q.options, q.state.pending_count(), count);
     }
-    HUGO_TRY(q.block(lock, wait, has_room));
+    HUGO_TRY(q.block(lock, wait, {true, count}, has_room));
     const Timestamp now = q.clock->now();
     std::vector<Event> events;
     events.reserve(count);
@@ -195,36 +196,39 @@ Result<std::vector<std::int64_t>> enqueue_rows(TaskQueue::Impl& q, std::vector<s
       if (origin.peer_id && !origin.peer_id->empty()) events.back().owner_peer_id = origin.peer_id;
     }
     HUGO_TRY(q.commit(events, after));
-    for (const Event& e : events) task_ids.push_back(e.task_id);
+    for (std::size_t i = 0; i < count; ++i) task_ids[i] = events[i].task_id;
     q.check_backpressure(after);
-    q.changed.notify_all();
+    wake = q.changed.lessees_for(count);  // less room: no enqueue caller can proceed that could not before
   }
-  HUGO_TRY(q.finish(after));
-  return task_ids;
+  q.changed.wake_lessees(wake);
+  return q.finish(after);
 }
 
 }  // namespace
 
 Result<std::int64_t> TaskQueue::enqueue(std::string payload, Wait wait, PayloadFormat format, EnqueueOrigin origin) {
   detail::OpSpan span(impl_->options.tracer.get(), "enqueue", impl_->tags, impl_->options.on_handler_error);
-  std::vector<std::string> one;
-  one.push_back(std::move(payload));
-  auto ids = enqueue_rows(*impl_, std::move(one), std::move(wait), format, origin);
-  if (!ids.ok()) {
-    span.finish(&ids.error());
-    return std::move(ids).error();
+  std::int64_t id = 0;
+  Status done = enqueue_rows(*impl_, std::span(&payload, 1), wait, format, origin, std::span(&id, 1));
+  if (!done.ok()) {
+    span.finish(&done.error());
+    return std::move(done).error();
   }
-  span.task(ids->front(), 1);
-  span.seq(ids->front());
+  span.task(id, 1);
+  span.seq(id);
   span.finish(nullptr);
-  return ids->front();
+  return id;
 }
 
 Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::string> payloads, Wait wait,
                                                            PayloadFormat format, EnqueueOrigin origin) {
   detail::OpSpan span(impl_->options.tracer.get(), "enqueue", impl_->tags, impl_->options.on_handler_error);
   span.tag("taskqueue.batch.size", std::to_string(payloads.size()));
-  auto ids = enqueue_rows(*impl_, std::move(payloads), std::move(wait), format, origin);
+  std::vector<std::int64_t> task_ids(payloads.size());
+  Result<std::vector<std::int64_t>> ids = [&]() -> Result<std::vector<std::int64_t>> {
+    HUGO_TRY(enqueue_rows(*impl_, payloads, wait, format, origin, task_ids));
+    return std::move(task_ids);
+  }();
   if (ids.ok() && !ids->empty()) span.seq(ids->front());
   span.finish(ids);
   return ids;

@@ -9,6 +9,7 @@
 #include "journal/journal_access.hpp"
 #include "journal/queue_state.hpp"
 #include "queue/queue_telemetry.hpp"
+#include "queue/queue_waiters.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -33,7 +34,9 @@ struct TaskQueue::Impl {
   MetricTags tags;
 
   mutable std::mutex mutex;
-  std::condition_variable_any changed;  // pending grew or shrank, or the queue closed
+  // Blocked enqueue and lease callers, woken only by the changes that can unblock them
+  // (queue/queue_waiters.hpp). Under `mutex`.
+  detail::QueueWaiters changed;
   detail::QueueState state;
   std::int64_t recorded_pending = 0;  // what taskqueue.pending / .active last added up to
   std::int64_t recorded_active = 0;
@@ -232,28 +235,61 @@ struct TaskQueue::Impl {
     }
   }
 
-  // Blocks on `changed` until `ready()` holds, honouring `wait`. Caller holds `lock`.
+  // What a blocked call waits for: room for `slots` new tasks (enqueue), or a leasable task (lease).
+  struct Need {
+    bool room = false;
+    std::size_t slots = 0;
+  };
+
+  // Blocks until `ready()` holds, honouring `wait`. Caller holds `lock`.
   template <class Ready>
-  Status block(std::unique_lock<std::mutex>& lock, const Wait& wait, Ready ready,
+  Status block(std::unique_lock<std::mutex>& lock, const Wait& wait, Need need, Ready ready,
                std::chrono::steady_clock::duration recheck = std::chrono::steady_clock::duration::max()) {
-    while (true) {
-      HUGO_TRY(usable());
-      // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
-      if (wait.stop.stop_requested()) return Error::canceled("the wait was canceled");
-      if (ready()) return ok_status();
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= wait.deadline) {
-        return Error::queue_timeout("the wait deadline passed before the queue was ready")
-            .with("queue", options.name);
+    bool waited = false;
+    Status status = [&]() -> Status {
+      while (true) {
+        HUGO_TRY(usable());
+        // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
+        if (wait.stop.stop_requested()) return Error::canceled("the wait was canceled");
+        if (ready()) return ok_status();
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= wait.deadline) {
+          return Error::queue_timeout("the wait deadline passed before the queue was ready")
+              .with("queue", options.name);
+        }
+        auto until = wait.deadline;
+        if (recheck != std::chrono::steady_clock::duration::max() && now + recheck < until) until = now + recheck;
+        waited = true;
+        std::condition_variable_any& cv = need.room ? changed.room : changed.work;
+        std::size_t& waiting = need.room ? changed.room_waiting : changed.work_waiting;
+        const bool batch = need.room && need.slots > 1;
+        ++waiting;
+        if (batch) ++changed.room_batches_waiting;
+        detail::QueueWork& work = detail::queue_work();
+        work.blocked.fetch_add(1, std::memory_order_relaxed);
+        bool asleep = false;  // the first check runs before the call sleeps
+        const auto woken = [&] {
+          if (asleep) work.wakeups.fetch_add(1, std::memory_order_relaxed);
+          asleep = true;
+          return ready() || !usable().ok();
+        };
+        if (until == std::chrono::steady_clock::time_point::max()) {
+          cv.wait(lock, wait.stop, woken);
+        } else {
+          cv.wait_until(lock, wait.stop, until, woken);
+        }
+        work.blocked.fetch_sub(1, std::memory_order_relaxed);
+        --waiting;
+        if (batch) --changed.room_batches_waiting;
       }
-      auto until = wait.deadline;
-      if (recheck != std::chrono::steady_clock::duration::max() && now + recheck < until) until = now + recheck;
-      if (until == std::chrono::steady_clock::time_point::max()) {
-        changed.wait(lock, wait.stop, [&] { return ready() || !usable().ok(); });
-      } else {
-        changed.wait_until(lock, wait.stop, until, [&] { return ready() || !usable().ok(); });
-      }
+    }();
+    // A caller that waited and leaves without taking anything may have been the one woken for
+    // it: hand the wake-up to the next waiter of the same kind.
+    if (waited && !status.ok()) {
+      if (need.room) changed.wake_enqueuers(changed.enqueuers_for(1));
+      else changed.wake_lessees(changed.lessees_for(1));
     }
+    return status;
   }
 
   Result<std::size_t> sweep() {

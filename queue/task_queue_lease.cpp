@@ -6,7 +6,9 @@
 
 #include "queue/task_queue_impl.hpp"
 
+#include <optional>
 #include <set>
+#include <span>
 
 namespace hugo {
 namespace {
@@ -26,27 +28,33 @@ Result<const detail::LeaseState*> live_lease(const TaskQueue::Impl& q, const Own
 }
 
 // The operations' bodies, shared by the single and batch forms. The public methods add a span.
-Result<std::vector<Lease>> lease_rows(TaskQueue::Impl& q, std::string owner, std::size_t max_count, Wait wait) {
+// `leases` receives the granted leases: a vector, or for lease() a one-slot buffer (Single), so
+// that a single call allocates no vectors of its own.
+template <class Leases>
+Status lease_rows(TaskQueue::Impl& q, std::string owner, std::size_t max_count, const Wait& wait, Leases& leases) {
   if (max_count == 0) return Error::validation("lease_batch needs max_count > 0");
   TaskQueue::Impl::Aftermath after;
-  std::vector<Lease> leases;
+  std::size_t wake = 0;  // enqueue callers to wake once the lock is released
   {
     std::unique_lock lock(q.mutex);
     const auto recheck = std::chrono::duration_cast<std::chrono::steady_clock::duration>(q.options.sweep_interval);
     Timestamp now{};
     std::vector<const detail::TaskState*> chosen;
-    while (chosen.empty()) {  // empty only if the clock stepped back between the two reads
-      HUGO_TRY(q.block(lock, wait, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
+    const detail::TaskState* first = nullptr;  // max_count == 1: the one task, without `chosen`
+    while (max_count == 1 ? first == nullptr : chosen.empty()) {  // empty only if the clock stepped back between the two reads
+      HUGO_TRY(q.block(lock, wait, {}, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
       now = q.clock->now();
-      chosen = q.state.leasable(now, max_count);
+      if (max_count == 1) first = q.state.first_leasable(now);
+      else chosen = q.state.leasable(now, max_count);
     }
+    const std::span<const detail::TaskState* const> tasks = max_count == 1 ? std::span(&first, 1) : std::span(chosen);
     if (owner.empty()) owner = q.options.default_owner;
     // Everything that can throw (copying payloads) happens before the rows are appended, so a
     // failure here journals nothing; after commit() only the lease ids are filled in.
     std::vector<Event> events;
-    events.reserve(chosen.size());
-    leases.reserve(chosen.size());
-    for (const detail::TaskState* t : chosen) {
+    events.reserve(tasks.size());
+    leases.reserve(tasks.size());
+    for (const detail::TaskState* t : tasks) {
       Event& e = events.emplace_back(q.row(EventKind::LeaseGranted, t->task_id, t->attempt, now));
       e.owner_peer_id = owner;
       e.lease_expiration = now + q.options.lease_duration;
@@ -65,11 +73,19 @@ Result<std::vector<Lease>> lease_rows(TaskQueue::Impl& q, std::string owner, std
     HUGO_TRY(q.commit(events, after));
     for (std::size_t i = 0; i < events.size(); ++i) leases[i].token = *events[i].token;  // lease id = its seq
     q.check_backpressure(after);
-    q.changed.notify_all();
+    wake = q.changed.enqueuers_for(events.size());  // fewer leasable tasks: no lease caller can proceed that could not before
   }
-  HUGO_TRY(q.finish(after));
-  return leases;
+  q.changed.wake_enqueuers(wake);
+  return q.finish(after);
 }
+
+// lease()'s one-slot stand-in for the vector lease_rows fills.
+struct Single {
+  std::optional<Lease> lease;
+  void reserve(std::size_t) {}
+  Lease& emplace_back() { return lease.emplace(); }
+  Lease& operator[](std::size_t) { return *lease; }
+};
 
 // `row_seq` receives the seq of the Heartbeat row (left 0 when none is appended).
 Result<HeartbeatResult> heartbeat_row(TaskQueue::Impl& q, const OwnershipToken& token, std::int64_t& row_seq) {
@@ -95,7 +111,7 @@ Result<HeartbeatResult> heartbeat_row(TaskQueue::Impl& q, const OwnershipToken& 
 }
 
 // `row_seq` receives the seq of the first Completed row.
-Status complete_rows(TaskQueue::Impl& q, const std::vector<OwnershipToken>& tokens, std::int64_t& row_seq) {
+Status complete_rows(TaskQueue::Impl& q, std::span<const OwnershipToken> tokens, std::int64_t& row_seq) {
   TaskQueue::Impl::Aftermath after;
   {
     std::lock_guard lock(q.mutex);
@@ -157,20 +173,25 @@ Result<FailOutcome> fail_rows(TaskQueue::Impl& q, const OwnershipToken& token, E
 
 Result<Lease> TaskQueue::lease(std::string owner, Wait wait) {
   detail::OpSpan span(impl_->options.tracer.get(), "lease", impl_->tags, impl_->options.on_handler_error);
-  auto leases = lease_rows(*impl_, std::move(owner), 1, std::move(wait));
-  if (!leases.ok()) {
-    span.finish(&leases.error());
-    return std::move(leases).error();
+  Single one;
+  Status leased = lease_rows(*impl_, std::move(owner), 1, wait, one);
+  if (!leased.ok()) {
+    span.finish(&leased.error());
+    return std::move(leased).error();
   }
-  span.token(leases->front().token);
-  span.seq(leases->front().token.lease_id);
+  span.token(one.lease->token);
+  span.seq(one.lease->token.lease_id);
   span.finish(nullptr);
-  return std::move(leases->front());
+  return std::move(*one.lease);
 }
 
 Result<std::vector<Lease>> TaskQueue::lease_batch(std::string owner, std::size_t max_count, Wait wait) {
   detail::OpSpan span(impl_->options.tracer.get(), "lease", impl_->tags, impl_->options.on_handler_error);
-  auto leases = lease_rows(*impl_, std::move(owner), max_count, std::move(wait));
+  std::vector<Lease> granted;
+  Result<std::vector<Lease>> leases = [&]() -> Result<std::vector<Lease>> {
+    HUGO_TRY(lease_rows(*impl_, std::move(owner), max_count, wait, granted));
+    return std::move(granted);
+  }();
   if (leases.ok()) {
     span.tag("taskqueue.batch.size", std::to_string(leases->size()));
     span.seq(leases->front().token.lease_id);
@@ -193,7 +214,7 @@ Status TaskQueue::complete(const OwnershipToken& token) {
   detail::OpSpan span(impl_->options.tracer.get(), "complete", impl_->tags, impl_->options.on_handler_error);
   span.token(token);
   std::int64_t row_seq = 0;
-  Status done = complete_rows(*impl_, {token}, row_seq);
+  Status done = complete_rows(*impl_, std::span(&token, 1), row_seq);
   span.seq(row_seq);
   span.finish(done);
   return done;

@@ -17,9 +17,10 @@ struct FileIdentity {
   std::int64_t size = 0;
 
   // nullopt if the path names nothing (removed) or cannot be stat'ed.
-  static std::optional<FileIdentity> of(const std::filesystem::path& path) {
+  static std::optional<FileIdentity> of(const std::filesystem::path& path) { return of(path.c_str()); }
+  static std::optional<FileIdentity> of(const char* path) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    if (::stat(path, &st) != 0) return std::nullopt;
     return FileIdentity{st.st_dev, st.st_ino,
                         static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
                         static_cast<std::int64_t>(st.st_size)};

@@ -295,6 +295,13 @@ Status Stmt::run() {
   return ok_status();
 }
 
+Status Stmt::run_rebound() {
+  auto stepped = step();
+  sqlite3_reset(stmt_);
+  if (!stepped.ok()) return std::move(stepped).error();
+  return ok_status();
+}
+
 void Stmt::reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);

@@ -99,6 +99,10 @@ class Stmt {
   Result<bool> step();
   // Steps to completion, expecting no rows.
   Status run();
+  // run() for a statement whose every parameter is bound again before each run: the bindings are
+  // kept (an unowned blob then stays bound, unread, until it is replaced), which spares clearing
+  // them per row.
+  Status run_rebound();
   void reset();
 
   bool is_null(int column) const;

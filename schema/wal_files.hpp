@@ -26,9 +26,10 @@ std::filesystem::path shm_of(const std::filesystem::path& journal);
 // writer keeps changing the index the check cannot be made consistently and passes.
 Status check_wal_not_truncated(const std::filesystem::path& journal);
 
-// The -shm beside `journal` now, or nullopt if there is none.
+// The -shm beside `journal` now, or nullopt if there is none. The writer checks it before every
+// batch: the name is built as a string, since a std::filesystem::path would parse it again.
 inline std::optional<FileIdentity> shm_identity(const std::filesystem::path& journal) {
-  return FileIdentity::of(shm_of(journal));
+  return FileIdentity::of((journal.native() + "-shm").c_str());
 }
 
 // journal.shm_missing if the -shm that this process's connections opened (`opened`) was removed

@@ -5,11 +5,14 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
 
+#include "core/json_util.hpp"
 #include "core/wire_json.hpp"
 #include "peers/stream.hpp"
 #include "tests/support/events.hpp"
 
+#include <optional>
 #include <string>
+#include <vector>
 
 using namespace hugo;
 
@@ -181,6 +184,85 @@ TEST_CASE("a NUL byte in a queue or peer name or an error metadata key is codec.
   std::optional<Error> error;
   REQUIRE(decode_error_json(R"({"message":"m","metadata":{"k\u0000":"v"}})", error).ok());
   CHECK(error->find(std::string("k\0", 2)) != nullptr);
+}
+
+}  // TEST_SUITE
+
+// validate_for_append checks an error with error_json_problem instead of encoding and decoding it;
+// the two must agree on every error, byte for byte at the edges of UTF-8 and at the size limit.
+TEST_SUITE("core.error_json_problem") {
+
+namespace {
+
+bool reads_back(const Error& error) {
+  std::string json;
+  encode_error_json(error, json);
+  std::optional<Error> decoded;
+  return decode_error_json(json, decoded).ok();
+}
+
+void check_agrees(const Error& error) {
+  const std::string why = error_json_problem(error);
+  CHECK_MESSAGE(why.empty() == reads_back(error), why);
+}
+
+}  // namespace
+
+TEST_CASE("agrees with a decode of the encoded error on every short byte string, in every field") {
+  // Every 1- and 2-byte string, and 3- and 4-byte strings whose bytes after the lead sit at the
+  // edges of the ranges UTF-8 allows.
+  const unsigned char edges[] = {0x00, 0x22, 0x41, 0x5C, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF};
+  std::vector<std::string> samples;
+  for (int a = 0; a < 256; ++a) {
+    samples.push_back(std::string(1, static_cast<char>(a)));
+    for (int b = 0; b < 256; ++b) samples.push_back({static_cast<char>(a), static_cast<char>(b)});
+  }
+  for (int lead = 0xC0; lead < 0x100; ++lead) {
+    for (unsigned char b : edges) {
+      for (unsigned char c : edges) {
+        samples.push_back({static_cast<char>(lead), static_cast<char>(b), static_cast<char>(c)});
+        for (unsigned char d : edges) {
+          samples.push_back({static_cast<char>(lead), static_cast<char>(b), static_cast<char>(c), static_cast<char>(d)});
+        }
+      }
+    }
+  }
+  std::size_t refused = 0;
+  for (const std::string& s : samples) {
+    CAPTURE(s.size());
+    const bool ok = is_valid_utf8(s);
+    refused += ok ? 0 : 1;
+    REQUIRE(ok == reads_back(Error("code", s)));
+  }
+  CHECK(refused > samples.size() / 2);  // the samples do reach the refused forms
+  // Each field the encoder writes is checked (a sample per field, valid and not).
+  for (const std::string& bad : {std::string("\xc3"), std::string("\xed\xa0\x80")}) {
+    check_agrees(Error(bad, "m"));
+    check_agrees(Error("c", bad));
+    check_agrees(Error("c", "m").with_cause(ErrorCause{bad, "m", std::nullopt}));
+    check_agrees(Error("c", "m").with_cause(ErrorCause{"t", bad, std::nullopt}));
+    check_agrees(Error("c", "m").with_cause(ErrorCause{"t", "m", bad}));
+    check_agrees(Error("c", "m").with(bad, "v"));
+    check_agrees(Error("c", "m").with("k", bad));
+    CHECK_FALSE(error_json_problem(Error("c", "m").with("k", bad)).empty());
+  }
+  check_agrees(Error("c", "m\xc3\xa9").with_cause(ErrorCause{"t", "\xf0\x9f\x98\x80", std::string("s\n")}).with("k\xe2\x82\xac", "v"));
+  CHECK(error_json_problem(Error("c", "m\xc3\xa9")).empty());
+}
+
+TEST_CASE("agrees with a decode of the encoded error at the event size limit") {
+  // Error("", m) encodes as {"message":"<m>"}: 14 bytes around the message.
+  const std::size_t fits = kMaxEventJsonBytes - 14;
+  for (std::size_t size : {fits - 1, fits, fits + 1}) {
+    CAPTURE(size);
+    check_agrees(Error("", std::string(size, 'a')));
+  }
+  CHECK(error_json_problem(Error("", std::string(fits, 'a'))).empty());
+  CHECK(error_json_problem(Error("", std::string(fits + 1, 'a'))).find("above the") != std::string::npos);
+  // Escapes count: a control byte takes 6 bytes once encoded.
+  const std::size_t escaped = fits / 6;
+  check_agrees(Error("", std::string(escaped, '\x01')));
+  check_agrees(Error("", std::string(escaped + 1, '\x01')));
 }
 
 }  // TEST_SUITE

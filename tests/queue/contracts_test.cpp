@@ -142,6 +142,105 @@ TEST_CASE("dead_letters() copies the dead letters and hashes nothing; requeue of
   CHECK(cli::first_not_dead(queue_of, queues) == std::optional<std::int64_t>(queue_of.begin()->first));
 }
 
+namespace {
+
+// Waits, in a bounded loop, until `calls` enqueue or lease calls are asleep in a queue.
+void await_blocked(std::int64_t calls) {
+  const auto give_up = std::chrono::steady_clock::now() + 120s;
+  while (detail::queue_work().blocked.load() != calls) {
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < give_up, "the calls never blocked");
+    std::this_thread::yield();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("an enqueue wakes one blocked lease call per task, not all of them") {
+  test::QueueFixture f;
+  auto options = f.options();
+  options.sweep_interval = 1h;  // the lease callers' periodic re-check must not fire
+  auto q = f.open(options);
+  detail::QueueWork& work = detail::queue_work();
+  const std::uint64_t wakeups = work.wakeups.load();
+  constexpr int kLessees = 3;
+  std::vector<std::thread> lessees;
+  std::vector<Status> outcomes(kLessees);
+  for (int i = 0; i < kLessees; ++i) {
+    lessees.emplace_back([&, i] {
+      auto lease = q->lease("w" + std::to_string(i), Wait::for_duration(120s));
+      outcomes[static_cast<std::size_t>(i)] = lease.ok() ? ok_status() : Status(lease.error());
+    });
+  }
+  for (int task = 1; task <= kLessees; ++task) {
+    await_blocked(kLessees - task + 1);
+    must(q->enqueue("t" + std::to_string(task)));
+    const auto give_up = std::chrono::steady_clock::now() + 120s;
+    while (q->active_lease_count() != static_cast<std::size_t>(task)) {
+      REQUIRE(std::chrono::steady_clock::now() < give_up);
+      std::this_thread::yield();
+    }
+  }
+  for (auto& t : lessees) t.join();
+  for (const Status& s : outcomes) CHECK_MESSAGE(s.ok(), (s.ok() ? "" : s.error().to_string()));
+  // One wake-up per task; waking every lessee per task would be 3 + 2 + 1.
+  CHECK(work.wakeups.load() - wakeups == kLessees);
+}
+
+TEST_CASE("a lease wakes one blocked enqueue call per slot it frees; a waiting batch still gets its room") {
+  test::QueueFixture f;
+  auto options = f.options();
+  options.capacity = 2;
+  auto q = f.open(options);
+  must(q->enqueue_batch({"a", "b"}));  // full
+  detail::QueueWork& work = detail::queue_work();
+  const std::uint64_t wakeups = work.wakeups.load();
+  constexpr int kProducers = 3;
+  std::vector<std::thread> producers;
+  std::vector<Status> outcomes(kProducers + 1);
+  for (int i = 0; i < kProducers; ++i) {
+    producers.emplace_back([&, i] {
+      auto id = q->enqueue("p" + std::to_string(i), Wait::for_duration(120s));
+      outcomes[static_cast<std::size_t>(i)] = id.ok() ? ok_status() : Status(id.error());
+    });
+  }
+  std::size_t leased = 0;
+  for (int slot = 1; slot <= kProducers; ++slot) {
+    await_blocked(kProducers - slot + 1);
+    must(q->lease("w"));
+    ++leased;
+    const auto give_up = std::chrono::steady_clock::now() + 120s;
+    while (q->pending_count() != 2) {
+      REQUIRE(std::chrono::steady_clock::now() < give_up);
+      std::this_thread::yield();
+    }
+  }
+  for (auto& t : producers) t.join();
+  // One wake-up per freed slot; waking every producer per slot would be 3 + 2 + 1.
+  CHECK(work.wakeups.load() - wakeups == kProducers);
+
+  // A batch that needs both slots waits beside a single enqueue: one freed slot wakes both (the
+  // single one proceeds), the next frees room for the batch.
+  producers.clear();
+  producers.emplace_back([&] {
+    auto ids = q->enqueue_batch({"x", "y"}, Wait::for_duration(120s));
+    outcomes[kProducers] = ids.ok() ? ok_status() : Status(ids.error());
+  });
+  await_blocked(1);
+  producers.emplace_back([&] {
+    auto id = q->enqueue("z", Wait::for_duration(120s));
+    outcomes[0] = id.ok() ? ok_status() : Status(id.error());
+  });
+  await_blocked(2);
+  must(q->lease("w"));
+  await_blocked(1);  // the single enqueue took the slot; the batch sleeps again
+  must(q->lease_batch("w", 2));
+  producers[0].join();
+  producers[1].join();
+  for (const Status& s : outcomes) CHECK_MESSAGE(s.ok(), (s.ok() ? "" : s.error().to_string()));
+  CHECK(q->pending_count() == 2);
+  CHECK(leased == kProducers);
+}
+
 TEST_CASE("fail() with an empty error is refused with error.validation and records nothing") {
   test::QueueFixture f;
   auto q = f.open();
