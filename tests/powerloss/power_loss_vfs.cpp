@@ -343,9 +343,10 @@ RestoreReport PowerLossVfs::restore(CutMode mode, std::mt19937_64& rng) {
       const std::int64_t end = torn->offset + torn->length;
       const std::int64_t last_sector = std::max(torn->offset, (end - 1) / kSector * kSector);
       std::int64_t keep_to = last_sector + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(end - last_sector));
-      // Past the old end of the file the torn sector is lost whole: the size never covers bytes
-      // that did not reach the disk (power_loss_vfs.hpp).
-      keep_to = std::min(keep_to, std::max(torn->old_size, last_sector));
+      // Past the end of the file as restored, the torn sector is lost whole and no hole opens:
+      // the size never covers bytes that did not reach the disk (power_loss_vfs.hpp).
+      const std::int64_t size = ::lseek(fd, 0, SEEK_END);
+      keep_to = std::min(keep_to, torn->offset > size ? torn->offset : std::max(size, last_sector));
       put(fd, path, torn_bytes.data(), keep_to - torn->offset, torn->offset);
       report.torn = true;
     }

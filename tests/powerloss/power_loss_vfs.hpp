@@ -14,7 +14,8 @@
 //   - every unsynced write and truncation is undone (newest first);
 //   - Torn mode: the last unsynced write is then partly redone: the sectors before its last
 //     512-byte sector keep the new bytes, and that last sector keeps the new bytes up to a random
-//     byte and the old ones after it; past the old end of the file that sector is lost whole
+//     byte and the old ones after it; past the end of the file as restored that sector is lost
+//     whole, and a write that starts past that end keeps nothing
 //     (a file system such as ext4 with data=ordered never grows a file over bytes that did not
 //     reach the disk; one that does, with zeros or garbage, is not modelled);
 //   - each file created since its folder's last sync is removed with probability 1/2;
