@@ -130,7 +130,9 @@ class Checker {
     check_acknowledged(fsync);
     check_queue();
     check_consumers(fsync);
-    (void)journal_->close();
+    if (queue_) report_.expect(queue_->close().ok(), "close the queue after the checks");
+    const Status closed = journal_->close();
+    report_.expect(closed.ok(), "close the journal after the checks: " + (closed.ok() ? "" : closed.error().to_string()));
   }
 
  private:
