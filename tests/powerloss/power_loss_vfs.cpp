@@ -24,7 +24,7 @@ struct Undo {
   std::uint64_t order = 0;  // global order of the operation
   bool write = false;       // a write (else a truncation)
   std::int64_t offset = 0;
-  std::int64_t length = 0;  // bytes written (writes only)
+  std::string new_bytes;    // what a write wrote (writes only)
   std::string old_bytes;
   std::int64_t old_size = 0;
 };
@@ -119,7 +119,7 @@ int shim_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offs
   if (s.recording && file->path != nullptr) {
     Undo u = capture(real_of(f), offset, amount);
     u.write = true;
-    u.length = amount;
+    u.new_bytes.assign(static_cast<const char*>(data), static_cast<std::size_t>(amount));
     s.undo[*file->path].push_back(std::move(u));
   }
   return real_of(f)->pMethods->xWrite(real_of(f), data, amount, offset);
@@ -311,44 +311,52 @@ std::uint64_t PowerLossVfs::operations() const {
   return state().operations;
 }
 
+namespace {
+
+// Writes `u`'s new bytes [u.offset, keep_to) into the file as restored, never past its end
+// with a hole before them, nor a partial sector past its end: the size never covers bytes that
+// did not reach the disk (power_loss_vfs.hpp). Returns whether anything was kept.
+bool redo(int fd, const std::string& path, const Undo& u, std::int64_t keep_to) {
+  const std::int64_t size = ::lseek(fd, 0, SEEK_END);
+  if (u.offset > size) return false;
+  if (keep_to > size) keep_to = std::max(size, std::min(keep_to, (keep_to / kSector) * kSector));
+  put(fd, path, u.new_bytes.data(), keep_to - u.offset, u.offset);
+  return keep_to > u.offset;
+}
+
+}  // namespace
+
 RestoreReport PowerLossVfs::restore(CutMode mode, std::mt19937_64& rng) {
   State& s = state();
   std::lock_guard lock(s.mutex);
   RestoreReport report;
-  // The last unsynced write of all, with the bytes it wrote (the file holds them now).
-  const std::string* torn_path = nullptr;
-  const Undo* torn = nullptr;
+  // The last unsynced write of all.
+  const Undo* last = nullptr;
   for (const auto& [path, log] : s.undo) {
     for (const Undo& u : log) {
-      if (u.write && (torn == nullptr || u.order > torn->order)) torn_path = &path, torn = &u;
+      if (u.write && (last == nullptr || u.order > last->order)) last = &u;
     }
   }
-  std::string torn_bytes;
   for (const auto& [path, log] : s.undo) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) throw std::runtime_error("power-loss VFS: cannot open " + path + " to restore it");
-    if (mode == CutMode::Torn && torn_path == &path) {
-      torn_bytes.resize(static_cast<std::size_t>(torn->length));
-      if (::pread(fd, torn_bytes.data(), torn_bytes.size(), torn->offset) != torn->length) {
-        throw std::runtime_error("power-loss VFS: cannot read the write to tear in " + path);
-      }
-    }
     for (auto u = log.rbegin(); u != log.rend(); ++u) {
       put(fd, path, u->old_bytes.data(), static_cast<std::int64_t>(u->old_bytes.size()), u->offset);
       if (::ftruncate(fd, u->old_size) != 0) throw std::runtime_error("power-loss VFS: cannot resize " + path);
       ++report.writes_undone;
     }
-    if (mode == CutMode::Torn && torn_path == &path) {
-      // Whole sectors before the last one keep the new bytes; the last keeps them up to a random byte.
-      const std::int64_t end = torn->offset + torn->length;
-      const std::int64_t last_sector = std::max(torn->offset, (end - 1) / kSector * kSector);
-      std::int64_t keep_to = last_sector + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(end - last_sector));
-      // Past the end of the file as restored, the torn sector is lost whole and no hole opens:
-      // the size never covers bytes that did not reach the disk (power_loss_vfs.hpp).
-      const std::int64_t size = ::lseek(fd, 0, SEEK_END);
-      keep_to = std::min(keep_to, torn->offset > size ? torn->offset : std::max(size, last_sector));
-      put(fd, path, torn_bytes.data(), keep_to - torn->offset, torn->offset);
-      report.torn = true;
+    for (const Undo& u : log) {
+      const std::int64_t end = u.offset + static_cast<std::int64_t>(u.new_bytes.size());
+      if (!u.write || u.new_bytes.empty()) continue;
+      if (mode == CutMode::Torn && &u == last) {
+        // Whole sectors before the last one keep the new bytes; the last keeps them up to a random byte.
+        const std::int64_t last_sector = std::max(u.offset, (end - 1) / kSector * kSector);
+        const auto spread = static_cast<std::uint64_t>(end - last_sector);
+        redo(fd, path, u, last_sector + static_cast<std::int64_t>(rng() % spread));
+        report.torn = true;
+      } else if (mode == CutMode::Subset && rng() % 2 == 0) {
+        report.writes_kept += redo(fd, path, u, end) ? 1 : 0;
+      }
     }
     ::close(fd);
   }

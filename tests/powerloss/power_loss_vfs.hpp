@@ -14,10 +14,13 @@
 //   - every unsynced write and truncation is undone (newest first);
 //   - Torn mode: the last unsynced write is then partly redone: the sectors before its last
 //     512-byte sector keep the new bytes, and that last sector keeps the new bytes up to a random
-//     byte and the old ones after it; past the end of the file as restored that sector is lost
-//     whole, and a write that starts past that end keeps nothing
-//     (a file system such as ext4 with data=ordered never grows a file over bytes that did not
-//     reach the disk; one that does, with zeros or garbage, is not modelled);
+//     byte and the old ones after it;
+//   - Subset mode: each unsynced write is then redone whole or not, at random (oldest first), so
+//     later writes may survive where earlier ones did not;
+//   - in both, a redone write never leaves a hole (one that starts past the end of the file as
+//     restored keeps nothing) and past that end keeps only whole sectors (a file system such as
+//     ext4 with data=ordered never grows a file over bytes that did not reach the disk; one that
+//     does, with zeros or garbage, is not modelled);
 //   - each file created since its folder's last sync is removed with probability 1/2;
 //   - every -shm file is removed (shared memory does not survive a power loss).
 //
@@ -41,12 +44,14 @@ namespace hugo::test::powerloss {
 enum class CutMode {
   Clean,  // every unsynced write is lost
   Torn,   // every unsynced write is lost, but the last one is torn inside its last sector
+  Subset, // each unsynced write survives or not, at random (in any order)
 };
 
 // What restore() did, for the test's coverage line.
 struct RestoreReport {
   std::size_t writes_undone = 0;  // unsynced writes and truncations thrown away
   bool torn = false;              // a write was torn
+  std::size_t writes_kept = 0;    // Subset: unsynced writes that survived
   std::size_t files_dropped = 0;  // files whose creation never reached their folder
 };
 

@@ -26,12 +26,15 @@ std::uint64_t env_number(const char* name, std::uint64_t fallback) {
   return value && *value ? std::strtoull(value, nullptr, 10) : fallback;
 }
 
+constexpr CutMode kModes[] = {CutMode::Clean, CutMode::Torn, CutMode::Subset};
+constexpr const char* kModeNames[] = {"clean", "torn", "subset"};
+
 struct RunResult {
   std::size_t cuts = 0;
   Report report;
 };
 
-// Runs `cuts` cuts at `durability`; cut i has seed `seed + i`, and its mode is Torn for odd seeds.
+// Runs `cuts` cuts at `durability`; cut i has seed `seed + i`, and its mode is kModes[(seed + i) % 3].
 // Stops after the first cut that found a violation (unless HUGO_POWERLOSS_KEEP_GOING) and names its seed.
 RunResult run_cuts(const char* name, Durability durability, std::uint64_t cuts, std::uint64_t seed, bool quiet = false) {
   PowerLossVfs& vfs = PowerLossVfs::install();
@@ -41,7 +44,7 @@ RunResult run_cuts(const char* name, Durability durability, std::uint64_t cuts, 
   Coverage coverage;
   for (std::uint64_t i = 0; i < cuts; ++i) {
     const std::uint64_t cut_seed = seed + i;
-    const CutOptions options{durability, cut_seed % 2 == 1 ? CutMode::Torn : CutMode::Clean};
+    const CutOptions options{durability, kModes[cut_seed % 3]};
     const test::TempDir dir("hugo-power-loss");
     const CutFiles files(dir.path());
     vfs.make_default(true);
@@ -54,7 +57,7 @@ RunResult run_cuts(const char* name, Durability durability, std::uint64_t cuts, 
       if (!quiet) {
         std::printf("power-loss %s: cut %llu (seed %llu, %s) found violations:\n", name,
                     static_cast<unsigned long long>(i), static_cast<unsigned long long>(cut_seed),
-                    options.mode == CutMode::Torn ? "torn" : "clean");
+                    kModeNames[cut_seed % 3]);
         for (std::size_t v = violations_before; v < result.report.violations.size() && v < violations_before + 20; ++v) {
           std::printf("  %s\n", result.report.violations[v].c_str());
         }

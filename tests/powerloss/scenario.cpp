@@ -13,7 +13,7 @@ namespace hugo::test::powerloss {
 std::string Coverage::text() const {
   return std::to_string(cuts_midway) + " cuts inside the workload; " + std::to_string(acked) + " acknowledged mutations (" + std::to_string(acked_lost) + " lost, in " +
          std::to_string(cuts_losing) + " cuts), " + std::to_string(writes_undone) + " unsynced writes undone, " +
-         std::to_string(torn) + " torn, " + std::to_string(files_dropped) + " files dropped, " +
+         std::to_string(writes_kept) + " of them redone (subset), " + std::to_string(torn) + " torn, " + std::to_string(files_dropped) + " files dropped, " +
          std::to_string(reopens) + " clean reopens; " + std::to_string(consumers_ahead) +
          " consumers ahead of the journal, " + std::to_string(ahead_detected) + " of them detected";
 }
@@ -219,6 +219,7 @@ History run_until_cut(PowerLossVfs& vfs, const CutFiles& files, const CutOptions
   const RestoreReport restored = vfs.restore(options.mode, rng);
   coverage.writes_undone += restored.writes_undone;
   coverage.torn += restored.torn ? 1 : 0;
+  coverage.writes_kept += restored.writes_kept;
   coverage.files_dropped += restored.files_dropped;
   coverage.acked += history.acked.size();
   return history;

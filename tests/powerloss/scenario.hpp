@@ -43,6 +43,7 @@ struct Coverage {
   std::size_t acked_lost = 0;        // of them, lost by a cut (Process only)
   std::size_t cuts_losing = 0;       // cuts that lost an acknowledged mutation
   std::size_t writes_undone = 0;
+  std::size_t writes_kept = 0;       // of them, redone by a Subset cut
   std::size_t torn = 0;
   std::size_t files_dropped = 0;
   std::size_t consumers_ahead = 0;   // consumers whose position was past the journal after a cut

@@ -97,6 +97,16 @@ TEST_CASE("the power-loss VFS keeps what was synced and throws away the rest") {
     CHECK(after.substr(kept) == std::string(1024 - kept, 'a'));
   }
 
+  SUBCASE("Subset: each unsynced write survives or not, and none opens a hole") {
+    file.close();
+    vfs.cut_now();
+    const RestoreReport report = vfs.restore(CutMode::Subset, rng);
+    // 'b' (512..1536) kept or not; 'c' (at 2000) only past a hole, so never.
+    const std::string after = bytes_of(path);
+    CHECK((after == std::string(1024, 'a') || after == std::string(512, 'a') + std::string(1024, 'b')));
+    CHECK(report.writes_kept == (after.size() == 1536 ? 1u : 0u));
+  }
+
   SUBCASE("the planted fault: a sync makes nothing durable") {
     vfs.forget_syncs(true);
     REQUIRE(file.sync() == SQLITE_OK);
