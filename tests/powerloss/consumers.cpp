@@ -101,4 +101,25 @@ Result<std::unique_ptr<Consumers>> Consumers::open(const ConsumerFiles& files, D
   return c;
 }
 
+Result<std::unique_ptr<Follower>> Follower::open(const std::shared_ptr<Journal>& journal,
+                                                 const std::filesystem::path& replica) {
+  auto f = std::make_unique<Follower>();
+  ReplicationServerOptions server;
+  server.journal = journal->path();
+  server.live = journal.get();
+  server.port = 0;
+  HUGO_ASSIGN_OR_RETURN(f->server, ReplicationServer::start(server));
+  FollowerOptions options;
+  options.url = f->server->url();
+  options.replica = replica;
+  HUGO_ASSIGN_OR_RETURN(f->follower, HttpFollower::open(options));
+  return f;
+}
+
+Result<std::int64_t> Follower::catch_up() {
+  Result<std::int64_t> applied = follower->catch_up();
+  max_seen = std::max(max_seen, follower->position().seq);  // batches committed before a failure count
+  return applied;
+}
+
 }  // namespace hugo::test::powerloss

@@ -3,7 +3,8 @@
 //     shows) holds (seq, print) of every event it applied;
 //   - "effects": an at-least-once sink whose every event runs through
 //     TaskQueueDeterministicCoordinator; the recorded effect is the event's print, so a replayed
-//     effect that belongs to another event (a reused seq) is seen.
+//     effect that belongs to another event (a reused seq) is seen;
+//   - "follower": an HttpFollower and its replica.
 // Both are driven by run_sink() on the calling thread, up to a target seq, with no wait.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <hugo/durability.hpp>
 #include <hugo/effects.hpp>
 #include <hugo/journal.hpp>
+#include <hugo/peers.hpp>
 #include <hugo/sinks.hpp>
 
 #include <cstdint>
@@ -63,6 +65,19 @@ struct Consumer {
 
 struct ConsumerFiles {
   std::filesystem::path tx_db, coord_db, effects_db;
+};
+
+// The third consumer: an HttpFollower keeping a replica of the journal, fed over loopback by a
+// ReplicationServer in this process. Its position is the replica's last applied seq.
+struct Follower {
+  std::unique_ptr<ReplicationServer> server;
+  std::unique_ptr<HttpFollower> follower;  // declared last: closed first
+  std::int64_t max_seen = 0;               // the highest seq the replica committed
+
+  static Result<std::unique_ptr<Follower>> open(const std::shared_ptr<Journal>& journal,
+                                                const std::filesystem::path& replica);
+  // Applies everything the journal has now (HttpFollower::catch_up).
+  Result<std::int64_t> catch_up();
 };
 
 // Both consumers and the databases behind them.

@@ -338,6 +338,9 @@ RestoreReport PowerLossVfs::restore(CutMode mode, std::mt19937_64& rng) {
     }
   }
   for (const auto& [path, log] : s.undo) {
+    // A file renamed or removed outside SQLite (a follower's staged replica, fsync'd and renamed
+    // by the library itself) is not followed: what it held stays where it went.
+    if (!std::filesystem::exists(path)) continue;
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) throw std::runtime_error("power-loss VFS: cannot open " + path + " to restore it");
     for (auto u = log.rbegin(); u != log.rend(); ++u) {

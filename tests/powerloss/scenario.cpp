@@ -67,6 +67,8 @@ class Workload {
         history_.seen[c->name] = std::max(history_.seen[c->name], c->max_seen);
       }
     }
+    if (follower_) history_.seen[std::string(kFollower)] = std::max(history_.seen[std::string(kFollower)], follower_->max_seen);
+    follower_.reset();
     consumers_.reset();
     if (queue_) (void)queue_->close();
     queue_.reset();
@@ -92,6 +94,9 @@ class Workload {
     auto consumers = Consumers::open(consumer_files, history_.sink_durability, checkpoint_every_, journal_);
     if (!consumers.ok()) return failed(consumers.error(), "open the consumers");
     consumers_ = std::move(consumers).value();
+    auto follower = Follower::open(journal_, files_.replica);
+    if (!follower.ok()) return failed(follower.error(), "open the follower");
+    follower_ = std::move(follower).value();
     return true;
   }
 
@@ -183,6 +188,7 @@ class Workload {
         const Status caught_up = c->catch_up(journal_, journal_->durable_seq());
         if (!caught_up.ok()) return (void)failed(caught_up.error(), c->name);
       }
+      if (auto applied = follower_->catch_up(); !applied.ok()) failed(applied.error(), "follower");
     }
   }
 
@@ -198,6 +204,7 @@ class Workload {
   std::shared_ptr<Journal> journal_;
   std::unique_ptr<TaskQueue> queue_;
   std::unique_ptr<Consumers> consumers_;
+  std::unique_ptr<Follower> follower_;
   std::vector<OwnershipToken> held_;
   std::vector<std::int64_t> dead_;
   int counter_ = 0;

@@ -1,9 +1,9 @@
 // The power-loss scenario (docs/TESTING.md, "Power loss, simulated"). One cut:
 //   1. in a fresh folder, through the power-loss VFS: a journal, a TaskQueue (ManualClock, no
 //      sweeper) doing a random single-threaded workload of enqueue, lease, heartbeat, complete,
-//      fail, requeue, expiry (single calls and batches), and both consumers of consumers.hpp
-//      catching up now and then, with an occasional clean close and reopen of everything;
-//      every acknowledged mutation is kept in memory with the rows the journal committed for it;
+//      fail, requeue, expiry (single calls and batches), two sinks and a follower (consumers.hpp)
+//      catching up now and then, and an occasional clean close and reopen of everything; every
+//      acknowledged mutation is kept in memory with the rows the journal committed for it;
 //   2. the power is cut after a random number of writes and syncs (or at the end), everything is
 //      closed, and the VFS throws the unsynced state away (power_loss_vfs.hpp);
 //   3. with the plain VFS: verify, reopen the journal, the queue and the consumers, append, and
@@ -28,8 +28,11 @@ namespace hugo::test::powerloss {
 using Report = test::InvariantReport;
 
 // The error code a consumer whose checkpoint is ahead of the journal must fail with
-// (docs/REPLICATION.md, "Power loss").
+// (docs/REPLICATION.md, "Power loss"); a follower may also say replication.diverged, which
+// already covers an owner whose last seq is behind the replica or whose history differs.
 inline constexpr std::string_view kCheckpointAhead = "replication.checkpoint_ahead";
+inline constexpr std::string_view kDiverged = "replication.diverged";
+inline constexpr std::string_view kFollower = "follower";
 
 struct CutOptions {
   Durability durability = Durability::Fsync;
@@ -68,9 +71,10 @@ struct History {
 };
 
 struct CutFiles {
-  std::filesystem::path journal, tx_db, coord_db, effects_db;
+  std::filesystem::path journal, tx_db, coord_db, effects_db, replica;
   explicit CutFiles(const std::filesystem::path& dir)
-      : journal(dir / "journal.db"), tx_db(dir / "tx.db"), coord_db(dir / "coord.db"), effects_db(dir / "effects.db") {}
+      : journal(dir / "journal.db"), tx_db(dir / "tx.db"), coord_db(dir / "coord.db"), effects_db(dir / "effects.db"),
+        replica(dir / "replica.db") {}
 };
 
 TaskQueueOptions queue_options(const std::shared_ptr<Clock>& clock);

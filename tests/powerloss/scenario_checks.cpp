@@ -6,13 +6,14 @@
 // unacknowledged later rows); every consumer resumes and ends up holding the journal's events.
 // Process: the same, except that the journal may have lost its last commits (a suffix of the
 // acknowledged history), and a consumer that had seen past the surviving rows must either resume
-// correctly (the content checks) or fail with kCheckpointAhead.
+// correctly (the content checks) or fail with kCheckpointAhead (a follower: or kDiverged).
 #include "tests/powerloss/consumers.hpp"
 #include "tests/powerloss/scenario.hpp"
 
 #include <hugo/checkpoint.hpp>
 #include <hugo/coordinator.hpp>
 #include <hugo/journal.hpp>
+#include <hugo/peers.hpp>
 #include <hugo/verify.hpp>
 
 #include <set>
@@ -209,6 +210,47 @@ class Checker {
     append(1, fsync);
     if (!tx_ahead) check_transactional(c);
     if (!effect_ahead) check_effects(c);
+    check_follower(fsync);
+  }
+
+  // The follower resumes from its replica's position: it either fails (kCheckpointAhead or
+  // kDiverged), which is right only if it was ahead, or ends up with exactly the journal's rows.
+  void check_follower(bool fsync) {
+    const auto position = read_replica_position(files_.replica);
+    const auto seen = history_.seen.find(std::string(kFollower));
+    const bool ahead = (position.ok() && position->seq > last_) || (seen != history_.seen.end() && seen->second > last_);
+    report_.expect(!fsync || !ahead, "the follower's replica is ahead of the journal after an Fsync cut");
+    coverage_.consumers_ahead += ahead ? 1 : 0;
+    auto follower = Follower::open(journal_, files_.replica);
+    Result<std::int64_t> applied = follower.ok() ? (*follower)->catch_up() : Result<std::int64_t>(follower.error());
+    if (!applied.ok()) {
+      const bool detected = applied.error().code() == kCheckpointAhead || applied.error().code() == kDiverged;
+      // A cut that lost the journal's creation leaves a journal with a new id: the replica of the
+      // old one has diverged from it, whatever its position.
+      const bool other_journal = !history_.journal_id.empty() && history_.journal_id != journal_->journal_id();
+      report_.expect(detected, "the follower fails to resume: " + applied.error().to_string());
+      report_.expect(!detected || ahead || (other_journal && applied.error().code() == kDiverged),
+                     "the follower is not ahead but fails with " + applied.error().to_string());
+      coverage_.ahead_detected += detected && ahead ? 1 : 0;
+      return;
+    }
+    follower->reset();
+    auto reader = JournalReader::open(files_.replica);
+    report_.expect(reader.ok(), "open the replica: " + (reader.ok() ? "" : reader.error().to_string()));
+    if (!reader.ok()) return;
+    const std::vector<Event> owner = all_rows();
+    auto replica = (*reader)->read(0, owner.size() + 1);
+    report_.expect(replica.ok(), "read the replica");
+    if (!replica.ok()) return;
+    bool same = replica->size() == owner.size();
+    for (std::size_t i = 0; same && i < owner.size(); ++i) {
+      same = (*replica)[i].seq == owner[i].seq && print((*replica)[i]) == print(owner[i]);
+    }
+    report_.expect(same, "the follower's replica holds " + std::to_string(replica->size()) +
+                             " rows that differ from the journal's " + std::to_string(owner.size()) +
+                             (ahead ? " (its replica was ahead of the journal and this was not detected: expected " +
+                                          std::string(kCheckpointAhead) + ")"
+                                    : ""));
   }
 
   // Catches `consumer` up after the cut. Returns true if it reported kCheckpointAhead (which is
