@@ -309,6 +309,8 @@ class Checker {
     std::size_t foreign = 0;
     for (const Event& e : all_rows()) {
       auto recorded = coordinator.execute<std::string>(e, [](const Event& event) { return print(event); });
+      report_.expect(recorded.ok(), "replay the effect of " + seq_text(e.seq) + ": " +
+                                        (recorded.ok() ? "" : recorded.error().to_string()) + if_ahead(c.effect.name));
       foreign += recorded.ok() && *recorded != print(e) ? 1 : 0;
     }
     report_.expect(foreign == 0, "the effect store holds another event's effect for " + std::to_string(foreign) +
