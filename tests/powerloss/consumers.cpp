@@ -18,14 +18,18 @@ std::string print(const Event& e) {
 }
 
 Status PrintSink::initialize(SinkDatabase& db) {
-  return db.execute_script("CREATE TABLE IF NOT EXISTS applied (seq INTEGER NOT NULL, print TEXT NOT NULL)");
+  return db.execute_script(
+      "CREATE TABLE IF NOT EXISTS applied (journal_id TEXT NOT NULL, seq INTEGER NOT NULL, print TEXT NOT NULL)");
 }
 
 Status PrintSink::apply(SinkDatabase& db, const Event& e) {
-  return db.execute("INSERT INTO applied (seq, print) VALUES (?1, ?2)", {e.seq, print(e)});
+  handed = std::max(handed, e.seq);
+  return db.execute("INSERT INTO applied (journal_id, seq, print) VALUES (?1, ?2, ?3)",
+                    {e.journal_id.value_or(std::string()), e.seq, print(e)});
 }
 
 Status EffectSink::apply(const Event& event) {
+  handed = std::max(handed, event.seq);
   HUGO_ASSIGN_OR_RETURN(const std::string recorded,
                         coordinator_.execute<std::string>(event, [](const Event& e) { return print(e); }));
   if (recorded != print(event)) {
@@ -34,41 +38,19 @@ Status EffectSink::apply(const Event& event) {
   return ok_status();
 }
 
-namespace {
-
-// Forwards to a sink and stops run_sink() once the batch reaching `target` is processed.
-class UntilTarget final : public ReplicationSink {
- public:
-  UntilTarget(ReplicationSink& inner, std::int64_t target, std::stop_source& stop, std::int64_t& max_seen)
-      : inner_(inner), target_(target), stop_(stop), max_seen_(max_seen) {}
-  Status process(const std::vector<Event>& batch) override {
-    // Handed over is seen: a sink that fails part way may have applied (and synced) some of it.
-    if (!batch.empty()) max_seen_ = std::max(max_seen_, batch.back().seq);
-    HUGO_TRY(inner_.process(batch));
-    if (batch.empty() || batch.back().seq >= target_) stop_.request_stop();
-    return ok_status();
-  }
-  Result<std::int64_t> resume_position(const std::string& journal_id) override {
-    return inner_.resume_position(journal_id);
-  }
-  Status flush() override { return inner_.flush(); }
-
- private:
-  ReplicationSink& inner_;
-  std::int64_t target_;
-  std::stop_source& stop_;
-  std::int64_t& max_seen_;
-};
-
-}  // namespace
-
 Status Consumer::catch_up(const std::shared_ptr<Journal>& journal, std::int64_t target) {
   std::stop_source stop;
-  // Nothing to wait for: run_sink() still resumes (and checks) the sink, then returns.
+  // Nothing (new) to wait for: run_sink() still resumes (and checks) the sink, then returns. An
+  // event is observed once only, so a target this source already observed stops at once too.
   HUGO_ASSIGN_OR_RETURN(const std::int64_t position, sink->resume_position(journal->journal_id()));
-  if (position >= target) stop.request_stop();
-  UntilTarget until(*sink, target, stop, max_seen);
-  return run_sink(*source, until, stop.get_token());
+  if (position >= target || observed >= target) stop.request_stop();
+  // Observers run once a batch is processed: the one reaching `target` stops the pump.
+  ObserverSubscription until = source->register_observer([&](const Event& e) {
+    observed = std::max(observed, e.seq);
+    if (e.seq >= target) stop.request_stop();
+    return ok_status();
+  });
+  return run_sink(*source, *sink, stop.get_token());
 }
 
 Result<std::unique_ptr<Consumers>> Consumers::open(const ConsumerFiles& files, Durability durability,
@@ -88,13 +70,17 @@ Result<std::unique_ptr<Consumers>> Consumers::open(const ConsumerFiles& files, D
   tx_options.stream_id = "power-loss-tx";
   tx_options.clock = clock;
   c->transactional.name = "transactional sink";
-  c->transactional.sink = std::make_unique<PrintSink>(c->tx_db, tx_options);
+  auto tx_sink = std::make_unique<PrintSink>(c->tx_db, tx_options);
+  c->transactional.handed = &tx_sink->handed;
+  c->transactional.sink = std::move(tx_sink);
   SinkOptions effect_options;
   effect_options.stream_id = "power-loss-effects";
   effect_options.clock = clock;
   effect_options.checkpoint_every = checkpoint_every;
   c->effect.name = "effect store sink";
-  c->effect.sink = std::make_unique<EffectSink>(store, effect_options, c->effects);
+  auto effect_sink = std::make_unique<EffectSink>(store, effect_options, c->effects);
+  c->effect.handed = &effect_sink->handed;
+  c->effect.sink = std::move(effect_sink);
   for (Consumer* consumer : {&c->transactional, &c->effect}) {
     HUGO_ASSIGN_OR_RETURN(consumer->source, TaskQueueReplicationSource::attach(journal, 0));
   }

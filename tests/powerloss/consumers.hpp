@@ -1,6 +1,6 @@
 // The power-loss scenario's consumers of the journal (docs/TESTING.md, "Power loss, simulated"):
 //   - "transactional": a TransactionalSink whose table `applied` (no unique key, so a duplicate
-//     shows) holds (seq, print) of every event it applied;
+//     shows) holds (journal id, seq, print) of every event it applied;
 //   - "effects": an at-least-once sink whose every event runs through
 //     TaskQueueDeterministicCoordinator; the recorded effect is the event's print, so a replayed
 //     effect that belongs to another event (a reused seq) is seen;
@@ -29,6 +29,7 @@ std::string print(const Event& e);
 class PrintSink final : public TransactionalSink {
  public:
   using TransactionalSink::TransactionalSink;
+  std::int64_t handed = 0;  // the highest seq given to apply() (a failed batch may keep none)
 
  protected:
   Status initialize(SinkDatabase& db) override;
@@ -40,6 +41,7 @@ class EffectSink final : public CheckpointingTaskQueueReplicationSink {
   EffectSink(std::shared_ptr<CheckpointStore> store, SinkOptions options,
              std::shared_ptr<DeterministicEffectStore> effects)
       : CheckpointingTaskQueueReplicationSink(std::move(store), std::move(options)), coordinator_(std::move(effects)) {}
+  std::int64_t handed = 0;  // the highest seq given to apply() (its effect may be recorded)
   // Events whose recorded effect was another event's ("seq N: recorded <print>, event <print>").
   const std::vector<std::string>& foreign_effects() const { return foreign_; }
 
@@ -56,10 +58,13 @@ struct Consumer {
   std::string name;
   std::unique_ptr<ReplicationSink> sink;
   std::unique_ptr<TaskQueueReplicationSource> source;
-  std::int64_t max_seen = 0;  // the highest seq handed to its sink (applied or not)
+  const std::int64_t* handed = nullptr;  // the sink's highest seq given to apply()
+  std::int64_t observed = 0;             // the highest seq the source delivered for good
+  std::int64_t max_seen() const { return *handed; }
 
-  // run_sink() until every event up to `target` is processed (returns at once if the sink's
-  // position is already there), then flushes. The sink's errors are returned as they are.
+  // run_sink() on the sink itself until every event up to `target` is processed (returns at
+  // once if the sink's position is already there), then flushes. The sink's errors are
+  // returned as they are.
   Status catch_up(const std::shared_ptr<Journal>& journal, std::int64_t target);
 };
 

@@ -64,7 +64,7 @@ class Workload {
   void close_session() {
     if (consumers_) {
       for (Consumer* c : {&consumers_->transactional, &consumers_->effect}) {
-        history_.seen[c->name] = std::max(history_.seen[c->name], c->max_seen);
+        history_.seen[c->name] = std::max(history_.seen[c->name], c->max_seen());
       }
     }
     if (follower_) history_.seen[std::string(kFollower)] = std::max(history_.seen[std::string(kFollower)], follower_->max_seen);
