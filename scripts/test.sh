@@ -98,6 +98,7 @@ for stage in $stages; do
       ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:log_path=$PWD/build-asan/sanitizer-reports/asan" \
       UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$PWD/build-asan/sanitizer-reports/ubsan" \
       HUGO_CRASH_KILLS=${HUGO_CRASH_KILLS:-20} HUGO_CHAOS_KILLS=${HUGO_CHAOS_KILLS:-50} HUGO_TEST_TIME_FACTOR=5 \
+      HUGO_POWERLOSS_CUTS=${HUGO_POWERLOSS_CUTS:-100} \
         run_stage asan build-asan "ninja -C build-asan" \
         "PATH=$(sanitizer_path build-asan -fsanitize=address,undefined) $meson_test -C build-asan"
       ;;
@@ -110,6 +111,7 @@ for stage in $stages; do
       # scripts/tsan.supp: only calls made from inside the uninstrumented libcpp-httplib.
       TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp:log_path=$PWD/build-tsan/sanitizer-reports/tsan" \
       HUGO_CRASH_KILLS=${HUGO_CRASH_KILLS:-10} HUGO_CHAOS_KILLS=${HUGO_CHAOS_KILLS:-30} HUGO_TEST_TIME_FACTOR=10 \
+      HUGO_POWERLOSS_CUTS=${HUGO_POWERLOSS_CUTS:-50} \
         run_stage tsan build-tsan "ninja -C build-tsan" \
         "PATH=$(sanitizer_path build-tsan -fsanitize=thread) $norandom $meson_test -C build-tsan"
       ;;
