@@ -166,7 +166,7 @@ JournalResult run_journal(hugo::Durability durability, int producers, double bud
         return;
       }
       lat.push_back(hugo_bench::micros_between(t0, t1));
-      done.push_back({*seq, &ticket.durable.get()});
+      done.push_back({*seq, ticket.batch_id()});
       previous = std::move(ticket);
     }
   };

@@ -134,7 +134,7 @@ class HistoryWriter {
     }
     hugo::AppendTicket ticket = journal_.append_group_async(events);
     if (ticket.seq != first) {
-      const hugo::Status why = ticket.durable.valid() ? ticket.durable.get() : hugo::ok_status();
+      const hugo::Result<std::int64_t> why = ticket.wait();
       hugo_bench::fail(kProgram, "append_group_async gave seq " + std::to_string(ticket.seq) + ", expected " +
                                      std::to_string(first) + (why.ok() ? "" : ": " + why.error().to_string()));
     }

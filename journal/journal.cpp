@@ -1,6 +1,6 @@
 // Journal: opening and closing, and reads on the writer process's side. The state, and the
 // concurrency design that protects it, are in journal_impl.hpp; appends are accepted in
-// journal_append.cpp and committed by the writer thread in journal_writer.cpp.
+// journal_append.cpp and group-committed in journal_writer.cpp.
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
@@ -9,7 +9,6 @@
 #include "schema/file_probe.hpp"
 #include "schema/wal_checkpointer.hpp"
 #include "schema/wal_files.hpp"
-#include "core/fault_points.hpp"
 #include "journal/rows.hpp"
 #include "schema/sqlite.hpp"
 #include "schema/writer_lock.hpp"
@@ -72,8 +71,21 @@ Status Journal::Impl::close() {
     if (closed) return failure ? Status(*failure) : ok_status();
     closing = true;
   }
-  work_cv.notify_all();
-  if (writer.joinable()) writer.join();
+  flush_cv.notify_all();
+  gather_cv.notify_all();
+  if (flusher.joinable()) flusher.join();
+  {
+    // Drains the queue as a leader; accept() refuses new appends from now on.
+    std::unique_lock lock(mutex);
+    while (committing || !batches.empty()) {
+      if (committing) {
+        commit_cv.wait(lock);
+      } else {
+        const std::shared_ptr<detail::Batch> last = batches.back();
+        lead(lock, *last);
+      }
+    }
+  }
   checkpointer.reset();  // stops its thread, which would hold off the TRUNCATE below
   std::optional<Error> final_failure;
   std::deque<Committed> kept;
@@ -99,26 +111,14 @@ Status Journal::Impl::close() {
   return ok_status();
 }
 
-Result<std::int64_t> AppendTicket::wait() const {
-  if (!durable.valid()) {
-    return Error::validation("waited on an empty AppendTicket");
-  }
-#ifdef HUGO_FAULT_POINTS
-  if (seq != 0 && fault_fires(FaultPoint::ack_before_commit)) return seq;
-#endif
-  const Status& status = durable.get();
-  if (!status.ok()) return status.error();
-  return seq;
-}
-
-Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Journal::Journal(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Journal::~Journal() { (void)close(); }
 
 Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& path, JournalOptions options) {
   HUGO_TRY(validate_options(options));
   if (!options.clock) options.clock = SystemClock::shared();
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_shared<Impl>();
   impl->path = path;
   impl->options = options;
   // Before the -lock file exists and before SQLite may switch the file to WAL: a refused open
@@ -146,20 +146,24 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& path
   HUGO_ASSIGN_OR_RETURN(auto selector, rows::EventSelector::create(impl->reader_db, impl->meta));
   impl->selector.emplace(std::move(selector));
   Impl* raw = impl.get();
-  impl->writer = std::thread([raw] { raw->writer_loop(); });
+  impl->flusher = std::thread([raw] { raw->flusher_loop(); });
   return std::unique_ptr<Journal>(new Journal(std::move(impl)));
 }
 
-// Waits on `durable`, not on the queued batches: the writer takes a batch off the queue before
-// it commits it, so an empty queue does not mean the last append is durable.
+// Waits for the batch that holds the last accepted append (queued, or being written), leading
+// the commits if no one else is: batches commit in order, so every earlier append is durable too.
 Status Journal::flush() {
   Impl& j = *impl_;
-  std::unique_lock lock(j.mutex);
-  const std::int64_t target = j.last_accepted;
-  if (!j.batches.empty()) j.work_cv.notify_one();
-  j.commit_cv.wait(lock, [&] { return j.failure || j.closed || j.durable >= target; });
+  std::shared_ptr<detail::Batch> last;
+  {
+    std::lock_guard lock(j.mutex);
+    if (j.failure) return *j.failure;
+    last = !j.batches.empty() ? j.batches.back() : j.writing;
+  }
+  if (last) j.await(*last);
+  std::lock_guard lock(j.mutex);
   if (j.failure) return *j.failure;
-  return ok_status();  // closed: close() drained every batch, so durable >= target
+  return ok_status();
 }
 
 Status Journal::close() { return impl_->close(); }

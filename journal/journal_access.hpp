@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace hugo::detail {
@@ -21,6 +22,9 @@ struct JournalAccess {
   static void release_queue(Journal& journal, const std::string& name);
   // The journal's JournalOptions::busy_timeout, for the library's other connections to its file.
   static std::chrono::milliseconds busy_timeout(const Journal& journal);
+  // The thread that committed the journal's latest batch (a default id before the first): for
+  // tests of who commits (docs/FORMAT.md, "Group commit").
+  static std::thread::id last_commit_thread(const Journal& journal);
 };
 
 }  // namespace hugo::detail

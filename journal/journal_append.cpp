@@ -1,10 +1,11 @@
 // Accepting appends: Journal::append_async and its group forms assign seqs, fill the fields the
-// journal owns, validate every event and queue them in one batch for the writer thread, all or
-// nothing. Checked appends first pass the raw path's queue check (QueueGuard, docs/QUEUE.md),
+// journal owns, validate every event and queue them in one batch for a later commit, all or
+// nothing; and the tickets they return. Checked appends first pass the raw path's queue check (QueueGuard, docs/QUEUE.md),
 // which folds every accepted row before the new ones. See journal_impl.hpp for the locking.
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
+#include "core/fault_points.hpp"
 #include "journal/journal_access.hpp"
 #include "journal/journal_impl.hpp"
 
@@ -41,7 +42,8 @@ struct JournalFilled {
 
 using detail::Batch;
 using detail::Committed;
-using detail::ready_future;
+using detail::TicketHold;
+using detail::resolved_ticket;
 
 Status Journal::Impl::seq_room(std::size_t count) const {
   constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int64_t>::max();
@@ -64,15 +66,15 @@ AppendTicket Journal::Impl::accept(Event* events, std::size_t count, bool move_i
       committed = durable;
     }
     // Most of the catching up, without holding up other appends.
-    if (Status read = fold_file(committed); !read.ok()) return {0, count, ready_future(read.error())};
+    if (Status read = fold_file(committed); !read.ok()) return resolved_ticket(count, read.error());
   }
   std::unique_lock lock(mutex);
-  if (failure) return {0, count, ready_future(*failure)};
+  if (failure) return resolved_ticket(count, *failure);
   if (closing) {
-    return {0, count, ready_future(Error::journal_closed("append after the journal was closed (reopen it to append)")
-                                       .with("path", path.string()))};
+    return resolved_ticket(count, Error::journal_closed("append after the journal was closed (reopen it to append)")
+                                      .with("path", path.string()));
   }
-  if (Status room = seq_room(count); !room.ok()) return {0, count, ready_future(std::move(room))};
+  if (Status room = seq_room(count); !room.ok()) return resolved_ticket(count, std::move(room));
   for (std::size_t i = 0; i < count; ++i) {
     Event& event = events[i];
     const std::int64_t seq = last_accepted + 1 + static_cast<std::int64_t>(i);
@@ -87,35 +89,81 @@ AppendTicket Journal::Impl::accept(Event* events, std::size_t count, bool move_i
     }
     if (event.token && event.token->task_id == 0) event.token->task_id = event.task_id;
     if (Status valid = rows::validate_for_append(event); !valid.ok()) {
-      return {0, count, ready_future(std::move(valid))};
+      return resolved_ticket(count, std::move(valid));
     }
   }
   if (guarding && detail::QueueGuard::needs_check(events, count)) {
     Status admitted = fold_accepted();
     if (admitted.ok()) admitted = guard.admit(events, count);
-    if (!admitted.ok()) return {0, count, ready_future(std::move(admitted))};
+    if (!admitted.ok()) return resolved_ticket(count, std::move(admitted));
   }
   const std::int64_t first = last_accepted + 1;
   last_accepted += static_cast<std::int64_t>(count);
-  if (batches.empty() || batches.back()->events.size() + count > options.max_batch) {
+  const bool opens_batch = batches.empty() || batches.back()->events.size() + count > options.max_batch;
+  if (opens_batch) {
     auto batch = std::make_shared<Batch>();
     batch->opened_at = std::chrono::steady_clock::now();
     batch->events.reserve(std::max(count, std::min(options.max_batch, last_batch_size * 2)));
     batches.push_back(std::move(batch));
   }
-  Batch& batch = *batches.back();
+  const std::shared_ptr<Batch>& batch = batches.back();
   for (std::size_t i = 0; i < count; ++i) {
-    if (move_in) batch.events.push_back(std::move(events[i]));
-    else batch.events.push_back(events[i]);
+    if (move_in) batch->events.push_back(std::move(events[i]));
+    else batch->events.push_back(events[i]);
   }
-  const std::size_t size = batch.events.size();
-  // Decided under the lock: last_batch_size belongs to the writer thread.
-  const bool wake_writer = size == count || size >= std::min(last_batch_size, options.max_batch);
-  AppendTicket ticket{first, count, batch.future};
+  std::shared_ptr<TicketHold> hold = batch->hold.lock();
+  if (!hold) {
+    hold = std::make_shared<TicketHold>();
+    hold->journal = shared_from_this();
+    hold->batch = batch;
+    batch->hold = hold;
+  }
+  // A waiting caller commits the batch itself; the flusher is woken only to watch a first batch
+  // (it then times it) or when a full batch waits for nobody behind it.
+  const bool wake_gatherer = gathering && (opens_batch || batch->events.size() >= gather_target);
+  const bool wake_flusher = opens_batch && (flusher_idle || (batches.size() > 1 && !committing));
   lock.unlock();
-  if (wake_writer) work_cv.notify_one();
-  return ticket;
+  if (wake_gatherer) gather_cv.notify_one();
+  if (wake_flusher) flush_cv.notify_one();
+  return AppendTicket(first, count, std::move(hold));
 }
+
+detail::TicketHold::~TicketHold() {
+  if (!journal || batch->resolved.load(std::memory_order_acquire)) return;  // the common case: waited
+  {
+    std::lock_guard lock(journal->mutex);
+    // Committed, already the flusher's, or a later append holds a new ticket for it.
+    if (batch->done || batch->unwaited || !batch->hold.expired()) return;
+    batch->unwaited = true;
+  }
+  journal->flush_cv.notify_one();
+}
+
+AppendTicket detail::resolved_ticket(std::size_t count, Status status) {
+  auto batch = std::make_shared<Batch>();
+  batch->status = std::move(status);
+  batch->done = true;
+  batch->resolved.store(true, std::memory_order_relaxed);
+  auto hold = std::make_shared<TicketHold>();
+  hold->batch = std::move(batch);
+  return AppendTicket(0, count, std::move(hold));
+}
+
+AppendTicket::AppendTicket(std::int64_t seq, std::size_t count, std::shared_ptr<const detail::TicketHold> hold) noexcept
+    : seq(seq), count(count), hold_(std::move(hold)) {}
+
+Result<std::int64_t> AppendTicket::wait() const {
+  if (!hold_) return Error::validation("waited on an empty AppendTicket");
+#ifdef HUGO_FAULT_POINTS
+  if (seq != 0 && fault_fires(FaultPoint::ack_before_commit)) return seq;
+#endif
+  detail::Batch& batch = *hold_->batch;
+  if (!batch.resolved.load(std::memory_order_acquire)) hold_->journal->await(batch);
+  if (!batch.status.ok()) return batch.status.error();
+  return seq;
+}
+
+const void* AppendTicket::batch_id() const noexcept { return hold_ ? hold_->batch.get() : nullptr; }
 
 Status Journal::Impl::fold_file(std::int64_t until) {
   while (guard.folded_through() < until) {
@@ -159,7 +207,7 @@ AppendTicket Journal::append_async(Event event) { return impl_->accept(&event, 1
 Result<std::int64_t> Journal::append(Event event) { return append_async(std::move(event)).wait(); }
 
 AppendTicket Journal::append_group_async(std::vector<Event>& events) {
-  if (events.empty()) return {0, 0, ready_future(ok_status())};
+  if (events.empty()) return resolved_ticket(0, ok_status());
   std::vector<JournalFilled> before;
   before.reserve(events.size());
   for (const Event& e : events) before.push_back(JournalFilled::of(e));
@@ -171,7 +219,7 @@ AppendTicket Journal::append_group_async(std::vector<Event>& events) {
 }
 
 AppendTicket detail::JournalAccess::append_group_unchecked(Journal& journal, std::vector<Event>& events) {
-  if (events.empty()) return {0, 0, ready_future(ok_status())};
+  if (events.empty()) return resolved_ticket(0, ok_status());
   return journal.impl_->accept(events.data(), events.size(), false, false);
 }
 
@@ -187,6 +235,11 @@ void detail::JournalAccess::release_queue(Journal& journal, const std::string& n
 
 std::chrono::milliseconds detail::JournalAccess::busy_timeout(const Journal& journal) {
   return journal.impl_->options.busy_timeout;  // set at open, never changed
+}
+
+std::thread::id detail::JournalAccess::last_commit_thread(const Journal& journal) {
+  std::lock_guard lock(journal.impl_->mutex);
+  return journal.impl_->last_committer;
 }
 
 }  // namespace hugo

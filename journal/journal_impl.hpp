@@ -1,20 +1,36 @@
 // Journal::Impl: the state of one open Journal, shared by journal.cpp (open, close, reads),
-// journal_append.cpp (accepting appends, the raw path's queue check) and journal_writer.cpp (the
-// group-commit writer thread). Internal: included by those three files only.
+// journal_append.cpp (accepting appends, tickets, the raw path's queue check) and
+// journal_writer.cpp (group commit). Internal: included by those three files only.
 //
-// Concurrency design. `mutex_` guards the accept queue (`batches_`), the seq counter and the
-// failure state. append_async assigns the next seq and places the event in the newest open batch
-// under that mutex, so seq order == acceptance order == row order. The writer thread is the only
-// user of `writer_db_`: it pops the oldest batch, inserts its rows with their pre-assigned seqs in
-// one transaction, commits, then resolves the batch's shared future. A failed commit poisons the
-// journal: the failing batch, every queued batch and every later append resolve to that error, so
-// nothing uncommitted is ever reported as committed. Reads use `reader_db_` under `read_mutex_`.
-// After a commit the writer also keeps the batch's events (immutable from then on, shared by
-// pointer) in `recent`, under `mutex`, for read_recent(): readers copy them outside the mutex.
-// A batch's events are never changed once the writer takes it (`writing`, until its commit is
-// reported), so code under `mutex` may read every accepted event: committed ones in `recent` or
-// the file, the one being written in `writing`, the rest in `batches`. The raw path's queue check
-// (QueueGuard, docs/QUEUE.md) relies on this; `guard_mutex` serializes the checked appends.
+// Concurrency design. `mutex` guards the accept queue (`batches`), the seq counter, the commit
+// state and the failure state. append_async assigns the next seq and places the event in the
+// newest open batch under that mutex, so seq order == acceptance order == row order.
+//
+// Group commit without a writer thread (docs/FORMAT.md, "Group commit"). A caller that waits for a
+// batch (AppendTicket::wait, Journal::append, flush, close) while no commit is in progress becomes
+// the leader: it sets `committing`, then, one batch at a time and oldest first, takes the front
+// batch off the queue (`writing`), inserts its rows with their pre-assigned seqs in one transaction
+// and commits it on its own thread without holding `mutex`, then publishes the result under it
+// (durable, `recent`, the batch's status) and wakes that batch's waiters, until its own batch is
+// done. It then clears `committing` and hands the lead to a waiter of the oldest queued batch that
+// has one, else to the flusher. Waiters sleep on their batch's condition variable only while
+// someone else commits. `committing` makes the leaders take turns, and `mutex` orders each turn
+// after the previous one: the write connection (`writer_db`, `inserter`, the checkpointer's commit
+// hook, which runs on whichever thread commits) is used by one thread at a time, which SQLite's
+// multi-thread mode (SQLITE_OPEN_NOMUTEX, schema/sqlite.cpp) allows. The flusher thread commits,
+// as a leader, the batches nobody waits for: at once when their last ticket was dropped
+// (TicketHold) or a newer batch queued behind them, else once they are flush_delay() old; waiters
+// never depend on it.
+//
+// A failed commit poisons the journal: the failing batch, every queued batch and every later
+// append resolve to that error, so nothing uncommitted is ever reported as committed. Reads use
+// `reader_db` under `read_mutex`. After a commit the leader also keeps the batch's events
+// (immutable from then on, shared by pointer) in `recent`, under `mutex`, for read_recent():
+// readers copy them outside the mutex. A batch's events are never changed once a leader takes it
+// (`writing`, until its commit is reported), so code under `mutex` may read every accepted event:
+// committed ones in `recent` or the file, the one being written in `writing`, the rest in
+// `batches`. The raw path's queue check (QueueGuard, docs/QUEUE.md) relies on this; `guard_mutex`
+// serializes the checked appends. No user code runs under `mutex`.
 #pragma once
 
 #include <hugo/journal.hpp>
@@ -26,10 +42,10 @@
 #include "schema/wal_checkpointer.hpp"
 #include "schema/writer_lock.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,18 +55,33 @@
 namespace hugo {
 namespace detail {
 
+struct TicketHold;
+
+// One transaction's worth of accepted events. `events` and `opened_at` are set under
+// Journal::Impl::mutex while the batch is queued; the rest is under that mutex too, except
+// `status`, written once before `resolved` is set and read after it.
 struct Batch {
   std::vector<Event> events;
-  std::promise<Status> promise;
-  std::shared_future<Status> future = promise.get_future().share();
   std::chrono::steady_clock::time_point opened_at;
+  std::weak_ptr<TicketHold> hold;  // shared by its live tickets
+  std::condition_variable cv;      // its waiters: woken when it is done, or to lead
+  std::size_t waiters = 0;         // callers in Impl::await for it
+  bool unwaited = false;           // its last ticket went before it committed: the flusher's
+  bool done = false;
+  Status status;
+  std::atomic<bool> resolved{false};  // done, readable without the mutex (AppendTicket::wait)
 };
 
-inline std::shared_future<Status> ready_future(Status status) {
-  std::promise<Status> promise;
-  promise.set_value(std::move(status));
-  return promise.get_future().share();
-}
+// What an AppendTicket shares with its copies and the other tickets of its batch. When the last
+// of them goes while the batch is queued, nobody will wait for it: the flusher commits it.
+struct TicketHold {
+  std::shared_ptr<Journal::Impl> journal;  // null for a refused append
+  std::shared_ptr<Batch> batch;
+  ~TicketHold();
+};
+
+// A ticket already resolved with `status`: a refused append (seq 0) or an empty group.
+AppendTicket resolved_ticket(std::size_t count, Status status);
 
 // A committed batch as read_recent() serves it: seqs first..last, consecutive.
 struct Committed {
@@ -87,7 +118,7 @@ struct Committed {
 
 }  // namespace detail
 
-struct Journal::Impl {
+struct Journal::Impl : std::enable_shared_from_this<Journal::Impl> {
   std::filesystem::path path;
   JournalOptions options;
   WriterLock lock;
@@ -102,10 +133,16 @@ struct Journal::Impl {
   FileIdentity shm_opened_as;  // its -shm, which every batch checks before it writes
 
   mutable std::mutex mutex;
-  mutable std::condition_variable work_cv;    // writer waits for batches
-  mutable std::condition_variable commit_cv;  // readers of durable_seq wait for commits
+  mutable std::condition_variable commit_cv;  // wait_for_commit() and close() wait for commits
+  std::condition_variable flush_cv;           // the flusher waits for batches nobody waits for
+  std::condition_variable gather_cv;          // a leader waits up to commit_window for companions
   std::deque<std::shared_ptr<detail::Batch>> batches;
-  std::shared_ptr<detail::Batch> writing;  // the batch the writer is committing; its events stay unchanged
+  std::shared_ptr<detail::Batch> writing;  // the batch a leader is committing; its events stay unchanged
+  bool committing = false;                 // a leader is at work (gathering or writing)
+  bool gathering = false;                  // ... and waits on gather_cv for gather_target events
+  std::size_t gather_target = 0;
+  bool flusher_idle = false;  // the flusher waits for a first batch: accept() wakes it
+  std::thread::id last_committer;  // the thread of the latest commit (JournalAccess, for tests)
   std::int64_t last_accepted = 0;
   std::int64_t durable = 0;
   std::size_t last_batch_size = 1;
@@ -115,8 +152,8 @@ struct Journal::Impl {
   std::optional<Error> failure;
   bool closing = false;
   bool closed = false;
-  std::thread writer;
-  std::mutex close_mutex;  // serializes close(): one caller stops the writer, later ones wait for it
+  std::thread flusher;
+  std::mutex close_mutex;  // serializes close(): one caller drains and closes, later ones wait for it
 
   mutable std::mutex read_mutex;
 
@@ -130,13 +167,23 @@ struct Journal::Impl {
   Status configure_writer();
   Status close();
 
-  // journal_writer.cpp: the writer thread and what it does per batch.
+  // journal_writer.cpp: group commit.
+  // Blocks until `batch` is done, leading the commits whenever no one else is committing.
+  void await(detail::Batch& batch);
+  // Under `mutex`, with !committing and `target` queued (the caller keeps it alive): commits the
+  // queued batches oldest first through `target`, then hands the lead on. Releases `mutex` while
+  // it writes.
+  void lead(std::unique_lock<std::mutex>& lock, const detail::Batch& target);
+  // Under `mutex`, as the leader: waits for companions (commit_window), then commits the front batch.
+  void commit_front(std::unique_lock<std::mutex>& lock);
   Status write_batch(const detail::Batch& batch);
   // After a commit: the path must still name the file this writer opened. If it was replaced or
   // removed, the batch went to a file nobody can open any more, so it is not reported committed
   // (and the journal is poisoned like any failed commit). One stat() per batch.
   Status check_file() const;
-  void writer_loop();
+  // How old a batch nobody waits for may get before the flusher commits it.
+  std::chrono::steady_clock::duration flush_delay() const;
+  void flusher_loop();
   // Under `mutex`: keeps `c` for read_recent() and returns the batches that no longer fit.
   std::vector<detail::Committed> remember(detail::Committed c);
 
@@ -145,7 +192,7 @@ struct Journal::Impl {
   // SQLite rowids, which cannot go higher; docs/ERRORS.md).
   Status seq_room(std::size_t count) const;
   // Assigns seqs and the journal-filled fields of `events` (in place), validates them, and
-  // queues them in one batch. All or nothing: a refused group consumes no seq.
+  // queues them in one batch. All or nothing: a refused group consumes no seq. Never commits.
   AppendTicket accept(Event* events, std::size_t count, bool move_in, bool checked);
   // Folds committed rows above the guard's position, up to `until`, from the file. Caller holds
   // guard_mutex, and may hold `mutex` (lock order: mutex, then read_mutex).

@@ -1,7 +1,8 @@
-// The journal's writer thread: group commit. It takes the oldest batch off the accept queue,
-// writes its rows in one transaction, checks that the path still names the file it opened, then
-// resolves the batch's future and keeps the committed events for read_recent(). The writer is the
-// only user of `writer_db` and `inserter`; see journal_impl.hpp for the locking.
+// Group commit, led by the callers that wait (docs/FORMAT.md, "Group commit"). The leader takes the
+// oldest batch off the accept queue, writes its rows in one transaction, checks that the path
+// still names the file it opened, then resolves the batch and keeps the committed events for
+// read_recent(), until its own batch is done. Leaders take turns on `writer_db` and `inserter`;
+// the flusher thread leads for the batches nobody waits for. See journal_impl.hpp for the locking.
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
@@ -15,6 +16,16 @@ namespace {
 
 // read_recent()'s memory cap besides JournalOptions::recent_events (see Committed::bytes).
 constexpr std::size_t kRecentBytesLimit = 16u << 20;
+
+// The least time a batch nobody waits for may stay queued (see Impl::flush_delay): it bounds the
+// flusher's wake-ups while waiting callers commit by themselves.
+constexpr std::chrono::milliseconds kMinFlushDelay{1};
+
+void resolve(detail::Batch& batch, const Status& status) {
+  batch.status = status;
+  batch.done = true;
+  batch.resolved.store(true, std::memory_order_release);
+}
 
 }  // namespace
 
@@ -39,48 +50,115 @@ Status Journal::Impl::check_file() const {
       .with("reason", now ? "replaced" : "removed");
 }
 
-void Journal::Impl::writer_loop() {
+void Journal::Impl::await(Batch& batch) {
   std::unique_lock lock(mutex);
-  while (true) {
-    work_cv.wait(lock, [&] { return closing || !batches.empty(); });
-    if (batches.empty()) break;  // closing and drained
-    // Group commit: give companions up to commit_window to join the oldest batch, but stop
-    // waiting once it is as large as the previous batch (the producers are all back).
-    if (batches.size() == 1 && !closing && options.commit_window.count() > 0) {
-      const std::size_t target = std::min(last_batch_size, options.max_batch);
-      const auto deadline = batches.front()->opened_at + options.commit_window;
-      work_cv.wait_until(lock, deadline, [&] {
-        return closing || batches.size() > 1 || batches.front()->events.size() >= target;
-      });
-    }
-    std::shared_ptr<Batch> batch = std::move(batches.front());
-    batches.pop_front();
-    writing = batch;
-    lock.unlock();
+  ++batch.waiters;
+  while (!batch.done) {
+    if (!committing) lead(lock, batch);  // not done and not being written: queued
+    else batch.cv.wait(lock);
+  }
+  --batch.waiters;
+}
 
-    // The commit runs the checkpointer's hook: WAL checkpoints need no call here.
-    Status status = failure ? Status(*failure) : write_batch(*batch);
-    const std::int64_t last_seq = batch->events.back().seq;
-    const std::size_t size = batch->events.size();
-    std::optional<Committed> committed;
-    if (status.ok() && options.recent_events > 0) committed = Committed::of(batch);
-
-    lock.lock();
-    writing.reset();
-    std::vector<Committed> evicted;
-    if (status.ok()) {
-      durable = last_seq;
-      last_batch_size = size;
-      if (committed) evicted = remember(std::move(*committed));
-    } else if (!failure) {
-      failure = status.error();
+void Journal::Impl::lead(std::unique_lock<std::mutex>& lock, const Batch& target) {
+  committing = true;
+  while (!target.done) commit_front(lock);
+  committing = false;
+  commit_cv.notify_all();  // close() waits for the leader to stop
+  // The next leader: a caller waiting for a queued batch, else the flusher, if any is queued.
+  for (const auto& queued : batches) {
+    if (queued->waiters > 0) {
+      queued->cv.notify_one();
+      return;
     }
-    batch->promise.set_value(status);
-    commit_cv.notify_all();
-    if (!evicted.empty()) {  // freed outside the mutex: appends wait on it
-      lock.unlock();
-      evicted.clear();
-      lock.lock();
+  }
+  if (!batches.empty()) flush_cv.notify_one();
+}
+
+void Journal::Impl::commit_front(std::unique_lock<std::mutex>& lock) {
+  // Group commit: give companions up to commit_window to join the oldest batch, but stop
+  // waiting once it is as large as the previous batch (the producers are all back).
+  if (batches.size() == 1 && !closing && options.commit_window.count() > 0) {
+    const Batch& front = *batches.front();
+    gather_target = std::min(last_batch_size, options.max_batch);
+    gathering = true;
+    gather_cv.wait_until(lock, front.opened_at + options.commit_window, [&] {
+      return closing || batches.size() > 1 || front.events.size() >= gather_target;
+    });
+    gathering = false;
+  }
+  std::shared_ptr<Batch> batch = std::move(batches.front());
+  batches.pop_front();
+  writing = batch;
+  const std::optional<Error> poisoned = failure;
+  lock.unlock();
+
+  // The commit runs the checkpointer's hook on this thread: WAL checkpoints need no call here.
+  Status status = poisoned ? Status(*poisoned) : write_batch(*batch);
+  const std::int64_t last_seq = batch->events.back().seq;
+  const std::size_t size = batch->events.size();
+  std::optional<Committed> committed;
+  if (status.ok() && options.recent_events > 0) committed = Committed::of(batch);
+
+  lock.lock();
+  writing.reset();
+  last_committer = std::this_thread::get_id();
+  std::vector<Committed> evicted;
+  std::deque<std::shared_ptr<Batch>> poisoned_queue;
+  if (status.ok()) {
+    durable = last_seq;
+    last_batch_size = size;
+    if (committed) evicted = remember(std::move(*committed));
+  } else {
+    if (!failure) failure = status.error();
+    poisoned_queue.swap(batches);  // nothing queued may commit after a failure
+    for (const auto& queued : poisoned_queue) resolve(*queued, status);
+  }
+  resolve(*batch, status);
+  commit_cv.notify_all();
+  // Woken and freed outside the mutex: the waiters and appends need it.
+  lock.unlock();
+  batch->cv.notify_all();
+  for (const auto& queued : poisoned_queue) queued->cv.notify_all();
+  evicted.clear();
+  poisoned_queue.clear();
+  batch.reset();
+  lock.lock();
+}
+
+std::chrono::steady_clock::duration Journal::Impl::flush_delay() const {
+  return std::max<std::chrono::steady_clock::duration>(options.commit_window, kMinFlushDelay);
+}
+
+// Commits the batches nobody waits for: at once when their tickets are gone (unwaited) or a full
+// batch waits behind a newer one, else once the oldest is flush_delay() old. While callers append
+// and wait, it wakes about once per flush_delay(), never per append.
+void Journal::Impl::flusher_loop() {
+  std::unique_lock lock(mutex);
+  bool lingered = false;
+  while (!closing) {
+    if (batches.empty()) {
+      if (lingered) {
+        flusher_idle = true;  // the next batch wakes it (accept)
+        flush_cv.wait(lock);
+        flusher_idle = false;
+        lingered = false;
+      } else {
+        flush_cv.wait_for(lock, flush_delay());
+        lingered = true;
+      }
+      continue;
+    }
+    lingered = false;
+    const auto now = std::chrono::steady_clock::now();
+    const std::shared_ptr<Batch> front = batches.front();
+    const auto due = front->unwaited || batches.size() > 1 ? now : front->opened_at + flush_delay();
+    if (committing) {
+      flush_cv.wait_for(lock, flush_delay());  // the leader also hands the lead on when it stops
+    } else if (due <= now) {
+      lead(lock, *front);
+    } else {
+      flush_cv.wait_until(lock, due);
     }
   }
 }

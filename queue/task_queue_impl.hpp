@@ -110,7 +110,7 @@ struct TaskQueue::Impl {
     // Checked against `state` by the caller: the raw path's queue check is not needed.
     AppendTicket ticket = detail::JournalAccess::append_group_unchecked(*journal, events);
     if (ticket.seq == 0) {
-      Status refused = ticket.durable.get();  // refused at once: validation or a failed journal
+      Result<std::int64_t> refused = ticket.wait();  // refused at once: validation or a failed journal
       if (refused.ok()) return Error::journal_io("the journal refused the append");
       if (refused.error().code() != errc::validation) failure = refused.error();
       return refused.error();
@@ -206,7 +206,7 @@ struct TaskQueue::Impl {
   Status finish(Aftermath& after) {
     if (options.metrics) after.metrics.flush(*options.metrics, tags);
     if (backpressure) backpressure->deliver(after.signal);
-    if (after.ticket.count > 0 && after.ticket.durable.valid()) {
+    if (after.ticket.count > 0 && after.ticket.valid()) {
       auto durable = after.ticket.wait();
       if (!durable.ok()) {
         std::lock_guard lock(mutex);

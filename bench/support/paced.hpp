@@ -45,7 +45,7 @@ PacedRun paced_appends(std::string_view program, hugo::Journal& journal, std::in
     const std::int64_t t = steady_ns();
     hugo::AppendTicket ticket = journal.append_async(make_event(seq));
     if (ticket.seq != seq) {
-      const hugo::Status why = ticket.durable.valid() ? ticket.durable.get() : hugo::ok_status();
+      const hugo::Result<std::int64_t> why = ticket.wait();
       fail(program, "append_async gave seq " + std::to_string(ticket.seq) + ", expected " + std::to_string(seq) +
                         (why.ok() ? "" : ": " + why.error().to_string()));
     }

@@ -6,9 +6,11 @@
 // durable, strictly increasing in acceptance order, and never reused, even after rows are deleted.
 // docs/FORMAT.md specifies the tables.
 //
-// Threading: a Journal is thread-safe. One internal writer thread owns the only write connection
-// and group-commits the appends of all threads, in the order they were accepted, one transaction
-// per batch. Reads use their own connection and short read transactions.
+// Threading: a Journal is thread-safe. Appends of all threads are group-committed in the order they
+// were accepted, one transaction per batch, on the only write connection: the caller that waits
+// for its append while no commit is in progress commits the queued batches on its own thread, the
+// others wait for it; a background flusher commits the appends nobody waits for (docs/FORMAT.md,
+// "Group commit"). Reads use their own connection and short read transactions.
 //
 // Process model: one writer process at a time (enforced by a lock file, `journal.locked` with the
 // holder's pid otherwise); any number of JournalReaders, in this or other processes.
@@ -32,20 +34,23 @@
 namespace hugo {
 namespace detail {
 struct JournalAccess;  // the library's own appends (journal/journal_access.hpp)
+struct TicketHold;     // a batch's outcome and the journal that commits it (journal/journal_impl.hpp)
 }  // namespace detail
 
 struct JournalOptions {
   Durability durability = Durability::Fsync;
   // Time for created_at; events carry their own occurred_at.
   std::shared_ptr<Clock> clock;  // null: SystemClock
-  // Group commit: up to max_batch appends per transaction. 0 commits as soon as the writer is free;
-  // a positive window waits up to that long after a batch's first append for companions, adding
-  // up to that much latency to every append (docs/FORMAT.md, "Durability and the WAL").
+  // Group commit: up to max_batch appends per transaction. 0 commits as soon as someone waits and
+  // no commit is in progress; a positive window makes the committing caller wait up to that long
+  // after a batch's first append for companions, adding up to that much latency to every append.
+  // Appends nobody waits for commit within about max(commit_window, 1 ms) (docs/FORMAT.md, "Group
+  // commit").
   std::chrono::microseconds commit_window{0};
   std::size_t max_batch = 512;
   // WAL checkpoints (docs/FORMAT.md, "Durability and the WAL"): in the background once the WAL
   // holds wal_checkpoint_bytes (0: default_wal_checkpoint_bytes(durability)), blocking past
-  // wal_limit_bytes; background_checkpoints = false runs every one on the writer thread.
+  // wal_limit_bytes; background_checkpoints = false runs every one inside a commit.
   std::uint64_t wal_checkpoint_bytes = 0;
   std::uint64_t wal_limit_bytes = 64u << 20;
   bool background_checkpoints = true;
@@ -59,16 +64,30 @@ struct JournalOptions {
   std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout;
 };
 
-// Where an append stands: its seq is known at once; `durable` resolves when its batch commits.
-// A failed batch resolves every ticket in it with the same Error (journal.full, journal.io,
-// journal.replaced if the file was replaced or removed under the writer, ...).
-struct AppendTicket {
-  std::int64_t seq = 0;    // the (first) seq; 0 if the append was refused
-  std::size_t count = 1;   // a group's events got seqs seq .. seq + count - 1
-  std::shared_future<Status> durable;
+// Where an append stands: its seq is known at once; it is durable once its batch commits. Made by
+// the journal; copies share the state. A failed batch resolves every ticket in it with the same
+// Error (journal.full, journal.io, journal.replaced if the file was replaced or removed under the
+// writer, ...); a refused append (seq 0) is resolved at once with its error.
+class AppendTicket {
+ public:
+  std::int64_t seq = 0;   // the (first) seq; 0 if the append was refused
+  std::size_t count = 1;  // a group's events got seqs seq .. seq + count - 1
 
-  // Blocks until the batch is durable; returns seq (the first) or the batch's Error.
+  AppendTicket() = default;
+  HUGO_API AppendTicket(std::int64_t seq, std::size_t count, std::shared_ptr<const detail::TicketHold> hold) noexcept;
+
+  // Blocks until the batch is durable; returns seq (the first) or the batch's Error
+  // (error.validation on a default-constructed ticket). If no commit is in progress, commits the
+  // batches queued up to this one on the calling thread; otherwise waits for the caller committing.
   HUGO_API Result<std::int64_t> wait() const;
+  // False for a default-constructed ticket.
+  bool valid() const noexcept { return hold_ != nullptr; }
+  // Names the batch (one transaction) the append went into: equal for the appends committed
+  // together, as long as one of their tickets is alive. Null for a default-constructed ticket.
+  HUGO_API const void* batch_id() const noexcept;
+
+ private:
+  std::shared_ptr<const detail::TicketHold> hold_;
 };
 
 // A payload as stored on a task's first row.
@@ -156,8 +175,8 @@ class HUGO_API Journal {
 
  private:
   friend struct detail::JournalAccess;
-  explicit Journal(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Journal(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;  // tickets share it: waiting on one commits through it
 };
 
 // Read-only access to a journal, safe while another process writes it. Not thread-safe: use one

@@ -1,0 +1,199 @@
+// Group commit without a writer thread (docs/FORMAT.md, "Group commit"): the caller that waits
+// commits on its own thread, concurrent callers share commits in acceptance order, a failure
+// poisons every queued batch, and the appends nobody waits for still commit.
+#include <doctest/doctest.h>
+
+#include <hugo/error_codes.hpp>
+#include <hugo/journal.hpp>
+
+#include "journal/journal_access.hpp"
+#include "tests/support/events.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace hugo;
+using hugo::detail::JournalAccess;
+using hugo::test::enqueued;
+using hugo::test::TempDir;
+
+namespace {
+
+std::unique_ptr<Journal> open_journal(const std::filesystem::path& path, JournalOptions options = {}) {
+  auto journal = Journal::open(path, options);
+  REQUIRE_MESSAGE(journal.ok(), (journal.ok() ? "" : journal.error().to_string()));
+  return std::move(journal).value();
+}
+
+// Far enough away that a test never reaches it; only bounds a wait that would otherwise hang.
+std::chrono::steady_clock::time_point far_deadline() {
+  return std::chrono::steady_clock::now() + std::chrono::seconds(60);
+}
+
+}  // namespace
+
+TEST_SUITE("journal.group_commit") {
+
+// The flusher only takes a batch nobody waits for once it is commit_window old (1 s here), so
+// every commit below is the appender's own.
+TEST_CASE("a lone appender commits on its own thread") {
+  TempDir dir;
+  JournalOptions options;
+  options.durability = Durability::Process;
+  options.commit_window = std::chrono::seconds(1);
+  auto journal = open_journal(dir / "j.db", options);
+  const std::thread::id me = std::this_thread::get_id();
+  for (int i = 0; i < 50; ++i) {
+    REQUIRE(journal->append(enqueued("q", std::to_string(i))).ok());
+    REQUIRE(JournalAccess::last_commit_thread(*journal) == me);
+  }
+  const AppendTicket ticket = journal->append_async(enqueued("q", "async"));
+  REQUIRE(ticket.wait().ok());
+  CHECK(JournalAccess::last_commit_thread(*journal) == me);
+  const AppendTicket flushed = journal->append_async(enqueued("q", "flushed"));  // kept, not waited
+  REQUIRE(journal->flush().ok());
+  CHECK(journal->durable_seq() == 52);
+  CHECK(JournalAccess::last_commit_thread(*journal) == me);
+  // Nothing to commit: flush() neither blocks nor commits.
+  REQUIRE(journal->flush().ok());
+}
+
+TEST_CASE("concurrent appenders share commits: consecutive seqs in acceptance order, every ticket resolves") {
+  TempDir dir;
+  JournalOptions options;
+  options.durability = Durability::Process;
+  options.max_batch = 16;  // several batches queue behind a commit
+  auto journal = open_journal(dir / "j.db", options);
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 60;
+  std::vector<std::vector<std::int64_t>> seqs(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string tag = std::to_string(t) + ":" + std::to_string(i);
+        if (i % 3 == 0) {  // an atomic group of three
+          std::vector<Event> group{enqueued("q", tag + "a"), enqueued("q", tag + "b"), enqueued("q", tag + "c")};
+          const AppendTicket ticket = journal->append_group_async(group);
+          const auto seq = ticket.wait();
+          REQUIRE(seq.ok());
+          REQUIRE(ticket.count == 3);
+          for (int k = 0; k < 3; ++k) seqs[static_cast<std::size_t>(t)].push_back(*seq + k);
+        } else {
+          const auto seq = journal->append(enqueued("q", tag));
+          REQUIRE(seq.ok());
+          seqs[static_cast<std::size_t>(t)].push_back(*seq);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const std::int64_t total = kThreads * (kRounds + 2 * (kRounds / 3));
+  CHECK(journal->durable_seq() == total);
+  CHECK(journal->last_accepted_seq() == total);
+  std::set<std::int64_t> all;
+  for (const auto& mine : seqs) {
+    for (std::size_t i = 1; i < mine.size(); ++i) REQUIRE(mine[i] > mine[i - 1]);  // a caller's order is kept
+    all.insert(mine.begin(), mine.end());
+  }
+  REQUIRE(all.size() == static_cast<std::size_t>(total));
+  CHECK(*all.begin() == 1);
+  CHECK(*all.rbegin() == total);
+  // The rows hold what each seq was given, and each group's rows are consecutive.
+  auto rows = journal->read(0, static_cast<std::size_t>(total) + 1);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == static_cast<std::size_t>(total));
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    const std::string& payload = *(*rows)[i].payload;
+    if (payload.back() == 'a') {
+      const std::string tag = payload.substr(0, payload.size() - 1);
+      REQUIRE(i + 2 < rows->size());
+      CHECK(*(*rows)[i + 1].payload == tag + "b");
+      CHECK(*(*rows)[i + 2].payload == tag + "c");
+    }
+  }
+}
+
+TEST_CASE("a failed commit poisons the failing batch, every queued batch and every later append") {
+  TempDir dir;
+  JournalOptions options;
+  options.durability = Durability::Fsync;
+  options.max_pages = 40;  // ~160 KiB: fills after about a hundred appends below
+  options.max_batch = 1;   // one batch per append: they queue behind each other
+  auto journal = open_journal(dir / "j.db", options);
+  const std::string payload(1000, 'p');
+  std::vector<AppendTicket> tickets;
+  for (int i = 0; i < 400; ++i) tickets.push_back(journal->append_async(enqueued("q", payload + std::to_string(i))));
+  std::int64_t last_ok = 0;
+  int failed_after_acceptance = 0;
+  for (const AppendTicket& ticket : tickets) {
+    const auto seq = ticket.wait();  // every ticket resolves
+    if (seq.ok()) {
+      REQUIRE(failed_after_acceptance == 0);  // the committed ones are a prefix
+      REQUIRE(*seq == last_ok + 1);
+      last_ok = *seq;
+      continue;
+    }
+    CHECK(seq.error().code() == errc::journal_full);
+    if (ticket.seq != 0) ++failed_after_acceptance;
+  }
+  CHECK(last_ok > 10);
+  CHECK(failed_after_acceptance >= 1);
+  CHECK(journal->durable_seq() == last_ok);
+  CHECK(journal->health().error().code() == errc::journal_full);
+  const auto later = journal->append(enqueued("q", "small"));
+  REQUIRE_FALSE(later.ok());
+  CHECK(later.error().code() == errc::journal_full);
+  CHECK(journal->flush().error().code() == errc::journal_full);
+  auto rows = journal->read(0, 1000);
+  REQUIRE(rows.ok());
+  CHECK(static_cast<std::int64_t>(rows->size()) == last_ok);
+}
+
+TEST_CASE("an append whose ticket is dropped commits in the background and wakes wait_for_commit") {
+  TempDir dir;
+  const auto path = dir / "j.db";
+  auto journal = open_journal(path);
+  (void)journal->append_async(enqueued("q", "dropped"));
+  CHECK(journal->wait_for_commit(0, far_deadline()) == 1);
+  CHECK(JournalAccess::last_commit_thread(*journal) != std::this_thread::get_id());  // the flusher's
+  // A kept ticket nobody waits for yet commits too, within about max(commit_window, 1 ms).
+  const AppendTicket kept = journal->append_async(enqueued("q", "kept"));
+  CHECK(journal->wait_for_commit(1, far_deadline()) == 2);
+  CHECK(JournalAccess::last_commit_thread(*journal) != std::this_thread::get_id());
+  REQUIRE(kept.wait().ok());
+  // close() commits what nobody waited for.
+  for (int i = 0; i < 20; ++i) (void)journal->append_async(enqueued("q", std::to_string(i)));
+  REQUIRE(journal->close().ok());
+  journal.reset();
+  auto reopened = open_journal(path);
+  CHECK(reopened->durable_seq() == 22);
+  auto rows = reopened->read(0, 100);
+  REQUIRE(rows.ok());
+  CHECK(rows->size() == 22);
+}
+
+TEST_CASE("a ticket outlives its journal, and an empty ticket is not waitable") {
+  TempDir dir;
+  AppendTicket ticket;
+  CHECK_FALSE(ticket.valid());
+  CHECK(ticket.batch_id() == nullptr);
+  CHECK(ticket.wait().error().code() == errc::validation);
+  {
+    auto journal = open_journal(dir / "j.db");
+    ticket = journal->append_async(enqueued("q", "x"));
+  }  // the journal's destructor closes it, committing the append
+  CHECK(ticket.valid());
+  CHECK(ticket.wait().value() == 1);
+  std::vector<Event> none;
+  auto journal = open_journal(dir / "j.db");
+  const AppendTicket empty = journal->append_group_async(none);
+  CHECK(empty.seq == 0);
+  CHECK(empty.wait().ok());
+}
+
+}  // TEST_SUITE
