@@ -155,7 +155,14 @@ AppendTicket::AppendTicket(std::int64_t seq, std::size_t count, std::shared_ptr<
 Result<std::int64_t> AppendTicket::wait() const {
   if (!hold_) return Error::validation("waited on an empty AppendTicket");
 #ifdef HUGO_FAULT_POINTS
-  if (seq != 0 && fault_fires(FaultPoint::ack_before_commit)) return seq;
+  if (seq != 0 && fault_fires(FaultPoint::ack_before_commit)) {
+    // The planted bug acknowledges at once and keeps the ticket alive until this thread's next
+    // acknowledgement, so the batch waits for the flusher's timer instead of committing as soon as
+    // its last ticket is dropped: a window a SIGKILL can hit (docs/TESTING.md, "Planted faults").
+    thread_local std::shared_ptr<const detail::TicketHold> kept_uncommitted;
+    kept_uncommitted = hold_;
+    return seq;
+  }
 #endif
   detail::Batch& batch = *hold_->batch;
   if (!batch.resolved.load(std::memory_order_acquire)) hold_->journal->await(batch);

@@ -6,6 +6,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/journal.hpp>
 
+#include "core/fault_points.hpp"
 #include "journal/journal_impl.hpp"
 #include "schema/wal_files.hpp"
 
@@ -127,6 +128,11 @@ void Journal::Impl::commit_front(std::unique_lock<std::mutex>& lock) {
 }
 
 std::chrono::steady_clock::duration Journal::Impl::flush_delay() const {
+#ifdef HUGO_FAULT_POINTS
+  // The planted ack_before_commit bug (AppendTicket::wait) also lets the commits it skipped lag,
+  // as a writer behind on its work would, so that a SIGKILL finds them acknowledged but lost.
+  if (fault_fires(FaultPoint::ack_before_commit)) return std::chrono::milliseconds(100);
+#endif
   return std::max<std::chrono::steady_clock::duration>(options.commit_window, kMinFlushDelay);
 }
 

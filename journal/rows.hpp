@@ -133,7 +133,7 @@ Status validate_for_append(const Event& event);
 // the two for every kind and every optional field.
 void as_read_back(Event& event);
 
-// Writes events on the writer connection. Not thread-safe: the writer thread owns it.
+// Writes events on the writer connection. Not thread-safe: only the committing caller uses it (journal_impl.hpp).
 class EventInserter {
  public:
   static Result<EventInserter> create(sql::Db& db, Meta meta);
