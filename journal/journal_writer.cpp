@@ -22,6 +22,9 @@ constexpr std::size_t kRecentBytesLimit = 16u << 20;
 // flusher's wake-ups while waiting callers commit by themselves.
 constexpr std::chrono::milliseconds kMinFlushDelay{1};
 
+// How many batches past its own a leader commits for callers asleep on them (Impl::lead).
+constexpr int kMaxExtraCommits = 8;
+
 void resolve(detail::Batch& batch, const Status& status) {
   batch.status = status;
   batch.done = true;
@@ -64,6 +67,11 @@ void Journal::Impl::await(Batch& batch) {
 void Journal::Impl::lead(std::unique_lock<std::mutex>& lock, const Batch& target) {
   committing = true;
   while (!target.done) commit_front(lock);
+  // Then, while the next batch has callers asleep on it, commit it too: handing the lead to one
+  // of them would put a wake-up on the commit path. Bounded, so this caller's own wait stays short.
+  for (int extra = 0; extra < kMaxExtraCommits && !failure && !batches.empty() && batches.front()->waiters > 0; ++extra) {
+    commit_front(lock);
+  }
   committing = false;
   commit_cv.notify_all();  // close() waits for the leader to stop
   // The next leader: a caller waiting for a queued batch, else the flusher, if any is queued.
