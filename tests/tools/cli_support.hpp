@@ -9,8 +9,11 @@
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -49,12 +52,19 @@ inline std::vector<std::string> cli_argv(const std::vector<std::string>& args) {
   return argv;
 }
 
-// In a forked child whose stdio is set up: runs `argv`; never returns (exit 127 if it cannot).
+// In a forked child whose stdio is set up: runs `argv`; never returns (exit 127 if it cannot,
+// with the reason on stderr: run as nobody, the binary must sit in folders others may enter,
+// which a checkout inside a 0700 folder such as mktemp -d's is not).
 [[noreturn]] inline void exec_argv(std::vector<std::string>& argv) {
   std::vector<char*> raw;
   for (auto& a : argv) raw.push_back(a.data());
   raw.push_back(nullptr);
   ::execv(raw[0], raw.data());
+  const char* why = ::strerrordesc_np(errno);  // async-signal-safe, unlike strerror
+  for (const char* part : {"cannot execute ", static_cast<const char*>(raw[0]), ": ", why ? why : "?",
+                           " (as another user, every folder above it must be searchable by others)\n"}) {
+    if (::write(STDERR_FILENO, part, std::strlen(part)) < 0) break;
+  }
   ::_exit(127);
 }
 
