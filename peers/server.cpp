@@ -8,7 +8,7 @@
 
 #include "core/json_out.hpp"
 #include "core/wire_json.hpp"
-#include "peers/hash_index.hpp"
+#include "sinks/hash_index.hpp"
 #include "peers/http_daemon.hpp"
 
 #include <algorithm>

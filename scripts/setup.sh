@@ -12,6 +12,8 @@ packages=(
   clang-14 libclang-rt-14-dev
   # bench/peers: the servers it starts and their client libraries (without them it skips that peer)
   redis-server libhiredis-dev postgresql libpq-dev
+  # NATS JetStream: the client library (sinks/nats_client.cpp) and the server tests and examples start
+  nats-server libnats-dev
 )
 
 missing=()

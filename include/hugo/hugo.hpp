@@ -11,6 +11,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/event.hpp>
 #include <hugo/event_json.hpp>
+#include <hugo/jetstream.hpp>
 #include <hugo/journal.hpp>
 #include <hugo/journal_admin.hpp>
 #include <hugo/maintenance.hpp>

@@ -1,4 +1,4 @@
-#include "peers/hash_index.hpp"
+#include "sinks/hash_index.hpp"
 
 #include <hugo/event_json.hpp>
 #include <hugo/peers.hpp>
