@@ -109,8 +109,9 @@ Connection::Impl::~Impl() {
   if (pub_js != nullptr) {
     // Take back every message still awaiting its ack: libnats then drops their acks, so no
     // callback starts for them; wait for the callbacks already running.
+    // (libnats 3.4 crashes on a context that never published: ask only after a publish.)
     natsMsgList pending{};
-    if (js_PublishAsyncGetPendingList(&pending, pub_js) == NATS_OK) natsMsgList_Destroy(&pending);
+    if (ever_published && js_PublishAsyncGetPendingList(&pending, pub_js) == NATS_OK) natsMsgList_Destroy(&pending);
     std::unique_lock lock(mutex);
     closed = true;
     idle.wait(lock, [&] { return active == 0; });

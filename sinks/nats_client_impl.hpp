@@ -30,6 +30,7 @@ struct Connection::Impl {
   std::function<void(const PublishOutcome&)> on_outcome;
   int active = 0;
   bool closed = false;
+  bool ever_published = false;  // publishing thread only
 
   ~Impl();
   std::int64_t timeout_ms() const { return options.timeout.count() > 0 ? options.timeout.count() : 1; }

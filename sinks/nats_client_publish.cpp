@@ -87,6 +87,7 @@ Status Connection::publish_async(const std::string& subject, const Headers& head
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MaxWait = impl_->timeout_ms();  // an ack that never comes fails with a timeout
+  impl_->ever_published = true;
   s = js_PublishMsgAsync(impl_->pub_js, &msg, &po);
   if (s != NATS_OK) {
     {
