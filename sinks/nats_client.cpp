@@ -76,6 +76,15 @@ Error nats_error(const NatsConnectOptions& options, std::string_view what, natsS
       jetstream_error == JSInsufficientResourcesErr) {
     return Error::validation(std::move(message) + " (ask for fewer replicas, or add servers)", std::move(metadata));
   }
+  // Answers that no retry changes: the caller's request or the server's set-up must change.
+  if (jetstream_error == JSStreamSubjectOverlapErr) {
+    return Error::validation(std::move(message) + " (another stream already takes this subject: name that stream)",
+                             std::move(metadata));
+  }
+  if (jetstream_error == JSStreamInvalidConfig || jetstream_error == JSNotEnabledErr ||
+      jetstream_error == JSNotEnabledForAccountErr) {
+    return Error::validation(std::move(message) + " (check the server's JetStream set-up)", std::move(metadata));
+  }
   return Error::replication_unavailable(std::move(message), std::move(metadata));
 }
 

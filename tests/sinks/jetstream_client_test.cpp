@@ -204,3 +204,15 @@ TEST_SUITE("jetstream") {
     CHECK(conn->max_payload() == 4096);
   }
 }
+
+TEST_SUITE("jetstream") {
+  TEST_CASE("a second stream on a subject another stream takes is refused, not retried") {
+    auto server = NatsServer::start();
+    auto conn = connect(server);
+    REQUIRE(conn->ensure_stream({"FIRST", "hugo.j.events", 1}).ok());
+    auto overlap = conn->ensure_stream({"SECOND", "hugo.j.events", 1});
+    REQUIRE_FALSE(overlap.ok());
+    CHECK(overlap.error().code() == errc::validation);
+    CHECK(overlap.error().to_string().find("jetstream_error=10065") != std::string::npos);
+  }
+}
