@@ -5,6 +5,7 @@
 #include <hugo/journal.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +26,15 @@ struct JournalAccess {
   // The thread that committed the journal's latest batch (a default id before the first): for
   // tests of who commits (docs/FORMAT.md, "Group commit").
   static std::thread::id last_commit_thread(const Journal& journal);
+  // Who is at the group commit now: whether a leader is at work, and how many callers sleep on
+  // queued batches (each counted waiter is asleep: it registers and sleeps under one hold of the
+  // journal's mutex). For tests that set up a commit with sleepers behind it.
+  struct CommitQueue {
+    bool committing = false;
+    std::size_t queued_batches = 0;
+    std::size_t sleepers = 0;
+  };
+  static CommitQueue commit_queue(const Journal& journal);
 };
 
 }  // namespace hugo::detail

@@ -249,4 +249,13 @@ std::thread::id detail::JournalAccess::last_commit_thread(const Journal& journal
   return journal.impl_->last_committer;
 }
 
+detail::JournalAccess::CommitQueue detail::JournalAccess::commit_queue(const Journal& journal) {
+  std::lock_guard lock(journal.impl_->mutex);
+  CommitQueue seen;
+  seen.committing = journal.impl_->committing;
+  seen.queued_batches = journal.impl_->batches.size();
+  for (const auto& batch : journal.impl_->batches) seen.sleepers += batch->waiters;
+  return seen;
+}
+
 }  // namespace hugo

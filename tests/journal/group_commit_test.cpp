@@ -7,6 +7,7 @@
 #include <hugo/journal.hpp>
 
 #include "journal/journal_access.hpp"
+#include "schema/sqlite.hpp"
 #include "tests/support/events.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -27,6 +28,18 @@ std::unique_ptr<Journal> open_journal(const std::filesystem::path& path, Journal
   auto journal = Journal::open(path, options);
   REQUIRE_MESSAGE(journal.ok(), (journal.ok() ? "" : journal.error().to_string()));
   return std::move(journal).value();
+}
+
+// Polls `done` until it holds or a far deadline passes (then the test fails): for states other
+// threads reach by themselves, without timing anything.
+template <class Done>
+bool eventually(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
 }
 
 // Far enough away that a test never reaches it; only bounds a wait that would otherwise hang.
@@ -194,6 +207,51 @@ TEST_CASE("a ticket outlives its journal, and an empty ticket is not waitable") 
   const AppendTicket empty = journal->append_group_async(none);
   CHECK(empty.seq == 0);
   CHECK(empty.wait().ok());
+}
+
+// A leader that finds batches queued behind its own with callers asleep on them commits those too,
+// rather than waking one of them to do it (journal_writer.cpp, Impl::lead): a hand-off would put a
+// wake-up and a context switch on the commit path. Another connection's write lock holds the
+// leader inside its first commit until two callers sleep on batches of their own behind it.
+TEST_CASE("a leader commits the following batches whose callers sleep, on its own thread") {
+  TempDir dir;
+  JournalOptions options;
+  options.durability = Durability::Process;
+  options.max_batch = 1;                             // one batch per append
+  options.commit_window = std::chrono::seconds(1);  // the flusher leaves the waited-for batches alone
+  options.busy_timeout = std::chrono::seconds(60);   // the leader waits for the held lock
+  auto journal = open_journal(dir / "j.db", options);
+  REQUIRE(journal->append(enqueued("q", "first")).ok());  // the table exists before the lock is taken
+
+  auto holder = sql::Db::open(dir / "j.db", sql::OpenMode::ReadWrite, std::chrono::milliseconds(1000));
+  REQUIRE(holder.ok());
+  REQUIRE(holder->exec("BEGIN IMMEDIATE").ok());
+
+  std::int64_t leader_seq = 0, second_seq = 0, third_seq = 0;
+  std::thread leader([&] { leader_seq = journal->append(enqueued("q", "leader")).value_or(-1); });
+  const std::thread::id leader_id = leader.get_id();
+  REQUIRE(eventually([&] {
+    const auto seen = JournalAccess::commit_queue(*journal);
+    return seen.committing && seen.queued_batches == 0;  // its batch is being written
+  }));
+  std::thread second([&] { second_seq = journal->append(enqueued("q", "second")).value_or(-1); });
+  REQUIRE(eventually([&] { return JournalAccess::commit_queue(*journal).sleepers == 1; }));
+  std::thread third([&] { third_seq = journal->append(enqueued("q", "third")).value_or(-1); });
+  REQUIRE(eventually([&] { return JournalAccess::commit_queue(*journal).sleepers == 2; }));
+  const auto queued = JournalAccess::commit_queue(*journal);
+  CHECK(queued.committing);
+  CHECK(queued.queued_batches == 2);
+
+  *holder = sql::Db();  // releases the lock: the leader's commit goes through
+  leader.join();
+  second.join();
+  third.join();
+  CHECK(leader_seq == 2);
+  CHECK(second_seq == 3);
+  CHECK(third_seq == 4);
+  CHECK(journal->durable_seq() == 4);
+  // The last commit, the third caller's batch, was the leader's: neither sleeper was woken to lead.
+  CHECK(JournalAccess::last_commit_thread(*journal) == leader_id);
 }
 
 }  // TEST_SUITE
