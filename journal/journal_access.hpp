@@ -26,9 +26,9 @@ struct JournalAccess {
   // The thread that committed the journal's latest batch (a default id before the first): for
   // tests of who commits (docs/FORMAT.md, "Group commit").
   static std::thread::id last_commit_thread(const Journal& journal);
-  // Who is at the group commit now: whether a leader is at work, and how many callers sleep on
-  // queued batches (each counted waiter is asleep: it registers and sleeps under one hold of the
-  // journal's mutex). For tests that set up a commit with sleepers behind it.
+  // Who is at the group commit now: whether a leader is at work, and how many callers wait on
+  // queued batches (each one counted has let go of the journal's mutex to sleep, or is asleep).
+  // For tests that set up a commit with sleepers behind it.
   struct CommitQueue {
     bool committing = false;
     std::size_t queued_batches = 0;

@@ -13,8 +13,10 @@
 // and commits it on its own thread without holding `mutex`, then publishes the result under it
 // (durable, `recent`, the batch's status) and wakes that batch's waiters, until its own batch is
 // done. It then clears `committing` and hands the lead to a waiter of the oldest queued batch that
-// has one, else to the flusher. Waiters sleep on their batch's condition variable only while
-// someone else commits. `committing` makes the leaders take turns, and `mutex` orders each turn
+// has one, else to the flusher. Waiters sleep on their batch's WakeWord only while someone else
+// commits, and a waiter woken because its batch is done returns without taking `mutex` again
+// (journal/wake_word.hpp): the leader that woke it takes `mutex` next, and a woken waiter that met
+// it there would sleep a second time. Every wake-up is sent after `mutex` is released. `committing` makes the leaders take turns, and `mutex` orders each turn
 // after the previous one: the write connection (`writer_db`, `inserter`, the checkpointer's commit
 // hook, which runs on whichever thread commits) is used by one thread at a time, which SQLite's
 // multi-thread mode (SQLITE_OPEN_NOMUTEX, schema/sqlite.cpp) allows. The flusher thread commits,
@@ -37,6 +39,7 @@
 
 #include "journal/queue_guard.hpp"
 #include "journal/rows.hpp"
+#include "journal/wake_word.hpp"
 #include "schema/file_identity.hpp"
 #include "schema/sqlite.hpp"
 #include "schema/wal_checkpointer.hpp"
@@ -59,13 +62,14 @@ struct TicketHold;
 
 // One transaction's worth of accepted events. `events` and `opened_at` are set under
 // Journal::Impl::mutex while the batch is queued; the rest is under that mutex too, except
-// `status`, written once before `resolved` is set and read after it.
+// `status`, written once before `resolved` is set and read after it, and `waiters`, raised under
+// the mutex and lowered by a waiter that leaves once the batch is resolved.
 struct Batch {
   std::vector<Event> events;
   std::chrono::steady_clock::time_point opened_at;
   std::weak_ptr<TicketHold> hold;  // shared by its live tickets
-  std::condition_variable cv;      // its waiters: woken when it is done, or to lead
-  std::size_t waiters = 0;         // callers in Impl::await for it
+  WakeWord wake;                   // its waiters sleep on it: woken when it is done, or to lead
+  std::atomic<std::size_t> waiters{0};  // callers in Impl::await for it
   bool unwaited = false;           // its last ticket went before it committed: the flusher's
   bool done = false;
   Status status;
@@ -172,7 +176,7 @@ struct Journal::Impl : std::enable_shared_from_this<Journal::Impl> {
   void await(detail::Batch& batch);
   // Under `mutex`, with !committing and `target` queued (the caller keeps it alive): commits the
   // queued batches oldest first through `target`, then hands the lead on. Releases `mutex` while
-  // it writes.
+  // it writes and while it wakes the next leader.
   void lead(std::unique_lock<std::mutex>& lock, const detail::Batch& target);
   // Under `mutex`, as the leader: waits for companions (commit_window), then commits the front batch.
   void commit_front(std::unique_lock<std::mutex>& lock);

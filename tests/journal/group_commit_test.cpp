@@ -7,10 +7,12 @@
 #include <hugo/journal.hpp>
 
 #include "journal/journal_access.hpp"
+#include "journal/wake_word.hpp"
 #include "schema/sqlite.hpp"
 #include "tests/support/events.hpp"
 #include "tests/support/temp_dir.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <string>
@@ -252,6 +254,31 @@ TEST_CASE("a leader commits the following batches whose callers sleep, on its ow
   CHECK(journal->durable_seq() == 4);
   // The last commit, the third caller's batch, was the leader's: neither sleeper was woken to lead.
   CHECK(JournalAccess::last_commit_thread(*journal) == leader_id);
+}
+
+// The word a waiter sleeps on (journal/wake_word.hpp): a wake sent between the waiter's read and
+// its sleep is not lost, and a sleeper wakes when the word is bumped by another thread.
+TEST_CASE("a WakeWord loses no wake-up sent between the read and the sleep") {
+  detail::WakeWord word;
+  const std::uint32_t seen = word.read();
+  word.wake_all();   // nobody asleep yet: only bumps the word
+  word.sleep(seen);  // returns at once: the word changed since `seen`
+  CHECK(word.read() != seen);
+
+  std::atomic<int> done{0};
+  std::atomic<bool> met{false};
+  std::thread sleeper([&] {
+    while (!met.load()) {  // the condition, re-checked after every return, as Impl::await does
+      const std::uint32_t now = word.read();
+      if (met.load()) break;
+      word.sleep(now);
+    }
+    done.store(1);
+  });
+  met.store(true);
+  word.wake_one();
+  sleeper.join();
+  CHECK(done.load() == 1);
 }
 
 }  // TEST_SUITE
