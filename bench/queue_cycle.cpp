@@ -137,7 +137,7 @@ std::string queue_line(const QueueResult& r) {
   const double per_cycle = r.cycles > 0 ? 1.0 / static_cast<double>(r.cycles) : 0.0;
   std::snprintf(line, sizeof line,
                 " cpu_us/cycle=%.1f (cpu %.0f%% of %u CPUs; hogs and sampler left out) sampler_cpu_us/cycle=%.1f "
-                "csw/cycle=%.1f voluntary + %.1f involuntary (whole process)",
+                "csw/cycle=%.2f voluntary + %.2f involuntary (whole process)",
                 r.cpu_us_per_cycle(), r.seconds > 0 ? 100.0 * r.cpu_s / r.seconds / cpus : 0.0, cpus,
                 r.sampler_cpu_s * 1e6 * per_cycle, static_cast<double>(r.voluntary_switches) * per_cycle,
                 static_cast<double>(r.involuntary_switches) * per_cycle);

@@ -195,9 +195,16 @@ struct Journal::Impl : std::enable_shared_from_this<Journal::Impl> {
   // Under `mutex`: journal.seq_exhausted unless `count` more seqs fit below INT64_MAX (seqs are
   // SQLite rowids, which cannot go higher; docs/ERRORS.md).
   Status seq_room(std::size_t count) const;
+  // How accept() takes the caller's events into the batch.
+  enum class Intake {
+    Move,      // moved in (append_async: the caller's event is gone)
+    Copy,      // copied, every journal-filled field also written to the caller's events
+    CopyLean,  // copied, the same but journal_id, which only the journal's copy gets: one string
+               // allocated per event instead of two (the unchecked path: a TaskQueue never reads it)
+  };
   // Assigns seqs and the journal-filled fields of `events` (in place), validates them, and
   // queues them in one batch. All or nothing: a refused group consumes no seq. Never commits.
-  AppendTicket accept(Event* events, std::size_t count, bool move_in, bool checked);
+  AppendTicket accept(Event* events, std::size_t count, Intake intake, bool checked);
   // Folds committed rows above the guard's position, up to `until`, from the file. Caller holds
   // guard_mutex, and may hold `mutex` (lock order: mutex, then read_mutex).
   Status fold_file(std::int64_t until);

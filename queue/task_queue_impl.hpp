@@ -105,7 +105,9 @@ struct TaskQueue::Impl {
   // restore(): whether `item` keeps its task id (task_queue_admin.cpp). Caller holds `mutex`.
   bool keeps_task_id(const PendingItem& item, const std::set<std::int64_t>& kept) const;
 
-  // Appends `events` as one atomic group and applies them to the state. Caller holds `mutex`.
+  // Appends `events` as one atomic group and applies them to the state, which takes their payloads
+  // (the journal keeps its own copy): afterwards the caller may read every field of `events` but
+  // `payload` and `journal_id`. Caller holds `mutex`.
   Result<AppendTicket> commit(std::vector<Event>& events, Aftermath& after) {
     // Checked against `state` by the caller: the raw path's queue check is not needed.
     AppendTicket ticket = detail::JournalAccess::append_group_unchecked(*journal, events);
@@ -115,9 +117,9 @@ struct TaskQueue::Impl {
       if (refused.error().code() != errc::validation) failure = refused.error();
       return refused.error();
     }
-    for (const Event& e : events) {
+    for (Event& e : events) {
       if (options.metrics) observe(e, after.metrics);
-      Status applied = state.apply(detail::facts_of(e));
+      Status applied = state.apply(detail::facts_taking_payload(e));
       if (!applied.ok()) {
         // The rows are in the journal but not in memory: memory can no longer be trusted.
         failure = applied.error();

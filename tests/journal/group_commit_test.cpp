@@ -281,4 +281,27 @@ TEST_CASE("a WakeWord loses no wake-up sent between the read and the sleep") {
   CHECK(done.load() == 1);
 }
 
+// The unchecked path (a TaskQueue's) fills the caller's events in place but for journal_id, which
+// only the journal's copy gets (Intake::CopyLean): read_recent() and read() still show it.
+TEST_CASE("append_group_unchecked fills the caller's events but journal_id, which the journal's copy holds") {
+  TempDir dir;
+  auto journal = open_journal(dir / "j.db");
+  std::vector<Event> group{enqueued("q", std::string(40, 'a')), enqueued("q", std::string(40, 'b'))};
+  REQUIRE(JournalAccess::append_group_unchecked(*journal, group).wait().ok());
+  CHECK(group[0].seq == 1);
+  CHECK(group[1].seq == 2);
+  CHECK(group[1].task_id == 2);
+  CHECK_FALSE(group[0].journal_id.has_value());
+  CHECK_FALSE(group[1].journal_id.has_value());
+  const auto recent = journal->read_recent(0, 10);
+  REQUIRE(recent.has_value());
+  REQUIRE(recent->size() == 2);
+  CHECK((*recent)[1].journal_id == journal->journal_id());
+  CHECK((*recent)[1].payload == std::string(40, 'b'));
+  const auto rows = journal->read(0, 10);
+  REQUIRE(rows.ok());
+  CHECK((*rows)[1].journal_id == journal->journal_id());
+}
+
 }  // TEST_SUITE
+

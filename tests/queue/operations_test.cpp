@@ -342,4 +342,27 @@ TEST_CASE("oversized payloads are refused before they reach the journal") {
   CHECK(f.events().empty());
 }
 
+// The queue's state takes an enqueued payload out of the row it appended (no second copy), while
+// the journal keeps its own: both the lease and the committed row hold it, and a requeue too.
+TEST_CASE("an enqueued payload reaches both the lease and the journal's row") {
+  test::QueueFixture f;
+  auto q = f.open();
+  const std::string payload(100, 'p');  // past the small-string buffer: a moved-from copy would be empty
+  const std::int64_t id = must(q->enqueue(payload));
+  const Lease lease = must(q->lease("w", Wait::none()));
+  CHECK(lease.token.task_id == id);
+  CHECK(lease.payload == payload);
+  const auto recent = f.journal->read_recent(0, 10);
+  REQUIRE(recent.has_value());
+  REQUIRE(recent->size() == 2);
+  CHECK((*recent)[0].payload == payload);
+  CHECK((*recent)[0].journal_id == f.journal->journal_id());
+  const auto rows = must(f.journal->read(0, 10));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].payload == payload);
+  must(q->fail(lease.token, Error("app.retry", "again"), true));
+  CHECK(must(q->lease("w", Wait::none())).payload == payload);
+}
+
 }  // TEST_SUITE
+
