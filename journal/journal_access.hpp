@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +35,7 @@ struct JournalAccess {
     bool committing = false;
     std::size_t queued_batches = 0;
     std::size_t sleepers = 0;
+    std::uint64_t flusher_wakeups_sent = 0;  // by leaders that stopped with batches left for it
   };
   static CommitQueue commit_queue(const Journal& journal);
 };

@@ -258,6 +258,7 @@ detail::JournalAccess::CommitQueue detail::JournalAccess::commit_queue(const Jou
   CommitQueue seen;
   seen.committing = journal.impl_->committing;
   seen.queued_batches = journal.impl_->batches.size();
+  seen.flusher_wakeups_sent = journal.impl_->flusher_wakeups_sent;
   for (const auto& batch : journal.impl_->batches) seen.sleepers += batch->waiters;
   return seen;
 }

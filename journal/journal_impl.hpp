@@ -13,7 +13,8 @@
 // and commits it on its own thread without holding `mutex`, then publishes the result under it
 // (durable, `recent`, the batch's status) and wakes that batch's waiters, until its own batch is
 // done. It then clears `committing` and hands the lead to a waiter of the oldest queued batch that
-// has one, else to the flusher. Waiters sleep on their batch's WakeWord only while someone else
+// has one, else wakes the flusher if a queued batch is due at once (one due later the flusher's
+// own timer meets). Waiters sleep on their batch's WakeWord only while someone else
 // commits, and a waiter woken because its batch is done returns without taking `mutex` again
 // (journal/wake_word.hpp): the leader that woke it takes `mutex` next, and a woken waiter that met
 // it there would sleep a second time. Every wake-up is sent after `mutex` is released. `committing` makes the leaders take turns, and `mutex` orders each turn
@@ -146,6 +147,7 @@ struct Journal::Impl : std::enable_shared_from_this<Journal::Impl> {
   bool gathering = false;                  // ... and waits on gather_cv for gather_target events
   std::size_t gather_target = 0;
   bool flusher_idle = false;  // the flusher waits for a first batch: accept() wakes it
+  std::uint64_t flusher_wakeups_sent = 0;  // by a leader that stops (JournalAccess, for tests)
   std::thread::id last_committer;  // the thread of the latest commit (JournalAccess, for tests)
   std::int64_t last_accepted = 0;
   std::int64_t durable = 0;

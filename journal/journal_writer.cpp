@@ -90,7 +90,14 @@ void Journal::Impl::lead(std::unique_lock<std::mutex>& lock, const Batch& target
       break;
     }
   }
-  if (!next && batches.empty()) return;
+  if (!next) {
+    if (batches.empty()) return;
+    // The flusher only needs waking for a batch due at once (flusher_loop). One due later it
+    // meets anyway: every timer it sleeps on ends by then (each started before the batch
+    // opened), and asleep without one it was woken when the batch opened (accept).
+    if (!batches.front()->unwaited && batches.size() == 1) return;
+    ++flusher_wakeups_sent;
+  }
   lock.unlock();
   if (next) next->wake.wake_one();
   else flush_cv.notify_one();

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -301,6 +302,50 @@ TEST_CASE("append_group_unchecked fills the caller's events but journal_id, whic
   const auto rows = journal->read(0, 10);
   REQUIRE(rows.ok());
   CHECK((*rows)[1].journal_id == journal->journal_id());
+}
+
+// A leader that stops with a batch nobody waits for left queued wakes the flusher only when that
+// batch is due at once (its tickets are gone, or a newer batch queued behind it); one due later
+// the flusher's own timer meets, so waking it would only put it back to sleep (journal_writer.cpp,
+// Impl::lead). Counted, not timed: JournalAccess::commit_queue reports the wake-ups sent.
+TEST_CASE("a leader that stops wakes the flusher only for a batch due at once") {
+  TempDir dir;
+  JournalOptions options;
+  options.durability = Durability::Process;
+  options.max_batch = 1;                            // one batch per append
+  options.commit_window = std::chrono::seconds(1);  // a kept batch is due 1 s after it opened
+  options.busy_timeout = std::chrono::seconds(60);  // the leader waits for the held lock
+  auto journal = open_journal(dir / "j.db", options);
+  REQUIRE(journal->append(enqueued("q", "first")).ok());
+
+  // The leader is held inside its commit while `queue_behind` queues a batch nobody waits for.
+  const auto lead_with = [&](auto queue_behind) {
+    auto holder = sql::Db::open(dir / "j.db", sql::OpenMode::ReadWrite, std::chrono::milliseconds(1000));
+    REQUIRE(holder.ok());
+    REQUIRE(holder->exec("BEGIN IMMEDIATE").ok());
+    std::thread leader([&] { CHECK(journal->append(enqueued("q", "leader")).ok()); });
+    REQUIRE(eventually([&] {
+      const auto seen = JournalAccess::commit_queue(*journal);
+      return seen.committing && seen.queued_batches == 0;
+    }));
+    queue_behind();
+    REQUIRE(JournalAccess::commit_queue(*journal).queued_batches == 1);
+    const std::uint64_t sent = JournalAccess::commit_queue(*journal).flusher_wakeups_sent;
+    *holder = sql::Db();
+    leader.join();
+    return JournalAccess::commit_queue(*journal).flusher_wakeups_sent - sent;
+  };
+
+  // Kept, not waited: due 1 s after it opened. The leader leaves it to the flusher's timer.
+  std::optional<AppendTicket> kept;
+  CHECK(lead_with([&] { kept = journal->append_async(enqueued("q", "kept")); }) == 0);
+  REQUIRE(kept->wait().ok());  // committed by this caller, as a waiter
+  CHECK(journal->durable_seq() == 3);
+
+  // Its ticket dropped while the leader commits: due at once, so the leader wakes the flusher,
+  // which commits it.
+  CHECK(lead_with([&] { (void)journal->append_async(enqueued("q", "dropped")); }) == 1);
+  CHECK(journal->wait_for_commit(4, far_deadline()) == 5);
 }
 
 }  // TEST_SUITE
