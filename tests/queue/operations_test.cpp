@@ -364,5 +364,26 @@ TEST_CASE("an enqueued payload reaches both the lease and the journal's row") {
   CHECK(must(q->lease("w", Wait::none())).payload == payload);
 }
 
+// fail() journals its error twice, on the Failed row and on the follow-up (Requeued, or
+// DeadLettered once attempts run out), from one copy moved into the second row: both hold it whole.
+TEST_CASE("fail() records the whole error on the Failed row and on its follow-up") {
+  test::QueueFixture f;
+  auto q = f.open();
+  const Error error = Error("app.timeout", "the call timed out", {{"stage", "charge"}})
+                          .with_cause(ErrorCause{"System.TimeoutException", "inner", std::string("at Foo()")});
+  must(q->enqueue("task"));
+  must(q->fail(must(q->lease("w", Wait::none())).token, error, true));
+  must(q->fail(must(q->lease("w", Wait::none())).token, error, false));
+  const auto rows = must(f.journal->read(0, 10));
+  int with_error = 0;
+  for (const Event& row : rows) {
+    if (row.kind != K::Failed && row.kind != K::Requeued && row.kind != K::DeadLettered) continue;
+    REQUIRE(row.error.has_value());
+    CHECK(row.error->to_string() == error.to_string());
+    ++with_error;
+  }
+  CHECK(with_error == 4);  // Failed, Requeued, Failed, DeadLettered
+}
+
 }  // TEST_SUITE
 
