@@ -36,10 +36,14 @@
 // CPU-time clocks), divided by the cycles; the ceiling's is its one thread's CPU time over its
 // timed loop, divided by rows / 3.
 //
+// --batched 0 leaves out the batch cases, --ceiling 0 the raw SQLite runs (their RESULT lines then
+// show ceiling=0): `--fsync 0 --batched 0 --ceiling 0` runs the single-call Process case alone,
+// as a profile of its CPU wants (valgrind --tool=callgrind: the timed window is dumped apart).
+//
 // --hog N: N threads spin on the CPUs for the whole run, ceilings included (bench/support/hog.hpp).
 //
 // Usage: queue_cycle [--seconds S] [--rounds R] [--capacity N] [--batch N] [--sampler 0|1]
-//        [--fsync 0|1] [--hog N] (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
+//        [--fsync 0|1] [--batched 0|1] [--ceiling 0|1] [--hog N] (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
 // RESULT lines: queue_cycle_fsync_single, queue_cycle_process_single (single calls),
 // queue_cycle_process_single_cpu_us (CPU us per single-call Process cycle; ceiling = the raw
 // ceiling's, ratio = ceiling / value), then queue_cycle_fsync and, last, queue_cycle_process
@@ -133,7 +137,7 @@ std::string queue_line(const QueueResult& r) {
   const double per_cycle = r.cycles > 0 ? 1.0 / static_cast<double>(r.cycles) : 0.0;
   std::snprintf(line, sizeof line,
                 " cpu_us/cycle=%.1f (cpu %.0f%% of %u CPUs; hogs and sampler left out) sampler_cpu_us/cycle=%.1f "
-                "csw/cycle=%.1f voluntary + %.1f involuntary (whole process)",
+                "csw/cycle=%.2f voluntary + %.2f involuntary (whole process)",
                 r.cpu_us_per_cycle(), r.seconds > 0 ? 100.0 * r.cpu_s / r.seconds / cpus : 0.0, cpus,
                 r.sampler_cpu_s * 1e6 * per_cycle, static_cast<double>(r.voluntary_switches) * per_cycle,
                 static_cast<double>(r.involuntary_switches) * per_cycle);
@@ -164,6 +168,8 @@ int main(int argc, char** argv) {
   double fsync_option = 1;
   double batch_option = kDefaultBatch;
   double hog_option = 0;
+  double batched_option = 1;
+  double ceiling_option = 1;
   hugo_bench::parse_options(argc, argv,
                             {{"--seconds", "HUGO_BENCH_SECONDS", &seconds, 0.05, 600},
                              {"--rounds", "HUGO_BENCH_ROUNDS", &rounds_option, 1, 100},
@@ -171,6 +177,8 @@ int main(int argc, char** argv) {
                              {"--sampler", nullptr, &sampler_option, 0, 1},
                              {"--fsync", nullptr, &fsync_option, 0, 1},
                              {"--batch", nullptr, &batch_option, 2, 4096},
+                             {"--batched", nullptr, &batched_option, 0, 1},
+                             {"--ceiling", nullptr, &ceiling_option, 0, 1},
                              {"--hog", nullptr, &hog_option, 0, 64}});
   const int rounds = static_cast<int>(rounds_option);
   const auto capacity = static_cast<std::size_t>(capacity_option);
@@ -192,7 +200,10 @@ int main(int argc, char** argv) {
   std::vector<Case> cases;
   for (const bool fsync : {false, true}) {
     if (fsync && fsync_option == 0) continue;
-    for (const std::size_t batch : {std::size_t{1}, batch_size}) cases.emplace_back(fsync, batch);
+    for (const std::size_t batch : {std::size_t{1}, batch_size}) {
+      if (batch != 1 && batched_option == 0) continue;
+      cases.emplace_back(fsync, batch);
+    }
   }
   std::map<Case, std::vector<double>> queue_rates, raw_rates, batches;
   std::map<Case, std::vector<double>> queue_cpu_us, raw_cpu_us;  // CPU us per cycle
@@ -204,6 +215,7 @@ int main(int argc, char** argv) {
       const auto [fsync, batch] = c;
       const hugo::Durability durability = fsync ? hugo::Durability::Fsync : hugo::Durability::Process;
       auto run_ceiling = [&] {
+        if (ceiling_option == 0) return;
         // Without a sampler there is no batch measurement: use the in-flight bound.
         const double rows = last_batch[c] > 0 ? last_batch[c] : static_cast<double>(kThreads * static_cast<std::int64_t>(batch));
         const RawResult r = run_raw(fsync, static_cast<std::size_t>(std::max(1.0, std::round(rows))), seconds);

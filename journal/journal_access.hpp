@@ -5,6 +5,8 @@
 #include <hugo/journal.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,7 +16,8 @@ namespace hugo::detail {
 struct JournalAccess {
   // append_group_async without the raw path's queue-transition check (docs/QUEUE.md, "Raw
   // appends"): for a TaskQueue, which checks its own transitions against its state, and for
-  // tests that must store a history no queue could write.
+  // tests that must store a history no queue could write. Fills the journal-filled fields of
+  // `events` in place like append_group_async, except journal_id: only the journal's copy gets it.
   static AppendTicket append_group_unchecked(Journal& journal, std::vector<Event>& events);
   // A TaskQueue opened (claim) or closed (release) queue `name` on `journal`: while claimed, raw
   // appends of its lifecycle rows are refused.
@@ -25,6 +28,16 @@ struct JournalAccess {
   // The thread that committed the journal's latest batch (a default id before the first): for
   // tests of who commits (docs/FORMAT.md, "Group commit").
   static std::thread::id last_commit_thread(const Journal& journal);
+  // Who is at the group commit now: whether a leader is at work, and how many callers wait on
+  // queued batches (each one counted has let go of the journal's mutex to sleep, or is asleep).
+  // For tests that set up a commit with sleepers behind it.
+  struct CommitQueue {
+    bool committing = false;
+    std::size_t queued_batches = 0;
+    std::size_t sleepers = 0;
+    std::uint64_t flusher_wakeups_sent = 0;  // by leaders that stopped with batches left for it
+  };
+  static CommitQueue commit_queue(const Journal& journal);
 };
 
 }  // namespace hugo::detail

@@ -56,7 +56,7 @@ Status Journal::Impl::seq_room(std::size_t count) const {
       .with("count", std::to_string(count));
 }
 
-AppendTicket Journal::Impl::accept(Event* events, std::size_t count, bool move_in, bool checked) {
+AppendTicket Journal::Impl::accept(Event* events, std::size_t count, Intake intake, bool checked) {
   std::unique_lock<std::mutex> guarding;
   if (checked && detail::QueueGuard::may_need_check(events, count)) {
     guarding = std::unique_lock(guard_mutex);
@@ -81,7 +81,7 @@ AppendTicket Journal::Impl::accept(Event* events, std::size_t count, bool move_i
     event.seq = seq;
     event.source_event_id = seq;
     event.recorded_at = event.occurred_at;
-    event.journal_id = meta.journal_id;
+    if (intake != Intake::CopyLean) event.journal_id = meta.journal_id;
     const bool starts_task = event.kind == EventKind::Enqueued || event.kind == EventKind::Restored;
     if (starts_task && event.task_id == 0) event.task_id = seq;
     if (event.token && event.kind == EventKind::LeaseGranted && event.token->lease_id == 0) {
@@ -108,8 +108,12 @@ AppendTicket Journal::Impl::accept(Event* events, std::size_t count, bool move_i
   }
   const std::shared_ptr<Batch>& batch = batches.back();
   for (std::size_t i = 0; i < count; ++i) {
-    if (move_in) batch->events.push_back(std::move(events[i]));
-    else batch->events.push_back(events[i]);
+    if (intake == Intake::Move) {
+      batch->events.push_back(std::move(events[i]));
+    } else {
+      batch->events.push_back(events[i]);
+      if (intake == Intake::CopyLean) batch->events.back().journal_id = meta.journal_id;
+    }
   }
   std::shared_ptr<TicketHold> hold = batch->hold.lock();
   if (!hold) {
@@ -209,7 +213,7 @@ Status Journal::Impl::fold_accepted() {
   return ok_status();
 }
 
-AppendTicket Journal::append_async(Event event) { return impl_->accept(&event, 1, true, true); }
+AppendTicket Journal::append_async(Event event) { return impl_->accept(&event, 1, Impl::Intake::Move, true); }
 
 Result<std::int64_t> Journal::append(Event event) { return append_async(std::move(event)).wait(); }
 
@@ -218,7 +222,7 @@ AppendTicket Journal::append_group_async(std::vector<Event>& events) {
   std::vector<JournalFilled> before;
   before.reserve(events.size());
   for (const Event& e : events) before.push_back(JournalFilled::of(e));
-  AppendTicket ticket = impl_->accept(events.data(), events.size(), false, true);
+  AppendTicket ticket = impl_->accept(events.data(), events.size(), Impl::Intake::Copy, true);
   if (ticket.seq == 0) {  // refused: leave no trace in the caller's events
     for (std::size_t i = 0; i < events.size(); ++i) before[i].restore(events[i]);
   }
@@ -227,7 +231,7 @@ AppendTicket Journal::append_group_async(std::vector<Event>& events) {
 
 AppendTicket detail::JournalAccess::append_group_unchecked(Journal& journal, std::vector<Event>& events) {
   if (events.empty()) return resolved_ticket(0, ok_status());
-  return journal.impl_->accept(events.data(), events.size(), false, false);
+  return journal.impl_->accept(events.data(), events.size(), Journal::Impl::Intake::CopyLean, false);
 }
 
 void detail::JournalAccess::claim_queue(Journal& journal, const std::string& name) {
@@ -247,6 +251,16 @@ std::chrono::milliseconds detail::JournalAccess::busy_timeout(const Journal& jou
 std::thread::id detail::JournalAccess::last_commit_thread(const Journal& journal) {
   std::lock_guard lock(journal.impl_->mutex);
   return journal.impl_->last_committer;
+}
+
+detail::JournalAccess::CommitQueue detail::JournalAccess::commit_queue(const Journal& journal) {
+  std::lock_guard lock(journal.impl_->mutex);
+  CommitQueue seen;
+  seen.committing = journal.impl_->committing;
+  seen.queued_batches = journal.impl_->batches.size();
+  seen.flusher_wakeups_sent = journal.impl_->flusher_wakeups_sent;
+  for (const auto& batch : journal.impl_->batches) seen.sleepers += batch->waiters;
+  return seen;
 }
 
 }  // namespace hugo

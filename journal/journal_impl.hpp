@@ -13,8 +13,11 @@
 // and commits it on its own thread without holding `mutex`, then publishes the result under it
 // (durable, `recent`, the batch's status) and wakes that batch's waiters, until its own batch is
 // done. It then clears `committing` and hands the lead to a waiter of the oldest queued batch that
-// has one, else to the flusher. Waiters sleep on their batch's condition variable only while
-// someone else commits. `committing` makes the leaders take turns, and `mutex` orders each turn
+// has one, else wakes the flusher if a queued batch is due at once (one due later the flusher's
+// own timer meets). Waiters sleep on their batch's WakeWord only while someone else
+// commits, and a waiter woken because its batch is done returns without taking `mutex` again
+// (journal/wake_word.hpp): the leader that woke it takes `mutex` next, and a woken waiter that met
+// it there would sleep a second time. Every wake-up is sent after `mutex` is released. `committing` makes the leaders take turns, and `mutex` orders each turn
 // after the previous one: the write connection (`writer_db`, `inserter`, the checkpointer's commit
 // hook, which runs on whichever thread commits) is used by one thread at a time, which SQLite's
 // multi-thread mode (SQLITE_OPEN_NOMUTEX, schema/sqlite.cpp) allows. The flusher thread commits,
@@ -37,6 +40,7 @@
 
 #include "journal/queue_guard.hpp"
 #include "journal/rows.hpp"
+#include "journal/wake_word.hpp"
 #include "schema/file_identity.hpp"
 #include "schema/sqlite.hpp"
 #include "schema/wal_checkpointer.hpp"
@@ -59,13 +63,14 @@ struct TicketHold;
 
 // One transaction's worth of accepted events. `events` and `opened_at` are set under
 // Journal::Impl::mutex while the batch is queued; the rest is under that mutex too, except
-// `status`, written once before `resolved` is set and read after it.
+// `status`, written once before `resolved` is set and read after it, and `waiters`, raised under
+// the mutex and lowered by a waiter that leaves once the batch is resolved.
 struct Batch {
   std::vector<Event> events;
   std::chrono::steady_clock::time_point opened_at;
   std::weak_ptr<TicketHold> hold;  // shared by its live tickets
-  std::condition_variable cv;      // its waiters: woken when it is done, or to lead
-  std::size_t waiters = 0;         // callers in Impl::await for it
+  WakeWord wake;                   // its waiters sleep on it: woken when it is done, or to lead
+  std::atomic<std::size_t> waiters{0};  // callers in Impl::await for it
   bool unwaited = false;           // its last ticket went before it committed: the flusher's
   bool done = false;
   Status status;
@@ -142,6 +147,7 @@ struct Journal::Impl : std::enable_shared_from_this<Journal::Impl> {
   bool gathering = false;                  // ... and waits on gather_cv for gather_target events
   std::size_t gather_target = 0;
   bool flusher_idle = false;  // the flusher waits for a first batch: accept() wakes it
+  std::uint64_t flusher_wakeups_sent = 0;  // by a leader that stops (JournalAccess, for tests)
   std::thread::id last_committer;  // the thread of the latest commit (JournalAccess, for tests)
   std::int64_t last_accepted = 0;
   std::int64_t durable = 0;
@@ -172,7 +178,7 @@ struct Journal::Impl : std::enable_shared_from_this<Journal::Impl> {
   void await(detail::Batch& batch);
   // Under `mutex`, with !committing and `target` queued (the caller keeps it alive): commits the
   // queued batches oldest first through `target`, then hands the lead on. Releases `mutex` while
-  // it writes.
+  // it writes and while it wakes the next leader.
   void lead(std::unique_lock<std::mutex>& lock, const detail::Batch& target);
   // Under `mutex`, as the leader: waits for companions (commit_window), then commits the front batch.
   void commit_front(std::unique_lock<std::mutex>& lock);
@@ -191,9 +197,16 @@ struct Journal::Impl : std::enable_shared_from_this<Journal::Impl> {
   // Under `mutex`: journal.seq_exhausted unless `count` more seqs fit below INT64_MAX (seqs are
   // SQLite rowids, which cannot go higher; docs/ERRORS.md).
   Status seq_room(std::size_t count) const;
+  // How accept() takes the caller's events into the batch.
+  enum class Intake {
+    Move,      // moved in (append_async: the caller's event is gone)
+    Copy,      // copied, every journal-filled field also written to the caller's events
+    CopyLean,  // copied, the same but journal_id, which only the journal's copy gets: one string
+               // allocated per event instead of two (the unchecked path: a TaskQueue never reads it)
+  };
   // Assigns seqs and the journal-filled fields of `events` (in place), validates them, and
   // queues them in one batch. All or nothing: a refused group consumes no seq. Never commits.
-  AppendTicket accept(Event* events, std::size_t count, bool move_in, bool checked);
+  AppendTicket accept(Event* events, std::size_t count, Intake intake, bool checked);
   // Folds committed rows above the guard's position, up to `until`, from the file. Caller holds
   // guard_mutex, and may hold `mutex` (lock order: mutex, then read_mutex).
   Status fold_file(std::int64_t until);

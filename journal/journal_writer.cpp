@@ -56,12 +56,20 @@ Status Journal::Impl::check_file() const {
 
 void Journal::Impl::await(Batch& batch) {
   std::unique_lock lock(mutex);
-  ++batch.waiters;
+  batch.waiters.fetch_add(1, std::memory_order_relaxed);
   while (!batch.done) {
-    if (!committing) lead(lock, batch);  // not done and not being written: queued
-    else batch.cv.wait(lock);
+    if (!committing) {
+      lead(lock, batch);  // not done and not being written: queued
+      continue;
+    }
+    // Read under `mutex`, where the batch is seen not done: its resolution bumps the word later.
+    const std::uint32_t seen = batch.wake.read();
+    lock.unlock();
+    batch.wake.sleep(seen);
+    if (batch.resolved.load(std::memory_order_acquire)) break;  // done: no need for `mutex`
+    lock.lock();  // woken to lead, or spuriously
   }
-  --batch.waiters;
+  batch.waiters.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Journal::Impl::lead(std::unique_lock<std::mutex>& lock, const Batch& target) {
@@ -75,13 +83,26 @@ void Journal::Impl::lead(std::unique_lock<std::mutex>& lock, const Batch& target
   committing = false;
   commit_cv.notify_all();  // close() waits for the leader to stop
   // The next leader: a caller waiting for a queued batch, else the flusher, if any is queued.
+  std::shared_ptr<Batch> next;
   for (const auto& queued : batches) {
-    if (queued->waiters > 0) {
-      queued->cv.notify_one();
-      return;
+    if (queued->waiters.load(std::memory_order_relaxed) > 0) {
+      next = queued;
+      break;
     }
   }
-  if (!batches.empty()) flush_cv.notify_one();
+  if (!next) {
+    if (batches.empty()) return;
+    // The flusher only needs waking for a batch due at once (flusher_loop). One due later it
+    // meets anyway: every timer it sleeps on ends by then (each started before the batch
+    // opened), and asleep without one it was woken when the batch opened (accept).
+    if (!batches.front()->unwaited && batches.size() == 1) return;
+    ++flusher_wakeups_sent;
+  }
+  lock.unlock();
+  if (next) next->wake.wake_one();
+  else flush_cv.notify_one();
+  next.reset();
+  lock.lock();
 }
 
 void Journal::Impl::commit_front(std::unique_lock<std::mutex>& lock) {
@@ -124,11 +145,13 @@ void Journal::Impl::commit_front(std::unique_lock<std::mutex>& lock) {
     for (const auto& queued : poisoned_queue) resolve(*queued, status);
   }
   resolve(*batch, status);
-  commit_cv.notify_all();
+  // Only callers that registered before the resolution may sleep on the word: the rest see it done.
+  const bool sleepers = batch->waiters.load(std::memory_order_relaxed) > 0;
   // Woken and freed outside the mutex: the waiters and appends need it.
   lock.unlock();
-  batch->cv.notify_all();
-  for (const auto& queued : poisoned_queue) queued->cv.notify_all();
+  commit_cv.notify_all();
+  if (sleepers) batch->wake.wake_all();
+  for (const auto& queued : poisoned_queue) queued->wake.wake_all();
   evicted.clear();
   poisoned_queue.clear();
   batch.reset();

@@ -49,6 +49,12 @@ RowFacts facts_of(const Event& e) {
   return r;
 }
 
+RowFacts facts_taking_payload(Event& e) {
+  RowFacts r = facts_of(e);
+  r.payload_to_take = e.payload ? &*e.payload : nullptr;
+  return r;
+}
+
 RowFacts facts_of(const rows::RowHeader& h) {
   RowFacts r;
   r.seq = h.seq;
@@ -86,7 +92,10 @@ void QueueState::leave_pending(TaskState& t) { pending_.erase(t.pending_order); 
 
 void QueueState::take_payload(TaskState& t, const RowFacts& row) {
   t.payload_format = row.payload_format;
-  if (row.payload) {
+  if (row.payload_to_take) {
+    t.payload = std::move(*row.payload_to_take);
+    t.payload_seq = 0;
+  } else if (row.payload) {
     t.payload = *row.payload;
     t.payload_seq = 0;
   } else {

@@ -83,20 +83,21 @@ struct TaskQueue::Impl {
   }
 
   // The row after a Failed or LeaseExpired: Requeued with attempt + 1, or DeadLettered with the
-  // attempt unchanged when `requeue` is false or attempts are exhausted (docs/QUEUE.md).
-  Event follow_up(const detail::TaskState& t, const OwnershipToken& token, const Error& error, bool requeue,
+  // attempt unchanged when `requeue` is false or attempts are exhausted (docs/QUEUE.md). Takes
+  // `error` by value: callers move in the copy they no longer need.
+  Event follow_up(const detail::TaskState& t, const OwnershipToken& token, Error error, bool requeue,
                   std::uint32_t requeue_flags, Timestamp now) const {
     const std::int32_t next = t.attempt + 1;
     if (!requeue || next > options.max_delivery_attempts) {
       Event e = row(EventKind::DeadLettered, t.task_id, t.attempt, now);
       e.token = token;
-      e.error = error;
+      e.error = std::move(error);
       e.flags = flags::DeadLetter;
       return e;
     }
     Event e = row(EventKind::Requeued, t.task_id, next, now);
     e.token = token;
-    e.error = error;
+    e.error = std::move(error);
     e.flags = requeue_flags;
     if (options.requeue_delay > Duration::zero()) e.available_at = now + options.requeue_delay;
     return e;
@@ -105,7 +106,9 @@ struct TaskQueue::Impl {
   // restore(): whether `item` keeps its task id (task_queue_admin.cpp). Caller holds `mutex`.
   bool keeps_task_id(const PendingItem& item, const std::set<std::int64_t>& kept) const;
 
-  // Appends `events` as one atomic group and applies them to the state. Caller holds `mutex`.
+  // Appends `events` as one atomic group and applies them to the state, which takes their payloads
+  // (the journal keeps its own copy): afterwards the caller may read every field of `events` but
+  // `payload` and `journal_id`. Caller holds `mutex`.
   Result<AppendTicket> commit(std::vector<Event>& events, Aftermath& after) {
     // Checked against `state` by the caller: the raw path's queue check is not needed.
     AppendTicket ticket = detail::JournalAccess::append_group_unchecked(*journal, events);
@@ -115,9 +118,9 @@ struct TaskQueue::Impl {
       if (refused.error().code() != errc::validation) failure = refused.error();
       return refused.error();
     }
-    for (const Event& e : events) {
+    for (Event& e : events) {
       if (options.metrics) observe(e, after.metrics);
-      Status applied = state.apply(detail::facts_of(e));
+      Status applied = state.apply(detail::facts_taking_payload(e));
       if (!applied.ok()) {
         // The rows are in the journal but not in memory: memory can no longer be trusted.
         failure = applied.error();
@@ -314,7 +317,7 @@ struct TaskQueue::Impl {
         e.flags = flags::FromExpiration;
         events.push_back(std::move(e));
         // The follow-up sees the task as it will be after LeaseExpired: same attempt.
-        events.push_back(follow_up(t, token, expired_error, true, flags::FromExpiration, now));
+        events.push_back(follow_up(t, token, std::move(expired_error), true, flags::FromExpiration, now));
         ++expired;
       }
       if (!events.empty()) {
@@ -338,8 +341,8 @@ struct TaskQueue::Impl {
       const Timestamp now = clock->now();
       for (std::int64_t id : state.awaiting_requeue()) {
         const detail::TaskState& t = *state.task(id);
-        const Error error = t.last_error.value_or(Error::unspecified("recovered without a follow-up row"));
-        events.push_back(follow_up(t, t.last_token.value_or(OwnershipToken{}), error, true, flags::None, now));
+        Error error = t.last_error.value_or(Error::unspecified("recovered without a follow-up row"));
+        events.push_back(follow_up(t, t.last_token.value_or(OwnershipToken{}), std::move(error), true, flags::None, now));
         if (!t.last_token) events.back().token.reset();
       }
       if (events.empty()) return ok_status();

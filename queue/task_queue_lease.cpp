@@ -99,7 +99,8 @@ Result<HeartbeatResult> heartbeat_row(TaskQueue::Impl& q, const OwnershipToken& 
     if (q.options.heartbeat_interval > Duration::zero() && now - l->last_heartbeat < q.options.heartbeat_interval) {
       return HeartbeatResult{HeartbeatResult::Outcome::Throttled, l->expires_at};
     }
-    std::vector<Event> events{q.row(EventKind::Heartbeat, token.task_id, token.attempt, now)};
+    std::vector<Event> events;  // not an initializer list: that would copy the row
+    events.push_back(q.row(EventKind::Heartbeat, token.task_id, token.attempt, now));
     events[0].token = token;
     events[0].lease_expiration = now + q.options.lease_duration;
     HUGO_TRY(q.commit(events, after));
@@ -155,10 +156,12 @@ Result<FailOutcome> fail_rows(TaskQueue::Impl& q, const OwnershipToken& token, E
     HUGO_TRY(q.usable());
     HUGO_TRY(live_lease(q, token));
     const Timestamp now = q.clock->now();
-    std::vector<Event> events{q.row(EventKind::Failed, token.task_id, token.attempt, now)};
+    std::vector<Event> events;  // not an initializer list: that would copy the row
+    events.reserve(2);
+    events.push_back(q.row(EventKind::Failed, token.task_id, token.attempt, now));
     events[0].token = token;
     events[0].error = error;
-    events.push_back(q.follow_up(*q.state.task(token.task_id), token, error, requeue, flags::None, now));
+    events.push_back(q.follow_up(*q.state.task(token.task_id), token, std::move(error), requeue, flags::None, now));
     outcome = events[1].kind == EventKind::Requeued ? FailOutcome::Requeued : FailOutcome::DeadLettered;
     HUGO_TRY(q.commit(events, after));
     row_seq = events[0].seq;

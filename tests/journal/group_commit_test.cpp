@@ -7,10 +7,14 @@
 #include <hugo/journal.hpp>
 
 #include "journal/journal_access.hpp"
+#include "journal/wake_word.hpp"
+#include "schema/sqlite.hpp"
 #include "tests/support/events.hpp"
 #include "tests/support/temp_dir.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -27,6 +31,18 @@ std::unique_ptr<Journal> open_journal(const std::filesystem::path& path, Journal
   auto journal = Journal::open(path, options);
   REQUIRE_MESSAGE(journal.ok(), (journal.ok() ? "" : journal.error().to_string()));
   return std::move(journal).value();
+}
+
+// Polls `done` until it holds or a far deadline passes (then the test fails): for states other
+// threads reach by themselves, without timing anything.
+template <class Done>
+bool eventually(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
 }
 
 // Far enough away that a test never reaches it; only bounds a wait that would otherwise hang.
@@ -196,4 +212,141 @@ TEST_CASE("a ticket outlives its journal, and an empty ticket is not waitable") 
   CHECK(empty.wait().ok());
 }
 
+// A leader that finds batches queued behind its own with callers asleep on them commits those too,
+// rather than waking one of them to do it (journal_writer.cpp, Impl::lead): a hand-off would put a
+// wake-up and a context switch on the commit path. Another connection's write lock holds the
+// leader inside its first commit until two callers sleep on batches of their own behind it.
+TEST_CASE("a leader commits the following batches whose callers sleep, on its own thread") {
+  TempDir dir;
+  JournalOptions options;
+  options.durability = Durability::Process;
+  options.max_batch = 1;                             // one batch per append
+  options.commit_window = std::chrono::seconds(1);  // the flusher leaves the waited-for batches alone
+  options.busy_timeout = std::chrono::seconds(60);   // the leader waits for the held lock
+  auto journal = open_journal(dir / "j.db", options);
+  REQUIRE(journal->append(enqueued("q", "first")).ok());  // the table exists before the lock is taken
+
+  auto holder = sql::Db::open(dir / "j.db", sql::OpenMode::ReadWrite, std::chrono::milliseconds(1000));
+  REQUIRE(holder.ok());
+  REQUIRE(holder->exec("BEGIN IMMEDIATE").ok());
+
+  std::int64_t leader_seq = 0, second_seq = 0, third_seq = 0;
+  std::thread leader([&] { leader_seq = journal->append(enqueued("q", "leader")).value_or(-1); });
+  const std::thread::id leader_id = leader.get_id();
+  REQUIRE(eventually([&] {
+    const auto seen = JournalAccess::commit_queue(*journal);
+    return seen.committing && seen.queued_batches == 0;  // its batch is being written
+  }));
+  std::thread second([&] { second_seq = journal->append(enqueued("q", "second")).value_or(-1); });
+  REQUIRE(eventually([&] { return JournalAccess::commit_queue(*journal).sleepers == 1; }));
+  std::thread third([&] { third_seq = journal->append(enqueued("q", "third")).value_or(-1); });
+  REQUIRE(eventually([&] { return JournalAccess::commit_queue(*journal).sleepers == 2; }));
+  const auto queued = JournalAccess::commit_queue(*journal);
+  CHECK(queued.committing);
+  CHECK(queued.queued_batches == 2);
+
+  *holder = sql::Db();  // releases the lock: the leader's commit goes through
+  leader.join();
+  second.join();
+  third.join();
+  CHECK(leader_seq == 2);
+  CHECK(second_seq == 3);
+  CHECK(third_seq == 4);
+  CHECK(journal->durable_seq() == 4);
+  // The last commit, the third caller's batch, was the leader's: neither sleeper was woken to lead.
+  CHECK(JournalAccess::last_commit_thread(*journal) == leader_id);
+}
+
+// The word a waiter sleeps on (journal/wake_word.hpp): a wake sent between the waiter's read and
+// its sleep is not lost, and a sleeper wakes when the word is bumped by another thread.
+TEST_CASE("a WakeWord loses no wake-up sent between the read and the sleep") {
+  detail::WakeWord word;
+  const std::uint32_t seen = word.read();
+  word.wake_all();   // nobody asleep yet: only bumps the word
+  word.sleep(seen);  // returns at once: the word changed since `seen`
+  CHECK(word.read() != seen);
+
+  std::atomic<int> done{0};
+  std::atomic<bool> met{false};
+  std::thread sleeper([&] {
+    while (!met.load()) {  // the condition, re-checked after every return, as Impl::await does
+      const std::uint32_t now = word.read();
+      if (met.load()) break;
+      word.sleep(now);
+    }
+    done.store(1);
+  });
+  met.store(true);
+  word.wake_one();
+  sleeper.join();
+  CHECK(done.load() == 1);
+}
+
+// The unchecked path (a TaskQueue's) fills the caller's events in place but for journal_id, which
+// only the journal's copy gets (Intake::CopyLean): read_recent() and read() still show it.
+TEST_CASE("append_group_unchecked fills the caller's events but journal_id, which the journal's copy holds") {
+  TempDir dir;
+  auto journal = open_journal(dir / "j.db");
+  std::vector<Event> group{enqueued("q", std::string(40, 'a')), enqueued("q", std::string(40, 'b'))};
+  REQUIRE(JournalAccess::append_group_unchecked(*journal, group).wait().ok());
+  CHECK(group[0].seq == 1);
+  CHECK(group[1].seq == 2);
+  CHECK(group[1].task_id == 2);
+  CHECK_FALSE(group[0].journal_id.has_value());
+  CHECK_FALSE(group[1].journal_id.has_value());
+  const auto recent = journal->read_recent(0, 10);
+  REQUIRE(recent.has_value());
+  REQUIRE(recent->size() == 2);
+  CHECK((*recent)[1].journal_id == journal->journal_id());
+  CHECK((*recent)[1].payload == std::string(40, 'b'));
+  const auto rows = journal->read(0, 10);
+  REQUIRE(rows.ok());
+  CHECK((*rows)[1].journal_id == journal->journal_id());
+}
+
+// A leader that stops with a batch nobody waits for left queued wakes the flusher only when that
+// batch is due at once (its tickets are gone, or a newer batch queued behind it); one due later
+// the flusher's own timer meets, so waking it would only put it back to sleep (journal_writer.cpp,
+// Impl::lead). Counted, not timed: JournalAccess::commit_queue reports the wake-ups sent.
+TEST_CASE("a leader that stops wakes the flusher only for a batch due at once") {
+  TempDir dir;
+  JournalOptions options;
+  options.durability = Durability::Process;
+  options.max_batch = 1;                            // one batch per append
+  options.commit_window = std::chrono::seconds(1);  // a kept batch is due 1 s after it opened
+  options.busy_timeout = std::chrono::seconds(60);  // the leader waits for the held lock
+  auto journal = open_journal(dir / "j.db", options);
+  REQUIRE(journal->append(enqueued("q", "first")).ok());
+
+  // The leader is held inside its commit while `queue_behind` queues a batch nobody waits for.
+  const auto lead_with = [&](auto queue_behind) {
+    auto holder = sql::Db::open(dir / "j.db", sql::OpenMode::ReadWrite, std::chrono::milliseconds(1000));
+    REQUIRE(holder.ok());
+    REQUIRE(holder->exec("BEGIN IMMEDIATE").ok());
+    std::thread leader([&] { CHECK(journal->append(enqueued("q", "leader")).ok()); });
+    REQUIRE(eventually([&] {
+      const auto seen = JournalAccess::commit_queue(*journal);
+      return seen.committing && seen.queued_batches == 0;
+    }));
+    queue_behind();
+    REQUIRE(JournalAccess::commit_queue(*journal).queued_batches == 1);
+    const std::uint64_t sent = JournalAccess::commit_queue(*journal).flusher_wakeups_sent;
+    *holder = sql::Db();
+    leader.join();
+    return JournalAccess::commit_queue(*journal).flusher_wakeups_sent - sent;
+  };
+
+  // Kept, not waited: due 1 s after it opened. The leader leaves it to the flusher's timer.
+  std::optional<AppendTicket> kept;
+  CHECK(lead_with([&] { kept = journal->append_async(enqueued("q", "kept")); }) == 0);
+  REQUIRE(kept->wait().ok());  // committed by this caller, as a waiter
+  CHECK(journal->durable_seq() == 3);
+
+  // Its ticket dropped while the leader commits: due at once, so the leader wakes the flusher,
+  // which commits it.
+  CHECK(lead_with([&] { (void)journal->append_async(enqueued("q", "dropped")); }) == 1);
+  CHECK(journal->wait_for_commit(4, far_deadline()) == 5);
+}
+
 }  // TEST_SUITE
+

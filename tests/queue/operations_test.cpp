@@ -342,4 +342,48 @@ TEST_CASE("oversized payloads are refused before they reach the journal") {
   CHECK(f.events().empty());
 }
 
+// The queue's state takes an enqueued payload out of the row it appended (no second copy), while
+// the journal keeps its own: both the lease and the committed row hold it, and a requeue too.
+TEST_CASE("an enqueued payload reaches both the lease and the journal's row") {
+  test::QueueFixture f;
+  auto q = f.open();
+  const std::string payload(100, 'p');  // past the small-string buffer: a moved-from copy would be empty
+  const std::int64_t id = must(q->enqueue(payload));
+  const Lease lease = must(q->lease("w", Wait::none()));
+  CHECK(lease.token.task_id == id);
+  CHECK(lease.payload == payload);
+  const auto recent = f.journal->read_recent(0, 10);
+  REQUIRE(recent.has_value());
+  REQUIRE(recent->size() == 2);
+  CHECK((*recent)[0].payload == payload);
+  CHECK((*recent)[0].journal_id == f.journal->journal_id());
+  const auto rows = must(f.journal->read(0, 10));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].payload == payload);
+  must(q->fail(lease.token, Error("app.retry", "again"), true));
+  CHECK(must(q->lease("w", Wait::none())).payload == payload);
+}
+
+// fail() journals its error twice, on the Failed row and on the follow-up (Requeued, or
+// DeadLettered once attempts run out), from one copy moved into the second row: both hold it whole.
+TEST_CASE("fail() records the whole error on the Failed row and on its follow-up") {
+  test::QueueFixture f;
+  auto q = f.open();
+  const Error error = Error("app.timeout", "the call timed out", {{"stage", "charge"}})
+                          .with_cause(ErrorCause{"System.TimeoutException", "inner", std::string("at Foo()")});
+  must(q->enqueue("task"));
+  must(q->fail(must(q->lease("w", Wait::none())).token, error, true));
+  must(q->fail(must(q->lease("w", Wait::none())).token, error, false));
+  const auto rows = must(f.journal->read(0, 10));
+  int with_error = 0;
+  for (const Event& row : rows) {
+    if (row.kind != K::Failed && row.kind != K::Requeued && row.kind != K::DeadLettered) continue;
+    REQUIRE(row.error.has_value());
+    CHECK(row.error->to_string() == error.to_string());
+    ++with_error;
+  }
+  CHECK(with_error == 4);  // Failed, Requeued, Failed, DeadLettered
+}
+
 }  // TEST_SUITE
+
