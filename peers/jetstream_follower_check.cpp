@@ -63,6 +63,7 @@ std::uint64_t StreamApplier::committed_stream_seq() const {
 
 void StreamApplier::discard() {
   pending_.clear();
+  owner_.reset();
   seq_ = store_.position().seq;
   hash_ = store_.position().hash;
   last_stream_seq_ = committed_stream_seq();
@@ -101,7 +102,7 @@ Status StreamApplier::accept(const nats::StoredMessage& message) {
                     message.stream_seq, std::to_string(want));
   }
   const auto journal_id = message.header("Hugo-Journal-Id");
-  const std::string& ours = store_.position().journal_id;
+  const std::string& ours = owner_ ? owner_->journal_id : store_.position().journal_id;
   if (!journal_id || journal_id->empty() || (!ours.empty() && *journal_id != ours)) {
     return diverged("a message of journal " + quoted(journal_id) + " in a replica of " + (ours.empty() ? "none" : ours),
                     want, ours.empty() ? "a Hugo-Journal-Id" : ours);
@@ -148,7 +149,9 @@ Status StreamApplier::accept(const nats::StoredMessage& message) {
 }
 
 // A fresh replica takes the first message's owner; a message in another epoch (or history) than
-// the replica's commits what is queued and must pass the lineage rules of peers.hpp.
+// the replica's commits what is queued and must pass the lineage rules of peers.hpp. The owner is
+// adopted with the batch that carries its first message, so a refused batch writes nothing, not
+// even a new replica's file.
 Status StreamApplier::adopt_epoch(const nats::StoredMessage& message, const std::string& journal_id,
                                   std::int64_t seq) {
   const auto epoch = parse_number<std::int64_t>(message.header("Hugo-Epoch"));
@@ -159,7 +162,9 @@ Status StreamApplier::adopt_epoch(const nats::StoredMessage& message, const std:
                     message.stream_seq, "Hugo-Epoch and Hugo-Epoch-History");
   }
   const ReplicaPosition& position = store_.position();
-  if (!store_.fresh() && *epoch == position.epoch && *history == position.epoch_history) return ok_status();
+  const std::int64_t current_epoch = owner_ ? owner_->epoch : position.epoch;
+  const std::string& current_history = owner_ ? owner_->epoch_history : position.epoch_history;
+  if ((owner_ || !store_.fresh()) && *epoch == current_epoch && *history == current_history) return ok_status();
   HUGO_TRY(commit());
   replica::OwnerIdentity owner{journal_id, *epoch, std::string(*history), seq};
   if (Status lineage = replica::check_lineage(store_.position(), owner, replica_); !lineage.ok()) {
@@ -168,11 +173,16 @@ Status StreamApplier::adopt_epoch(const nats::StoredMessage& message, const std:
         .with("stream_seq", std::to_string(message.stream_seq))
         .with("expected", "an epoch the replica's history leads to");
   }
-  return store_.adopt(owner);
+  owner_ = std::move(owner);
+  return ok_status();
 }
 
 Status StreamApplier::commit() {
   if (pending_.empty()) return ok_status();
+  if (owner_) {
+    HUGO_TRY(store_.adopt(*owner_));
+    owner_.reset();
+  }
   HUGO_TRY(store_.apply(pending_, hash_, replica::StreamPoint{stream_, last_stream_seq_}));
   pending_.clear();
   if (on_commit_) on_commit_();

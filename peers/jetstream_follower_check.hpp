@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,9 @@ class StreamApplier {
   // Checks that `message` is the next event (stream seq = last + 1; Hugo-Seq = seq + 1; the
   // replica's journal id; Hugo-Hash = chain_hash(hash, body); a body that is an event line of that
   // seq) and queues it. A message in a newer epoch first commits what is queued, then passes
-  // replica::check_lineage and is adopted. A full batch commits. replication.diverged (metadata:
-  // stream, stream_seq, expected) for any mismatch, and then nothing queued is committed: call
-  // discard() before reading again.
+  // replica::check_lineage; its owner is adopted when its batch commits. A full batch commits.
+  // replication.diverged (metadata: stream, stream_seq, expected) for any mismatch, and then
+  // nothing queued is committed: call discard() before reading again.
   Status accept(const nats::StoredMessage& message);
   // Commits the queued events with the stream position of the last of them.
   Status commit();
@@ -54,6 +55,7 @@ class StreamApplier {
   std::size_t max_batch_;
   std::function<void()> on_commit_;
   std::vector<Event> pending_;
+  std::optional<replica::OwnerIdentity> owner_;  // adopted by the next commit, before its rows
   std::int64_t seq_ = 0;             // the last queued or committed event's seq
   std::uint64_t hash_ = 0;           // the rolling hash there
   std::uint64_t last_stream_seq_ = 0;  // and its stream seq

@@ -77,6 +77,9 @@ std::string token_of(const Options& o) {
 }
 
 int run(const Options& o) {
+  if (!o.token.empty() && !o.creds.empty()) {
+    return usage_error("follow", "--token and --creds exclude each other", "give the one the server expects");
+  }
   if (o.url.rfind("nats://", 0) == 0) {
     auto source = parse_nats_stream_url(o.url);
     if (!source.ok()) return report("follow", source.error());
@@ -89,8 +92,7 @@ int run(const Options& o) {
     return follow(o, [&] { return JetStreamFollower::open(std::move(options)); });
   }
   if (!o.creds.empty()) {
-    return report("follow", Error::validation("--creds is for nats:// sources; an http:// owner takes --token")
-                                .with("url", o.url));
+    return usage_error("follow", "--creds is for nats:// sources", "an http:// owner takes --token");
   }
   FollowerOptions options;
   options.url = o.url;

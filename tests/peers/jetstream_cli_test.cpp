@@ -52,6 +52,7 @@ TEST_CASE("follow nats:// builds a stream replica that info describes and promot
   // Usage errors: a source that is not nats://HOST:PORT/STREAM, --creds for an http:// owner.
   CHECK(run_cli({"follow", "nats://127.0.0.1/S", "--into", "x.journal"}, dir.path()).code == 2);
   CHECK(run_cli({"follow", "http://127.0.0.1:1", "--into", "x.journal", "--creds", "c.creds"}, dir.path()).code == 2);
+  CHECK(run_cli({"follow", source, "--into", "x.journal", "--token", "t", "--creds", "c.creds"}, dir.path()).code == 2);
   CHECK_FALSE(std::filesystem::exists(dir / "x.journal"));
 
   // Promotion drops the stream position with the replica role.

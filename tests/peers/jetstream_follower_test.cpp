@@ -243,9 +243,9 @@ TEST_CASE("another journal's message, a wrong hash, a gap and a purge are diverg
     follower.reset();
     unchanged(replica);
   }
-  SUBCASE("a fresh replica refused at the first message leaves no file") {
+  SUBCASE("a fresh replica refused in its first batch leaves no file") {
     auto damaged = messages;
-    set_header(damaged[0], "Hugo-Hash", "00000000000000ff");
+    set_header(damaged[5], "Hugo-Hash", "00000000000000ff");
     publish_messages(server.url(), "FRESH", subject, damaged);
     auto follower = follower_of(server.url(), "FRESH", dir / "fresh.journal");
     check_refused(follower->catch_up(), "Hugo-Hash");
