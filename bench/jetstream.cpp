@@ -12,9 +12,10 @@
 //   publish   ours: JetStreamSink::open (connect, create a fresh stream, recover) + publish_available()
 //             on the written journal, until every ack is in; raw: connect, create another fresh stream,
 //             js_PublishMsgAsync of the same bodies with the same headers, Nats-Msg-Id and
-//             Nats-Expected-Last-Sequence chain, the same window (--window), until every ack is in.
+//             Nats-Expected-Last-Sequence chain, the same window (--window), until every ack is in
+//             (on a subject of the same length: two streams cannot share one).
 //             Each stream must then hold exactly the N events. Figure: events/s vs raw msgs/s.
-//   catch-up  from the stream our publisher wrote in round 1: ours: JetStreamFollower::open on a fresh
+//   catch-up  from the stream our publisher wrote in the last round: ours: JetStreamFollower::open on a fresh
 //             replica + catch_up() + close; raw: an ephemeral ordered consumer and a pull consumer
 //             (batches of 4096) that only parse each message's stream seq and Hugo-* headers. The
 //             ceiling is the faster raw reader. Checked: the replica's position and every round's
@@ -372,7 +373,10 @@ int main(int argc, char** argv) {
                 static_cast<double>(body_bytes) / static_cast<double>(o.events));
   hugo_bench::print_line(line);
   const std::string subject = hugo::stream_subject(prepared.journal_id);
-  const std::string source = "HUGO_BENCH_PUB_1";  // the catch-up source: what our sink wrote in round 1
+  // Two streams cannot share a subject: the raw publisher's subject has the same length as ours.
+  const std::string raw_subject = "rawp" + subject.substr(4);
+  // The catch-up source: what our sink wrote in the last round (earlier rounds' streams are deleted).
+  const std::string source = "HUGO_BENCH_PUB_" + std::to_string(o.rounds);
 
   // ---- publish
   std::vector<double> sink_rates, raw_publish_rates;
@@ -388,7 +392,7 @@ int main(int argc, char** argv) {
     };
     auto raw_case = [&] {
       const Timed t = timed(server.pid(), o.events, [&] {
-        return hugo_bench::raw_publish(kProgram, url, raw, subject, prepared, o.window);
+        return hugo_bench::raw_publish(kProgram, url, raw, raw_subject, prepared, o.window);
       });
       raw_publish_rates.push_back(static_cast<double>(o.events) / t.seconds);
       print_case(round, "publish", "raw", o.events, t);
