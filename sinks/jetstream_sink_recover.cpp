@@ -61,7 +61,7 @@ Status JetStreamSink::Impl::recover() {
   HUGO_ASSIGN_OR_RETURN(nats::StreamState state, conn->ensure_stream({stream, subject, options.replicas}));
   if (state.subjects != std::vector<std::string>{subject}) {
     return diverged("stream " + stream + " holds subjects " + joined(state.subjects) + ", not " + subject +
-                        " (a stream of another journal?)",
+                        " (a stream of another journal? publish into another stream)",
                     {{"subjects", joined(state.subjects)}});
   }
   HUGO_ASSIGN_OR_RETURN(JournalInfo info, reader->info());
@@ -83,13 +83,14 @@ Status JetStreamSink::Impl::recover() {
                       {{"first_seq", std::to_string(state.first_seq)}, {"last_seq", std::to_string(state.last_seq)}});
     }
     HUGO_ASSIGN_OR_RETURN(std::optional<nats::StoredMessage> last, conn->last_message(stream, subject));
-    if (!last) return diverged("stream " + stream + " was purged: its last message is gone");
+    if (!last) return diverged("stream " + stream + " was purged: its last message is gone (republish into a new stream)");
     const std::string other(last->header("Hugo-Journal-Id").value_or("(none)"));
-    if (other != journal_id) return diverged("stream " + stream + " holds journal " + other, {{"other", other}});
+    if (other != journal_id) return diverged("stream " + stream + " holds journal " + other + " (publish into another stream)",
+                                             {{"other", other}});
     const std::optional<std::int64_t> seq = parse_seq(last->header("Hugo-Seq").value_or(""));
     const std::optional<std::uint64_t> last_hash = parse_hash(last->header("Hugo-Hash").value_or(""));
     if (!seq || !last_hash) {
-      return diverged("the last message of stream " + stream + " has no valid Hugo-Seq or Hugo-Hash header",
+      return diverged("the last message of stream " + stream + " has no valid Hugo-Seq or Hugo-Hash header (not a hugo-journal stream? publish into another stream)",
                       {{"stream_seq", std::to_string(last->stream_seq)}});
     }
     const ErrorMetadata at{{"seq", std::to_string(*seq)}, {"stream_seq", std::to_string(last->stream_seq)}};
@@ -110,14 +111,14 @@ Status JetStreamSink::Impl::recover() {
             std::move(metadata));
       }
       return diverged("the journal no longer holds seq " + std::to_string(*seq) + ", the last event of stream " +
-                          stream + " (compacted past it?)",
+                          stream + " (compacted past it? publish into a new stream)",
                       at);
     }
     std::string line;
     encode_event_json(rows.front(), line);
     if (line != last->body) {
       return diverged("stream " + stream + " holds another event at seq " + std::to_string(*seq) +
-                          " than the journal (another history of journal " + journal_id + ")",
+                          " than the journal (another history of journal " + journal_id + ": publish into a new stream)",
                       at);
     }
     sent_seq = *seq;

@@ -3,6 +3,7 @@
 // nats_client_read.cpp.
 #include "sinks/nats_client_impl.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
@@ -76,6 +77,15 @@ Error nats_error(const NatsConnectOptions& options, std::string_view what, natsS
       jetstream_error == JSInsufficientResourcesErr) {
     return Error::validation(std::move(message) + " (ask for fewer replicas, or add servers)", std::move(metadata));
   }
+  // Answers that no retry changes: the caller's request or the server's set-up must change.
+  if (jetstream_error == JSStreamSubjectOverlapErr) {
+    return Error::validation(std::move(message) + " (another stream already takes this subject: name that stream)",
+                             std::move(metadata));
+  }
+  if (jetstream_error == JSStreamInvalidConfig || jetstream_error == JSNotEnabledErr ||
+      jetstream_error == JSNotEnabledForAccountErr) {
+    return Error::validation(std::move(message) + " (check the server's JetStream set-up)", std::move(metadata));
+  }
   return Error::replication_unavailable(std::move(message), std::move(metadata));
 }
 
@@ -130,6 +140,15 @@ Result<std::unique_ptr<Connection>> Connection::connect(const NatsConnectOptions
   if (servers.empty()) return Error::validation("no NATS server URL given", {{"url", options.url}});
   if (!options.token.empty() && !options.creds.empty()) {
     return Error::validation("give a token or a creds file, not both", {{"url", options.url}});
+  }
+  if (!options.creds.empty()) {
+    // libnats reads the file only while connecting, and then fails like an unreachable server.
+    std::FILE* file = std::fopen(options.creds.c_str(), "rb");
+    if (file == nullptr) {
+      return Error::validation("cannot read the creds file " + options.creds.string() + " (check the path)",
+                               {{"path", options.creds.string()}});
+    }
+    std::fclose(file);
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;

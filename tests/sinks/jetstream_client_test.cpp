@@ -2,7 +2,7 @@
 // errors, stream creation, message reads, asynchronous publishing with the expected-last-sequence
 // chain, and the ordered reader. Suite jetstream.
 #include "sinks/nats_client.hpp"
-#include "tests/sinks/jetstream_test_server.hpp"
+#include "tests/sinks/jetstream_test_support.hpp"
 
 #include <hugo/jetstream.hpp>
 
@@ -13,12 +13,13 @@
 
 using namespace hugo;
 using hugo::nats::Connection;
-using hugo::test::JsServer;
+using hugo::test::NatsServer;
+using hugo::test::connect_options;
 
 namespace {
 
-std::unique_ptr<Connection> connect(const JsServer& server) {
-  auto conn = Connection::connect(server.connect_options(), "hugo-test");
+std::unique_ptr<Connection> connect(const NatsServer& server) {
+  auto conn = Connection::connect(connect_options(server), "hugo-test");
   REQUIRE_MESSAGE(conn.ok(), conn.error().to_string());
   return std::move(conn).value();
 }
@@ -67,8 +68,9 @@ TEST_SUITE("jetstream") {
   TEST_CASE("no server and a refused token are told apart") {
     NatsConnectOptions none;
     {
-      JsServer gone;  // a port that held a server a moment ago, closed now
+      auto gone = NatsServer::start();  // a port that held a server a moment ago, closed now
       none.url = gone.url();
+      gone.kill();
     }
     none.timeout = std::chrono::milliseconds(500);
     auto refused = Connection::connect(none, "t");
@@ -76,8 +78,10 @@ TEST_SUITE("jetstream") {
     CHECK(refused.error().code() == errc::replication_unavailable);
     CHECK(*refused.error().find("url") == none.url);
 
-    JsServer guarded(test::JsServerOptions{0, "s3cret"});
-    NatsConnectOptions wrong = guarded.connect_options();
+    test::NatsServerOptions with_token;
+    with_token.token = "s3cret";
+    auto guarded = NatsServer::start(with_token);
+    NatsConnectOptions wrong = connect_options(guarded);
     wrong.token = "nope";
     auto denied = Connection::connect(wrong, "t");
     REQUIRE_FALSE(denied.ok());
@@ -85,16 +89,21 @@ TEST_SUITE("jetstream") {
     wrong.token = "s3cret";
     CHECK(Connection::connect(wrong, "t").ok());
 
-    NatsConnectOptions both = guarded.connect_options();
+    NatsConnectOptions both = connect_options(guarded);
     both.token = "s3cret";
     both.creds = "/nonexistent.creds";
     auto twice = Connection::connect(both, "t");
     REQUIRE_FALSE(twice.ok());
     CHECK(twice.error().code() == errc::validation);
+    NatsConnectOptions no_creds = connect_options(guarded);
+    no_creds.creds = "/nonexistent/user.creds";
+    auto unreadable = Connection::connect(no_creds, "t");
+    REQUIRE_FALSE(unreadable.ok());
+    CHECK(unreadable.error().code() == errc::validation);
   }
 
   TEST_CASE("ensure_stream creates the stream once, locked against delete and purge") {
-    JsServer server;
+    auto server = NatsServer::start();
     auto conn = connect(server);
     auto absent = conn->stream_info("S1");
     REQUIRE(absent.ok());
@@ -117,7 +126,7 @@ TEST_SUITE("jetstream") {
   }
 
   TEST_CASE("publishes chain on the expected last sequence; a stale one gets 10071") {
-    JsServer server;
+    auto server = NatsServer::start();
     auto conn = connect(server);
     REQUIRE(conn->ensure_stream({"S", "hugo.j.events", 1}).ok());
     auto none = conn->last_message("S", "hugo.j.events");
@@ -195,8 +204,20 @@ TEST_SUITE("jetstream") {
   }
 
   TEST_CASE("the server's max_payload is reported") {
-    JsServer server(test::JsServerOptions{4096, ""});
+    auto server = NatsServer::start(test::with_max_payload(4096));
     auto conn = connect(server);
     CHECK(conn->max_payload() == 4096);
+  }
+}
+
+TEST_SUITE("jetstream") {
+  TEST_CASE("a second stream on a subject another stream takes is refused, not retried") {
+    auto server = NatsServer::start();
+    auto conn = connect(server);
+    REQUIRE(conn->ensure_stream({"FIRST", "hugo.j.events", 1}).ok());
+    auto overlap = conn->ensure_stream({"SECOND", "hugo.j.events", 1});
+    REQUIRE_FALSE(overlap.ok());
+    CHECK(overlap.error().code() == errc::validation);
+    CHECK(overlap.error().to_string().find("jetstream_error=10065") != std::string::npos);
   }
 }

@@ -3,7 +3,7 @@
 // stream of another journal, a purged stream and a journal behind its stream; a clear error for an
 // event over max_payload; run() and stop(). Suite jetstream.
 #include "sinks/nats_client.hpp"
-#include "tests/sinks/jetstream_test_server.hpp"
+#include "tests/sinks/jetstream_test_support.hpp"
 #include "tests/support/events.hpp"
 #include "tests/support/lost_commits.hpp"
 #include "tests/support/queue_fixture.hpp"
@@ -23,7 +23,8 @@
 #include <thread>
 
 using namespace hugo;
-using hugo::test::JsServer;
+using hugo::test::NatsServer;
+using hugo::test::connect_options;
 using hugo::test::must;
 
 namespace {
@@ -47,23 +48,23 @@ std::vector<std::string> journal_lines(const std::filesystem::path& path) {
   return lines;
 }
 
-JetStreamSinkOptions sink_options(const JsServer& server, const std::filesystem::path& journal) {
+JetStreamSinkOptions sink_options(const NatsServer& server, const std::filesystem::path& journal) {
   JetStreamSinkOptions o;
-  o.nats = server.connect_options();
+  o.nats = connect_options(server);
   o.journal = journal;
   o.window = 4;
   o.batch = 7;
   return o;
 }
 
-// Every message of `stream` from stream seq 1 (bounded: stops after `expected` or an idle second).
-std::vector<nats::StoredMessage> read_stream(const JsServer& server, const std::string& stream,
+// Every message of `stream` from stream seq 1 (bounded: stops after `expected` or 5 idle seconds).
+std::vector<nats::StoredMessage> read_stream(const NatsServer& server, const std::string& stream,
                                              const std::string& subject, std::size_t expected) {
-  auto conn = must(nats::Connection::connect(server.connect_options(), "hugo-test-reader"));
+  auto conn = must(nats::Connection::connect(connect_options(server), "hugo-test-reader"));
   auto reader = must(conn->read(stream, subject, 1));
   std::vector<nats::StoredMessage> out;
   while (out.size() < expected) {
-    auto batch = must(reader->next(1000, std::chrono::milliseconds(1000)));
+    auto batch = must(reader->next(1000, std::chrono::milliseconds(5000)));
     if (batch.empty()) break;
     for (auto& m : batch) out.push_back(std::move(m));
   }
@@ -97,7 +98,7 @@ std::vector<std::int64_t> one_to(std::int64_t n) {
 
 TEST_SUITE("jetstream") {
   TEST_CASE("every event is published once, in order, as the journal's line with its headers") {
-    JsServer server;
+    auto server = NatsServer::start();
     test::TempDir dir;
     const auto path = dir.path() / "j.journal";
     append_events(path, 25);
@@ -146,7 +147,7 @@ TEST_SUITE("jetstream") {
   }
 
   TEST_CASE("a reopened publisher resumes after the stream's last event; nothing is repeated") {
-    JsServer server;
+    auto server = NatsServer::start();
     test::TempDir dir;
     const auto path = dir.path() / "j.journal";
     append_events(path, 10);
@@ -165,7 +166,7 @@ TEST_SUITE("jetstream") {
   }
 
   TEST_CASE("a second publisher of the stream is fenced; the stream holds each event once") {
-    JsServer server;
+    auto server = NatsServer::start();
     test::TempDir dir;
     const auto path = dir.path() / "j.journal";
     append_events(path, 10);
@@ -183,7 +184,7 @@ TEST_SUITE("jetstream") {
   }
 
   TEST_CASE("a stream of another journal is replication.diverged") {
-    JsServer server;
+    auto server = NatsServer::start();
     test::TempDir dir;
     const auto a = dir.path() / "a.journal";
     const auto b = dir.path() / "b.journal";
@@ -200,7 +201,7 @@ TEST_SUITE("jetstream") {
 
     // Our subject, but the last message names another journal.
     const std::string id = journal_id_of(b);
-    auto conn = must(nats::Connection::connect(server.connect_options(), "hugo-test"));
+    auto conn = must(nats::Connection::connect(connect_options(server), "hugo-test"));
     must(conn->ensure_stream({"FOREIGN", "hugo." + id + ".events", 1}));
     must(conn->start_publishing(1, [](const nats::PublishOutcome&) {}));
     must(conn->publish_async("hugo." + id + ".events",
@@ -215,7 +216,7 @@ TEST_SUITE("jetstream") {
   }
 
   TEST_CASE("a purged stream is replication.diverged") {
-    JsServer server;
+    auto server = NatsServer::start();
     test::TempDir dir;
     const auto path = dir.path() / "j.journal";
     append_events(path, 5);
@@ -249,7 +250,7 @@ TEST_SUITE("jetstream") {
   }
 
   TEST_CASE("a journal behind its stream is checkpoint_ahead; one that rewrote the seqs is diverged") {
-    JsServer server;
+    auto server = NatsServer::start();
     test::TempDir dir;
     test::LostCommits journal(dir.path() / "j.journal");
     CHECK(journal.commit({"a", "b", "c"}, {"d", "e"}) == 5);
@@ -265,7 +266,7 @@ TEST_SUITE("jetstream") {
   }
 
   TEST_CASE("an event over the server's max_payload stops the publisher with a clear error") {
-    JsServer server(test::JsServerOptions{4096, ""});
+    auto server = NatsServer::start(test::with_max_payload(4096));
     test::TempDir dir;
     const auto path = dir.path() / "j.journal";
     {
@@ -291,7 +292,7 @@ TEST_SUITE("jetstream") {
   }
 
   TEST_CASE("run() publishes what a live writer commits until stop()") {
-    JsServer server;
+    auto server = NatsServer::start();
     test::TempDir dir;
     const auto path = dir.path() / "j.journal";
     auto journal = must(Journal::open(path));
@@ -308,5 +309,74 @@ TEST_SUITE("jetstream") {
     REQUIRE(ran.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
     CHECK(ran.get().ok());
     must(journal->close());
+  }
+}
+
+TEST_SUITE("jetstream") {
+  TEST_CASE("run() rides out a server restart: it reconnects, recovers and repeats nothing") {
+    auto server = NatsServer::start();
+    test::TempDir dir;
+    const auto path = dir.path() / "j.journal";
+    auto journal = must(Journal::open(path));
+    JetStreamSinkOptions options = sink_options(server, path);
+    options.live = journal.get();
+    options.backoff_max = std::chrono::milliseconds(200);
+    auto sink = must(JetStreamSink::open(options));
+    auto ran = std::async(std::launch::async, [&] { return sink->run(); });
+    for (int i = 0; i < 10; ++i) must(journal->append(test::enqueued("q", "before" + std::to_string(i))));
+    const std::string id = journal->journal_id();
+    const std::string stream = "HUGO_" + id;
+    const std::string subject = "hugo." + id + ".events";
+    CHECK(stream_seqs(read_stream(server, stream, subject, 10)) == one_to(10));
+    server.stop();
+    for (int i = 0; i < 10; ++i) must(journal->append(test::enqueued("q", "after" + std::to_string(i))));
+    server.restart();
+    CHECK(stream_seqs(read_stream(server, stream, subject, 20)) == one_to(20));
+    sink->stop();
+    REQUIRE(ran.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    CHECK(ran.get().ok());
+    CHECK(sink->position().seq == 20);
+    must(journal->close());
+  }
+}
+
+TEST_SUITE("jetstream") {
+  TEST_CASE("a promoted replica publishes on into the owner's stream, its messages in the new epoch") {
+    auto server = NatsServer::start();
+    test::TempDir dir;
+    const auto owner = dir.path() / "owner.journal";
+    const auto replica = dir.path() / "replica.journal";
+    append_events(owner, 8);
+    {
+      ReplicationServerOptions serve;
+      serve.journal = owner;
+      serve.port = 0;
+      auto http = must(ReplicationServer::start(serve));
+      FollowerOptions follow;
+      follow.url = http->url();
+      follow.replica = replica;
+      CHECK(must(must(HttpFollower::open(follow))->catch_up()) == 8);
+    }
+    CHECK(must(must(JetStreamSink::open(sink_options(server, owner)))->publish_available()) == 8);
+    const PromoteReport promoted = must(promote_replica(replica));
+    CHECK(promoted.epoch == 2);
+    append_events(replica, 3, "after");  // seqs 9..11 in epoch 2
+    auto sink = must(JetStreamSink::open(sink_options(server, replica)));
+    CHECK(sink->position().seq == 8);
+    CHECK(must(sink->publish_available()) == 11);
+
+    const std::string id = journal_id_of(owner);
+    const auto messages = read_stream(server, "HUGO_" + id, "hugo." + id + ".events", 11);
+    REQUIRE(stream_seqs(messages) == one_to(11));
+    const auto lines = journal_lines(replica);
+    std::uint64_t hash = kEmptyHistoryHash;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      CAPTURE(i);
+      CHECK(messages[i].body == lines[i]);
+      hash = chain_hash(hash, lines[i]);
+      CHECK(messages[i].header("Hugo-Hash") == format_hash(hash));
+      CHECK(messages[i].header("Hugo-Epoch") == (i < 8 ? "1" : "2"));
+      CHECK(messages[i].header("Hugo-Epoch-History") == (i < 8 ? "1:0" : promoted.epoch_history));
+    }
   }
 }
