@@ -1,8 +1,8 @@
 // Benchmark support for bench/jetstream: the raw libnats ceilings, with no hugo code on the path.
 //
-//   - prepare_messages: a journal's events as the publisher sends them (docs/SCALE-OUT.md, "Stream
-//     layout"): body = encode_event_json of the stored row, the Hugo-* headers, the rolling hash;
-//     computed once, before any timing;
+//   - prepare_messages: a journal's events as the publisher sends them (docs/SCALE-OUT.md, "The
+//     stream layout and headers"): body = encode_event_json of the stored row, the Hugo-* headers,
+//     the rolling hash; computed once, before any timing;
 //   - raw_publish: async publishing of those bodies and headers into a fresh stream with the same
 //     Nats-Msg-Id and Nats-Expected-Last-Sequence chain (message k expects stream seq k - 1) and at
 //     most `window` publishes awaiting their ack, then waiting for every ack;
