@@ -27,6 +27,8 @@
 //             minus when its append resolved (the journal commit), per event. The ceiling is the
 //             goal, 20 ms. Every seq must reach the stream and the replica exactly once.
 // The CPU of the benchmark process and of the nats-server over each timed case is printed per event.
+// The library's side of each case is in bench/support/jetstream_hugo.hpp, the lag case in
+// jetstream_lag.hpp, the raw ceilings in jetstream_raw.hpp.
 //
 // Usage: jetstream [--events N] [--rounds R] [--seconds S] [--window W] [--smoke]
 //        (or $HUGO_BENCH_ROUNDS, $HUGO_BENCH_SECONDS); --smoke: 2000 events, 1 round, 0.2 s.
@@ -35,18 +37,16 @@
 //   jetstream_lag_p99   value=<ms> ceiling=20 (the goal) ratio=ceiling/value (>= 1: goal met)
 //   jetstream_publish   value=<sink events/s> ceiling=<raw publish msgs/s> ratio=value/ceiling
 // Goals (issue 20): publish ratio >= 0.8, lag p99 <= 20 ms at 10k events/s, catch-up ratio >= 0.8.
+#include "bench/support/jetstream_hugo.hpp"
+#include "bench/support/jetstream_lag.hpp"
 #include "bench/support/jetstream_raw.hpp"
 #include "bench/support/jetstream_server.hpp"
 #include "bench/support/journal.hpp"
-#include "bench/support/live_lag.hpp"
-#include "bench/support/paced.hpp"
 #include "bench/support/peer_server.hpp"
 #include "bench/support/report.hpp"
 #include "bench/support/stats.hpp"
 
 #include <hugo/jetstream.hpp>
-#include <hugo/journal.hpp>
-#include <hugo/peers.hpp>
 
 #include <sys/resource.h>
 
@@ -55,9 +55,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -65,28 +63,20 @@ namespace {
 using hugo_bench::join_values;
 using hugo_bench::SteadyClock;
 
-constexpr const char* kProgram = "jetstream";
-constexpr auto kInterval = std::chrono::microseconds(100);  // 10k events/s
+using hugo_bench::jetstream::check_stream;
+using hugo_bench::jetstream::delete_stream;
+using hugo_bench::jetstream::event_at;
+using hugo_bench::jetstream::fail;
+using hugo_bench::jetstream::follower_catch_up;
+using hugo_bench::jetstream::kInterval;
+using hugo_bench::jetstream::kProgram;
+using hugo_bench::jetstream::LagResult;
+using hugo_bench::jetstream::remove_journal_files;
+using hugo_bench::jetstream::run_lag;
+using hugo_bench::jetstream::sink_publish;
 constexpr double kGoalLagMs = 20.0;
 constexpr double kGoalRatio = 0.8;
 constexpr int kPullBatch = 4096;
-constexpr const char* kQueues[] = {"orders", "emails", "billing", "reports"};
-
-[[noreturn]] void fail(const std::string& message) { hugo_bench::peer_fail(kProgram, message); }
-
-// Row `seq` of a history of task lifecycles starting at `first`, the Enqueued rows with a 32-byte
-// JSON payload.
-hugo::Event event_at(std::int64_t seq, std::int64_t first, hugo::Timestamp at) {
-  hugo::Event e = hugo_bench::lifecycle_event(seq, first, at, kQueues, 8);
-  if (e.kind == hugo::EventKind::Enqueued) {
-    std::string payload = "{\"job\":" + std::to_string(seq) + ",\"ref\":\"";
-    payload.append(30 - payload.size(), 'y');
-    e.payload = payload + "\"}";
-    e.payload_format = hugo::PayloadFormat::Json;
-  }
-  return e;
-}
-
 // CPU seconds of this process (every thread) and of the nats-server, sampled together.
 struct CpuSample {
   double self = 0;
@@ -126,187 +116,6 @@ void print_case(int round, const char* what, const char* who, std::int64_t event
                 round, what, who, static_cast<long long>(events), t.seconds, static_cast<double>(events) / t.seconds,
                 t.self_us, t.server_us);
   hugo_bench::print_line(line);
-}
-
-hugo::NatsConnectOptions nats_options(const std::string& url) {
-  hugo::NatsConnectOptions options;
-  options.url = url;
-  options.timeout = std::chrono::milliseconds(30'000);
-  return options;
-}
-
-// Checks that `stream` holds exactly `events` messages.
-void check_stream(const std::string& url, const std::string& stream, std::int64_t events) {
-  auto nats = hugo_bench::RawNats::connect(kProgram, url);
-  const auto [last_seq, messages] = nats->stream_state(kProgram, stream);
-  if (last_seq != static_cast<std::uint64_t>(events) || messages != static_cast<std::uint64_t>(events)) {
-    fail("stream " + stream + " holds " + std::to_string(messages) + " messages up to stream seq " +
-         std::to_string(last_seq) + ", expected exactly " + std::to_string(events));
-  }
-}
-
-void delete_stream(const std::string& url, const std::string& stream) {
-  auto nats = hugo_bench::RawNats::connect(kProgram, url);
-  if (const natsStatus s = js_DeleteStream(nats->js(), stream.c_str(), nullptr, nullptr); s != NATS_OK) {
-    fail("raw libnats: js_DeleteStream " + stream + ": " + hugo_bench::nats_status_text(s));
-  }
-}
-
-// ---- publish -----------------------------------------------------------------------------------
-
-std::unique_ptr<hugo::JetStreamSink> open_sink(const std::string& url, const std::filesystem::path& journal,
-                                               const hugo::Journal* live, const std::string& stream,
-                                               std::size_t window) {
-  hugo::JetStreamSinkOptions options;
-  options.nats = nats_options(url);
-  options.journal = journal;
-  options.live = live;
-  options.stream = stream;
-  options.window = window;
-  auto sink = hugo::JetStreamSink::open(options);
-  if (!sink.ok()) fail("JetStreamSink::open: " + sink.error().to_string());
-  return std::move(sink).value();
-}
-
-double sink_publish(const std::string& url, const std::filesystem::path& journal, const std::string& stream,
-                    std::int64_t events, std::size_t window) {
-  const auto start = SteadyClock::now();
-  auto sink = open_sink(url, journal, nullptr, stream, window);
-  auto published = sink->publish_available();
-  if (!published.ok()) fail("JetStreamSink::publish_available: " + published.error().to_string());
-  if (*published != events) fail("JetStreamSink published up to seq " + std::to_string(*published));
-  sink.reset();
-  return hugo_bench::seconds_since(start);
-}
-
-// ---- catch-up ----------------------------------------------------------------------------------
-
-std::unique_ptr<hugo::JetStreamFollower> open_follower(const std::string& url, const std::string& stream,
-                                                       const std::filesystem::path& replica) {
-  hugo::JetStreamFollowerOptions options;
-  options.nats = nats_options(url);
-  options.stream = stream;
-  options.replica = replica;
-  auto follower = hugo::JetStreamFollower::open(options);
-  if (!follower.ok()) fail("JetStreamFollower::open: " + follower.error().to_string());
-  return std::move(follower).value();
-}
-
-void remove_journal_files(const std::filesystem::path& path) {
-  std::error_code ec;
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix, ec);
-}
-
-// Returns the seconds; `*hash` gets the replica's rolling hash at the end.
-double follower_catch_up(const std::string& url, const std::string& stream, const std::filesystem::path& replica,
-                         std::int64_t events, std::uint64_t* hash) {
-  const auto start = SteadyClock::now();
-  {
-    auto follower = open_follower(url, stream, replica);
-    auto applied = follower->catch_up();
-    if (!applied.ok()) fail("JetStreamFollower::catch_up: " + applied.error().to_string());
-    if (*applied != events || follower->position().seq != events ||
-        follower->stream_seq() != static_cast<std::uint64_t>(events)) {
-      fail("JetStreamFollower::catch_up stopped at seq " + std::to_string(*applied));
-    }
-    *hash = follower->position().hash;
-  }  // closes the replica: part of the work
-  const double seconds = hugo_bench::seconds_since(start);
-  auto position = hugo::read_replica_position(replica);
-  if (!position.ok() || position->seq != events) fail("the replica's position is not the stream's last event");
-  return seconds;
-}
-
-// ---- lag ---------------------------------------------------------------------------------------
-
-struct LagResult {
-  std::int64_t events = 0;
-  double produce_s = 0;
-  double lateness_p99_us = 0;
-  std::int64_t negative = 0;  // seqs the replica committed before the acker woke
-  hugo_bench::Summary from_ack_ms;
-  hugo_bench::Summary from_append_ms;
-};
-
-// A thread running `run` until stop(); the status it returned is checked on join.
-class Runner {
- public:
-  Runner(const char* what, std::function<hugo::Status()> run, std::function<void()> stop)
-      : what_(what), stop_(std::move(stop)), thread_([this, run = std::move(run)] { status_ = run(); }) {}
-  ~Runner() { join(); }
-  Runner(const Runner&) = delete;
-  Runner& operator=(const Runner&) = delete;
-  void join() {
-    if (!thread_.joinable()) return;
-    stop_();
-    thread_.join();
-    if (!status_.ok()) fail(std::string(what_) + "::run: " + status_.error().to_string());
-  }
-
- private:
-  const char* what_;
-  std::function<void()> stop_;
-  hugo::Status status_ = hugo::ok_status();
-  std::thread thread_;
-};
-
-LagResult run_lag(const std::string& url, const std::filesystem::path& folder, int round, std::int64_t count,
-                  std::size_t window) {
-  const std::filesystem::path owner_path = folder / ("lag-owner-" + std::to_string(round) + ".journal");
-  const std::filesystem::path replica = folder / ("lag-replica-" + std::to_string(round) + ".journal");
-  const std::string stream = "HUGO_BENCH_LAG_" + std::to_string(round);
-  std::unique_ptr<hugo::Journal> owner = hugo_bench::open_journal(kProgram, owner_path, hugo::Durability::Process);
-  const std::int64_t last = count + 1;
-  hugo_bench::Applied applied(last);
-  // The warm-up event, before the sink and the follower start: both begin with their connection
-  // open and the stream created.
-  if (auto warm = owner->append(event_at(1, 1, hugo::SystemClock().now())); !warm.ok() || *warm != 1) {
-    fail("the warm-up append failed");
-  }
-  auto sink = open_sink(url, owner_path, owner.get(), stream, window);
-  Runner publishing("JetStreamSink", [&] { return sink->run(); }, [&] { sink->stop(); });
-  // The follower opens once the stream exists (the sink created it).
-  auto follower = open_follower(url, stream, replica);
-  follower->on_applied([&applied](const hugo::ReplicaPosition& p) { applied.committed(p.seq); });
-  Runner following("JetStreamFollower", [&] { return follower->run(); }, [&] { follower->stop(); });
-  if (!applied.wait_for(1, std::chrono::seconds(30))) fail("the warm-up event never reached the replica");
-
-  LagResult r;
-  r.events = count;
-  std::vector<std::int64_t> append_ns;
-  std::vector<std::int64_t> ack_ns;
-  {
-    hugo_bench::Acker acker(kProgram, static_cast<std::size_t>(last) + 1);
-    const hugo::SystemClock clock;
-    const auto start = SteadyClock::now();
-    hugo_bench::PacedRun paced = hugo_bench::paced_appends(
-        kProgram, *owner, 2, count, kInterval, [&](std::int64_t seq) { return event_at(seq, 1, clock.now()); },
-        [&](hugo::AppendTicket ticket) { acker.push(std::move(ticket)); });
-    r.produce_s = hugo_bench::seconds_since(start);
-    r.lateness_p99_us = paced.lateness_p99_us;
-    append_ns = std::move(paced.append_ns);
-    acker.finish();
-    ack_ns = acker.ack_ns();
-  }
-  if (!applied.wait_for(last, std::chrono::seconds(60))) fail("the replica never reached the last seq");
-  following.join();
-  publishing.join();
-  follower.reset();
-  sink.reset();
-  hugo_bench::close_journal(kProgram, *owner);
-  check_stream(url, stream, last);
-  auto position = hugo::read_replica_position(replica);
-  if (!position.ok() || position->seq != last) fail("the replica does not end at the owner's last seq");
-
-  const hugo_bench::LagSamples samples =
-      hugo_bench::lag_samples(kProgram, 2, last, append_ns, ack_ns, applied.committed_ns());
-  r.negative = samples.negative;
-  r.from_ack_ms = samples.from_ack_ms;
-  r.from_append_ms = samples.from_append_ms;
-  delete_stream(url, stream);
-  remove_journal_files(owner_path);
-  remove_journal_files(replica);
-  return r;
 }
 
 struct Options {
