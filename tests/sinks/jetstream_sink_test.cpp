@@ -380,3 +380,29 @@ TEST_SUITE("jetstream") {
     }
   }
 }
+
+TEST_SUITE("jetstream") {
+  TEST_CASE("two histories of one journal publishing at once: the stale one stops with replication.diverged") {
+    auto server = NatsServer::start();
+    test::TempDir dir;
+    const auto owner = dir.path() / "owner.journal";
+    const auto copy = dir.path() / "copy.journal";  // the same journal id and first 3 events
+    append_events(owner, 3);
+    for (const char* suffix : {"", "-wal"}) {
+      if (std::filesystem::exists(owner.string() + suffix)) {
+        std::filesystem::copy_file(owner.string() + suffix, copy.string() + suffix);
+      }
+    }
+    CHECK(must(must(JetStreamSink::open(sink_options(server, owner)))->publish_available()) == 3);
+    auto first = must(JetStreamSink::open(sink_options(server, owner)));
+    auto second = must(JetStreamSink::open(sink_options(server, copy)));  // both resume after seq 3
+    append_events(owner, 1, "owner");
+    append_events(copy, 5, "copy");  // seqs 4..8: another history from seq 4 on
+    CHECK(must(first->publish_available()) == 4);
+    // The copy's event 4 meets the owner's (a duplicate Nats-Msg-Id) and its pipelined 5.. may land
+    // after it: whichever, the copy must stop, not carry on as if the stream were its own.
+    auto stale = second->publish_available();
+    REQUIRE_FALSE(stale.ok());
+    CHECK(stale.error().code() == errc::replication_diverged);
+  }
+}
