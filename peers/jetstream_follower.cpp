@@ -1,6 +1,6 @@
-// JetStreamFollower (include/hugo/jetstream.hpp): reads a stream in order through the libnats
-// adapter and applies it into a replica; the checks live in peers/jetstream_follower_check.cpp.
-// docs/SCALE-OUT.md, "Following a stream".
+// JetStreamFollower (include/hugo/jetstream.hpp, docs/SCALE-OUT.md): reads a stream in order
+// through the libnats adapter and hands each message to a StreamApplier, which checks it and
+// applies it into the replica.
 #include <hugo/error_codes.hpp>
 #include <hugo/jetstream.hpp>
 

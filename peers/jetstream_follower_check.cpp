@@ -1,4 +1,4 @@
-// The stream follower's checks and batching (docs/SCALE-OUT.md, "Following a stream").
+// The stream follower's checks and batching (docs/SCALE-OUT.md).
 #include "peers/jetstream_follower_check.hpp"
 
 #include <hugo/error_codes.hpp>

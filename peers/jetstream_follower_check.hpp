@@ -1,4 +1,4 @@
-// The stream follower's checks and batching (docs/SCALE-OUT.md, "Following a stream"): every message
+// The stream follower's checks and batching (docs/SCALE-OUT.md): every message
 // of the stream must be the next event of the replica's history, and a batch of them commits to
 // the replica with the stream seq of its last. No I/O but the replica store's, so the checks are
 // testable on hand-made messages.

@@ -233,6 +233,29 @@ TEST_CASE("a newer epoch is adopted where the replica's history leads to it, ref
   CHECK(stored(third).seq == 25);
 }
 
+TEST_CASE("a fresh replica starts where the stream of a compacted journal starts, at its first seq") {
+  Fixture f;
+  // The stream of a journal compacted up to seq 5: its messages begin at seq 6, their hashes
+  // chained over what the journal held (docs/SCALE-OUT.md).
+  std::vector<nats::StoredMessage> messages(f.messages.begin() + 5, f.messages.end());
+  std::uint64_t hash = kEmptyHistoryHash;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    messages[i].stream_seq = i + 1;
+    hash = chain_hash(hash, messages[i].body);
+    set_header(messages[i], "Hugo-Hash", format_hash(hash));
+  }
+  REQUIRE(apply_all(f.replica, messages).ok());
+  CHECK(stored(f.replica).seq == 30);
+  CHECK(stored(f.replica).stream_seq == 25);
+  CHECK(must(must(JournalReader::open(f.replica))->info()).first_seq == 6);
+  // Only a fresh replica at the stream's first message may start past seq 1.
+  const auto other = f.dir / "other.journal";
+  REQUIRE(apply_all(other, {messages.begin(), messages.begin() + 3}).ok());
+  auto later = messages[3];
+  set_header(later, "Hugo-Seq", "12");
+  check_diverged(apply_all(other, {later}), 4, "Hugo-Seq '12' after seq 8 (a gap)");
+}
+
 TEST_CASE("a stream purged past the replica's next message, or ending before it, is diverged") {
   Fixture f;
   REQUIRE(apply_all(f.replica, {f.messages.begin(), f.messages.begin() + 10}).ok());

@@ -132,6 +132,34 @@ TEST_CASE("a reopened follower resumes after its stream seq, repeating nothing, 
   CHECK(journal_ndjson(replica) == journal_ndjson(owner));
 }
 
+TEST_CASE("run() outlives a server killed and restarted: nothing lost, nothing repeated") {
+  Published p(100, "before");
+  auto follower = p.follower("replica.journal");
+  std::atomic<std::int64_t> last_applied{0};
+  std::atomic<bool> repeated{false};
+  follower->on_applied([&](const ReplicaPosition& position) {
+    if (position.seq <= last_applied.load()) repeated.store(true);
+    last_applied.store(position.seq);
+  });
+  Status result = ok_status();
+  std::thread runner([&] { result = follower->run(); });
+  const bool first = eventually([&] { return follower->position().seq == 100; });
+
+  p.server.kill();
+  append_to(p.owner, 60, "while-down");
+  p.server.restart();
+  publish(p.owner, p.server.url());
+  const bool second = eventually([&] { return follower->position().seq == 160; });
+  follower->stop();
+  runner.join();
+  CHECK(first);
+  CHECK(second);
+  CHECK(result.ok());
+  CHECK_FALSE(repeated.load());
+  CHECK(follower->stream_seq() == 160);
+  CHECK(journal_ndjson(p.dir / "replica.journal") == journal_ndjson(p.owner));
+}
+
 TEST_CASE("another journal's message, a wrong hash, a gap and a purge are diverged and write nothing") {
   auto server = NatsServer::start();
   RawNats raw(server.port());
