@@ -37,6 +37,7 @@
 // The last line is `RESULT name=follow_lag_p99 value=<ms> unit=ms ceiling=<direct p99 ms>
 // ratio=<ceiling/value>`. Goals (issue 6): catch-up >= 300k events/s, lag p99 <= 20 ms.
 #include "bench/support/journal.hpp"
+#include "bench/support/live_lag.hpp"
 #include "bench/support/paced.hpp"
 #include "bench/support/raw_replica.hpp"
 #include "bench/support/raw_sqlite.hpp"
@@ -52,19 +53,18 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace {
 
+using hugo_bench::Acker;
+using hugo_bench::Applied;
 using hugo_bench::join_values;
 using hugo_bench::SteadyClock;
 
@@ -246,89 +246,6 @@ Split split_stages(const std::filesystem::path& journal, const std::filesystem::
 
 // ---- live lag ----------------------------------------------------------------------------------
 
-// Waits for each ticket in seq order and stamps when it resolved.
-class Acker {
- public:
-  explicit Acker(std::size_t slots) : ack_ns_(slots, 0), thread_([this] { run(); }) {}
-  ~Acker() { finish(); }
-  Acker(const Acker&) = delete;
-  Acker& operator=(const Acker&) = delete;
-
-  void push(hugo::AppendTicket ticket) {
-    {
-      std::lock_guard lock(mutex_);
-      queue_.push_back(std::move(ticket));
-    }
-    cv_.notify_one();
-  }
-  // Returns once every pushed ticket is stamped.
-  void finish() {
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-    }
-    cv_.notify_one();
-    if (thread_.joinable()) thread_.join();
-  }
-  const std::vector<std::int64_t>& ack_ns() const { return ack_ns_; }
-
- private:
-  void run() {
-    while (true) {
-      hugo::AppendTicket ticket;
-      {
-        std::unique_lock lock(mutex_);
-        cv_.wait(lock, [this] { return closed_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        ticket = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      if (auto done = ticket.wait(); !done.ok()) hugo_bench::fail(kProgram, "append: " + done.error().to_string());
-      ack_ns_.at(static_cast<std::size_t>(ticket.seq)) = steady_ns();
-    }
-  }
-
-  std::vector<std::int64_t> ack_ns_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<hugo::AppendTicket> queue_;
-  bool closed_ = false;
-  std::thread thread_;
-};
-
-// Per-seq commit stamps of the replicating side, and a signal once the last seq is in.
-class Applied {
- public:
-  explicit Applied(std::int64_t last) : last_(last), committed_ns_(static_cast<std::size_t>(last) + 1, 0) {}
-
-  // Called on the replicating thread after a commit that holds every seq up to `seq`.
-  void committed(std::int64_t seq) {
-    const std::int64_t now = steady_ns();
-    for (std::int64_t s = seen_ + 1; s <= std::min(seq, last_); ++s) committed_ns_[static_cast<std::size_t>(s)] = now;
-    if (seq > seen_) ++commits_;
-    {
-      std::lock_guard lock(mutex_);
-      seen_ = std::max(seen_, seq);
-    }
-    cv_.notify_all();
-  }
-  // Waits until `seq` is committed or the timeout passes.
-  bool wait_for(std::int64_t seq, std::chrono::seconds timeout) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, timeout, [&] { return seen_ >= seq; });
-  }
-  const std::vector<std::int64_t>& committed_ns() const { return committed_ns_; }
-  std::int64_t commits() const { return commits_; }
-
- private:
-  std::int64_t last_;
-  std::vector<std::int64_t> committed_ns_;
-  std::int64_t seen_ = 0;
-  std::int64_t commits_ = 0;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-};
-
 struct LagResult {
   bool http = false;
   std::int64_t events = 0;
@@ -442,7 +359,7 @@ LagResult run_lag(bool http, std::int64_t count) {
   std::vector<std::int64_t> append_ns;
   std::vector<std::int64_t> ack_ns;
   {
-    Acker acker(static_cast<std::size_t>(last) + 1);
+    Acker acker(kProgram, static_cast<std::size_t>(last) + 1);
     const auto start = SteadyClock::now();
     append_ns = produce(*owner, count, acker, &r.lateness_p99_us);
     r.produce_s = hugo_bench::seconds_since(start);
@@ -455,20 +372,11 @@ LagResult run_lag(bool http, std::int64_t count) {
   if (replicator->replica_rows() != last) hugo_bench::fail(kProgram, "the replica does not hold seqs 1..N exactly");
   hugo_bench::close_journal(kProgram, *owner);
 
-  std::vector<double> from_ack, from_append;
-  from_ack.reserve(static_cast<std::size_t>(count));
-  from_append.reserve(static_cast<std::size_t>(count));
-  const std::vector<std::int64_t>& committed = applied.committed_ns();
-  for (std::int64_t seq = 2; seq <= last; ++seq) {
-    const auto i = static_cast<std::size_t>(seq);
-    if (committed[i] == 0 || ack_ns[i] == 0) hugo_bench::fail(kProgram, "seq " + std::to_string(seq) + " has no time");
-    const double lag = static_cast<double>(committed[i] - ack_ns[i]) / 1e6;
-    if (lag < 0) ++r.negative;
-    from_ack.push_back(lag);
-    from_append.push_back(static_cast<double>(committed[i] - append_ns[i]) / 1e6);
-  }
-  r.from_ack_ms = hugo_bench::summarize(from_ack);
-  r.from_append_ms = hugo_bench::summarize(from_append);
+  const hugo_bench::LagSamples samples =
+      hugo_bench::lag_samples(kProgram, 2, last, append_ns, ack_ns, applied.committed_ns());
+  r.negative = samples.negative;
+  r.from_ack_ms = samples.from_ack_ms;
+  r.from_append_ms = samples.from_append_ms;
   return r;
 }
 

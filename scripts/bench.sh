@@ -8,8 +8,9 @@
 #
 #   scripts/bench.sh [--smoke] [NAME...]
 #
-#   NAME     run only these benchmarks (default: all seven: journal_append queue_cycle recovery
-#            tail_latency cli_tail follow peers)
+#   NAME     run only these benchmarks (default: all eight: journal_append queue_cycle recovery
+#            tail_latency cli_tail follow peers jetstream; jetstream is skipped, with a line saying
+#            so, when the build has no libnats)
 #   --smoke  each benchmark in its quickest mode (a few seconds each): proves that it builds,
 #            runs and prints its RESULT lines. Its figures are noise, so the file goes to
 #            build/bench/ instead of bench/results/.
@@ -19,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(journal_append queue_cycle recovery tail_latency cli_tail follow peers)
+all=(journal_append queue_cycle recovery tail_latency cli_tail follow peers jetstream)
 
 # The quickest mode of each benchmark (--smoke).
 declare -A smoke_args=(
@@ -30,6 +31,7 @@ declare -A smoke_args=(
   [cli_tail]="1000"
   [follow]="--events 1000 --rounds 1 --seconds 0.05"
   [peers]="--seconds 0.05 --rounds 1"
+  [jetstream]="--smoke"
 )
 
 smoke=0
@@ -38,7 +40,7 @@ for arg in "$@"; do
   case $arg in
     --smoke) smoke=1 ;;
     -h | --help)
-      sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     -*)
@@ -58,6 +60,19 @@ done
 
 # The build directory the project's other scripts use, with the same options.
 [ -f build/build.ninja ] || meson setup build -Dwerror=true >/dev/null
+# jetstream is built only with libnats (meson option nats).
+if ! ninja -C build -t targets all 2>/dev/null | grep -q '^bench/jetstream:'; then
+  kept=()
+  for name in "${names[@]}"; do
+    if [ "$name" = jetstream ]; then
+      echo "bench: jetstream skipped: built without libnats (scripts/setup.sh installs libnats-dev)"
+    else
+      kept+=("$name")
+    fi
+  done
+  names=("${kept[@]}")
+  [ ${#names[@]} -gt 0 ] || exit 0
+fi
 targets=()
 for name in "${names[@]}"; do targets+=("bench/$name"); done
 ninja -C build "${targets[@]}" tools/hugo-journal >/dev/null
