@@ -111,7 +111,12 @@ Status StreamApplier::accept(const nats::StoredMessage& message) {
   // A fresh replica starts where the stream does: at seq 1, or at the first seq a compacted
   // journal still held when its stream was created (the hash then covers only what it held).
   const bool starts = seq_ == 0 && want == 1 && seq && *seq >= 1;
-  if (!seq || (*seq != seq_ + 1 && !starts)) {
+  // A journal with holes (rows removed by compact) skips seqs; the publisher declares each skip
+  // with Hugo-Prev-Seq, the seq of the stream's previous message; removing a message from the
+  // stream still breaks the stream seq and the hash chain checks.
+  const auto prev = parse_number<std::int64_t>(message.header("Hugo-Prev-Seq"));
+  const bool declared_skip = seq && prev && *prev == seq_ && *seq > seq_;
+  if (!seq || (*seq != seq_ + 1 && !starts && !declared_skip)) {
     return diverged("Hugo-Seq " + quoted(message.header("Hugo-Seq")) + " after seq " + std::to_string(seq_) +
                         (seq && *seq > seq_ ? " (a gap)" : " (a repeat)"),
                     want, "Hugo-Seq " + std::to_string(seq_ + 1));

@@ -110,6 +110,7 @@ Result<bool> publish_batch(JetStreamSink::Impl& s) {
         {"Nats-Msg-Id", s.journal_id + ":" + seq},
         {"Hugo-Journal-Id", s.journal_id},
         {"Hugo-Seq", seq},
+        {"Hugo-Prev-Seq", std::to_string(s.sent_seq)},
         {"Hugo-Kind", std::to_string(static_cast<int>(e.kind))},
         {"Hugo-Schema-Version", s.schema_version},
         {"Hugo-Epoch", s.epoch},

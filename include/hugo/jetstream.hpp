@@ -8,6 +8,8 @@
 //   Nats-Msg-Id                  "<journal_id>:<seq>"
 //   Nats-Expected-Last-Sequence  the stream seq of the previous event (0 for the first)
 //   Hugo-Journal-Id, Hugo-Seq, Hugo-Kind, Hugo-Schema-Version
+//   Hugo-Prev-Seq                the previous message's Hugo-Seq (for the first, the seq the stream
+//                                starts after): declares the holes of a compacted journal
 //   Hugo-Epoch, Hugo-Epoch-History  the publishing owner's epoch (docs/PEERS.md, "Identity")
 //   Hugo-Hash                    the rolling hash (peers.hpp) of the history up to this event
 //
@@ -126,7 +128,8 @@ struct JetStreamFollowerOptions {
 // Applies a stream's events into a replica journal (the same file format, journal id and seqs as an
 // HTTP follower's replica, so promote_replica() and every CLI verb work on it). The stream position
 // commits in the same transaction as the rows. A gap (a stream seq that is not the last + 1, or a
-// journal seq that jumps) stops with replication.diverged and writes nothing.
+// journal seq that jumps where Hugo-Prev-Seq does not declare a hole) stops with
+// replication.diverged and writes nothing of that batch.
 class HUGO_API JetStreamFollower {
  public:
   static Result<std::unique_ptr<JetStreamFollower>> open(JetStreamFollowerOptions options);

@@ -253,6 +253,7 @@ TEST_CASE("a fresh replica starts where the stream of a compacted journal starts
   REQUIRE(apply_all(other, {messages.begin(), messages.begin() + 3}).ok());
   auto later = messages[3];
   set_header(later, "Hugo-Seq", "12");
+  std::erase_if(later.headers, [](const auto& h) { return h.first == "Hugo-Prev-Seq"; });  // an undeclared skip
   check_diverged(apply_all(other, {later}), 4, "Hugo-Seq '12' after seq 8 (a gap)");
 }
 

@@ -34,11 +34,13 @@ inline std::vector<nats::StoredMessage> stream_messages(const std::filesystem::p
     start = nl + 1;
     const Event e = must(decode_event_json(line));
     hash = chain_hash(hash, line);
+    const std::int64_t prev = out.empty() ? 0 : std::stoll(std::string(*out.back().header("Hugo-Seq")));
     nats::StoredMessage m;
     m.stream_seq = out.size() + 1;
     m.headers = {{"Nats-Msg-Id", id + ":" + std::to_string(e.seq)},
                  {"Hugo-Journal-Id", id},
                  {"Hugo-Seq", std::to_string(e.seq)},
+                 {"Hugo-Prev-Seq", std::to_string(prev)},
                  {"Hugo-Kind", std::to_string(static_cast<int>(e.kind))},
                  {"Hugo-Schema-Version", "1"},
                  {"Hugo-Epoch", std::to_string(epoch)},
