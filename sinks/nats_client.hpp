@@ -54,8 +54,13 @@ struct PublishOutcome {
   std::uint64_t stream_seq = 0;   // the acknowledged stream seq (0 on failure)
   std::int64_t tag = 0;           // what the caller passed to publish_async (the journal seq)
   int jetstream_error = 0;        // JetStream API error code: 10071 is "wrong last sequence"
+  bool duplicate = false;         // the server already held this Nats-Msg-Id (at stream_seq)
   std::optional<Error> error;     // set on failure (replication.unavailable unless decided above)
 };
+
+// error.validation unless `name` is a stream name NATS accepts: 1..255 printable ASCII characters,
+// none of space . * > / \ (JetStream uses the name in API subjects and as a folder name).
+Status check_stream_name(std::string_view name);
 
 class Connection {
  public:

@@ -30,7 +30,7 @@ Exit codes:
   5  I/O: journal.io, journal.full, journal.read_only, or any other failure
   6  peer: replication.diverged, replication.checkpoint_ahead, replication.unauthorized,
      replication.stream_malformed, replication.unavailable, replication.token_required,
-     replication.bind
+     replication.bind, replication.fenced, replication.message_too_large
 
 Example:
   hugo-journal info orders.journal
@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   hugo::cli::add_serve(app, verbs);
   hugo::cli::add_follow(app, verbs);
   hugo::cli::add_promote(app, verbs);
+  hugo::cli::add_publish(app, verbs);
 
   try {
     app.parse(argc, argv);

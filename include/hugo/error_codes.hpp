@@ -39,6 +39,8 @@
   X(replication_token_required, "replication.token_required")  /* non-loopback listen without a token */ \
   X(replication_bind, "replication.bind")  /* cannot listen on the address */ \
   X(replication_checkpoint_ahead, "replication.checkpoint_ahead")  /* a consumer applied seqs the journal lost */ \
+  X(replication_fenced, "replication.fenced")  /* another publisher wrote into the stream */ \
+  X(replication_message_too_large, "replication.message_too_large")  /* an event over the server's max_payload */ \
   /* --- Hugo's codes (exact strings) */ \
   X(validation, "error.validation") \
   X(canceled, "error.canceled") \
@@ -53,7 +55,9 @@
   /* hugo-journal's: a capture found a claim whose outcome was never recorded (the process died while */ \
   /* the effect ran, or another process is running it) and the policy is IndeterminatePolicy::Fail. */ \
   X(deterministic_indeterminate, "error.deterministic.indeterminate") \
-  X(version_conflict, "error.version.conflict")
+  X(version_conflict, "error.version.conflict") \
+  /* hugo-journal's: a feature this build was compiled without (JetStream without libnats) */ \
+  X(unsupported, "error.unsupported")
 
 namespace hugo::errc {
 

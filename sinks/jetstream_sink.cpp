@@ -1,0 +1,244 @@
+// JetStreamSink: publishes a journal's events into its stream exactly once (include/hugo/jetstream.hpp,
+// docs/SCALE-OUT.md). The publishing thread reads committed rows and hands each event to the adapter
+// with the stream seq it expects last; acks arrive on a libnats thread and advance the acknowledged
+// position in journal order. A refused publish (10071) or a duplicate means another writer touched
+// the stream: after draining, recovery decides between "the stream ends with what we sent" (go on)
+// and replication.fenced.
+#include "sinks/jetstream_sink_impl.hpp"
+
+#include "replay/replication_names.hpp"
+
+#include <hugo/event_json.hpp>
+#include <hugo/peers.hpp>
+
+#include <algorithm>
+
+namespace hugo {
+namespace {
+
+constexpr int kWrongLastSequence = 10071;  // JetStream's "wrong last sequence"
+
+// The bytes NATS counts against max_payload for a message: its header block and its body.
+std::size_t message_bytes(const nats::Headers& headers, std::uint64_t expected, std::size_t body) {
+  std::size_t n = std::string_view("NATS/1.0\r\n\r\n").size() + body;
+  for (const auto& [key, value] : headers) n += key.size() + 2 + value.size() + 2;
+  n += std::string_view("Nats-Expected-Last-Sequence: \r\n").size() + std::to_string(expected).size();
+  return n;
+}
+
+Event metrics_view(const Event& e) {
+  Event v;
+  v.seq = e.seq;
+  v.queue = e.queue;
+  v.kind = e.kind;
+  v.owner_peer_id = e.owner_peer_id;
+  v.occurred_at = e.occurred_at;
+  return v;
+}
+
+}  // namespace
+
+JetStreamSink::Impl::~Impl() { conn.reset(); }  // waits for running ack callbacks first
+
+void JetStreamSink::Impl::reset_flight() {
+  std::lock_guard lock(mutex);
+  in_flight.clear();
+  failed_seq.reset();
+  failure.reset();
+  contended = false;
+  failed.store(false);
+}
+
+void JetStreamSink::Impl::on_outcome(const nats::PublishOutcome& outcome) {
+  std::vector<Event> acked_now;
+  std::int64_t lag = 0;
+  {
+    std::lock_guard lock(mutex);
+    auto it = in_flight.find(outcome.tag);
+    if (it == in_flight.end()) return;  // forgotten by a reset
+    if (outcome.error || outcome.duplicate || outcome.stream_seq != it->second.stream_seq) {
+      if (outcome.jetstream_error == kWrongLastSequence || outcome.duplicate) {
+        contended = true;
+      } else if (!failed_seq || outcome.tag < *failed_seq) {
+        failed_seq = outcome.tag;
+        failure = outcome.error ? *outcome.error
+                                : Error::replication_diverged(
+                                      "stream " + stream + " stored seq " + std::to_string(outcome.tag) +
+                                          " at stream seq " + std::to_string(outcome.stream_seq) + ", not " +
+                                          std::to_string(it->second.stream_seq),
+                                      {{"stream", stream}, {"seq", std::to_string(outcome.tag)}});
+      }
+      failed.store(true);
+      return;
+    }
+    it->second.acked = true;
+    while (!in_flight.empty() && in_flight.begin()->second.acked) {
+      acked_seq = in_flight.begin()->first;
+      acked_stream_seq = in_flight.begin()->second.stream_seq;
+      if (options.metrics) acked_now.push_back(std::move(in_flight.begin()->second.event));
+      in_flight.erase(in_flight.begin());
+    }
+    lag = journal_last_seen - acked_seq;
+  }
+  if (!options.metrics) return;
+  const Timestamp now = options.clock->now();
+  for (const Event& e : acked_now) {
+    replication_names::count_event(*options.metrics, e);
+    const double ms = std::chrono::duration<double, std::milli>(now - e.occurred_at).count();
+    replication_names::record_lag(*options.metrics, e, lag, ms);
+  }
+}
+
+namespace {
+
+// Hands the next batch of committed events to the connection. True if there was any.
+Result<bool> publish_batch(JetStreamSink::Impl& s) {
+  HUGO_ASSIGN_OR_RETURN(std::vector<Event> events, s.reader->read(s.sent_seq, s.options.batch));
+  if (events.empty()) return false;
+  const auto max_payload = static_cast<std::size_t>(std::max<std::int64_t>(s.conn->max_payload(), 0));
+  std::string line;
+  for (const Event& e : events) {
+    if (s.failed.load() || s.stopping.load()) break;
+    line.clear();
+    encode_event_json(e, line);
+    const std::uint64_t next_hash = chain_hash(s.hash, line);
+    const std::string seq = std::to_string(e.seq);
+    const nats::Headers headers{
+        {"Nats-Msg-Id", s.journal_id + ":" + seq},
+        {"Hugo-Journal-Id", s.journal_id},
+        {"Hugo-Seq", seq},
+        {"Hugo-Kind", std::to_string(static_cast<int>(e.kind))},
+        {"Hugo-Schema-Version", s.schema_version},
+        {"Hugo-Epoch", s.epoch},
+        {"Hugo-Epoch-History", s.epoch_history},
+        {"Hugo-Hash", format_hash(next_hash)},
+    };
+    const std::size_t bytes = message_bytes(headers, s.sent_stream_seq, line.size());
+    if (bytes > max_payload) {
+      return Error::replication_message_too_large(
+          "event seq " + seq + " takes " + std::to_string(bytes) + " bytes with its headers; the server at " +
+              s.options.nats.url + " takes at most " + std::to_string(max_payload) +
+              " (raise max_payload in the server's configuration)",
+          {{"seq", seq}, {"bytes", std::to_string(bytes)}, {"max_payload", std::to_string(max_payload)},
+           {"stream", s.stream}});
+    }
+    {
+      std::lock_guard lock(s.mutex);
+      s.in_flight[e.seq] = JetStreamSink::Impl::InFlight{s.sent_stream_seq + 1, metrics_view(e), false};
+      s.journal_last_seen = std::max(s.journal_last_seen, e.seq);
+    }
+    Status sent = s.conn->publish_async(s.subject, headers, line, s.sent_stream_seq, e.seq);
+    if (!sent.ok()) return std::move(sent).error();
+    s.sent_seq = e.seq;
+    s.sent_stream_seq += 1;
+    s.hash = next_hash;
+    std::swap(s.sent_body, line);
+  }
+  return true;
+}
+
+// Waits for every outcome, then settles what they said: ok, a failure to return, or (after a
+// refused publish or a duplicate) recovery and the fencing decision.
+Status drain(JetStreamSink::Impl& s) {
+  const auto timeout = std::max(s.options.nats.timeout * 2, std::chrono::milliseconds(1000));
+  HUGO_TRY(s.conn->wait_published(timeout));
+  bool contended = false;
+  {
+    std::lock_guard lock(s.mutex);
+    if (s.failure) return *s.failure;
+    contended = s.contended;
+  }
+  if (!contended) return ok_status();
+  const std::int64_t mine = s.sent_seq;
+  const std::string mine_body = s.sent_body;
+  HUGO_TRY(s.recover());
+  if (s.sent_seq == mine && s.sent_body == mine_body) return ok_status();  // the stream ends with ours
+  return Error::replication_fenced("another publisher writes into stream " + s.stream +
+                                       ": the stream ends at journal seq " + std::to_string(s.sent_seq) +
+                                       " where this publisher had sent up to seq " + std::to_string(mine) +
+                                       " (run one publisher per stream)",
+                                   {{"stream", s.stream},
+                                    {"url", s.options.nats.url},
+                                    {"seq", std::to_string(mine)},
+                                    {"stream_last_seq", std::to_string(s.sent_seq)}});
+}
+
+// Publishes everything committed now and settles every outcome. On an error the connection is
+// dropped: the next call reconnects and recovers from the stream.
+Status publish_all(JetStreamSink::Impl& s) {
+  if (!s.conn) HUGO_TRY(s.connect_and_recover());
+  for (;;) {
+    Result<bool> more = publish_batch(s);
+    if (!more.ok()) {
+      if (more.error().code() == errc::replication_message_too_large) (void)drain(s);  // ack what went before
+      s.conn.reset();
+      return std::move(more).error();
+    }
+    if (*more && !s.failed.load() && !s.stopping.load()) continue;
+    Status drained = drain(s);
+    if (!drained.ok()) {
+      s.conn.reset();
+      return drained;
+    }
+    if (!*more || s.stopping.load()) return ok_status();
+  }
+}
+
+// Until the journal may hold something new, or stop(): the writer's commits when it lives here,
+// else the reader's change counter every poll_interval.
+void wait_for_journal(JetStreamSink::Impl& s) {
+  if (s.options.live != nullptr) {
+    (void)s.options.live->wait_for_commit(s.sent_seq,
+                                          std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+    return;
+  }
+  while (!s.stopping.load()) {
+    Result<bool> changed = s.reader->changed();
+    if (!changed.ok() || *changed) return;
+    std::unique_lock lock(s.stop_mutex);
+    s.stop_cv.wait_for(lock, s.options.poll_interval, [&] { return s.stopping.load(); });
+  }
+}
+
+}  // namespace
+
+JetStreamSink::JetStreamSink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+JetStreamSink::~JetStreamSink() { stop(); }
+
+Result<std::int64_t> JetStreamSink::publish_available() {
+  HUGO_TRY(publish_all(*impl_));
+  return position().seq;
+}
+
+Status JetStreamSink::run() {
+  Impl& s = *impl_;
+  std::chrono::milliseconds backoff = s.options.backoff_min;
+  while (!s.stopping.load()) {
+    Status published = publish_all(s);
+    if (!published.ok()) {
+      if (published.error().code() != errc::replication_unavailable) return published;
+      std::unique_lock lock(s.stop_mutex);
+      s.stop_cv.wait_for(lock, backoff, [&] { return s.stopping.load(); });
+      backoff = std::min(backoff * 2, s.options.backoff_max);
+      continue;
+    }
+    backoff = s.options.backoff_min;
+    wait_for_journal(s);
+  }
+  return ok_status();
+}
+
+void JetStreamSink::stop() {
+  {
+    std::lock_guard lock(impl_->stop_mutex);
+    impl_->stopping.store(true);
+  }
+  impl_->stop_cv.notify_all();
+}
+
+JetStreamPosition JetStreamSink::position() const {
+  std::lock_guard lock(impl_->mutex);
+  return JetStreamPosition{impl_->stream, impl_->journal_id, impl_->acked_seq, impl_->acked_stream_seq};
+}
+
+}  // namespace hugo
