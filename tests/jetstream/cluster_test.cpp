@@ -46,13 +46,17 @@ TEST_CASE("an R3 stream whose leader is killed mid-stream: publishing goes on th
   wait_until([&] { return cluster_last_seq(cluster, stream) > at_kill; }, "publishing through the new leader");
   REQUIRE_MESSAGE(!publisher.poll(), "the publisher stopped: " << publisher.err());
 
-  // The writer appended all along; it stops only now.
-  CHECK(writer.terminate() == 0);
-  const std::string done = writer.wait_line("done ");
+  // The writer appended all along; it stops appending only now (and keeps its journal open until
+  // the end, as an owner process does).
+  writer.signal(SIGUSR1);
+  const std::string done = writer.wait_line("paused ");
   const auto lines = export_lines(dir.path(), journal);
-  REQUIRE(std::to_string(lines.size()) == done.substr(5));
-  wait_until([&] { return cluster_last_seq(cluster, stream) == lines.size(); }, "the stream to hold every event");
+  REQUIRE(std::to_string(lines.size()) == done.substr(7));
+  REQUIRE_MESSAGE(eventually([&] { return cluster_last_seq(cluster, stream) == lines.size(); }),
+                  "the stream is at " << cluster_last_seq(cluster, stream) << " of " << lines.size()
+                                      << " events; the publisher says: " << publisher.err());
   CHECK_MESSAGE(publisher.terminate() == 0, publisher.err());
+  CHECK(writer.terminate() == 0);
 
   RawNats nats(cluster.node(next).port());
   check_stream_holds(nats, stream, id, lines);

@@ -49,13 +49,19 @@ inline std::string read_file(const std::filesystem::path& path) {
   return s.str();
 }
 
-// Polls `done` every 20 ms until it holds; a FAIL naming `what` once bound() passes.
-inline void wait_until(const std::function<bool()>& done, const std::string& what) {
+// Polls `done` every 20 ms until it holds (true) or bound() passes (false).
+inline bool eventually(const std::function<bool()>& done) {
   const auto deadline = std::chrono::steady_clock::now() + bound();
   while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) FAIL("gave up waiting: " << what);
+    if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  return true;
+}
+
+// eventually(done), or a FAIL naming `what`.
+inline void wait_until(const std::function<bool()>& done, const std::string& what) {
+  if (!eventually(done)) FAIL("gave up waiting: " << what);
 }
 
 // A child process with stdout and stderr in files under `dir` (NAME.out, NAME.err, appended).
@@ -111,6 +117,9 @@ class Proc {
   int wait() {
     wait_until([&] { return poll().has_value(); }, "process " + std::to_string(pid_) + " to exit; stderr: " + err());
     return *code_;
+  }
+  void signal(int sig) {
+    if (!poll()) ::kill(pid_, sig);
   }
   int kill() {
     if (!poll()) ::kill(pid_, SIGKILL);

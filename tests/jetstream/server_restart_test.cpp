@@ -43,16 +43,21 @@ TEST_CASE("nats-server killed and restarted mid-stream: publisher and follower r
     server.restart();
   }
 
-  // The writer appended all along; it stops only now.
-  CHECK(writer.terminate() == 0);
-  const std::string done = writer.wait_line("done ");
+  // The writer appended all along; it stops appending only now (and keeps its journal open until
+  // the end, as an owner process does).
+  writer.signal(SIGUSR1);
+  const std::string done = writer.wait_line("paused ");
   const auto lines = export_lines(dir.path(), journal);
-  REQUIRE(std::to_string(lines.size()) == done.substr(5));
-  wait_until([&] { return stream_last_seq(server.port(), stream) == lines.size(); }, "the stream to hold every event");
-  wait_until([&] { return last_seq(replica) == static_cast<std::int64_t>(lines.size()); },
-             "the replica to hold every event");
+  REQUIRE(std::to_string(lines.size()) == done.substr(7));
+  REQUIRE_MESSAGE(eventually([&] { return stream_last_seq(server.port(), stream) == lines.size(); }),
+                  "the stream is at " << stream_last_seq(server.port(), stream) << " of " << lines.size()
+                                      << " events; the publisher says: " << publisher.err());
+  REQUIRE_MESSAGE(eventually([&] { return last_seq(replica) == static_cast<std::int64_t>(lines.size()); }),
+                  "the replica is at " << last_seq(replica) << " of " << lines.size()
+                                       << " events; the follower says: " << follower.err());
   CHECK_MESSAGE(publisher.terminate() == 0, publisher.err());
   CHECK_MESSAGE(follower.terminate() == 0, follower.err());
+  CHECK(writer.terminate() == 0);
 
   RawNats nats(server.port());
   check_stream_holds(nats, stream, id, lines);
