@@ -2,8 +2,9 @@
 // docs/SCALE-OUT.md). The publishing thread reads committed rows and hands each event to the adapter
 // with the stream seq it expects last; acks arrive on a libnats thread and advance the acknowledged
 // position in journal order. A refused publish (10071) or a duplicate means another writer touched
-// the stream: after draining, recovery decides between "the stream ends with what we sent" (go on)
-// and replication.fenced.
+// the stream: after draining, every contested position must hold this history's event (else
+// replication.diverged), and recovery decides between "the stream ends at or before what we sent"
+// (go on after its end) and "another publisher is ahead" (replication.fenced).
 #include "sinks/jetstream_sink_impl.hpp"
 
 #include "replay/replication_names.hpp"
@@ -46,6 +47,7 @@ void JetStreamSink::Impl::reset_flight() {
   failed_seq.reset();
   failure.reset();
   contended = false;
+  contested.clear();
   failed.store(false);
 }
 
@@ -59,6 +61,7 @@ void JetStreamSink::Impl::on_outcome(const nats::PublishOutcome& outcome) {
     if (outcome.error || outcome.duplicate || outcome.stream_seq != it->second.stream_seq) {
       if (outcome.jetstream_error == kWrongLastSequence || outcome.duplicate) {
         contended = true;
+        contested.push_back({it->second.stream_seq, it->second.hash});
       } else if (!failed_seq || outcome.tag < *failed_seq) {
         failed_seq = outcome.tag;
         failure = outcome.error ? *outcome.error
@@ -124,7 +127,7 @@ Result<bool> publish_batch(JetStreamSink::Impl& s) {
     }
     {
       std::lock_guard lock(s.mutex);
-      s.in_flight[e.seq] = JetStreamSink::Impl::InFlight{s.sent_stream_seq + 1, metrics_view(e), false};
+      s.in_flight[e.seq] = JetStreamSink::Impl::InFlight{s.sent_stream_seq + 1, next_hash, metrics_view(e), false};
       s.journal_last_seen = std::max(s.journal_last_seen, e.seq);
     }
     Status sent = s.conn->publish_async(s.subject, headers, line, s.sent_stream_seq, e.seq);
@@ -143,16 +146,33 @@ Status drain(JetStreamSink::Impl& s) {
   const auto timeout = std::max(s.options.nats.timeout * 2, std::chrono::milliseconds(1000));
   HUGO_TRY(s.conn->wait_published(timeout));
   bool contended = false;
+  std::vector<JetStreamSink::Impl::Contested> contested;
   {
     std::lock_guard lock(s.mutex);
     if (s.failure) return *s.failure;
     contended = s.contended;
+    contested = s.contested;
   }
   if (!contended) return ok_status();
+  // Pipelined publishes may land after another writer's message (the expected-sequence chain
+  // counts messages, and a duplicate Nats-Msg-Id skips it): every contested position must hold
+  // this history's event, which its Hugo-Hash (the hash of everything up to it) says.
+  for (const auto& [stream_seq, hash] : contested) {
+    HUGO_ASSIGN_OR_RETURN(std::optional<nats::StoredMessage> there, s.conn->message(s.stream, stream_seq));
+    if (there && there->header("Hugo-Hash") != format_hash(hash)) {
+      return Error::replication_diverged(
+          "stream " + s.stream + " holds another history of journal " + s.journal_id + " at stream seq " +
+              std::to_string(stream_seq) + ": two owners published at once (stop the stale one; rebuild the stream)",
+          {{"stream", s.stream}, {"stream_seq", std::to_string(stream_seq)}, {"journal_id", s.journal_id}});
+    }
+  }
+  // Recovery checks that the stream ends with the journal's own event at its seq. Ending at or
+  // before what this publisher sent, the stream holds nothing this publisher would not have
+  // written (a late message of a killed predecessor, or our own): go on after it. Ending beyond,
+  // another publisher got there first and is ahead: stop.
   const std::int64_t mine = s.sent_seq;
-  const std::string mine_body = s.sent_body;
   HUGO_TRY(s.recover());
-  if (s.sent_seq == mine && s.sent_body == mine_body) return ok_status();  // the stream ends with ours
+  if (s.sent_seq <= mine) return ok_status();
   return Error::replication_fenced("another publisher writes into stream " + s.stream +
                                        ": the stream ends at journal seq " + std::to_string(s.sent_seq) +
                                        " where this publisher had sent up to seq " + std::to_string(mine) +

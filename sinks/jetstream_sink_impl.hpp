@@ -21,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace hugo {
 
@@ -47,8 +48,15 @@ struct JetStreamSink::Impl {
   // What one published event needs once its ack arrives.
   struct InFlight {
     std::uint64_t stream_seq = 0;  // expected
+    std::uint64_t hash = 0;        // the rolling hash after this event (its Hugo-Hash)
     Event event;                   // queue, kind, owner and occurred_at (metrics)
     bool acked = false;
+  };
+  // A position this publisher meant to fill that the server says holds something else (10071)
+  // or the same Nats-Msg-Id (a duplicate): its stream seq and the Hugo-Hash we would have put there.
+  struct Contested {
+    std::uint64_t stream_seq = 0;
+    std::uint64_t hash = 0;
   };
   mutable std::mutex mutex;
   std::map<std::int64_t, InFlight> in_flight;  // by journal seq
@@ -58,6 +66,7 @@ struct JetStreamSink::Impl {
   std::optional<std::int64_t> failed_seq;
   std::optional<Error> failure;
   bool contended = false;  // a 10071 or a duplicate: someone else wrote into the stream
+  std::vector<Contested> contested;
   std::atomic<bool> failed{false};
 
   std::atomic<bool> stopping{false};

@@ -3,6 +3,7 @@
 // nats_client_read.cpp.
 #include "sinks/nats_client_impl.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
@@ -139,6 +140,15 @@ Result<std::unique_ptr<Connection>> Connection::connect(const NatsConnectOptions
   if (servers.empty()) return Error::validation("no NATS server URL given", {{"url", options.url}});
   if (!options.token.empty() && !options.creds.empty()) {
     return Error::validation("give a token or a creds file, not both", {{"url", options.url}});
+  }
+  if (!options.creds.empty()) {
+    // libnats reads the file only while connecting, and then fails like an unreachable server.
+    std::FILE* file = std::fopen(options.creds.c_str(), "rb");
+    if (file == nullptr) {
+      return Error::validation("cannot read the creds file " + options.creds.string() + " (check the path)",
+                               {{"path", options.creds.string()}});
+    }
+    std::fclose(file);
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;

@@ -83,9 +83,12 @@ struct JetStreamPosition {
 class HUGO_API JetStreamSink {
  public:
   // Connects, creates the stream if absent, and recovers the position from the stream itself.
-  // Errors: error.unsupported, replication.unavailable (no server), replication.unauthorized,
-  // replication.diverged (a stream of another journal, or one that was purged, or whose last event
-  // is not the journal's event at that seq), journal.* from opening the journal.
+  // Errors: error.unsupported, error.validation (options, the stream name, a stream the server
+  // cannot create: too many replicas, a subject another stream takes), replication.unavailable (no
+  // server), replication.unauthorized, replication.diverged (a stream of another journal, or one
+  // that was purged, or whose last event is not the journal's event at that seq),
+  // replication.checkpoint_ahead (the journal ends before the stream's last event: it lost
+  // commits), journal.* from opening the journal.
   static Result<std::unique_ptr<JetStreamSink>> open(JetStreamSinkOptions options);
   ~JetStreamSink();
   JetStreamSink(const JetStreamSink&) = delete;
@@ -94,8 +97,10 @@ class HUGO_API JetStreamSink {
   // Publishes every event committed now and waits for all acknowledgements. Returns the last
   // acknowledged journal seq.
   Result<std::int64_t> publish_available();
-  // Publishes until stop() or a fatal error, reconnecting with backoff after transport failures.
-  // Returns ok after stop(), else the fatal error.
+  // Publishes until stop() or a fatal error, reconnecting with backoff after transport failures
+  // (replication.unavailable). Returns ok after stop(), else the fatal error: those of open(),
+  // replication.fenced (another publisher writes into the stream), replication.message_too_large
+  // (an event over the server's max_payload; the events before it are published), journal.*.
   Status run();
   void stop();  // thread-safe; run() returns promptly
   JetStreamPosition position() const;

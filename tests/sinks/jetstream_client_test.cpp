@@ -95,6 +95,11 @@ TEST_SUITE("jetstream") {
     auto twice = Connection::connect(both, "t");
     REQUIRE_FALSE(twice.ok());
     CHECK(twice.error().code() == errc::validation);
+    NatsConnectOptions no_creds = connect_options(guarded);
+    no_creds.creds = "/nonexistent/user.creds";
+    auto unreadable = Connection::connect(no_creds, "t");
+    REQUIRE_FALSE(unreadable.ok());
+    CHECK(unreadable.error().code() == errc::validation);
   }
 
   TEST_CASE("ensure_stream creates the stream once, locked against delete and purge") {

@@ -339,3 +339,70 @@ TEST_SUITE("jetstream") {
     must(journal->close());
   }
 }
+
+TEST_SUITE("jetstream") {
+  TEST_CASE("a promoted replica publishes on into the owner's stream, its messages in the new epoch") {
+    auto server = NatsServer::start();
+    test::TempDir dir;
+    const auto owner = dir.path() / "owner.journal";
+    const auto replica = dir.path() / "replica.journal";
+    append_events(owner, 8);
+    {
+      ReplicationServerOptions serve;
+      serve.journal = owner;
+      serve.port = 0;
+      auto http = must(ReplicationServer::start(serve));
+      FollowerOptions follow;
+      follow.url = http->url();
+      follow.replica = replica;
+      CHECK(must(must(HttpFollower::open(follow))->catch_up()) == 8);
+    }
+    CHECK(must(must(JetStreamSink::open(sink_options(server, owner)))->publish_available()) == 8);
+    const PromoteReport promoted = must(promote_replica(replica));
+    CHECK(promoted.epoch == 2);
+    append_events(replica, 3, "after");  // seqs 9..11 in epoch 2
+    auto sink = must(JetStreamSink::open(sink_options(server, replica)));
+    CHECK(sink->position().seq == 8);
+    CHECK(must(sink->publish_available()) == 11);
+
+    const std::string id = journal_id_of(owner);
+    const auto messages = read_stream(server, "HUGO_" + id, "hugo." + id + ".events", 11);
+    REQUIRE(stream_seqs(messages) == one_to(11));
+    const auto lines = journal_lines(replica);
+    std::uint64_t hash = kEmptyHistoryHash;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      CAPTURE(i);
+      CHECK(messages[i].body == lines[i]);
+      hash = chain_hash(hash, lines[i]);
+      CHECK(messages[i].header("Hugo-Hash") == format_hash(hash));
+      CHECK(messages[i].header("Hugo-Epoch") == (i < 8 ? "1" : "2"));
+      CHECK(messages[i].header("Hugo-Epoch-History") == (i < 8 ? "1:0" : promoted.epoch_history));
+    }
+  }
+}
+
+TEST_SUITE("jetstream") {
+  TEST_CASE("two histories of one journal publishing at once: the stale one stops with replication.diverged") {
+    auto server = NatsServer::start();
+    test::TempDir dir;
+    const auto owner = dir.path() / "owner.journal";
+    const auto copy = dir.path() / "copy.journal";  // the same journal id and first 3 events
+    append_events(owner, 3);
+    for (const char* suffix : {"", "-wal"}) {
+      if (std::filesystem::exists(owner.string() + suffix)) {
+        std::filesystem::copy_file(owner.string() + suffix, copy.string() + suffix);
+      }
+    }
+    CHECK(must(must(JetStreamSink::open(sink_options(server, owner)))->publish_available()) == 3);
+    auto first = must(JetStreamSink::open(sink_options(server, owner)));
+    auto second = must(JetStreamSink::open(sink_options(server, copy)));  // both resume after seq 3
+    append_events(owner, 1, "owner");
+    append_events(copy, 5, "copy");  // seqs 4..8: another history from seq 4 on
+    CHECK(must(first->publish_available()) == 4);
+    // The copy's event 4 meets the owner's (a duplicate Nats-Msg-Id) and its pipelined 5.. may land
+    // after it: whichever, the copy must stop, not carry on as if the stream were its own.
+    auto stale = second->publish_available();
+    REQUIRE_FALSE(stale.ok());
+    CHECK(stale.error().code() == errc::replication_diverged);
+  }
+}
