@@ -4,6 +4,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/peers.hpp>
 
+#include "peers/follow_loop.hpp"
 #include "peers/replica.hpp"
 #include "peers/stream.hpp"
 #include "peers/timeouts.hpp"
@@ -17,10 +18,6 @@
 
 namespace hugo {
 namespace {
-
-bool is_fatal(const Error& error) {
-  return error.code() != errc::replication_unavailable;
-}
 
 Error unavailable(const std::string& url, std::string why) {
   return Error::replication_unavailable("cannot follow " + url + ": " + why)
@@ -46,9 +43,7 @@ struct HttpFollower::Impl {
   std::condition_variable wake;
   mutable std::mutex position_mutex;
   ReplicaPosition published;
-  // Set from any thread, called on the following thread: the callback is swapped under
-  // position_mutex and called outside it through the copy taken there.
-  std::shared_ptr<const std::function<void(const ReplicaPosition&)>> on_applied;
+  peers::AppliedCallback on_applied;
 
   // One GET /v1/events from the replica's position. Ok when the response ended cleanly.
   Status request(bool follow);
@@ -108,12 +103,7 @@ Status HttpFollower::Impl::commit(std::vector<Event>& pending, std::uint64_t has
   HUGO_TRY(store->apply(pending, hash));
   pending.clear();
   publish();
-  std::shared_ptr<const std::function<void(const ReplicaPosition&)>> callback;
-  {
-    std::lock_guard lock(position_mutex);
-    callback = on_applied;
-  }
-  if (callback && *callback) (*callback)(store->position());
+  on_applied(store->position());
   return ok_status();
 }
 
@@ -237,18 +227,9 @@ Result<std::int64_t> HttpFollower::catch_up() {
 
 Status HttpFollower::run() {
   Impl& m = *impl_;
-  auto backoff = m.options.backoff_min;
-  while (!m.stopping.load()) {
-    const std::int64_t before = m.store->position().seq;
-    Status status = m.request(true);
-    if (m.stopping.load()) break;
-    if (!status.ok() && is_fatal(status.error())) return status;
-    if (m.store->position().seq > before) backoff = m.options.backoff_min;
-    std::unique_lock lock(m.client_mutex);
-    m.wake.wait_for(lock, backoff, [&m] { return m.stopping.load(); });
-    backoff = std::min(backoff * 2, m.options.backoff_max);
-  }
-  return ok_status();
+  return peers::run_with_backoff(
+      m.stopping, m.client_mutex, m.wake, m.options.backoff_min, m.options.backoff_max,
+      [&m] { return m.request(true); }, [&m] { return m.store->position().seq; });
 }
 
 void HttpFollower::stop() {
@@ -265,9 +246,7 @@ ReplicaPosition HttpFollower::position() const {
 }
 
 void HttpFollower::on_applied(std::function<void(const ReplicaPosition&)> callback) {
-  auto shared = std::make_shared<const std::function<void(const ReplicaPosition&)>>(std::move(callback));
-  std::lock_guard lock(impl_->position_mutex);
-  impl_->on_applied = std::move(shared);
+  impl_->on_applied.set(std::move(callback));
 }
 
 }  // namespace hugo

@@ -2,6 +2,7 @@
 #include "peers/replica.hpp"
 
 #include <hugo/error_codes.hpp>
+#include <hugo/jetstream.hpp>
 #include <hugo/replication.hpp>
 
 #include "schema/wal_files.hpp"
@@ -111,6 +112,25 @@ ReplicaPosition position_of(const rows::Meta& meta) {
   return p;
 }
 
+Result<std::optional<StreamPoint>> load_stream_point(sql::Db& db) {
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt get,
+                        db.prepare("SELECT key, value FROM meta WHERE key IN ('replica_stream', 'replica_stream_seq')"));
+  StreamPoint point;
+  bool named = false;
+  while (true) {
+    HUGO_ASSIGN_OR_RETURN(bool row, get.step());
+    if (!row) break;
+    if (get.column_text(0) == "replica_stream") {
+      point.stream = std::string(get.column_text(1));
+      named = true;
+    } else {
+      point.stream_seq = static_cast<std::uint64_t>(get.column_int(1));
+    }
+  }
+  if (!named) return std::optional<StreamPoint>();
+  return std::optional<StreamPoint>(std::move(point));
+}
+
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout) {
   std::unique_ptr<Store> owned(new Store());
   Store& store = *owned;
@@ -161,6 +181,7 @@ Status Store::load() {
   HUGO_ASSIGN_OR_RETURN(auto inserter, rows::EventInserter::create(db_, meta));
   inserter_.emplace(std::move(inserter));
   position_ = position_of(meta);
+  HUGO_ASSIGN_OR_RETURN(stream_, load_stream_point(db_));
   meta_ = std::move(meta);
   return ok_status();
 }
@@ -179,29 +200,62 @@ Status Store::adopt(const OwnerIdentity& owner) {
   return load();
 }
 
-Status Store::apply(const std::vector<Event>& events, std::uint64_t hash_after) {
+Status Store::apply(const std::vector<Event>& events, std::uint64_t hash_after,
+                    const std::optional<StreamPoint>& stream) {
   if (events.empty()) return ok_status();
   HUGO_TRY(wal_files::check_shm_unchanged(file(), shm_opened_as_, meta_ ? meta_->journal_id : std::string(),
                                           "follower"));
   HUGO_TRY(inserter_->insert_all(events, [&]() -> Status {
     HUGO_TRY(rows::put_meta(db_, "replica_seq", events.back().seq));
-    return rows::put_meta(db_, "replica_hash", format_hash(hash_after));
+    HUGO_TRY(rows::put_meta(db_, "replica_hash", format_hash(hash_after)));
+    if (stream) {
+      HUGO_TRY(rows::put_meta(db_, "replica_stream", stream->stream));
+      return rows::put_meta(db_, "replica_stream_seq", static_cast<std::int64_t>(stream->stream_seq));
+    }
+    if (stream_) return db_.exec("DELETE FROM meta WHERE key IN ('replica_stream', 'replica_stream_seq')");
+    return ok_status();
   }));
   position_.seq = events.back().seq;
   position_.hash = hash_after;
+  stream_ = stream;
   return ok_status();
 }
 
 }  // namespace replica
 
+namespace {
+
+struct ReadOnlyReplica {
+  sql::Db db;
+  rows::Meta meta;
+};
+
+// A read-only connection to a replica and its meta, without its lock.
+Result<ReadOnlyReplica> open_read_only(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout) {
+  HUGO_TRY(rows::check_journal_file(path, busy_timeout));
+  ReadOnlyReplica r;
+  HUGO_ASSIGN_OR_RETURN(r.db, sql::Db::open(path, sql::OpenMode::ReadOnly, busy_timeout));
+  HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(r.db));
+  HUGO_ASSIGN_OR_RETURN(r.meta, rows::load_meta(r.db, version));
+  if (r.meta.role != "replica") return replica::not_a_replica(path);
+  return r;
+}
+
+}  // namespace
+
 Result<ReplicaPosition> read_replica_position(const std::filesystem::path& path,
                                               std::chrono::milliseconds busy_timeout) {
-  HUGO_TRY(rows::check_journal_file(path, busy_timeout));
-  HUGO_ASSIGN_OR_RETURN(sql::Db db, sql::Db::open(path, sql::OpenMode::ReadOnly, busy_timeout));
-  HUGO_ASSIGN_OR_RETURN(int version, schema::check_readable(db));
-  HUGO_ASSIGN_OR_RETURN(rows::Meta meta, rows::load_meta(db, version));
-  if (meta.role != "replica") return replica::not_a_replica(path);
-  return replica::position_of(meta);
+  HUGO_ASSIGN_OR_RETURN(ReadOnlyReplica r, open_read_only(path, busy_timeout));
+  return replica::position_of(r.meta);
+}
+
+Result<std::optional<JetStreamPosition>> read_stream_replica_position(const std::filesystem::path& path,
+                                                                     std::chrono::milliseconds busy_timeout) {
+  HUGO_ASSIGN_OR_RETURN(ReadOnlyReplica r, open_read_only(path, busy_timeout));
+  HUGO_ASSIGN_OR_RETURN(auto point, replica::load_stream_point(r.db));
+  if (!point) return std::optional<JetStreamPosition>();
+  return std::optional<JetStreamPosition>(
+      JetStreamPosition{point->stream, r.meta.journal_id, r.meta.replica_seq, point->stream_seq});
 }
 
 Result<PromoteReport> promote_replica(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout) {
@@ -217,7 +271,8 @@ Result<PromoteReport> promote_replica(const std::filesystem::path& path, std::ch
   HUGO_ASSIGN_OR_RETURN(report.last_seq, rows::last_issued_seq(db));
   report.epoch_history = meta.epoch_history + "," + std::to_string(report.epoch) + ":" + std::to_string(report.last_seq);
   HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db, true));
-  HUGO_TRY(db.exec("DELETE FROM meta WHERE key IN ('role', 'replica_seq', 'replica_hash')"));
+  HUGO_TRY(db.exec("DELETE FROM meta WHERE key IN ('role', 'replica_seq', 'replica_hash', 'replica_stream', "
+                   "'replica_stream_seq')"));
   HUGO_TRY(rows::put_meta(db, "epoch", report.epoch));
   HUGO_TRY(rows::put_meta(db, "epoch_history", report.epoch_history));
   HUGO_TRY(txn.commit());

@@ -1,6 +1,7 @@
 // The replica side of peers (docs/PEERS.md): a journal file whose rows are an owner's rows with the
-// same seqs, plus its position (seq, rolling hash, epoch) in the meta table, updated in the same
-// transaction as the rows it covers.
+// same seqs, plus its position (seq, rolling hash, epoch; for a replica built from a JetStream
+// stream also the stream and its seq) in the meta table, updated in the same transaction as the
+// rows it covers (docs/FORMAT.md, "meta").
 #pragma once
 
 #include "schema/file_identity.hpp"
@@ -23,6 +24,13 @@ struct OwnerIdentity {
   std::int64_t epoch = 1;
   std::string epoch_history = "1:0";
   std::int64_t last_seq = 0;
+};
+
+// Where a stream replica stands in its stream (docs/SCALE-OUT.md): the stream seq of its last
+// applied event.
+struct StreamPoint {
+  std::string stream;
+  std::uint64_t stream_seq = 0;
 };
 
 // The seq after which `epoch` began according to `history`; nullopt if it does not list it.
@@ -55,15 +63,22 @@ class Store {
 
   bool fresh() const { return !meta_.has_value(); }
   const ReplicaPosition& position() const { return position_; }
+  // The stream position committed with the rows; nullopt for a replica followed over HTTP (or a
+  // fresh one).
+  const std::optional<StreamPoint>& stream_point() const { return stream_; }
 
   // Records the owner's identity: a fresh replica becomes a replica of its journal (and a new file
   // is renamed to its path, complete); an existing one moves to the owner's (newer) epoch. Call
   // only after check_lineage passed. error.validation if a new file's path was taken meanwhile.
   Status adopt(const OwnerIdentity& owner);
   // Inserts `events` (seqs strictly increasing, above position().seq) and moves the position to
-  // the last of them with `hash_after`, in one transaction. journal.shm_missing, with nothing
-  // written, if the replica's -shm was deleted since open (like Journal's writer).
-  Status apply(const std::vector<Event>& events, std::uint64_t hash_after);
+  // the last of them with `hash_after`, in one transaction. `stream`, when given, is the stream
+  // position of the last event, committed in that same transaction; without it a stream position
+  // the replica held is removed there too (its events no longer come from the stream).
+  // journal.shm_missing, with nothing written, if the replica's -shm was deleted since open (like
+  // Journal's writer).
+  Status apply(const std::vector<Event>& events, std::uint64_t hash_after,
+               const std::optional<StreamPoint>& stream = std::nullopt);
 
  private:
   Store() = default;
@@ -82,8 +97,11 @@ class Store {
   std::optional<rows::EventInserter> inserter_;
   FileIdentity shm_opened_as_;
   ReplicaPosition position_;
+  std::optional<StreamPoint> stream_;
 };
 
 ReplicaPosition position_of(const rows::Meta& meta);
+// The meta rows replica_stream and replica_stream_seq; nullopt when the replica has none.
+Result<std::optional<StreamPoint>> load_stream_point(sql::Db& db);
 
 }  // namespace hugo::replica

@@ -1,8 +1,10 @@
-// hugo-journal follow URL --into REPLICA: keeps a replica in step with an owner until interrupted.
+// hugo-journal follow URL --into REPLICA: keeps a replica in step with an owner (http://HOST:PORT)
+// or a JetStream stream (nats://HOST:PORT/STREAM) until interrupted.
 #include "signals.hpp"
 #include "cli_common.hpp"
 #include "verbs.hpp"
 
+#include <hugo/jetstream.hpp>
 #include <hugo/peers.hpp>
 
 #include <cstdio>
@@ -18,6 +20,7 @@ struct Options {
   std::string url;
   std::string replica;
   std::string token;
+  std::string creds;
   bool once = false;
 };
 
@@ -34,20 +37,16 @@ Error with_outcome(const Error& error, const Options& o, bool existed, std::int6
   return Error(error.code(), error.message() + outcome, error.metadata());
 }
 
-int run(const Options& o) {
-  FollowerOptions options;
-  options.url = o.url;
-  options.replica = o.replica;
-  options.token = o.token;
-  if (o.token.empty()) {
-    if (const char* env = std::getenv("HUGO_TOKEN")) options.token = env;
-  }
+// Either follower: catch_up(), run(), stop() and position() are all the verb needs.
+// `open` runs once the signals are blocked, so no thread it starts takes SIGINT or SIGTERM.
+template <class Open>
+int follow(const Options& o, Open open) {
   ShutdownSignals signals;
   std::error_code ec;
   const bool existed = std::filesystem::exists(o.replica, ec);
-  auto follower_result = HttpFollower::open(options);
-  if (!follower_result.ok()) return report("follow", follower_result.error());
-  auto follower = std::move(follower_result).value();
+  auto opened = open();
+  if (!opened.ok()) return report("follow", opened.error());
+  auto follower = std::move(opened).value();
   auto fail = [&](const Error& error) {
     const std::int64_t at = follower->position().seq;
     follower.reset();  // first: it removes a replica it was still building
@@ -71,17 +70,50 @@ int run(const Options& o) {
   return kExitOk;
 }
 
+std::string token_of(const Options& o) {
+  if (!o.token.empty()) return o.token;
+  const char* env = std::getenv("HUGO_TOKEN");
+  return env ? env : "";
+}
+
+int run(const Options& o) {
+  if (o.url.rfind("nats://", 0) == 0) {
+    auto source = parse_nats_stream_url(o.url);
+    if (!source.ok()) return report("follow", source.error());
+    JetStreamFollowerOptions options;
+    options.nats.url = source->server;
+    options.nats.token = token_of(o);
+    options.nats.creds = o.creds;
+    options.stream = source->stream;
+    options.replica = o.replica;
+    return follow(o, [&] { return JetStreamFollower::open(std::move(options)); });
+  }
+  if (!o.creds.empty()) {
+    return report("follow", Error::validation("--creds is for nats:// sources; an http:// owner takes --token")
+                                .with("url", o.url));
+  }
+  FollowerOptions options;
+  options.url = o.url;
+  options.replica = o.replica;
+  options.token = token_of(o);
+  return follow(o, [&] { return HttpFollower::open(std::move(options)); });
+}
+
 }  // namespace
 
 void add_follow(CLI::App& app, Verbs& verbs) {
   auto [cmd, o] = add_verb(app, verbs, run, "follow",
-                           "Apply an owner's events into a replica journal (same journal id and seqs), exactly once, "
-                           "reconnecting with backoff; refuses a diverged owner (replication.diverged).");
-  cmd->add_option("URL", o->url, "the owner's server, e.g. http://127.0.0.1:7070")->required();
+                           "Apply an owner's events (http://) or a JetStream stream's (nats://) into a replica journal "
+                           "(same journal id and seqs), exactly once, reconnecting with backoff; refuses a diverged "
+                           "owner or stream (replication.diverged).");
+  cmd->add_option("URL", o->url, "the owner's server, e.g. http://127.0.0.1:7070, or a stream, nats://HOST:PORT/STREAM")
+      ->required();
   cmd->add_option("--into", o->replica, "the replica journal (created if missing)")->required();
-  cmd->add_option("--token", o->token, "bearer token (default: $HUGO_TOKEN)");
-  cmd->add_flag("--once", o->once, "catch up to the owner's last seq, then exit");
+  cmd->add_option("--token", o->token, "bearer token, or the NATS server's token (default: $HUGO_TOKEN)");
+  cmd->add_option("--creds", o->creds, "a NATS .creds file (nats:// only)");
+  cmd->add_flag("--once", o->once, "catch up to the owner's (or stream's) last event, then exit");
   cmd->footer("Example:\n  hugo-journal follow http://127.0.0.1:7070 --into replica.journal\n"
+              "  hugo-journal follow nats://127.0.0.1:4222/HUGO_<journal_id> --into replica.journal\n"
               "  hugo-journal info replica.journal   # readable while it follows");
 }
 

@@ -1,10 +1,12 @@
 // hugo-journal info JOURNAL: identity, extent, size, durability and per-queue counts. A queue
 // problem (rows that are not valid transitions, or rows the fold cannot read) is shown beside
-// the rest, never instead of it.
+// the rest, never instead of it. A replica that follows a JetStream stream also shows the stream and
+// the stream seq of its last applied event.
 #include "output.hpp"
 #include "queue_problem.hpp"
 #include "verbs.hpp"
 
+#include <hugo/jetstream.hpp>
 #include <hugo/verify.hpp>
 
 #include <memory>
@@ -23,6 +25,12 @@ int run(const Options& o) {
   auto info = (*reader)->info();
   if (!info.ok()) return report("info", info.error());
   reader->reset();
+  std::optional<JetStreamPosition> stream;
+  if (info->role == "replica") {
+    auto read = read_stream_replica_position(o.journal);
+    if (!read.ok()) return report("info", read.error());
+    stream = std::move(read).value();
+  }
   auto projected = project_journal(o.journal, RecoveryMode::SkipInvalid);
   // The journal's own facts are shown whatever the queues' state: `problem` says why none are.
   const std::map<std::string, QueueSnapshot> none;
@@ -47,8 +55,9 @@ int run(const Options& o) {
           .str("createdAt", info->created_at)
           .str("role", info->role)
           .num("epoch", info->epoch)
-          .str("epochHistory", info->epoch_history)
-          .raw("queues", json_array(*queues, [](JsonObject& q, const auto& queue) {
+          .str("epochHistory", info->epoch_history);
+      if (stream) object.str("stream", stream->stream).num("streamSeq", static_cast<std::int64_t>(stream->stream_seq));
+      object.raw("queues", json_array(*queues, [](JsonObject& q, const auto& queue) {
             const auto& [name, snapshot] = queue;
             const std::string text = queue_problem(snapshot);
             q.str("name", name)
@@ -76,6 +85,10 @@ int run(const Options& o) {
   output.cells({"role", info->role});
   output.cells({"epoch", std::to_string(info->epoch)});
   output.cells({"epoch_history", info->epoch_history});
+  if (stream) {
+    output.cells({"stream", stream->stream});
+    output.cells({"stream_seq", std::to_string(stream->stream_seq)});
+  }
   if (problem) output.cells({"queues_problem", *problem});
   output.cells({"queues", std::to_string(queues->size())});
   for (const auto& [name, snapshot] : *queues) {

@@ -32,6 +32,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -149,6 +150,12 @@ class HUGO_API JetStreamFollower {
   explicit JetStreamFollower(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The stream position of a replica that JetStreamFollower keeps (what `hugo-journal info` shows),
+// read without taking its lock; nullopt for a replica followed over HTTP. Errors as
+// read_replica_position's.
+HUGO_API Result<std::optional<JetStreamPosition>> read_stream_replica_position(
+    const std::filesystem::path& replica, std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
 
 // "nats://HOST:PORT/STREAM" (the CLI's follow source): the server URL and the stream name.
 // error.validation for anything else.

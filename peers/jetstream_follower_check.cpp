@@ -1,0 +1,182 @@
+// The stream follower's checks and batching (docs/SCALE-OUT.md, "Following a stream").
+#include "peers/jetstream_follower_check.hpp"
+
+#include <hugo/error_codes.hpp>
+#include <hugo/peers.hpp>
+
+#include "peers/stream.hpp"
+
+#include <charconv>
+#include <optional>
+#include <utility>
+
+namespace hugo::peers {
+namespace {
+
+template <class Int>
+std::optional<Int> parse_number(std::optional<std::string_view> text, int base = 10) {
+  if (!text || text->empty()) return std::nullopt;
+  Int value{};
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value, base);
+  if (ec != std::errc() || end != text->data() + text->size()) return std::nullopt;
+  return value;
+}
+
+std::string quoted(std::optional<std::string_view> text) {
+  return text ? "'" + std::string(*text) + "'" : std::string("none");
+}
+
+}  // namespace
+
+StreamApplier::StreamApplier(replica::Store& store, std::string stream, std::string replica, std::size_t max_batch,
+                             std::function<void()> on_commit)
+    : store_(store),
+      stream_(std::move(stream)),
+      replica_(std::move(replica)),
+      max_batch_(max_batch),
+      on_commit_(std::move(on_commit)) {
+  discard();
+}
+
+Status StreamApplier::check_replica(const replica::Store& store, const std::string& stream,
+                                    const std::string& replica) {
+  const auto& point = store.stream_point();
+  if (point && point->stream != stream) {
+    return Error::validation(replica + " is a replica of stream " + point->stream + ", not " + stream +
+                             " (follow " + point->stream + ", or follow " + stream + " into a new file)")
+        .with("path", replica)
+        .with("replica_stream", point->stream)
+        .with("stream", stream);
+  }
+  if (!point && store.position().seq > 0) {
+    return Error::validation(replica + " was followed over HTTP; its position in stream " + stream +
+                             " is unknown (follow the stream into a new file)")
+        .with("path", replica)
+        .with("stream", stream);
+  }
+  return ok_status();
+}
+
+std::uint64_t StreamApplier::committed_stream_seq() const {
+  return store_.stream_point() ? store_.stream_point()->stream_seq : 0;
+}
+
+void StreamApplier::discard() {
+  pending_.clear();
+  seq_ = store_.position().seq;
+  hash_ = store_.position().hash;
+  last_stream_seq_ = committed_stream_seq();
+}
+
+Error StreamApplier::diverged(std::string why, std::uint64_t stream_seq, const std::string& expected) const {
+  return replica::diverged("stream " + stream_ + " at stream seq " + std::to_string(stream_seq) + ": " + why,
+                           store_.position())
+      .with("stream", stream_)
+      .with("stream_seq", std::to_string(stream_seq))
+      .with("expected", expected);
+}
+
+Status StreamApplier::check_state(const nats::StreamState& state) const {
+  const std::uint64_t next = next_stream_seq();
+  if (state.last_seq + 1 < next) {
+    return diverged("the stream ends at stream seq " + std::to_string(state.last_seq) +
+                        " but the replica applied up to " + std::to_string(next - 1) +
+                        " (was the stream deleted and created again?)",
+                    state.last_seq, "stream seq >= " + std::to_string(next - 1));
+  }
+  if (state.first_seq > next && state.last_seq >= next) {
+    return diverged("the stream was purged: it starts at stream seq " + std::to_string(state.first_seq) +
+                        ", the replica needs " + std::to_string(next) + " next",
+                    state.first_seq, std::to_string(next));
+  }
+  return ok_status();
+}
+
+Status StreamApplier::accept(const nats::StoredMessage& message) {
+  const std::uint64_t want = next_stream_seq();
+  if (message.stream_seq != want) {
+    return diverged(std::string(message.stream_seq > want ? "a gap" : "a repeat") + ": stream seq " +
+                        std::to_string(message.stream_seq) + " after " + std::to_string(want - 1) +
+                        " (were messages purged?)",
+                    message.stream_seq, std::to_string(want));
+  }
+  const auto journal_id = message.header("Hugo-Journal-Id");
+  const std::string& ours = store_.position().journal_id;
+  if (!journal_id || journal_id->empty() || (!ours.empty() && *journal_id != ours)) {
+    return diverged("a message of journal " + quoted(journal_id) + " in a replica of " + (ours.empty() ? "none" : ours),
+                    want, ours.empty() ? "a Hugo-Journal-Id" : ours);
+  }
+  const auto seq = parse_number<std::int64_t>(message.header("Hugo-Seq"));
+  // A fresh replica starts where the stream does: at seq 1, or at the first seq a compacted
+  // journal still held when its stream was created (the hash then covers only what it held).
+  const bool starts = seq_ == 0 && want == 1 && seq && *seq >= 1;
+  if (!seq || (*seq != seq_ + 1 && !starts)) {
+    return diverged("Hugo-Seq " + quoted(message.header("Hugo-Seq")) + " after seq " + std::to_string(seq_) +
+                        (seq && *seq > seq_ ? " (a gap)" : " (a repeat)"),
+                    want, "Hugo-Seq " + std::to_string(seq_ + 1));
+  }
+  const std::uint64_t hash = chain_hash(hash_, message.body);
+  const auto stated = message.header("Hugo-Hash");
+  if (!stated || stated->size() != 16 || *stated != format_hash(hash)) {
+    return diverged("Hugo-Hash " + quoted(stated) + " is not the replica's history plus this event (" +
+                        format_hash(hash) + ")",
+                    want, "Hugo-Hash " + format_hash(hash));
+  }
+  auto parsed = parse_stream_line(message.body);
+  if (!parsed.ok() || parsed->kind != StreamLine::Kind::Event) {
+    return diverged("the body is not an event line" + (parsed.ok() ? std::string() : ": " + parsed.error().message()),
+                    want, "an event line");
+  }
+  Event& event = parsed->event;
+  if (event.seq != *seq || (event.journal_id && *event.journal_id != *journal_id)) {
+    return diverged("the body is event " + std::to_string(event.seq) + " of journal " +
+                        event.journal_id.value_or(std::string(*journal_id)) + ", its headers say " +
+                        std::to_string(*seq) + " of " + std::string(*journal_id),
+                    want, "event " + std::to_string(*seq));
+  }
+  if (Status valid = rows::validate_for_append(event); !valid.ok()) {
+    return diverged("event " + std::to_string(event.seq) + " is invalid: " + valid.error().message(), want,
+                    "a valid event");
+  }
+  HUGO_TRY(adopt_epoch(message, std::string(*journal_id), *seq));
+  pending_.push_back(std::move(event));
+  seq_ = *seq;
+  hash_ = hash;
+  last_stream_seq_ = want;
+  if (pending_.size() >= max_batch_) HUGO_TRY(commit());
+  return ok_status();
+}
+
+// A fresh replica takes the first message's owner; a message in another epoch (or history) than
+// the replica's commits what is queued and must pass the lineage rules of peers.hpp.
+Status StreamApplier::adopt_epoch(const nats::StoredMessage& message, const std::string& journal_id,
+                                  std::int64_t seq) {
+  const auto epoch = parse_number<std::int64_t>(message.header("Hugo-Epoch"));
+  const auto history = message.header("Hugo-Epoch-History");
+  if (!epoch || *epoch < 1 || !history || history->empty()) {
+    return diverged("the message lacks a valid Hugo-Epoch (" + quoted(message.header("Hugo-Epoch")) +
+                        ") or Hugo-Epoch-History (" + quoted(history) + ")",
+                    message.stream_seq, "Hugo-Epoch and Hugo-Epoch-History");
+  }
+  const ReplicaPosition& position = store_.position();
+  if (!store_.fresh() && *epoch == position.epoch && *history == position.epoch_history) return ok_status();
+  HUGO_TRY(commit());
+  replica::OwnerIdentity owner{journal_id, *epoch, std::string(*history), seq};
+  if (Status lineage = replica::check_lineage(store_.position(), owner, replica_); !lineage.ok()) {
+    return Error(lineage.error().code(), lineage.error().message(), lineage.error().metadata())
+        .with("stream", stream_)
+        .with("stream_seq", std::to_string(message.stream_seq))
+        .with("expected", "an epoch the replica's history leads to");
+  }
+  return store_.adopt(owner);
+}
+
+Status StreamApplier::commit() {
+  if (pending_.empty()) return ok_status();
+  HUGO_TRY(store_.apply(pending_, hash_, replica::StreamPoint{stream_, last_stream_seq_}));
+  pending_.clear();
+  if (on_commit_) on_commit_();
+  return ok_status();
+}
+
+}  // namespace hugo::peers
