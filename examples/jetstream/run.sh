@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Failover through NATS JetStream (docs/SCALE-OUT.md): a three-node nats-server cluster on loopback,
-# an owner whose journal is published into an R3 stream, and two followers that rebuild replicas
-# from the stream. The member leading the stream and the owner are SIGKILLed; follower 1's replica
+# an owner (jetstream-owner: orders through a TaskQueue) whose journal `hugo-journal publish`
+# publishes into an R3 stream, and two followers that rebuild replicas from the stream. The member leading the stream and the owner are SIGKILLed; follower 1's replica
 # is promoted, and the promoted journal publishes on into the same stream, which follower 2 follows
 # on. Then it checks:
 #   - the stream holds every event of the new owner's journal once (its last seq is that journal's);
@@ -9,15 +9,15 @@
 #   - `hugo-journal verify` passes on every journal.
 # Prints "jetstream: ok" and exits 0, or says which check failed and exits 1.
 #
-#   examples/jetstream/run.sh [HUGO_JOURNAL_BIN [CLUSTER_NODE_BIN [NATS_SERVER_BIN]]]
-# The binaries default to $HUGO_JOURNAL_BIN / $CLUSTER_NODE_BIN / $NATS_SERVER_BIN, else
-# build/tools/hugo-journal, build/examples/cluster-node and the nats-server on PATH (or /usr/sbin).
+#   examples/jetstream/run.sh [HUGO_JOURNAL_BIN [OWNER_BIN [NATS_SERVER_BIN]]]
+# The binaries default to $HUGO_JOURNAL_BIN / $OWNER_BIN / $NATS_SERVER_BIN, else
+# build/tools/hugo-journal, build/examples/jetstream-owner and the nats-server on PATH (or /usr/sbin).
 # Everything runs in a fresh mktemp folder, removed on success (kept, and named, on failure); every
 # process it starts is stopped by its pid on exit.
 set -euo pipefail
 
 hj=$(realpath "${1:-${HUGO_JOURNAL_BIN:-build/tools/hugo-journal}}")
-node=$(realpath "${2:-${CLUSTER_NODE_BIN:-build/examples/cluster-node}}")
+owner=$(realpath "${2:-${OWNER_BIN:-build/examples/jetstream-owner}}")
 nats=${3:-${NATS_SERVER_BIN:-$(PATH=$PATH:/usr/sbin:/usr/local/sbin command -v nats-server || true)}}
 [[ -x $nats ]] || { echo "jetstream: FAILED: nats-server not found (scripts/setup.sh installs it)" >&2; exit 1; }
 work=$(mktemp -d -t hugo-jetstream.XXXXXX)
@@ -169,10 +169,10 @@ done
 for i in 0 1 2; do wait_for "member n$i to know the meta leader" meta_leader_known "$i"; done
 echo "   members on $urls"
 
-step "2. owner A: a journal with a worker load, published into an R3 stream"
-start owner-a "$node" owner "$owner_a" --tasks 40 --hold-after 24 --workers 3 --lease-ms 2000
+step "2. owner A: a journal of orders, published into an R3 stream"
+start owner-a "$owner" "$owner_a" --orders 40
 owner_a_pid=$started_pid
-wait_for_line owner-a "serving " "$owner_a_pid"
+wait_for_line owner-a "owner " "$owner_a_pid"
 start publisher-a "$hj" publish "$owner_a" --nats "$urls" --replicas 3
 publisher_a_pid=$started_pid
 wait_for_line publisher-a "publishing " "$publisher_a_pid"
@@ -190,10 +190,9 @@ follower1_pid=$started_pid
 start follower2 "$hj" follow "nats://127.0.0.1:${client_port[${others[1]}]}/$stream" --into "$replica2"
 follower2_pid=$started_pid
 
-step "4. the workers run until one of them holds a lease; the replicas catch up"
-wait_for_line owner-a "leased " "$owner_a_pid"
-echo "   | $(line_of owner-a "leased ")"
-held=$(last_seq "$owner_a")
+step "4. owner A writes its orders; the stream and the replicas catch up"
+wait_for_line owner-a "wrote " "$owner_a_pid"
+held=$(line_of owner-a "wrote " | cut -d' ' -f2)
 wait_for "the stream to reach seq $held" stream_at "${others[0]}" "$held"
 wait_for "replica 1 to reach seq $held" at_seq "$replica1" "$held"
 wait_for "replica 2 to reach seq $held" at_seq "$replica2" "$held"
@@ -217,17 +216,18 @@ promoted=$("$hj" promote --json "$replica1") || fail "promote failed"
 echo "   | $promoted"
 [[ $promoted == *'"epoch":2'* && $promoted == *"\"lastSeq\":$held"* ]] || fail "promotion should start epoch 2 after seq $held"
 
-step "7. owner B on the promoted journal finishes the work; it publishes on into $stream"
-start owner-b "$node" resume "$replica1" --workers 3 --lease-ms 2000
+step "7. owner B on the promoted journal writes more orders; it publishes on into $stream"
+start owner-b "$owner" "$replica1" --orders 20
 owner_b_pid=$started_pid
+wait_for_line owner-b "owner " "$owner_b_pid"
+echo "   | $(line_of owner-b "owner ")"
+[[ $(line_of owner-b "owner ") == *" epoch 2" ]] || fail "owner B should write epoch 2"
 start publisher-b "$hj" publish "$replica1" --nats "$urls"
 publisher_b_pid=$started_pid
 wait_for_line publisher-b "publishing " "$publisher_b_pid"
 echo "   | $(line_of publisher-b "publishing ")"
-wait_for_line owner-b "finished: " "$owner_b_pid"
-echo "   | $(line_of owner-b "finished: ")"
-[[ $(line_of owner-b "finished: ") == *" 0 pending, 0 leased, 0 dead" ]] || fail "owner B left work behind"
-final=$(last_seq "$replica1")
+wait_for_line owner-b "wrote " "$owner_b_pid"
+final=$(line_of owner-b "wrote " | cut -d' ' -f2)
 ((final > held)) || fail "owner B wrote nothing after seq $held"
 wait_for "the stream to reach seq $final" stream_at "$stream_leader" "$final"
 wait_for "replica 2 to follow on to seq $final" at_seq "$replica2" "$final"

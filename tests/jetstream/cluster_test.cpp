@@ -61,6 +61,8 @@ TEST_CASE("an R3 stream whose leader is killed mid-stream: publishing goes on th
   RawNats nats(cluster.node(next).port());
   check_stream_holds(nats, stream, id, lines);
 
+  // The killed member comes back on its store and catches up; a follower then rebuilds the journal.
+  cluster.restart(leader);
   const auto replica = (dir / "replica.journal").string();
   const Ran follow = run_cli(dir.path(), {"follow", cluster.node(next).url() + "/" + stream, "--into", replica, "--once"});
   REQUIRE_MESSAGE(follow.code == 0, follow.err);

@@ -66,27 +66,3 @@ TEST_CASE("the publisher SIGKILLed at random points 50 times while the journal g
   RawNats nats(server.port());
   check_stream_holds(nats, stream, id, lines);
 }
-
-TEST_CASE("the journal's writer closes it and another writer reopens it while the publisher runs: publishing goes on") {
-  TempDir dir("hugo-js-rewriter");
-  auto server = NatsServer::start();
-  const auto journal = (dir / "owner.journal").string();
-  // The last writer closing a journal removes its WAL and WAL index (docs/ERRORS.md,
-  // journal.shm_missing): the publisher's reader must not stop at that, as an owner may restart.
-  Proc first(dir.path(), "writer", {e2e::writer(), journal, "300", "2"});
-  const std::string id = first.wait_line("ready ").substr(6);
-  const std::string stream = "HUGO_" + id;
-  Proc publisher(dir.path(), "publisher", {cli(), "publish", journal, "--nats", server.url()});
-  publisher.wait_line("publishing ");
-  CHECK(first.wait() == 0);
-  Proc second(dir.path(), "writer", {e2e::writer(), journal, "300", "2"});
-  CHECK(second.wait() == 0);
-  CHECK(second.wait_line("done ") == "done 600");
-  const auto lines = export_lines(dir.path(), journal);
-  REQUIRE(lines.size() == 600);
-  REQUIRE_MESSAGE(eventually([&] { return stream_last_seq(server.port(), stream) == 600 || publisher.poll(); }),
-                  "the stream is at " << stream_last_seq(server.port(), stream) << " of 600");
-  CHECK_MESSAGE(publisher.terminate() == 0, publisher.err());
-  RawNats nats(server.port());
-  check_stream_holds(nats, stream, id, lines);
-}

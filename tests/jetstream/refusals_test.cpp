@@ -72,32 +72,39 @@ struct SmallMaxPayload : Refusals {
 TEST_CASE_FIXTURE(Refusals, "a purged stream, or one with a message deleted, stops the publisher and the follower") {
   const auto journal = dir / "owner.journal";
   const auto replica = dir / "replica.journal";
-  const std::string id = append_events(journal, 20);
+  const std::string id = append_events(journal, 10);
   const std::string stream = "HUGO_" + id;
   // The publisher's own streams deny purges and deletes; this one, made beforehand, allows both.
   nats.create_open_stream(stream, "hugo." + id + ".events");
   REQUIRE(publish(journal).code == 0);
-  REQUIRE(follow(stream, replica).code == 0);
+  REQUIRE(follow(stream, replica).code == 0);  // the replica stops at seq 10 of the stream's 20
+  append_events(journal, 10);
+  REQUIRE(publish(journal).code == 0);
   const auto replica_lines = export_lines(dir.path(), replica);
-  REQUIRE(replica_lines.size() == 20);
+  REQUIRE(replica_lines.size() == 10);
+  const auto fresh = dir / "fresh.journal";
 
   SUBCASE("purged") {
     nats.purge(stream);
     append_events(journal, 5);
-    check_refused(publish(journal), "replication.diverged",
-                  "purged");
+    check_refused(publish(journal), "replication.diverged", "purged");
     CHECK(nats.stream_info(stream)->messages == 0);
+    // Its next message (stream seq 11) is gone. (A replica that held all 20 would miss nothing.)
     check_refused(follow(stream, replica), "replication.diverged", stream);
-    const auto fresh = dir / "fresh.journal";
     check_refused(follow(stream, fresh), "replication.diverged", stream);
+    CHECK_FALSE(std::filesystem::exists(fresh));
   }
   SUBCASE("a message deleted") {
-    nats.delete_message(stream, 7);
+    nats.delete_message(stream, 15);
     check_refused(publish(journal), "replication.diverged", "purged");
-    // A new replica reads from stream seq 1 and meets the hole at 7; it keeps nothing past 6.
-    const auto fresh = dir / "fresh.journal";
+    // Both replicas meet the hole at stream seq 15 and keep nothing past 14.
     check_refused(follow(stream, fresh), "replication.diverged", stream);
-    CHECK(last_seq(fresh) <= 6);
+    CHECK(last_seq(fresh) <= 14);
+    check_refused(follow(stream, replica), "replication.diverged", stream);
+    const auto after = export_lines(dir.path(), replica);
+    CHECK(after.size() <= 14);
+    CHECK(std::vector<std::string>(after.begin(), after.begin() + 10) == replica_lines);
+    return;
   }
   CHECK(export_lines(dir.path(), replica) == replica_lines);
 }
@@ -106,29 +113,29 @@ TEST_CASE_FIXTURE(Refusals, "a stream of another journal is refused by the publi
   const auto a = dir / "a.journal";
   const auto b = dir / "b.journal";
   const std::string id_a = append_events(a, 10);
-  const std::string id_b = append_events(b, 10);
+  const std::string id_b = append_events(b, 15);
 
-  SUBCASE("a stream named for journal A holds journal B's events") {
+  SUBCASE("the publisher: a stream that holds another journal") {
     REQUIRE(publish(b, {"--stream", "SHARED"}).code == 0);
-    check_refused(publish(a, {"--stream", "SHARED"}),
-                  "replication.diverged", id_b);
-    CHECK(nats.stream_info("SHARED")->last_seq == 10);
-    // A replica of A refuses B's stream too.
-    REQUIRE(publish(a).code == 0);
+    check_refused(publish(a, {"--stream", "SHARED"}), "replication.diverged", id_b);
+    CHECK(nats.stream_info("SHARED")->last_seq == 15);
+  }
+  SUBCASE("the follower: its stream deleted and made again by another journal") {
+    REQUIRE(publish(a, {"--stream", "SHARED"}).code == 0);
     const auto replica = dir / "replica-a.journal";
-    REQUIRE(follow("HUGO_" + id_a, replica).code == 0);
+    REQUIRE(follow("SHARED", replica).code == 0);
     const auto before = export_lines(dir.path(), replica);
-    append_events(b, 1);
+    REQUIRE(before.size() == 10);
+    nats.delete_stream("SHARED");
     REQUIRE(publish(b, {"--stream", "SHARED"}).code == 0);
-    check_refused(follow("SHARED", replica),
-                  "replication.diverged", "SHARED");
+    // Stream seq 11 follows on, but it is journal B's seq 11.
+    check_refused(follow("SHARED", replica), "replication.diverged", "SHARED");
     CHECK(export_lines(dir.path(), replica) == before);
   }
-  SUBCASE("journal A's stream name on another subject") {
+  SUBCASE("the publisher: journal A's stream name on another subject") {
     nats.create_open_stream("HUGO_" + id_a, "elsewhere.events");
     nats.publish("elsewhere.events", "{\"not\":\"an event\"}");
-    const Ran ran = publish(a);
-    check_refused(ran, "replication.diverged", "HUGO_" + id_a);
+    check_refused(publish(a), "replication.diverged", "HUGO_" + id_a);
     CHECK(nats.stream_info("HUGO_" + id_a)->last_seq == 1);
   }
 }
