@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   const long count = std::atol(argv[2]);
   const int pause_ms = argc > 3 ? std::atoi(argv[3]) : 5;
   hugo::JournalOptions options;
-  options.durability = argc > 4 && std::string(argv[4]) == "fsync" ? hugo::Durability::Fsync : hugo::Durability::Process;
+  options.durability = hugo::Durability::Process;
   auto opened = hugo::Journal::open(argv[1], options);
   if (!opened.ok()) {
     std::fprintf(stderr, "hugo-jetstream-writer: %s\n", opened.error().to_string().c_str());
