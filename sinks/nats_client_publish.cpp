@@ -3,10 +3,14 @@
 // last, and one outcome per message delivered from libnats's ack handler.
 #include "sinks/nats_client_impl.hpp"
 
+#include <memory>
+
 namespace hugo::nats {
 namespace {
 
 void on_ack(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr* failure, void* closure) {
+  // The ack handler owns the published message (nats.h, jsPubAckHandler): destroyed on every path.
+  const std::unique_ptr<natsMsg, decltype(&natsMsg_Destroy)> owned(msg, &natsMsg_Destroy);
   auto* impl = static_cast<Connection::Impl*>(closure);
   PublishOutcome outcome;
   std::function<void(const PublishOutcome&)> callback;

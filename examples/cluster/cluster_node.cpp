@@ -16,6 +16,8 @@
 #include <hugo/hugo.hpp>
 #include <hugo/peers.hpp>
 
+#include "examples/support/must.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -41,20 +43,8 @@ struct Options {
   int lease_ms = 2000;
 };
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "cluster-node: %s\n", what.c_str());
-  std::exit(1);
-}
-
-template <class T>
-T must(hugo::Result<T> result) {
-  if (!result.ok()) die(result.error().to_string());
-  return std::move(result).value();
-}
-
-void must(const hugo::Status& status) {
-  if (!status.ok()) die(status.error().to_string());
-}
+using example::die;
+using example::must;
 
 Options parse(int argc, char** argv) {
   if (argc < 3) die("usage: cluster-node owner|resume JOURNAL [--tasks N] [--hold-after K] [--workers W] [--lease-ms MS]");
@@ -208,6 +198,7 @@ int run_resume(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  example::program = "cluster-node";
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const Options o = parse(argc, argv);
   return o.mode == "owner" ? run_owner(o) : run_resume(o);

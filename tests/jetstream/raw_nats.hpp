@@ -126,6 +126,7 @@ class RawNats {
                                        "\"],\"storage\":\"file\",\"num_replicas\":" + std::to_string(replicas) + "}");
   }
   void purge(const std::string& stream) { api("STREAM.PURGE." + stream); }
+  void delete_stream(const std::string& stream) { api("STREAM.DELETE." + stream); }
   void delete_message(const std::string& stream, std::uint64_t seq) {
     api("STREAM.MSG.DELETE." + stream, "{\"seq\":" + std::to_string(seq) + "}");
   }

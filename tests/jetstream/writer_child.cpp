@@ -6,7 +6,9 @@
 //       of 1..8, sleeping PAUSE_MS (default 5) between groups. Payloads vary in length (0..400
 //       bytes) and hold bytes that JSON must escape (quotes, backslashes, newlines, non-ASCII).
 //       Prints "ready JOURNAL_ID" once the first group is committed, "done LAST_SEQ" at the end;
-//       SIGTERM ends it early (after the current group), still with "done LAST_SEQ".
+//       SIGTERM ends it early (after the current group), still with "done LAST_SEQ". SIGUSR1 stops
+//       the appends but keeps the journal open (a reader's WAL index stays in place): it prints
+//       "paused LAST_SEQ" and waits for SIGTERM.
 //
 // stdout is flushed per line; errors go to stderr with exit 3. Uses the public API only.
 #include <hugo/journal.hpp>
@@ -25,8 +27,10 @@
 namespace {
 
 std::atomic<bool> stopping{false};
+std::atomic<bool> pausing{false};
 
 void on_term(int) { stopping = true; }
+void on_pause(int) { pausing = true; }
 
 std::string payload(std::mt19937& rng, int i) {
   static const std::string pieces[] = {"\"", "\\", "\n", "\t", "\xc3\xa9", "\xe2\x82\xac", "{}", " ", "x"};
@@ -44,6 +48,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::signal(SIGTERM, on_term);
+  std::signal(SIGUSR1, on_pause);
   const long count = std::atol(argv[2]);
   const int pause_ms = argc > 3 ? std::atoi(argv[3]) : 5;
   hugo::JournalOptions options;
@@ -58,7 +63,7 @@ int main(int argc, char** argv) {
   std::int64_t last = journal->durable_seq();
   long written = 0;
   bool announced = false;
-  while (written < count && !stopping) {
+  while (written < count && !stopping && !pausing) {
     const long group = std::min<long>(1 + static_cast<long>(rng() % 8), count - written);
     std::vector<hugo::Event> events;
     for (long i = 0; i < group; ++i) {
@@ -82,6 +87,11 @@ int main(int argc, char** argv) {
       announced = true;
     }
     if (pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
+  if (pausing && !stopping) {
+    std::printf("paused %lld\n", static_cast<long long>(last));
+    std::fflush(stdout);
+    while (!stopping) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (auto s = journal->close(); !s.ok()) {
     std::fprintf(stderr, "hugo-jetstream-writer: %s\n", s.error().to_string().c_str());
