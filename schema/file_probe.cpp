@@ -2,6 +2,7 @@
 
 #include <hugo/error_codes.hpp>
 
+#include "schema/kept_files.hpp"
 #include "schema/wal_files.hpp"
 #include "schema/schema.hpp"
 
@@ -105,7 +106,9 @@ Status check(const std::filesystem::path& path, Intent intent, std::chrono::mill
   std::array<unsigned char, kHeaderBytes + 5> bytes{};
   ssize_t n = 0;
   if (st.st_size > 0) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // Kept open, never closed: closing it would drop this process's SQLite locks on the file
+    // (schema/kept_files.hpp).
+    const int fd = kept_files::open_for_read(path);
     if (fd < 0) {
       const int err = errno;
       return Error(std::string(err == EACCES ? errc::journal_read_only : errc::journal_io),
@@ -113,7 +116,6 @@ Status check(const std::filesystem::path& path, Intent intent, std::chrono::mill
           .with("path", path.string());
     }
     n = ::pread(fd, bytes.data(), bytes.size(), 0);
-    ::close(fd);
     if (n < static_cast<ssize_t>(kHeaderBytes) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
       return refused(path, "not_sqlite", "is not an SQLite database, so not a journal");
     }

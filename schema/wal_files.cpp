@@ -2,6 +2,8 @@
 
 #include <hugo/error_codes.hpp>
 
+#include "schema/kept_files.hpp"
+
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -26,13 +28,19 @@ constexpr std::uint32_t kWalMagic = 0x377f0682;  // low bit: checksum byte order
 constexpr std::size_t kIndexHeaderBytes = 48;
 constexpr std::uint32_t kIndexVersion = 3007000;
 
+// A read-only descriptor. The -shm's is kept open for the process's life (schema/kept_files.hpp:
+// closing it would drop this process's SQLite locks on the -shm); the -wal's is closed again, as
+// SQLite takes no lock on the -wal file.
 class Fd {
  public:
-  explicit Fd(const std::filesystem::path& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  enum class Kind { Wal, Shm };
+  Fd(const std::filesystem::path& path, Kind kind)
+      : fd_(kind == Kind::Shm ? kept_files::open_for_read(path) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC)),
+        owned_(kind == Kind::Wal) {}
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0 && owned_) ::close(fd_);
   }
   bool is_open() const { return fd_ >= 0; }
   std::int64_t size() const {
@@ -46,6 +54,7 @@ class Fd {
 
  private:
   int fd_;
+  bool owned_;
 };
 
 std::uint32_t big_endian_u32(const unsigned char* bytes) {
@@ -67,7 +76,7 @@ struct IndexHeader {
 };
 
 std::optional<IndexHeader> read_index_header(const std::filesystem::path& journal) {
-  const Fd shm(shm_of(journal));
+  const Fd shm(shm_of(journal), Fd::Kind::Shm);
   if (!shm.is_open()) return std::nullopt;
   std::array<unsigned char, 2 * kIndexHeaderBytes> both{};
   if (!shm.read_at(both.data(), both.size(), 0)) return std::nullopt;
@@ -93,7 +102,7 @@ enum class Verdict { Intact, Truncated, Unsettled };
 // One look at the files. Unsettled when the index changed while the WAL was read: a live writer
 // committed or restarted the WAL, and the comparison would mean nothing.
 Verdict inspect(const std::filesystem::path& journal, std::optional<Error>& error) {
-  const Fd wal(wal_of(journal));
+  const Fd wal(wal_of(journal), Fd::Kind::Wal);
   if (!wal.is_open()) return Verdict::Intact;  // no WAL: everything is in the main file
   const std::optional<IndexHeader> before = read_index_header(journal);
   const std::int64_t wal_bytes = wal.size();
