@@ -46,7 +46,6 @@ void JetStreamSink::Impl::reset_flight() {
   in_flight.clear();
   failed_seq.reset();
   failure.reset();
-  contended = false;
   contested.clear();
   failed.store(false);
 }
@@ -60,7 +59,6 @@ void JetStreamSink::Impl::on_outcome(const nats::PublishOutcome& outcome) {
     if (it == in_flight.end()) return;  // forgotten by a reset
     if (outcome.error || outcome.duplicate || outcome.stream_seq != it->second.stream_seq) {
       if (outcome.jetstream_error == kWrongLastSequence || outcome.duplicate) {
-        contended = true;
         contested.push_back({it->second.stream_seq, it->second.hash});
       } else if (!failed_seq || outcome.tag < *failed_seq) {
         failed_seq = outcome.tag;
@@ -128,7 +126,7 @@ Result<bool> publish_batch(JetStreamSink::Impl& s) {
     }
     {
       std::lock_guard lock(s.mutex);
-      s.in_flight[e.seq] = JetStreamSink::Impl::InFlight{s.sent_stream_seq + 1, next_hash, metrics_view(e), false};
+      s.in_flight[e.seq] = JetStreamSink::Impl::InFlight{s.sent_stream_seq + 1, next_hash, s.options.metrics ? metrics_view(e) : Event{}, false};
       s.journal_last_seen = std::max(s.journal_last_seen, e.seq);
     }
     Status sent = s.conn->publish_async(s.subject, headers, line, s.sent_stream_seq, e.seq);
@@ -146,15 +144,13 @@ Result<bool> publish_batch(JetStreamSink::Impl& s) {
 Status drain(JetStreamSink::Impl& s) {
   const auto timeout = std::max(s.options.nats.timeout * 2, std::chrono::milliseconds(1000));
   HUGO_TRY(s.conn->wait_published(timeout));
-  bool contended = false;
   std::vector<JetStreamSink::Impl::Contested> contested;
   {
     std::lock_guard lock(s.mutex);
     if (s.failure) return *s.failure;
-    contended = s.contended;
     contested = s.contested;
   }
-  if (!contended) return ok_status();
+  if (contested.empty()) return ok_status();
   // Pipelined publishes may land after another writer's message (the expected-sequence chain
   // counts messages, and a duplicate Nats-Msg-Id skips it): every contested position must hold
   // this history's event, which its Hugo-Hash (the hash of everything up to it) says.

@@ -49,7 +49,7 @@ struct JetStreamSink::Impl {
   struct InFlight {
     std::uint64_t stream_seq = 0;  // expected
     std::uint64_t hash = 0;        // the rolling hash after this event (its Hugo-Hash)
-    Event event;                   // queue, kind, owner and occurred_at (metrics)
+    Event event;                   // queue, kind, owner and occurred_at, only when metrics are kept
     bool acked = false;
   };
   // A position this publisher meant to fill that the server says holds something else (10071)
@@ -65,8 +65,7 @@ struct JetStreamSink::Impl {
   // The failure of the lowest journal seq among the outcomes since the last drain.
   std::optional<std::int64_t> failed_seq;
   std::optional<Error> failure;
-  bool contended = false;  // a 10071 or a duplicate: someone else wrote into the stream
-  std::vector<Contested> contested;
+  std::vector<Contested> contested;  // non-empty: a 10071 or a duplicate, someone else wrote into the stream
   std::atomic<bool> failed{false};
 
   std::atomic<bool> stopping{false};
