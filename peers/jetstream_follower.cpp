@@ -88,8 +88,11 @@ Status JetStreamFollower::Impl::pass(bool follow) {
   HUGO_ASSIGN_OR_RETURN(auto reader, connection->read(options.stream, info.subjects.front(), applier->next_stream_seq()));
   while (!stopping.load()) {
     const auto wait = follow ? kFollowWait : options.nats.timeout;
-    HUGO_ASSIGN_OR_RETURN(auto messages, reader->next(options.max_batch, wait));
-    if (messages.empty()) {
+    HUGO_ASSIGN_OR_RETURN(const std::size_t read, reader->visit(options.max_batch, wait, [&](const nats::MessageView& m) {
+                            // A catch-up ends at the stream's last message as it began.
+                            return !follow && m.sequence() > end ? ok_status() : applier->accept(m);
+                          }));
+    if (read == 0) {
       if (!follow) {
         return Error::replication_unavailable("stream " + options.stream + " sent nothing for " +
                                               std::to_string(wait.count()) + " ms while the replica needs stream seq " +
@@ -99,10 +102,6 @@ Status JetStreamFollower::Impl::pass(bool follow) {
       // Idle: was the stream purged or deleted meanwhile?
       if (auto now = state(); !now.ok()) return now.error();
       continue;
-    }
-    for (const nats::StoredMessage& message : messages) {
-      if (!follow && message.stream_seq > end) break;
-      HUGO_TRY(applier->accept(message));
     }
     HUGO_TRY(applier->commit());
     if (!follow && applier->next_stream_seq() > end) return ok_status();

@@ -93,13 +93,13 @@ Status StreamApplier::check_state(const nats::StreamState& state) const {
   return ok_status();
 }
 
-Status StreamApplier::accept(const nats::StoredMessage& message) {
+Status StreamApplier::accept(const nats::MessageView& message) {
   const std::uint64_t want = next_stream_seq();
-  if (message.stream_seq != want) {
-    return diverged(std::string(message.stream_seq > want ? "a gap" : "a repeat") + ": stream seq " +
-                        std::to_string(message.stream_seq) + " after " + std::to_string(want - 1) +
+  if (message.sequence() != want) {
+    return diverged(std::string(message.sequence() > want ? "a gap" : "a repeat") + ": stream seq " +
+                        std::to_string(message.sequence()) + " after " + std::to_string(want - 1) +
                         " (were messages purged?)",
-                    message.stream_seq, std::to_string(want));
+                    message.sequence(), std::to_string(want));
   }
   const auto journal_id = message.header("Hugo-Journal-Id");
   const std::string& ours = owner_ ? owner_->journal_id : store_.position().journal_id;
@@ -121,14 +121,14 @@ Status StreamApplier::accept(const nats::StoredMessage& message) {
                         (seq && *seq > seq_ ? " (a gap)" : " (a repeat)"),
                     want, "Hugo-Seq " + std::to_string(seq_ + 1));
   }
-  const std::uint64_t hash = chain_hash(hash_, message.body);
+  const std::uint64_t hash = chain_hash(hash_, message.data());
   const auto stated = message.header("Hugo-Hash");
   if (!stated || stated->size() != 16 || *stated != format_hash(hash)) {
     return diverged("Hugo-Hash " + quoted(stated) + " is not the replica's history plus this event (" +
                         format_hash(hash) + ")",
                     want, "Hugo-Hash " + format_hash(hash));
   }
-  auto parsed = parse_stream_line(message.body);
+  auto parsed = parse_stream_line(message.data());
   if (!parsed.ok() || parsed->kind != StreamLine::Kind::Event) {
     return diverged("the body is not an event line" + (parsed.ok() ? std::string() : ": " + parsed.error().message()),
                     want, "an event line");
@@ -157,14 +157,14 @@ Status StreamApplier::accept(const nats::StoredMessage& message) {
 // the replica's commits what is queued and must pass the lineage rules of peers.hpp. The owner is
 // adopted with the batch that carries its first message, so a refused batch writes nothing, not
 // even a new replica's file.
-Status StreamApplier::adopt_epoch(const nats::StoredMessage& message, const std::string& journal_id,
+Status StreamApplier::adopt_epoch(const nats::MessageView& message, const std::string& journal_id,
                                   std::int64_t seq) {
   const auto epoch = parse_number<std::int64_t>(message.header("Hugo-Epoch"));
   const auto history = message.header("Hugo-Epoch-History");
   if (!epoch || *epoch < 1 || !history || history->empty()) {
     return diverged("the message lacks a valid Hugo-Epoch (" + quoted(message.header("Hugo-Epoch")) +
                         ") or Hugo-Epoch-History (" + quoted(history) + ")",
-                    message.stream_seq, "Hugo-Epoch and Hugo-Epoch-History");
+                    message.sequence(), "Hugo-Epoch and Hugo-Epoch-History");
   }
   const ReplicaPosition& position = store_.position();
   const std::int64_t current_epoch = owner_ ? owner_->epoch : position.epoch;
@@ -175,7 +175,7 @@ Status StreamApplier::adopt_epoch(const nats::StoredMessage& message, const std:
   if (Status lineage = replica::check_lineage(store_.position(), owner, replica_); !lineage.ok()) {
     return Error(lineage.error().code(), lineage.error().message(), lineage.error().metadata())
         .with("stream", stream_)
-        .with("stream_seq", std::to_string(message.stream_seq))
+        .with("stream_seq", std::to_string(message.sequence()))
         .with("expected", "an epoch the replica's history leads to");
   }
   owner_ = std::move(owner);

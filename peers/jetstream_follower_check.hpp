@@ -35,7 +35,9 @@ class StreamApplier {
   // replica::check_lineage; its owner is adopted when its batch commits. A full batch commits.
   // replication.diverged (metadata: stream, stream_seq, expected) for any mismatch, and then
   // nothing queued is committed: call discard() before reading again.
-  Status accept(const nats::StoredMessage& message);
+  // `message` is read only during the call.
+  Status accept(const nats::MessageView& message);
+  Status accept(const nats::StoredMessage& message) { return accept(nats::StoredMessageView(message)); }
   // Commits the queued events with the stream position of the last of them.
   Status commit();
   // Drops what is queued: the next message needed is again the one after the committed batch.
@@ -47,7 +49,7 @@ class StreamApplier {
 
  private:
   Error diverged(std::string why, std::uint64_t stream_seq, const std::string& expected) const;
-  Status adopt_epoch(const nats::StoredMessage& message, const std::string& journal_id, std::int64_t seq);
+  Status adopt_epoch(const nats::MessageView& message, const std::string& journal_id, std::int64_t seq);
 
   replica::Store& store_;
   std::string stream_;

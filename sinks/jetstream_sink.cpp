@@ -13,6 +13,10 @@
 #include <hugo/peers.hpp>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <span>
 
 namespace hugo {
 namespace {
@@ -20,11 +24,17 @@ namespace {
 constexpr int kWrongLastSequence = 10071;  // JetStream's "wrong last sequence"
 
 // The bytes NATS counts against max_payload for a message: its header block and its body.
-std::size_t message_bytes(const nats::Headers& headers, std::uint64_t expected, std::size_t body) {
+std::size_t message_bytes(std::span<const nats::HeaderRef> headers, std::uint64_t expected, std::size_t body) {
   std::size_t n = std::string_view("NATS/1.0\r\n\r\n").size() + body;
-  for (const auto& [key, value] : headers) n += key.size() + 2 + value.size() + 2;
+  for (const nats::HeaderRef& h : headers) n += std::strlen(h.key) + 2 + std::strlen(h.value) + 2;
   n += std::string_view("Nats-Expected-Last-Sequence: \r\n").size() + std::to_string(expected).size();
   return n;
+}
+
+// `value` as decimal text in `out`, NUL-terminated.
+const char* decimal(std::int64_t value, std::array<char, 24>& out) {
+  *std::to_chars(out.data(), out.data() + out.size() - 1, value).ptr = '\0';
+  return out.data();
 }
 
 Event metrics_view(const Event& e) {
@@ -50,34 +60,40 @@ void JetStreamSink::Impl::reset_flight() {
   failed.store(false);
 }
 
+JetStreamSink::Impl::InFlight* JetStreamSink::Impl::find_in_flight(std::int64_t seq) {
+  auto it = std::lower_bound(in_flight.begin(), in_flight.end(), seq,
+                             [](const InFlight& f, std::int64_t wanted) { return f.seq < wanted; });
+  return it != in_flight.end() && it->seq == seq ? &*it : nullptr;
+}
+
 void JetStreamSink::Impl::on_outcome(const nats::PublishOutcome& outcome) {
   std::vector<Event> acked_now;
   std::int64_t lag = 0;
   {
     std::lock_guard lock(mutex);
-    auto it = in_flight.find(outcome.tag);
-    if (it == in_flight.end()) return;  // forgotten by a reset
-    if (outcome.error || outcome.duplicate || outcome.stream_seq != it->second.stream_seq) {
+    InFlight* flight = find_in_flight(outcome.tag);
+    if (flight == nullptr) return;  // forgotten by a reset
+    if (outcome.error || outcome.duplicate || outcome.stream_seq != flight->stream_seq) {
       if (outcome.jetstream_error == kWrongLastSequence || outcome.duplicate) {
-        contested.push_back({it->second.stream_seq, it->second.hash});
+        contested.push_back({flight->stream_seq, flight->hash});
       } else if (!failed_seq || outcome.tag < *failed_seq) {
         failed_seq = outcome.tag;
         failure = outcome.error ? *outcome.error
                                 : Error::replication_diverged(
                                       "stream " + stream + " stored seq " + std::to_string(outcome.tag) +
                                           " at stream seq " + std::to_string(outcome.stream_seq) + ", not " +
-                                          std::to_string(it->second.stream_seq),
+                                          std::to_string(flight->stream_seq),
                                       {{"stream", stream}, {"seq", std::to_string(outcome.tag)}});
       }
       failed.store(true);
       return;
     }
-    it->second.acked = true;
-    while (!in_flight.empty() && in_flight.begin()->second.acked) {
-      acked_seq = in_flight.begin()->first;
-      acked_stream_seq = in_flight.begin()->second.stream_seq;
-      if (options.metrics) acked_now.push_back(std::move(in_flight.begin()->second.event));
-      in_flight.erase(in_flight.begin());
+    flight->acked = true;
+    while (!in_flight.empty() && in_flight.front().acked) {
+      acked_seq = in_flight.front().seq;
+      acked_stream_seq = in_flight.front().stream_seq;
+      if (options.metrics) acked_now.push_back(std::move(in_flight.front().event));
+      in_flight.pop_front();
     }
     lag = journal_last_seen - acked_seq;
   }
@@ -98,35 +114,44 @@ Result<bool> publish_batch(JetStreamSink::Impl& s) {
   if (events.empty()) return false;
   const auto max_payload = static_cast<std::size_t>(std::max<std::int64_t>(s.conn->max_payload(), 0));
   std::string line;
+  std::string msg_id;
+  std::array<char, 24> seq_text{}, prev_text{}, kind_text{};
   for (const Event& e : events) {
     if (s.failed.load() || s.stopping.load()) break;
     line.clear();
     encode_event_json(e, line);
     const std::uint64_t next_hash = chain_hash(s.hash, line);
-    const std::string seq = std::to_string(e.seq);
-    const nats::Headers headers{
-        {"Nats-Msg-Id", s.journal_id + ":" + seq},
-        {"Hugo-Journal-Id", s.journal_id},
+    const char* seq = decimal(e.seq, seq_text);
+    msg_id.assign(s.journal_id).append(":").append(seq);
+    const std::string hash_text = format_hash(next_hash);
+    // Hugo-Prev-Seq only where the journal skips seqs (docs/SCALE-OUT.md): elsewhere it is seq - 1.
+    const bool skip = s.sent_seq != e.seq - 1;
+    const nats::HeaderRef all[] = {
+        {"Nats-Msg-Id", msg_id.c_str()},
+        {"Hugo-Journal-Id", s.journal_id.c_str()},
         {"Hugo-Seq", seq},
-        {"Hugo-Prev-Seq", std::to_string(s.sent_seq)},
-        {"Hugo-Kind", std::to_string(static_cast<int>(e.kind))},
-        {"Hugo-Schema-Version", s.schema_version},
-        {"Hugo-Epoch", s.epoch},
-        {"Hugo-Epoch-History", s.epoch_history},
-        {"Hugo-Hash", format_hash(next_hash)},
+        {"Hugo-Kind", decimal(static_cast<int>(e.kind), kind_text)},
+        {"Hugo-Schema-Version", s.schema_version.c_str()},
+        {"Hugo-Epoch", s.epoch.c_str()},
+        {"Hugo-Epoch-History", s.epoch_history.c_str()},
+        {"Hugo-Hash", hash_text.c_str()},
+        {"Hugo-Prev-Seq", skip ? decimal(s.sent_seq, prev_text) : ""},
     };
+    const std::span<const nats::HeaderRef> headers(all, skip ? std::size(all) : std::size(all) - 1);
     const std::size_t bytes = message_bytes(headers, s.sent_stream_seq, line.size());
     if (bytes > max_payload) {
+      const std::string seq_string(seq);
       return Error::replication_message_too_large(
-          "event seq " + seq + " takes " + std::to_string(bytes) + " bytes with its headers; the server at " +
+          "event seq " + seq_string + " takes " + std::to_string(bytes) + " bytes with its headers; the server at " +
               s.options.nats.url + " takes at most " + std::to_string(max_payload) +
               " (raise max_payload in the server's configuration)",
-          {{"seq", seq}, {"bytes", std::to_string(bytes)}, {"max_payload", std::to_string(max_payload)},
+          {{"seq", seq_string}, {"bytes", std::to_string(bytes)}, {"max_payload", std::to_string(max_payload)},
            {"stream", s.stream}});
     }
     {
       std::lock_guard lock(s.mutex);
-      s.in_flight[e.seq] = JetStreamSink::Impl::InFlight{s.sent_stream_seq + 1, next_hash, s.options.metrics ? metrics_view(e) : Event{}, false};
+      s.in_flight.push_back(JetStreamSink::Impl::InFlight{e.seq, s.sent_stream_seq + 1, next_hash,
+                                                          s.options.metrics ? metrics_view(e) : Event{}, false});
       s.journal_last_seen = std::max(s.journal_last_seen, e.seq);
     }
     Status sent = s.conn->publish_async(s.subject, headers, line, s.sent_stream_seq, e.seq);

@@ -16,7 +16,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,6 +47,7 @@ struct JetStreamSink::Impl {
 
   // What one published event needs once its ack arrives.
   struct InFlight {
+    std::int64_t seq = 0;          // journal seq
     std::uint64_t stream_seq = 0;  // expected
     std::uint64_t hash = 0;        // the rolling hash after this event (its Hugo-Hash)
     Event event;                   // queue, kind, owner and occurred_at, only when metrics are kept
@@ -59,7 +60,7 @@ struct JetStreamSink::Impl {
     std::uint64_t hash = 0;
   };
   mutable std::mutex mutex;
-  std::map<std::int64_t, InFlight> in_flight;  // by journal seq
+  std::deque<InFlight> in_flight;  // in journal seq order, as sent
   std::int64_t acked_seq = 0;
   std::uint64_t acked_stream_seq = 0;
   // The failure of the lowest journal seq among the outcomes since the last drain.
@@ -78,6 +79,8 @@ struct JetStreamSink::Impl {
   // (docs/SCALE-OUT.md). On error the connection is dropped.
   Status recover();
   Status connect_and_recover();
+  // The in-flight entry of journal seq `seq`, or null (forgotten by a reset). Under `mutex`.
+  InFlight* find_in_flight(std::int64_t seq);
   // Handles an ack or failure from the adapter (libnats thread).
   void on_outcome(const nats::PublishOutcome& outcome);
   // Forgets what was in flight and any failure (after a drain or a dropped connection).

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -22,13 +23,47 @@ namespace hugo::nats {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-// A stream message as stored: its stream sequence, headers and body.
+// A header to publish, borrowed: both strings NUL-terminated and alive for the publishing call.
+struct HeaderRef {
+  const char* key;
+  const char* value;
+};
+
+// A stream message as a reader hands it over: its stream sequence, body and headers, borrowed
+// from the library's message for the length of one call (nothing is copied; keep what you need).
+class MessageView {
+ public:
+  virtual std::uint64_t sequence() const = 0;
+  virtual std::string_view data() const = 0;
+  // The value of header `name` (first occurrence), or nullopt.
+  virtual std::optional<std::string_view> header(const char* name) const = 0;
+  // An owned copy, every header included.
+  virtual struct StoredMessage stored() const = 0;
+
+ protected:
+  ~MessageView() = default;
+};
+
+// A stream message as stored: its stream sequence, headers and body, owned.
 struct StoredMessage {
   std::uint64_t stream_seq = 0;
   Headers headers;
   std::string body;
   // The value of header `name` (first occurrence), or nullopt.
   std::optional<std::string_view> header(std::string_view name) const;
+};
+
+// A StoredMessage seen through the MessageView interface (for the checks that read both).
+class StoredMessageView final : public MessageView {
+ public:
+  explicit StoredMessageView(const StoredMessage& message) : message_(message) {}
+  std::uint64_t sequence() const override { return message_.stream_seq; }
+  std::string_view data() const override { return message_.body; }
+  std::optional<std::string_view> header(const char* name) const override { return message_.header(name); }
+  StoredMessage stored() const override { return message_; }
+
+ private:
+  const StoredMessage& message_;
 };
 
 struct StreamSpec {
@@ -87,19 +122,25 @@ class Connection {
   // on_outcome runs on a libnats thread once per publish, in no promised order; it must not call
   // back into this Connection. Returns an error only when the message could not be sent at all.
   Status start_publishing(std::size_t window, std::function<void(const PublishOutcome&)> on_outcome);
+  Status publish_async(const std::string& subject, std::span<const HeaderRef> headers, std::string_view body,
+                       std::uint64_t expected_last_stream_seq, std::int64_t tag);
   Status publish_async(const std::string& subject, const Headers& headers, std::string_view body,
                        std::uint64_t expected_last_stream_seq, std::int64_t tag);
   // Waits until every publish has its outcome, or `timeout` passes (replication.unavailable).
   Status wait_published(std::chrono::milliseconds timeout);
 
   // Reading a stream in order from a stream seq (an ordered, ephemeral consumer: no state on the
-  // server survives the reader). next() returns up to `max` messages, waiting up to `wait` for the
-  // first; an empty vector means the wait passed. Messages come with their stream seq so the
-  // caller can check for gaps.
+  // server survives the reader). visit() hands up to `max` messages, in stream order, to `each`,
+  // waiting up to `wait` for the first, and returns how many it handed over (0: the wait passed).
+  // The first error `each` returns stops the call and is returned; the messages after it that
+  // had arrived are dropped. Messages come with their stream seq so the caller can check for gaps.
+  // next() is visit() with owned copies.
   class Reader {
    public:
+    using Visitor = std::function<Status(const MessageView&)>;
     virtual ~Reader() = default;
-    virtual Result<std::vector<StoredMessage>> next(std::size_t max, std::chrono::milliseconds wait) = 0;
+    virtual Result<std::size_t> visit(std::size_t max, std::chrono::milliseconds wait, const Visitor& each) = 0;
+    Result<std::vector<StoredMessage>> next(std::size_t max, std::chrono::milliseconds wait);
   };
   Result<std::unique_ptr<Reader>> read(const std::string& stream, const std::string& subject,
                                        std::uint64_t from_stream_seq);

@@ -3,7 +3,9 @@
 // last, and one outcome per message delivered from libnats's ack handler.
 #include "sinks/nats_client_impl.hpp"
 
+#include <charconv>
 #include <memory>
+#include <vector>
 
 namespace hugo::nats {
 namespace {
@@ -69,16 +71,25 @@ Status Connection::start_publishing(std::size_t window, std::function<void(const
 
 Status Connection::publish_async(const std::string& subject, const Headers& headers, std::string_view body,
                                  std::uint64_t expected_last_stream_seq, std::int64_t tag) {
+  std::vector<HeaderRef> refs;
+  refs.reserve(headers.size());
+  for (const auto& [key, value] : headers) refs.push_back({key.c_str(), value.c_str()});
+  return publish_async(subject, refs, body, expected_last_stream_seq, tag);
+}
+
+Status Connection::publish_async(const std::string& subject, std::span<const HeaderRef> headers, std::string_view body,
+                                 std::uint64_t expected_last_stream_seq, std::int64_t tag) {
   if (impl_->pub_js == nullptr) return Error::validation("publish_async before start_publishing");
   natsMsg* msg = nullptr;
   natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
-  for (const auto& [key, value] : headers) {
-    if (s == NATS_OK) s = natsMsgHeader_Add(msg, key.c_str(), value.c_str());
+  for (const HeaderRef& header : headers) {
+    if (s == NATS_OK) s = natsMsgHeader_Add(msg, header.key, header.value);
   }
   // Set as a header rather than jsPubOptions.ExpectLastSeq, whose 0 means "no expectation": the
   // first message of a stream expects 0 like every other expects its predecessor.
-  const std::string expected = std::to_string(expected_last_stream_seq);
-  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Expected-Last-Sequence", expected.c_str());
+  char expected[24];
+  *std::to_chars(expected, expected + sizeof expected - 1, expected_last_stream_seq).ptr = '\0';
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Expected-Last-Sequence", expected);
   if (s != NATS_OK) {
     natsMsg_Destroy(msg);
     return nats_error(*impl_, "cannot build the message", s, 0, {{"tag", std::to_string(tag)}});
@@ -88,11 +99,10 @@ Status Connection::publish_async(const std::string& subject, const Headers& head
     std::lock_guard lock(impl_->mutex);
     impl_->tags[key] = tag;
   }
-  jsPubOptions po;
-  jsPubOptions_Init(&po);
-  po.MaxWait = impl_->timeout_ms();  // an ack that never comes fails with a timeout
+  // No per-message MaxWait: libnats would track every message in a timer list until its deadline
+  // passed, acked or not. An ack that never comes is caught by wait_published's timeout.
   impl_->ever_published = true;
-  s = js_PublishMsgAsync(impl_->pub_js, &msg, &po);
+  s = js_PublishMsgAsync(impl_->pub_js, &msg, nullptr);
   if (s != NATS_OK) {
     {
       std::lock_guard lock(impl_->mutex);

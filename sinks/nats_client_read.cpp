@@ -7,6 +7,41 @@
 namespace hugo::nats {
 namespace {
 
+// Destroys a message read from a subscription when the reading step ends, however it ends.
+class OwnedMessage {
+ public:
+  explicit OwnedMessage(natsMsg* msg) : msg_(msg) {}
+  ~OwnedMessage() { natsMsg_Destroy(msg_); }
+  OwnedMessage(const OwnedMessage&) = delete;
+  OwnedMessage& operator=(const OwnedMessage&) = delete;
+
+ private:
+  natsMsg* msg_;
+};
+
+// A library message seen through MessageView: header lookups go to libnats's own index of the
+// message's headers, and nothing is copied.
+class LibraryMessage final : public MessageView {
+ public:
+  LibraryMessage(natsMsg* msg, std::uint64_t stream_seq) : msg_(msg), stream_seq_(stream_seq) {}
+  std::uint64_t sequence() const override { return stream_seq_; }
+  std::string_view data() const override {
+    const char* data = natsMsg_GetData(msg_);
+    const int length = natsMsg_GetDataLength(msg_);
+    return data != nullptr && length > 0 ? std::string_view(data, static_cast<std::size_t>(length)) : std::string_view();
+  }
+  std::optional<std::string_view> header(const char* name) const override {
+    const char* value = nullptr;
+    if (natsMsgHeader_Get(msg_, name, &value) != NATS_OK || value == nullptr) return std::nullopt;
+    return std::string_view(value);
+  }
+  StoredMessage stored() const override { return stored_message(msg_, stream_seq_); }
+
+ private:
+  natsMsg* msg_;
+  std::uint64_t stream_seq_;
+};
+
 class OrderedReader final : public Connection::Reader {
  public:
   OrderedReader(Connection::Impl& impl, std::string stream, natsSubscription* sub)
@@ -18,11 +53,11 @@ class OrderedReader final : public Connection::Reader {
   OrderedReader(const OrderedReader&) = delete;
   OrderedReader& operator=(const OrderedReader&) = delete;
 
-  Result<std::vector<StoredMessage>> next(std::size_t max, std::chrono::milliseconds wait) override {
-    std::vector<StoredMessage> out;
+  Result<std::size_t> visit(std::size_t max, std::chrono::milliseconds wait, const Visitor& each) override {
+    std::size_t handed = 0;
     std::int64_t wait_ms = wait.count() > 0 ? wait.count() : 1;
-    while (out.size() < max) {
-      if (!out.empty()) {  // after the first, take only what has already arrived
+    while (handed < max) {
+      if (handed > 0) {  // after the first, take only what has already arrived
         int queued = 0;
         int bytes = 0;
         if (natsSubscription_GetPending(sub_, &queued, &bytes) != NATS_OK || queued <= 0) break;
@@ -32,18 +67,19 @@ class OrderedReader final : public Connection::Reader {
       const natsStatus s = natsSubscription_NextMsg(&msg, sub_, wait_ms);
       if (s == NATS_TIMEOUT) break;
       if (s != NATS_OK) return nats_error(impl_, "cannot read stream " + stream_, s, 0, {{"stream", stream_}});
+      const OwnedMessage owned(msg);
       jsMsgMetaData* meta = nullptr;
       const natsStatus m = natsMsg_GetMetaData(&meta, msg);
       if (m != NATS_OK) {
-        natsMsg_Destroy(msg);
         return nats_error(impl_, "a message of stream " + stream_ + " carries no JetStream metadata", m, 0,
                           {{"stream", stream_}});
       }
-      out.push_back(stored_message(msg, meta->Sequence.Stream));
+      const std::uint64_t stream_seq = meta->Sequence.Stream;
       jsMsgMetaData_Destroy(meta);
-      natsMsg_Destroy(msg);
+      ++handed;
+      HUGO_TRY(each(LibraryMessage(msg, stream_seq)));
     }
-    return out;
+    return handed;
   }
 
  private:
@@ -53,6 +89,15 @@ class OrderedReader final : public Connection::Reader {
 };
 
 }  // namespace
+
+Result<std::vector<StoredMessage>> Connection::Reader::next(std::size_t max, std::chrono::milliseconds wait) {
+  std::vector<StoredMessage> out;
+  HUGO_TRY(visit(max, wait, [&out](const MessageView& message) {
+    out.push_back(message.stored());
+    return ok_status();
+  }));
+  return out;
+}
 
 Result<std::unique_ptr<Connection::Reader>> Connection::read(const std::string& stream, const std::string& subject,
                                                              std::uint64_t from_stream_seq) {

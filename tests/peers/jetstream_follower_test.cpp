@@ -4,6 +4,7 @@
 #include "tests/peers/jetstream_support.hpp"
 #include "tests/jetstream/raw_nats.hpp"
 #include "tests/support/nats_server.hpp"
+#include "tests/support/compacted_journal.hpp"
 #include "tests/support/queue_fixture.hpp"
 
 #include <hugo/error_codes.hpp>
@@ -293,20 +294,7 @@ TEST_CASE("a promoted stream replica takes writes and publishes on; followers ad
 TEST_CASE("a journal with holes in its seqs (compacted) is followed: the publisher declares each skip") {
   NatsServer server = NatsServer::start();
   test::QueueFixture f;
-  {
-    auto orders = f.open();
-    for (int i = 0; i < 6; ++i) must(orders->enqueue("o" + std::to_string(i)));
-    must(orders->complete(must(orders->lease("w", Wait::none())).token));  // o0: seqs 1, 7, 8
-    must(orders->complete(must(orders->lease("w", Wait::none())).token));  // o1: seqs 2, 9, 10
-    for (int i = 6; i < 9; ++i) must(orders->enqueue("o" + std::to_string(i)));
-  }
-  f.journal.reset();
-  const auto owner = f.dir / "queue.journal";
-  CHECK(must(compact_journal(owner, 11)).tasks_removed == 2);
-  std::vector<std::int64_t> seqs;
-  for (const Event& e : must(must(JournalReader::open(owner))->read(0, 100))) seqs.push_back(e.seq);
-  REQUIRE(seqs == std::vector<std::int64_t>{3, 4, 5, 6, 11, 12, 13});
-
+  const auto owner = test::compacted_journal(f);  // seqs 3, 4, 5, 6, 11, 12, 13
   const std::string stream = publish(owner, server.url());
   auto follower = follower_of(server.url(), stream, f.dir / "replica.journal");
   CHECK(must(follower->catch_up()) == 13);

@@ -4,6 +4,7 @@
 // event over max_payload; run() and stop(). Suite jetstream.
 #include "sinks/nats_client.hpp"
 #include "tests/sinks/jetstream_test_support.hpp"
+#include "tests/support/compacted_journal.hpp"
 #include "tests/support/events.hpp"
 #include "tests/support/lost_commits.hpp"
 #include "tests/support/queue_fixture.hpp"
@@ -138,12 +139,27 @@ TEST_SUITE("jetstream") {
       CHECK(m.header("Hugo-Epoch") == "1");
       CHECK(m.header("Hugo-Epoch-History") == "1:0");
       CHECK(m.header("Hugo-Hash") == format_hash(hash));
+      CHECK_FALSE(m.header("Hugo-Prev-Seq").has_value());  // sent only where the journal skips seqs
     }
     const MetricTags enqueued{{"taskqueue.name", "q"}, {"taskqueue.replication.kind", "Enqueued"}};
     const MetricTags leased{{"taskqueue.name", "q"}, {"taskqueue.replication.kind", "LeaseGranted"}};
     CHECK(metrics->value("taskqueue.replication.events", enqueued) + metrics->value("taskqueue.replication.events", leased) == 25);
     CHECK(metrics->count("taskqueue.replication.sequence_lag", {{"taskqueue.name", "q"}}) == 25);
     CHECK(metrics->count("taskqueue.replication.wall_clock_lag", {{"taskqueue.name", "q"}}) == 25);
+  }
+
+  TEST_CASE("Hugo-Prev-Seq is sent exactly where the journal skips seqs (a compacted journal)") {
+    auto server = NatsServer::start();
+    test::QueueFixture f;
+    const auto path = test::compacted_journal(f);  // seqs 3, 4, 5, 6, 11, 12, 13
+    auto sink = must(JetStreamSink::open(sink_options(server, path)));
+    CHECK(must(sink->publish_available()) == 13);
+    const std::string id = journal_id_of(path);
+    const auto messages = read_stream(server, "HUGO_" + id, stream_subject(id), 7);
+    REQUIRE(stream_seqs(messages) == std::vector<std::int64_t>{3, 4, 5, 6, 11, 12, 13});
+    std::string prev;  // each message's Hugo-Prev-Seq, "-" where it has none
+    for (const auto& m : messages) prev += std::string(m.header("Hugo-Prev-Seq").value_or("-")) + " ";
+    CHECK(prev == "- - - - 6 - - ");  // the stream starts after seq 2: its first message skips nothing
   }
 
   TEST_CASE("a reopened publisher resumes after the stream's last event; nothing is repeated") {
