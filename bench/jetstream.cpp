@@ -26,6 +26,9 @@
 //             running into a fresh replica; lag = the replica commit holding the seq (on_applied)
 //             minus when its append resolved (the journal commit), per event. The ceiling is the
 //             goal, 20 ms. Every seq must reach the stream and the replica exactly once.
+//             In turn with it, the raw floor (bench/support/jetstream_raw_lag.hpp): raw libnats
+//             publishing the prepared messages at the same pace into a fresh stream while an
+//             ordered consumer reads them; lag = read minus publish call. No journal is on its path.
 // The CPU of the benchmark process and of the nats-server over each timed case is printed per event.
 // The library's side of each case is in bench/support/jetstream_hugo.hpp, the lag case in
 // jetstream_lag.hpp, the raw ceilings in jetstream_raw.hpp.
@@ -34,12 +37,14 @@
 //        (or $HUGO_BENCH_ROUNDS, $HUGO_BENCH_SECONDS); --smoke: 2000 events, 1 round, 0.2 s.
 // RESULT lines, last the headline:
 //   jetstream_catchup   value=<follower events/s> ceiling=<best raw reader msgs/s> ratio=value/ceiling
+//   jetstream_lag_raw_p99 value=<raw publish->read p99 ms> ceiling=20 (the goal) ratio=ceiling/value
 //   jetstream_lag_p99   value=<ms> ceiling=20 (the goal) ratio=ceiling/value (>= 1: goal met)
 //   jetstream_publish   value=<sink events/s> ceiling=<raw publish msgs/s> ratio=value/ceiling
 // Goals (issue 20): publish ratio >= 0.8, lag p99 <= 20 ms at 10k events/s, catch-up ratio >= 0.8.
 #include "bench/support/jetstream_hugo.hpp"
 #include "bench/support/jetstream_lag.hpp"
 #include "bench/support/jetstream_raw.hpp"
+#include "bench/support/jetstream_raw_lag.hpp"
 #include "bench/support/jetstream_server.hpp"
 #include "bench/support/journal.hpp"
 #include "bench/support/peer_server.hpp"
@@ -50,6 +55,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -240,20 +246,43 @@ int main(int argc, char** argv) {
     for (int k = 0; k < 3; ++k) cases[(k + round - 1) % 3]();  // each case first in turn
   }
 
-  // ---- lag
-  std::vector<double> lag_p50, lag_p99, append_p99;
+  // ---- lag (ours and the raw floor, in turn)
+  const std::string raw_lag_subject = "rawl" + subject.substr(4);
+  const auto raw_lag_count = static_cast<std::size_t>(std::min<std::int64_t>(paced, o.events));
+  std::vector<double> lag_p50, lag_p99, append_p99, raw_lag_p50, raw_lag_p99;
   for (int round = 1; round <= o.rounds; ++round) {
-    const LagResult r = run_lag(url, server.folder(), round, paced, o.window);
-    lag_p50.push_back(r.from_ack_ms.p50);
-    lag_p99.push_back(r.from_ack_ms.p99);
-    append_p99.push_back(r.from_append_ms.p99);
-    std::snprintf(line, sizeof line,
-                  "round=%d lag events=%lld rate=%.0f/s lateness_p99_us=%.0f | commit->replica ms: %s neg=%lld | "
-                  "append->replica ms: %s",
-                  round, static_cast<long long>(r.events), static_cast<double>(r.events) / r.produce_s,
-                  r.lateness_p99_us, hugo_bench::format_summary(r.from_ack_ms, "").c_str(),
-                  static_cast<long long>(r.negative), hugo_bench::format_summary(r.from_append_ms, "").c_str());
-    hugo_bench::print_line(line);
+    auto ours = [&] {
+      const LagResult r = run_lag(url, server.folder(), round, paced, o.window);
+      lag_p50.push_back(r.from_ack_ms.p50);
+      lag_p99.push_back(r.from_ack_ms.p99);
+      append_p99.push_back(r.from_append_ms.p99);
+      std::snprintf(line, sizeof line,
+                    "round=%d lag events=%lld rate=%.0f/s lateness_p99_us=%.0f | commit->replica ms: %s neg=%lld | "
+                    "append->replica ms: %s",
+                    round, static_cast<long long>(r.events), static_cast<double>(r.events) / r.produce_s,
+                    r.lateness_p99_us, hugo_bench::format_summary(r.from_ack_ms, "").c_str(),
+                    static_cast<long long>(r.negative), hugo_bench::format_summary(r.from_append_ms, "").c_str());
+      hugo_bench::print_line(line);
+    };
+    auto raw = [&] {
+      const std::string stream = "RAW_BENCH_LAG_" + std::to_string(round);
+      std::vector<double> lags =
+          hugo_bench::raw_lag(kProgram, url, stream, raw_lag_subject, prepared, raw_lag_count, kInterval);
+      const hugo_bench::Summary r = hugo_bench::summarize(lags);
+      raw_lag_p50.push_back(r.p50);
+      raw_lag_p99.push_back(r.p99);
+      std::snprintf(line, sizeof line, "round=%d lag raw events=%zu | publish->read ms: %s", round, raw_lag_count,
+                    hugo_bench::format_summary(r, "").c_str());
+      hugo_bench::print_line(line);
+      delete_stream(url, stream);
+    };
+    if (round % 2 == 1) {
+      ours();
+      raw();
+    } else {
+      raw();
+      ours();
+    }
   }
 
   const double sink_rate = hugo_bench::median(sink_rates);
@@ -263,6 +292,7 @@ int main(int argc, char** argv) {
   const double pull_rate = hugo_bench::median(pull_rates);
   const double read_ceiling = std::max(ordered_rate, pull_rate);
   const double p99 = hugo_bench::median(lag_p99);
+  const double raw_p99 = hugo_bench::median(raw_lag_p99);
   auto met = [](bool yes) { return yes ? "met" : "missed"; };
   std::snprintf(line, sizeof line,
                 "summary publish sink median=%.0f events/s [%s] | raw median=%.0f msgs/s [%s] | ratio %.3f (goal %.1f: %s)",
@@ -279,13 +309,18 @@ int main(int argc, char** argv) {
   hugo_bench::print_line(line);
   std::snprintf(line, sizeof line,
                 "summary lag commit->replica p50 median=%.3f ms [%s] p99 median=%.3f ms [%s] (goal %.0f: %s) | "
-                "append->replica p99 median=%.3f ms [%s]",
+                "append->replica p99 median=%.3f ms [%s] | raw publish->read (the server's floor) p50 median=%.3f ms "
+                "[%s] p99 median=%.3f ms [%s]",
                 hugo_bench::median(lag_p50), join_values(lag_p50, "%.3f").c_str(), p99,
                 join_values(lag_p99, "%.3f").c_str(), kGoalLagMs, met(p99 <= kGoalLagMs),
-                hugo_bench::median(append_p99), join_values(append_p99, "%.3f").c_str());
+                hugo_bench::median(append_p99), join_values(append_p99, "%.3f").c_str(),
+                hugo_bench::median(raw_lag_p50), join_values(raw_lag_p50, "%.3f").c_str(), raw_p99,
+                join_values(raw_lag_p99, "%.3f").c_str());
   hugo_bench::print_line(line);
 
   hugo_bench::print_result("jetstream_catchup", follower_rate, "events/s", read_ceiling);
+  hugo_bench::print_result_ratio("jetstream_lag_raw_p99", raw_p99, "ms", kGoalLagMs, raw_p99 > 0 ? kGoalLagMs / raw_p99 : 0,
+                                 3);
   hugo_bench::print_result_ratio("jetstream_lag_p99", p99, "ms", kGoalLagMs, p99 > 0 ? kGoalLagMs / p99 : 0, 3);
   hugo_bench::print_result("jetstream_publish", sink_rate, "events/s", raw_publish_rate);
   return 0;

@@ -152,12 +152,18 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, st
 Status Store::connect() {
   HUGO_TRY(wal_files::check_wal_not_truncated(file()));
   HUGO_ASSIGN_OR_RETURN(db_, sql::Db::open(file(), sql::OpenMode::ReadWriteCreate, busy_timeout_));
-  HUGO_TRY(db_.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
+  HUGO_TRY(db_.exec("PRAGMA journal_mode = WAL"));
+  HUGO_TRY(db_.exec(synchronous_pragma(Durability::Process)));
   {
     HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db_, true));
     HUGO_TRY(schema::migrate(db_));
     HUGO_TRY(txn.commit());
   }
+  HUGO_ASSIGN_OR_RETURN(const std::int64_t page_size, db_.query_int("PRAGMA page_size"));
+  WalCheckpointOptions checkpoints;
+  checkpoints.durability = Durability::Process;
+  checkpoints.busy_timeout = busy_timeout_;
+  checkpointer_ = std::make_unique<WalCheckpointer>(db_, page_size, std::move(checkpoints));
   shm_opened_as_ = wal_files::shm_identity(file()).value_or(FileIdentity{});
   return ok_status();
 }
@@ -166,6 +172,7 @@ Status Store::connect() {
 // reopens it at path_.
 Status Store::publish() {
   inserter_.reset();
+  checkpointer_.reset();
   HUGO_ASSIGN_OR_RETURN(lock_, WriterLock::acquire(path_));
   if (Status published = staging_->publish(std::exchange(db_, sql::Db())); !published.ok()) {
     lock_.release();

@@ -8,6 +8,7 @@
 #include "journal/rows.hpp"
 #include "schema/sqlite.hpp"
 #include "schema/staged_file.hpp"
+#include "schema/wal_checkpointer.hpp"
 #include "schema/writer_lock.hpp"
 
 #include <hugo/peers.hpp>
@@ -93,6 +94,9 @@ class Store {
   WriterLock lock_;                                // path_'s, once the file is there
   std::optional<staged::StagedFile> staging_;      // a new replica until adopt() renames it
   sql::Db db_;
+  // Keeps db_'s WAL bounded with the heavy checkpoint work off the applying thread (as the
+  // journal's writer does); reset before db_ is closed or moved.
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   std::optional<rows::Meta> meta_;
   std::optional<rows::EventInserter> inserter_;
   FileIdentity shm_opened_as_;

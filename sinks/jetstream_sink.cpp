@@ -205,19 +205,37 @@ Status drain(JetStreamSink::Impl& s) {
                                     {"stream_last_seq", std::to_string(s.sent_seq)}});
 }
 
-// Publishes everything committed now and settles every outcome. On an error the connection is
-// dropped: the next call reconnects and recovers from the stream.
-Status publish_all(JetStreamSink::Impl& s) {
+// When publish_all settles the outcomes of what it published (drain): `always` before it returns
+// (publish_available), or `when_idle` (run): a call that published something returns with its acks
+// on the way, so a live tail never waits for acks before publishing what was committed since; the
+// outcomes are settled at once after a failure or stop(), and otherwise on the first call that
+// finds nothing new. The window (JetStreamSinkOptions::window) bounds what is unsettled.
+enum class Settle { always, when_idle };
+
+// How long run() waits for a new commit, with outcomes unsettled, before it settles them.
+constexpr std::chrono::milliseconds kSettleAfter{5};
+
+// Publishes everything committed now and settles the outcomes as `settle` says. On an error the
+// connection is dropped: the next call reconnects and recovers from the stream.
+Status publish_all(JetStreamSink::Impl& s, Settle settle) {
   if (!s.conn) HUGO_TRY(s.connect_and_recover());
+  bool published = false;
   for (;;) {
     Result<bool> more = publish_batch(s);
     if (!more.ok()) {
       if (more.error().code() == errc::replication_message_too_large) (void)drain(s);  // ack what went before
       s.conn.reset();
+      s.unsettled = false;
       return std::move(more).error();
     }
+    published = published || *more;
     if (*more && !s.failed.load() && !s.stopping.load()) continue;
+    if (settle == Settle::when_idle && published && !s.failed.load() && !s.stopping.load()) {
+      s.unsettled = true;
+      return ok_status();
+    }
     Status drained = drain(s);
+    s.unsettled = false;
     if (!drained.ok()) {
       s.conn.reset();
       return drained;
@@ -227,18 +245,22 @@ Status publish_all(JetStreamSink::Impl& s) {
 }
 
 // Until the journal may hold something new, or stop(): the writer's commits when it lives here,
-// else the reader's change counter every poll_interval.
+// else the reader's change counter every poll_interval. With outcomes unsettled, at most
+// kSettleAfter.
 void wait_for_journal(JetStreamSink::Impl& s) {
+  const auto longest = s.unsettled ? kSettleAfter : std::chrono::milliseconds(100);
   if (s.options.live != nullptr) {
-    (void)s.options.live->wait_for_commit(s.sent_seq,
-                                          std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+    (void)s.options.live->wait_for_commit(s.sent_seq, std::chrono::steady_clock::now() + longest);
     return;
   }
   while (!s.stopping.load()) {
     Result<bool> changed = s.reader->changed();
     if (!changed.ok() || *changed) return;
     std::unique_lock lock(s.stop_mutex);
-    s.stop_cv.wait_for(lock, s.options.poll_interval, [&] { return s.stopping.load(); });
+    const std::chrono::microseconds poll = s.options.poll_interval;
+    s.stop_cv.wait_for(lock, s.unsettled ? std::min<std::chrono::microseconds>(longest, poll) : poll,
+                       [&] { return s.stopping.load(); });
+    if (s.unsettled) return;
   }
 }
 
@@ -248,7 +270,7 @@ JetStreamSink::JetStreamSink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 JetStreamSink::~JetStreamSink() { stop(); }
 
 Result<std::int64_t> JetStreamSink::publish_available() {
-  HUGO_TRY(publish_all(*impl_));
+  HUGO_TRY(publish_all(*impl_, Settle::always));
   return position().seq;
 }
 
@@ -256,7 +278,7 @@ Status JetStreamSink::run() {
   Impl& s = *impl_;
   std::chrono::milliseconds backoff = s.options.backoff_min;
   while (!s.stopping.load()) {
-    Status published = publish_all(s);
+    Status published = publish_all(s, Settle::when_idle);
     if (!published.ok()) {
       if (published.error().code() != errc::replication_unavailable) return published;
       std::unique_lock lock(s.stop_mutex);
@@ -266,6 +288,15 @@ Status JetStreamSink::run() {
     }
     backoff = s.options.backoff_min;
     wait_for_journal(s);
+  }
+  // Settle what the last pass left on the way, so position() covers it when run() returns.
+  if (s.conn && s.unsettled) {
+    Status settled = drain(s);
+    s.unsettled = false;
+    if (!settled.ok()) {
+      s.conn.reset();
+      if (settled.error().code() != errc::replication_unavailable) return settled;
+    }
   }
   return ok_status();
 }

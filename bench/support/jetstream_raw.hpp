@@ -99,6 +99,18 @@ inline void raw_on_ack(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, 
   natsMsg_Destroy(msg);
 }
 
+// The Hugo-* headers the publisher puts on message `m` of a contiguous journal (no Hugo-Prev-Seq).
+inline natsStatus set_hugo_headers(natsMsg* msg, const PreparedJournal& journal, const PreparedMessage& m) {
+  natsStatus s = natsMsgHeader_Set(msg, "Hugo-Journal-Id", journal.journal_id.c_str());
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Seq", m.seq.c_str());
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Kind", m.kind.c_str());
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Schema-Version", journal.schema_version.c_str());
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Epoch", journal.epoch.c_str());
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Epoch-History", journal.epoch_history.c_str());
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Hash", m.hash.c_str());
+  return s;
+}
+
 // Connects, creates `stream`, publishes every prepared message and waits for every ack. Returns
 // the seconds from connecting to the last ack; fails the program if a publish is refused.
 inline double raw_publish(std::string_view program, const std::string& url, const std::string& stream,
@@ -117,13 +129,7 @@ inline double raw_publish(std::string_view program, const std::string& url, cons
   for (const PreparedMessage& m : journal.messages) {
     natsMsg* msg = nullptr;
     natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, m.body.data(), static_cast<int>(m.body.size()));
-    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Journal-Id", journal.journal_id.c_str());
-    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Seq", m.seq.c_str());
-    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Kind", m.kind.c_str());
-    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Schema-Version", journal.schema_version.c_str());
-    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Epoch", journal.epoch.c_str());
-    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Epoch-History", journal.epoch_history.c_str());
-    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Hugo-Hash", m.hash.c_str());
+    if (s == NATS_OK) s = set_hugo_headers(msg, journal, m);
     jsPubOptions publish;
     jsPubOptions_Init(&publish);
     publish.MsgId = m.msg_id.c_str();
