@@ -111,6 +111,22 @@ inline natsStatus set_hugo_headers(natsMsg* msg, const PreparedJournal& journal,
   return s;
 }
 
+// Publishes `m` asynchronously with its headers, Nats-Msg-Id and the stream seq it expects last
+// (0, the first message of a fresh stream: none sent); fails the program if it cannot be sent.
+inline void publish_prepared(std::string_view program, jsCtx* js, const std::string& subject,
+                             const PreparedJournal& journal, const PreparedMessage& m, std::uint64_t expected_last) {
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, m.body.data(), static_cast<int>(m.body.size()));
+  if (s == NATS_OK) s = set_hugo_headers(msg, journal, m);
+  jsPubOptions publish;
+  jsPubOptions_Init(&publish);
+  publish.MsgId = m.msg_id.c_str();
+  publish.ExpectLastSeq = expected_last;
+  if (s == NATS_OK) s = js_PublishMsgAsync(js, &msg, &publish);
+  natsMsg_Destroy(msg);  // no-op once the library took it
+  if (s != NATS_OK) peer_fail(program, "raw libnats: js_PublishMsgAsync: " + nats_status_text(s));
+}
+
 // Connects, creates `stream`, publishes every prepared message and waits for every ack. Returns
 // the seconds from connecting to the last ack; fails the program if a publish is refused.
 inline double raw_publish(std::string_view program, const std::string& url, const std::string& stream,
@@ -126,19 +142,7 @@ inline double raw_publish(std::string_view program, const std::string& url, cons
   auto nats = RawNats::connect(program, url, &options);
   nats->add_stream(program, stream, subject);
   std::uint64_t expected_last = 0;
-  for (const PreparedMessage& m : journal.messages) {
-    natsMsg* msg = nullptr;
-    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, m.body.data(), static_cast<int>(m.body.size()));
-    if (s == NATS_OK) s = set_hugo_headers(msg, journal, m);
-    jsPubOptions publish;
-    jsPubOptions_Init(&publish);
-    publish.MsgId = m.msg_id.c_str();
-    publish.ExpectLastSeq = expected_last;  // 0 (the first message of a fresh stream): not sent
-    if (s == NATS_OK) s = js_PublishMsgAsync(nats->js(), &msg, &publish);
-    natsMsg_Destroy(msg);  // no-op once the library took it
-    if (s != NATS_OK) peer_fail(program, "raw libnats: js_PublishMsgAsync: " + nats_status_text(s));
-    ++expected_last;
-  }
+  for (const PreparedMessage& m : journal.messages) publish_prepared(program, nats->js(), subject, journal, m, expected_last++);
   jsPubOptions complete;
   jsPubOptions_Init(&complete);
   complete.MaxWait = 60'000;

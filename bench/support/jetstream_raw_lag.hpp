@@ -71,18 +71,8 @@ inline std::vector<double> raw_lag(std::string_view program, const std::string& 
   const auto start = SteadyClock::now() + std::chrono::milliseconds(1);
   for (std::size_t i = 0; i < count; ++i) {
     std::this_thread::sleep_until(start + static_cast<std::int64_t>(i) * interval);
-    const PreparedMessage& m = journal.messages[i];
     sent_ns[i + 1] = steady_ns();
-    natsMsg* msg = nullptr;
-    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, m.body.data(), static_cast<int>(m.body.size()));
-    if (s == NATS_OK) s = set_hugo_headers(msg, journal, m);
-    jsPubOptions publish;
-    jsPubOptions_Init(&publish);
-    publish.MsgId = m.msg_id.c_str();
-    publish.ExpectLastSeq = i;  // 0 (the first message of a fresh stream): not sent
-    if (s == NATS_OK) s = js_PublishMsgAsync(publisher->js(), &msg, &publish);
-    natsMsg_Destroy(msg);  // no-op once the library took it
-    if (s != NATS_OK) peer_fail(program, "raw lag: js_PublishMsgAsync: " + nats_status_text(s));
+    publish_prepared(program, publisher->js(), subject, journal, journal.messages[i], i);
   }
   reader.join();
   natsSubscription_Unsubscribe(sub);
