@@ -4,7 +4,8 @@
 // position in journal order. A refused publish (10071) or a duplicate means another writer touched
 // the stream: after draining, every contested position must hold this history's event (else
 // replication.diverged), and recovery decides between "the stream ends at or before what we sent"
-// (go on after its end) and "another publisher is ahead" (replication.fenced).
+// or "beyond it, once" (go on after its end) and "beyond it again, within kFenceWindow" (another
+// publisher writes this journal into the stream: replication.fenced).
 #include "sinks/jetstream_sink_impl.hpp"
 
 #include "replay/replication_names.hpp"
@@ -22,6 +23,9 @@ namespace hugo {
 namespace {
 
 constexpr int kWrongLastSequence = 10071;  // JetStream's "wrong last sequence"
+
+// Overtaken by its own journal's history twice within this long, a publisher is fenced (drain).
+constexpr std::chrono::seconds kFenceWindow{30};
 
 // The bytes NATS counts against max_payload for a message: its header block and its body.
 std::size_t message_bytes(std::span<const nats::HeaderRef> headers, std::uint64_t expected, std::size_t body) {
@@ -190,15 +194,31 @@ Status drain(JetStreamSink::Impl& s) {
   }
   // Recovery checks that the stream ends with the journal's own event at its seq. Ending at or
   // before what this publisher sent, the stream holds nothing this publisher would not have
-  // written (a late message of a killed predecessor, or our own): go on after it. Ending beyond,
-  // another publisher got there first and is ahead: stop.
+  // written (a late message of a killed predecessor, or our own): go on after it.
   const std::int64_t mine = s.sent_seq;
   HUGO_TRY(s.recover());
   if (s.sent_seq <= mine) return ok_status();
+  // Ending beyond, with this history's hash there, the stream is this journal's history up to its
+  // end (the hash covers all of it): once, that is the late messages of a predecessor killed with
+  // publishes on the wire, and this publisher goes on after them. Overtaken again within
+  // kFenceWindow, another publisher is writing this journal into the stream: stop.
+  HUGO_ASSIGN_OR_RETURN(const std::uint64_t ours, s.hashes->hash_at(s.sent_seq));
+  if (ours != s.hash) {
+    return Error::replication_diverged(
+        "stream " + s.stream + " ends at journal seq " + std::to_string(s.sent_seq) + " with another history (Hugo-Hash " +
+            format_hash(s.hash) + ", the journal's is " + format_hash(ours) +
+            "): two owners published at once (stop the stale one; rebuild the stream)",
+        {{"stream", s.stream}, {"seq", std::to_string(s.sent_seq)}, {"journal_id", s.journal_id}});
+  }
+  const Timestamp now = s.options.clock->now();
+  const bool again = s.overtaken_at && now - *s.overtaken_at < kFenceWindow;
+  s.overtaken_at = now;
+  if (!again) return ok_status();
   return Error::replication_fenced("another publisher writes into stream " + s.stream +
-                                       ": the stream ends at journal seq " + std::to_string(s.sent_seq) +
-                                       " where this publisher had sent up to seq " + std::to_string(mine) +
-                                       " (run one publisher per stream)",
+                                       ": twice within " + std::to_string(kFenceWindow.count()) +
+                                       " s the stream went past what this publisher had sent (journal seq " +
+                                       std::to_string(mine) + ", the stream's end " + std::to_string(s.sent_seq) +
+                                       "; run one publisher per stream)",
                                    {{"stream", s.stream},
                                     {"url", s.options.nats.url},
                                     {"seq", std::to_string(mine)},

@@ -41,6 +41,7 @@ struct JetStreamSink::Impl {
   std::uint64_t hash = 0;
   std::string sent_body;  // the body of sent_seq (to tell our last message from another's)
   bool unsettled = false;  // run() published without settling the outcomes yet (jetstream_sink.cpp)
+  std::optional<Timestamp> overtaken_at;  // when the stream last went past what this publisher sent
   std::int64_t journal_last_seen = 0;  // highest journal seq read so far (sequence lag)
   std::string schema_version;
   std::string epoch;

@@ -69,7 +69,7 @@ void add_publish(CLI::App& app, Verbs& verbs) {
   auto [cmd, o] = add_verb(app, verbs, run, "publish",
                            "Publish a journal's events into a NATS JetStream stream exactly once, resuming from the "
                            "stream after any crash; refuses a stream of another history (replication.diverged) and "
-                           "stops when another publisher writes into it (replication.fenced).");
+                           "stops when another publisher keeps writing into it (replication.fenced).");
   add_journal_arg(cmd, o->journal);
   cmd->add_option("--nats", o->nats, "the NATS server(s), e.g. nats://127.0.0.1:4222 (comma-separated for a cluster)")
       ->required();

@@ -39,7 +39,7 @@
   X(replication_token_required, "replication.token_required")  /* non-loopback listen without a token */ \
   X(replication_bind, "replication.bind")  /* cannot listen on the address */ \
   X(replication_checkpoint_ahead, "replication.checkpoint_ahead")  /* a consumer applied seqs the journal lost */ \
-  X(replication_fenced, "replication.fenced")  /* another publisher wrote into the stream */ \
+  X(replication_fenced, "replication.fenced")  /* another publisher keeps writing into the stream */ \
   X(replication_message_too_large, "replication.message_too_large")  /* an event over the server's max_payload */ \
   /* --- Hugo's codes (exact strings) */ \
   X(validation, "error.validation") \

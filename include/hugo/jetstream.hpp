@@ -102,7 +102,9 @@ class HUGO_API JetStreamSink {
   Result<std::int64_t> publish_available();
   // Publishes until stop() or a fatal error, reconnecting with backoff after transport failures
   // (replication.unavailable). Returns ok after stop(), else the fatal error: those of open(),
-  // replication.fenced (another publisher writes into the stream), replication.message_too_large
+  // replication.fenced (another publisher keeps writing this journal into the stream: it went past
+  // what this one sent twice within 30 s; once is a killed predecessor's late messages, and this
+  // one goes on after them), replication.message_too_large
   // (an event over the server's max_payload; the events before it are published), journal.*.
   Status run();
   void stop();  // thread-safe; run() returns promptly

@@ -181,22 +181,55 @@ TEST_SUITE("jetstream") {
     for (std::size_t i = 0; i < messages.size(); ++i) CHECK(messages[i].body == lines[i]);
   }
 
-  TEST_CASE("a second publisher of the stream is fenced; the stream holds each event once") {
+  TEST_CASE("a publisher the stream overtook with its own journal's events goes on; twice in 30 s, it is fenced") {
     auto server = NatsServer::start();
     test::TempDir dir;
     const auto path = dir.path() / "j.journal";
     append_events(path, 10);
-    auto first = must(JetStreamSink::open(sink_options(server, path)));
-    auto second = must(JetStreamSink::open(sink_options(server, path)));  // both start at 0
-    CHECK(must(first->publish_available()) == 10);
-    append_events(path, 5, "more");
-    auto fenced = second->publish_available();
+    const std::string id = journal_id_of(path);
+    const std::string stream = "HUGO_" + id;
+    const std::string subject = "hugo." + id + ".events";
+    // Two publishers of one journal, each on its own clock, one publish on the wire at a time (so
+    // a refused batch is refused from its first message on).
+    auto clock_a = std::make_shared<ManualClock>();
+    auto clock_b = std::make_shared<ManualClock>();
+    auto options = [&](const std::shared_ptr<ManualClock>& clock) {
+      JetStreamSinkOptions o = sink_options(server, path);
+      o.clock = clock;
+      o.window = 1;
+      return o;
+    };
+    auto a = must(JetStreamSink::open(options(clock_a)));
+    auto b = must(JetStreamSink::open(options(clock_b)));  // both start at 0
+
+    // `a` plays a predecessor of `b` killed with publishes on the wire that land after `b`
+    // recovered: `b` finds the stream past what it sent, with its own journal's events.
+    CHECK(must(a->publish_available()) == 10);
+    CHECK(must(b->publish_available()) == 10);  // overtaken once: it goes on after the stream's end
+    append_events(path, 5, "b");
+    CHECK(must(b->publish_available()) == 15);
+    CHECK(stream_seqs(read_stream(server, stream, subject, 15)) == one_to(15));
+
+    // 31 s later, overtaken again: that is once again.
+    clock_b->advance(std::chrono::seconds(31));
+    append_events(path, 5, "a");
+    CHECK(must(a->publish_available()) == 20);  // `a` too was overtaken (by b's 11-15), once
+    append_events(path, 5, "b2");
+    CHECK(must(b->publish_available()) == 25);
+
+    // 29 s after that, overtaken again: another publisher keeps writing this journal. `b` stops.
+    clock_a->advance(std::chrono::seconds(31));
+    clock_b->advance(std::chrono::seconds(29));
+    append_events(path, 5, "a2");
+    CHECK(must(a->publish_available()) == 30);
+    append_events(path, 5, "b3");
+    auto fenced = b->publish_available();
     REQUIRE_FALSE(fenced.ok());
     CHECK(fenced.error().code() == errc::replication_fenced);
-    const std::string id = journal_id_of(path);
-    CHECK(stream_seqs(read_stream(server, "HUGO_" + id, "hugo." + id + ".events", 10)) == one_to(10));
-    CHECK(must(first->publish_available()) == 15);  // the first one was never disturbed
-    CHECK(stream_seqs(read_stream(server, "HUGO_" + id, "hugo." + id + ".events", 15)) == one_to(15));
+    CHECK(fenced.error().metadata().at("stream_last_seq") == "30");
+    CHECK(stream_seqs(read_stream(server, stream, subject, 30)) == one_to(30));
+    CHECK(must(a->publish_available()) == 35);  // `a` was not overtaken this time
+    CHECK(stream_seqs(read_stream(server, stream, subject, 35)) == one_to(35));
   }
 
   TEST_CASE("a stream of another journal is replication.diverged") {
