@@ -357,6 +357,8 @@ TEST_SUITE("jetstream") {
     sink->stop();
     REQUIRE(ran.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
     CHECK(ran.get().ok());
+    CHECK(sink->position().seq == 21);  // run() settles what it left on the way before it returns
+    CHECK(sink->position().stream_seq == 21);
     must(journal->close());
   }
 }
