@@ -39,8 +39,7 @@ int open_for_read(const std::filesystem::path& path) {
   if (::fstat(fd, &opened) != 0) opened = named;
   // The path may name another file by now; a second descriptor of a file already kept stays open
   // too (closing it would drop the locks), it is just not the one handed out.
-  const auto [it, added] = r.by_file.emplace(FileKey{opened.st_dev, opened.st_ino}, fd);
-  return it->second;
+  return r.by_file.emplace(FileKey{opened.st_dev, opened.st_ino}, fd).first->second;
 }
 
 }  // namespace hugo::kept_files

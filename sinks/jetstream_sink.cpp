@@ -245,17 +245,12 @@ Status publish_all(JetStreamSink::Impl& s, Settle settle) {
     if (!more.ok()) {
       if (more.error().code() == errc::replication_message_too_large) (void)drain(s);  // ack what went before
       s.conn.reset();
-      s.unsettled = false;
       return std::move(more).error();
     }
     published = published || *more;
     if (*more && !s.failed.load() && !s.stopping.load()) continue;
-    if (settle == Settle::when_idle && published && !s.failed.load() && !s.stopping.load()) {
-      s.unsettled = true;
-      return ok_status();
-    }
+    if (settle == Settle::when_idle && published && !s.failed.load() && !s.stopping.load()) return ok_status();
     Status drained = drain(s);
-    s.unsettled = false;
     if (!drained.ok()) {
       s.conn.reset();
       return drained;
@@ -268,7 +263,8 @@ Status publish_all(JetStreamSink::Impl& s, Settle settle) {
 // else the reader's change counter every poll_interval. With outcomes unsettled, at most
 // kSettleAfter.
 void wait_for_journal(JetStreamSink::Impl& s) {
-  const auto longest = s.unsettled ? kSettleAfter : std::chrono::milliseconds(100);
+  const bool unsettled = s.unsettled();
+  const auto longest = unsettled ? kSettleAfter : std::chrono::milliseconds(100);
   if (s.options.live != nullptr) {
     (void)s.options.live->wait_for_commit(s.sent_seq, std::chrono::steady_clock::now() + longest);
     return;
@@ -278,9 +274,9 @@ void wait_for_journal(JetStreamSink::Impl& s) {
     if (!changed.ok() || *changed) return;
     std::unique_lock lock(s.stop_mutex);
     const std::chrono::microseconds poll = s.options.poll_interval;
-    s.stop_cv.wait_for(lock, s.unsettled ? std::min<std::chrono::microseconds>(longest, poll) : poll,
+    s.stop_cv.wait_for(lock, unsettled ? std::min<std::chrono::microseconds>(longest, poll) : poll,
                        [&] { return s.stopping.load(); });
-    if (s.unsettled) return;
+    if (unsettled) return;
   }
 }
 
@@ -310,9 +306,8 @@ Status JetStreamSink::run() {
     wait_for_journal(s);
   }
   // Settle what the last pass left on the way, so position() covers it when run() returns.
-  if (s.conn && s.unsettled) {
+  if (s.conn && s.unsettled()) {
     Status settled = drain(s);
-    s.unsettled = false;
     if (!settled.ok()) {
       s.conn.reset();
       if (settled.error().code() != errc::replication_unavailable) return settled;

@@ -40,7 +40,6 @@ struct JetStreamSink::Impl {
   std::uint64_t sent_stream_seq = 0;
   std::uint64_t hash = 0;
   std::string sent_body;  // the body of sent_seq (to tell our last message from another's)
-  bool unsettled = false;  // run() published without settling the outcomes yet (jetstream_sink.cpp)
   std::optional<Timestamp> overtaken_at;  // when the stream last went past what this publisher sent
   std::int64_t journal_last_seen = 0;  // highest journal seq read so far (sequence lag)
   std::string schema_version;
@@ -81,6 +80,12 @@ struct JetStreamSink::Impl {
   // (docs/SCALE-OUT.md). On error the connection is dropped.
   Status recover();
   Status connect_and_recover();
+  // Whether a publish still awaits its outcome, or has one not yet acted on (a refusal stays in
+  // flight until drained). Takes `mutex`.
+  bool unsettled() const {
+    std::lock_guard lock(mutex);
+    return !in_flight.empty();
+  }
   // The in-flight entry of journal seq `seq`, or null (forgotten by a reset). Under `mutex`.
   InFlight* find_in_flight(std::int64_t seq);
   // Handles an ack or failure from the adapter (libnats thread).

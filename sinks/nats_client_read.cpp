@@ -4,20 +4,10 @@
 // the stream is skipped by any consumer: the caller notices the jump in stream seqs.
 #include "sinks/nats_client_impl.hpp"
 
+#include <memory>
+
 namespace hugo::nats {
 namespace {
-
-// Destroys a message read from a subscription when the reading step ends, however it ends.
-class OwnedMessage {
- public:
-  explicit OwnedMessage(natsMsg* msg) : msg_(msg) {}
-  ~OwnedMessage() { natsMsg_Destroy(msg_); }
-  OwnedMessage(const OwnedMessage&) = delete;
-  OwnedMessage& operator=(const OwnedMessage&) = delete;
-
- private:
-  natsMsg* msg_;
-};
 
 // A library message seen through MessageView: header lookups go to libnats's own index of the
 // message's headers, and nothing is copied.
@@ -67,7 +57,7 @@ class OrderedReader final : public Connection::Reader {
       const natsStatus s = natsSubscription_NextMsg(&msg, sub_, wait_ms);
       if (s == NATS_TIMEOUT) break;
       if (s != NATS_OK) return nats_error(impl_, "cannot read stream " + stream_, s, 0, {{"stream", stream_}});
-      const OwnedMessage owned(msg);
+      const std::unique_ptr<natsMsg, decltype(&natsMsg_Destroy)> owned(msg, &natsMsg_Destroy);
       jsMsgMetaData* meta = nullptr;
       const natsStatus m = natsMsg_GetMetaData(&meta, msg);
       if (m != NATS_OK) {

@@ -8,8 +8,8 @@
 //   Nats-Msg-Id                  "<journal_id>:<seq>"
 //   Nats-Expected-Last-Sequence  the stream seq of the previous event (0 for the first)
 //   Hugo-Journal-Id, Hugo-Seq, Hugo-Kind, Hugo-Schema-Version
-//   Hugo-Prev-Seq                the previous message's Hugo-Seq (for the first, the seq the stream
-//                                starts after): declares the holes of a compacted journal
+//   Hugo-Prev-Seq                only at a hole of a compacted journal: the previous message's
+//                                Hugo-Seq (elsewhere it is Hugo-Seq - 1)
 //   Hugo-Epoch, Hugo-Epoch-History  the publishing owner's epoch (docs/PEERS.md, "Identity")
 //   Hugo-Hash                    the rolling hash (peers.hpp) of the history up to this event
 //
