@@ -34,7 +34,9 @@
 // jetstream_lag.hpp, the raw ceilings in jetstream_raw.hpp.
 //
 // Usage: jetstream [--events N] [--rounds R] [--seconds S] [--window W] [--smoke]
-//        (or $HUGO_BENCH_ROUNDS, $HUGO_BENCH_SECONDS); --smoke: 2000 events, 1 round, 0.2 s.
+//                  [--only publish|catchup|lag]
+//        (or $HUGO_BENCH_ROUNDS, $HUGO_BENCH_SECONDS); --smoke: 2000 events, 1 round, 0.2 s; --only:
+//        that case alone, and only its RESULT lines (for profiling; a recorded run runs them all).
 // RESULT lines, last the headline:
 //   jetstream_catchup   value=<follower events/s> ceiling=<best raw reader msgs/s> ratio=value/ceiling
 //   jetstream_lag_raw_p99 value=<raw publish->read p99 ms> ceiling=20 (the goal) ratio=ceiling/value
@@ -124,19 +126,39 @@ void print_case(int round, const char* what, const char* who, std::int64_t event
   hugo_bench::print_line(line);
 }
 
+// Which cases run (`--only publish|catchup|lag`; all by default). Catch-up alone still publishes
+// its source stream once, untimed.
+struct Cases {
+  bool publish = true;
+  bool catch_up = true;
+  bool lag = true;
+};
+
 struct Options {
   std::int64_t events = 200'000;
   int rounds = 3;
   double seconds = 3.0;
   std::size_t window = 1024;
+  Cases cases;
 };
+
+Cases only_case(std::string_view name) {
+  if (name == "publish") return {true, false, false};
+  if (name == "catchup") return {false, true, false};
+  if (name == "lag") return {false, false, true};
+  fail("unknown --only case '" + std::string(name) + "' (publish, catchup or lag)");
+  return {};
+}
 
 Options parse(int argc, char** argv) {
   std::vector<char*> args;
   bool smoke = false;
+  Cases cases;
   for (int i = 0; i < argc; ++i) {
     if (i > 0 && std::strcmp(argv[i], "--smoke") == 0) {
       smoke = true;
+    } else if (i > 0 && std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      cases = only_case(argv[++i]);
     } else {
       args.push_back(argv[i]);
     }
@@ -150,7 +172,8 @@ Options parse(int argc, char** argv) {
                              {"--rounds", "HUGO_BENCH_ROUNDS", &rounds, 1, 100},
                              {"--seconds", "HUGO_BENCH_SECONDS", &seconds, 0.05, 60},
                              {"--window", nullptr, &window, 1, 65536}});
-  return {static_cast<std::int64_t>(events), static_cast<int>(rounds), seconds, static_cast<std::size_t>(window)};
+  return {static_cast<std::int64_t>(events), static_cast<int>(rounds), seconds, static_cast<std::size_t>(window),
+          cases};
 }
 
 }  // namespace
@@ -195,7 +218,11 @@ int main(int argc, char** argv) {
 
   // ---- publish
   std::vector<double> sink_rates, raw_publish_rates;
-  for (int round = 1; round <= o.rounds; ++round) {
+  if (!o.cases.publish && o.cases.catch_up) {
+    sink_publish(url, history, source, o.events, o.window);
+    check_stream(url, source, o.events);
+  }
+  for (int round = 1; o.cases.publish && round <= o.rounds; ++round) {
     const std::string ours = "HUGO_BENCH_PUB_" + std::to_string(round);
     const std::string raw = "RAW_BENCH_PUB_" + std::to_string(round);
     auto sink_case = [&] {
@@ -220,7 +247,7 @@ int main(int argc, char** argv) {
   // ---- catch-up
   std::vector<double> follower_rates, ordered_rates, pull_rates;
   std::uint64_t first_hash = 0;
-  for (int round = 1; round <= o.rounds; ++round) {
+  for (int round = 1; o.cases.catch_up && round <= o.rounds; ++round) {
     auto follower_case = [&] {
       const std::filesystem::path replica = server.folder() / ("replica-" + std::to_string(round) + ".journal");
       std::uint64_t hash = 0;
@@ -250,7 +277,7 @@ int main(int argc, char** argv) {
   const std::string raw_lag_subject = "rawl" + subject.substr(4);
   const auto raw_lag_count = static_cast<std::size_t>(std::min<std::int64_t>(paced, o.events));
   std::vector<double> lag_p50, lag_p99, append_p99, raw_lag_p50, raw_lag_p99;
-  for (int round = 1; round <= o.rounds; ++round) {
+  for (int round = 1; o.cases.lag && round <= o.rounds; ++round) {
     auto ours = [&] {
       const LagResult r = run_lag(url, server.folder(), round, paced, o.window);
       lag_p50.push_back(r.from_ack_ms.p50);
@@ -285,43 +312,52 @@ int main(int argc, char** argv) {
     }
   }
 
+  auto met = [](bool yes) { return yes ? "met" : "missed"; };
   const double sink_rate = hugo_bench::median(sink_rates);
   const double raw_publish_rate = hugo_bench::median(raw_publish_rates);
+  if (o.cases.publish) {
+    std::snprintf(line, sizeof line,
+                  "summary publish sink median=%.0f events/s [%s] | raw median=%.0f msgs/s [%s] | ratio %.3f (goal %.1f: "
+                  "%s)",
+                  sink_rate, join_values(sink_rates, "%.0f").c_str(), raw_publish_rate,
+                  join_values(raw_publish_rates, "%.0f").c_str(), sink_rate / raw_publish_rate, kGoalRatio,
+                  met(sink_rate >= kGoalRatio * raw_publish_rate));
+    hugo_bench::print_line(line);
+  }
   const double follower_rate = hugo_bench::median(follower_rates);
   const double ordered_rate = hugo_bench::median(ordered_rates);
   const double pull_rate = hugo_bench::median(pull_rates);
   const double read_ceiling = std::max(ordered_rate, pull_rate);
+  if (o.cases.catch_up) {
+    std::snprintf(line, sizeof line,
+                  "summary catch-up follower median=%.0f events/s [%s] | raw ordered median=%.0f msgs/s [%s] | raw "
+                  "pull median=%.0f msgs/s [%s] | ratio to the faster %.3f (goal %.1f: %s)",
+                  follower_rate, join_values(follower_rates, "%.0f").c_str(), ordered_rate,
+                  join_values(ordered_rates, "%.0f").c_str(), pull_rate, join_values(pull_rates, "%.0f").c_str(),
+                  follower_rate / read_ceiling, kGoalRatio, met(follower_rate >= kGoalRatio * read_ceiling));
+    hugo_bench::print_line(line);
+  }
   const double p99 = hugo_bench::median(lag_p99);
   const double raw_p99 = hugo_bench::median(raw_lag_p99);
-  auto met = [](bool yes) { return yes ? "met" : "missed"; };
-  std::snprintf(line, sizeof line,
-                "summary publish sink median=%.0f events/s [%s] | raw median=%.0f msgs/s [%s] | ratio %.3f (goal %.1f: %s)",
-                sink_rate, join_values(sink_rates, "%.0f").c_str(), raw_publish_rate,
-                join_values(raw_publish_rates, "%.0f").c_str(), sink_rate / raw_publish_rate, kGoalRatio,
-                met(sink_rate >= kGoalRatio * raw_publish_rate));
-  hugo_bench::print_line(line);
-  std::snprintf(line, sizeof line,
-                "summary catch-up follower median=%.0f events/s [%s] | raw ordered median=%.0f msgs/s [%s] | raw pull "
-                "median=%.0f msgs/s [%s] | ratio to the faster %.3f (goal %.1f: %s)",
-                follower_rate, join_values(follower_rates, "%.0f").c_str(), ordered_rate,
-                join_values(ordered_rates, "%.0f").c_str(), pull_rate, join_values(pull_rates, "%.0f").c_str(),
-                follower_rate / read_ceiling, kGoalRatio, met(follower_rate >= kGoalRatio * read_ceiling));
-  hugo_bench::print_line(line);
-  std::snprintf(line, sizeof line,
-                "summary lag commit->replica p50 median=%.3f ms [%s] p99 median=%.3f ms [%s] (goal %.0f: %s) | "
-                "append->replica p99 median=%.3f ms [%s] | raw publish->read (the server's floor) p50 median=%.3f ms "
-                "[%s] p99 median=%.3f ms [%s]",
-                hugo_bench::median(lag_p50), join_values(lag_p50, "%.3f").c_str(), p99,
-                join_values(lag_p99, "%.3f").c_str(), kGoalLagMs, met(p99 <= kGoalLagMs),
-                hugo_bench::median(append_p99), join_values(append_p99, "%.3f").c_str(),
-                hugo_bench::median(raw_lag_p50), join_values(raw_lag_p50, "%.3f").c_str(), raw_p99,
-                join_values(raw_lag_p99, "%.3f").c_str());
-  hugo_bench::print_line(line);
+  if (o.cases.lag) {
+    std::snprintf(line, sizeof line,
+                  "summary lag commit->replica p50 median=%.3f ms [%s] p99 median=%.3f ms [%s] (goal %.0f: %s) | "
+                  "append->replica p99 median=%.3f ms [%s] | raw publish->read (the server's floor) p50 median=%.3f "
+                  "ms [%s] p99 median=%.3f ms [%s]",
+                  hugo_bench::median(lag_p50), join_values(lag_p50, "%.3f").c_str(), p99,
+                  join_values(lag_p99, "%.3f").c_str(), kGoalLagMs, met(p99 <= kGoalLagMs),
+                  hugo_bench::median(append_p99), join_values(append_p99, "%.3f").c_str(),
+                  hugo_bench::median(raw_lag_p50), join_values(raw_lag_p50, "%.3f").c_str(), raw_p99,
+                  join_values(raw_lag_p99, "%.3f").c_str());
+    hugo_bench::print_line(line);
+  }
 
-  hugo_bench::print_result("jetstream_catchup", follower_rate, "events/s", read_ceiling);
-  hugo_bench::print_result_ratio("jetstream_lag_raw_p99", raw_p99, "ms", kGoalLagMs, raw_p99 > 0 ? kGoalLagMs / raw_p99 : 0,
-                                 3);
-  hugo_bench::print_result_ratio("jetstream_lag_p99", p99, "ms", kGoalLagMs, p99 > 0 ? kGoalLagMs / p99 : 0, 3);
-  hugo_bench::print_result("jetstream_publish", sink_rate, "events/s", raw_publish_rate);
+  if (o.cases.catch_up) hugo_bench::print_result("jetstream_catchup", follower_rate, "events/s", read_ceiling);
+  if (o.cases.lag) {
+    hugo_bench::print_result_ratio("jetstream_lag_raw_p99", raw_p99, "ms", kGoalLagMs,
+                                   raw_p99 > 0 ? kGoalLagMs / raw_p99 : 0, 3);
+    hugo_bench::print_result_ratio("jetstream_lag_p99", p99, "ms", kGoalLagMs, p99 > 0 ? kGoalLagMs / p99 : 0, 3);
+  }
+  if (o.cases.publish) hugo_bench::print_result("jetstream_publish", sink_rate, "events/s", raw_publish_rate);
   return 0;
 }

@@ -86,12 +86,17 @@ Status JetStreamFollower::Impl::pass(bool follow) {
   const std::uint64_t end = info.last_seq;
   if (!follow && applier->next_stream_seq() > end) return ok_status();
   HUGO_ASSIGN_OR_RETURN(auto reader, connection->read(options.stream, info.subjects.front(), applier->next_stream_seq()));
+  using Batch = nats::Connection::Reader::Batch;
+  const auto apply = [&](Batch batch) {
+    if (!follow) {  // a catch-up ends at the stream's last message as it began
+      const auto past = std::find_if(batch.begin(), batch.end(), [end](const auto* m) { return m->sequence() > end; });
+      batch = batch.first(static_cast<std::size_t>(past - batch.begin()));
+    }
+    return applier->accept_run(batch);
+  };
   while (!stopping.load()) {
     const auto wait = follow ? kFollowWait : options.nats.timeout;
-    HUGO_ASSIGN_OR_RETURN(const std::size_t read, reader->visit(options.max_batch, wait, [&](const nats::MessageView& m) {
-                            // A catch-up ends at the stream's last message as it began.
-                            return !follow && m.sequence() > end ? ok_status() : applier->accept(m);
-                          }));
+    HUGO_ASSIGN_OR_RETURN(const std::size_t read, reader->visit(options.max_batch, wait, apply));
     if (read == 0) {
       if (!follow) {
         return Error::replication_unavailable("stream " + options.stream + " sent nothing for " +

@@ -153,6 +153,56 @@ Status StreamApplier::accept(const nats::MessageView& message) {
   return ok_status();
 }
 
+Status StreamApplier::accept_run(std::span<const nats::MessageView* const> messages) {
+  if (!take_plain_run(messages)) {
+    for (const nats::MessageView* message : messages) HUGO_TRY(accept(*message));
+    return ok_status();
+  }
+  if (pending_.size() >= max_batch_) HUGO_TRY(commit());
+  return ok_status();
+}
+
+bool StreamApplier::take_plain_run(std::span<const nats::MessageView* const> messages) {
+  // A fresh replica adopts its owner from its first message, which accept() does.
+  if (messages.empty() || seq_ == 0 || (!owner_ && store_.fresh())) return false;
+  const ReplicaPosition& position = store_.position();
+  const std::string& journal_id = owner_ ? owner_->journal_id : position.journal_id;
+  const std::int64_t epoch = owner_ ? owner_->epoch : position.epoch;
+  const std::string& history = owner_ ? owner_->epoch_history : position.epoch_history;
+  const std::size_t queued = pending_.size();
+  const std::int64_t seq = seq_;
+  const std::uint64_t hash = hash_;
+  const std::uint64_t stream_seq = last_stream_seq_;
+  const auto give_back = [&] {
+    pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(queued), pending_.end());
+    seq_ = seq;
+    hash_ = hash;
+    last_stream_seq_ = stream_seq;
+    return false;
+  };
+  for (const nats::MessageView* message : messages) {
+    if (message->sequence() != next_stream_seq()) return give_back();
+    auto parsed = parse_stream_line(message->data());
+    if (!parsed.ok() || parsed->kind != StreamLine::Kind::Event) return give_back();
+    Event& event = parsed->event;
+    if (event.seq != seq_ + 1 || (event.journal_id && *event.journal_id != journal_id)) return give_back();
+    if (!rows::validate_for_append(event).ok()) return give_back();
+    hash_ = chain_hash(hash_, message->data());
+    seq_ = event.seq;
+    last_stream_seq_ = message->sequence();
+    pending_.push_back(std::move(event));
+  }
+  const nats::MessageView& last = *messages.back();
+  const auto prev = last.header("Hugo-Prev-Seq");  // streams written before it became sparse carry it
+  const bool vouched = last.header("Hugo-Journal-Id") == std::string_view(journal_id) &&
+                       parse_number<std::int64_t>(last.header("Hugo-Seq")) == seq_ &&
+                       last.header("Hugo-Hash") == std::string_view(format_hash(hash_)) &&
+                       parse_number<std::int64_t>(last.header("Hugo-Epoch")) == epoch &&
+                       last.header("Hugo-Epoch-History") == std::string_view(history) &&
+                       (!prev || parse_number<std::int64_t>(prev) == seq_ - 1);
+  return vouched || give_back();
+}
+
 // A fresh replica takes the first message's owner; a message in another epoch (or history) than
 // the replica's commits what is queued and must pass the lineage rules of peers.hpp. The owner is
 // adopted with the batch that carries its first message, so a refused batch writes nothing, not

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,16 @@ class StreamApplier {
   // `message` is read only during the call.
   Status accept(const nats::MessageView& message);
   Status accept(const nats::StoredMessage& message) { return accept(nats::StoredMessageView(message)); }
+  // Checks and queues a run of messages in stream order, as accept() would one by one, but a
+  // plain run is checked as a whole (docs/SCALE-OUT.md, "Following a stream"): in a plain run each
+  // message has the next stream seq and a body that is the next event (seq + 1) of the replica's
+  // journal, parsed, validated and chained into the rolling hash; the headers of its last message
+  // must then carry the replica's journal id, that seq, the chained hash (which covers every body
+  // of the run) and the epoch and history in force. The other messages' headers are not read.
+  // Any other run (a fresh replica's first, a journal hole, a new epoch, any mismatch) goes through
+  // accept() message by message, which names the message it refuses. `messages` are read only
+  // during the call.
+  Status accept_run(std::span<const nats::MessageView* const> messages);
   // Commits the queued events with the stream position of the last of them.
   Status commit();
   // Drops what is queued: the next message needed is again the one after the committed batch.
@@ -50,6 +61,9 @@ class StreamApplier {
  private:
   Error diverged(std::string why, std::uint64_t stream_seq, const std::string& expected) const;
   Status adopt_epoch(const nats::MessageView& message, const std::string& journal_id, std::int64_t seq);
+  // Queues `messages` if they are a plain run whose last headers vouch for it (accept_run); else
+  // leaves everything as it was and returns false.
+  bool take_plain_run(std::span<const nats::MessageView* const> messages);
 
   replica::Store& store_;
   std::string stream_;

@@ -130,14 +130,15 @@ class Connection {
   Status wait_published(std::chrono::milliseconds timeout);
 
   // Reading a stream in order from a stream seq (an ordered, ephemeral consumer: no state on the
-  // server survives the reader). visit() hands up to `max` messages, in stream order, to `each`,
-  // waiting up to `wait` for the first, and returns how many it handed over (0: the wait passed).
-  // The first error `each` returns stops the call and is returned; the messages after it that
-  // had arrived are dropped. Messages come with their stream seq so the caller can check for gaps.
-  // next() is visit() with owned copies.
+  // server survives the reader). visit() waits up to `wait` for a first message, takes up to `max`
+  // messages (after the first, only those that have already arrived), hands them to `each` in one
+  // call, in stream order, and returns how many (0: the wait passed, and `each` was not called).
+  // The views stay valid until `each` returns. An error from `each` is returned. Messages come
+  // with their stream seq so the caller can check for gaps. next() is visit() with owned copies.
   class Reader {
    public:
-    using Visitor = std::function<Status(const MessageView&)>;
+    using Batch = std::span<const MessageView* const>;
+    using Visitor = std::function<Status(Batch)>;
     virtual ~Reader() = default;
     virtual Result<std::size_t> visit(std::size_t max, std::chrono::milliseconds wait, const Visitor& each) = 0;
     Result<std::vector<StoredMessage>> next(std::size_t max, std::chrono::milliseconds wait);

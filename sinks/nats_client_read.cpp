@@ -5,6 +5,7 @@
 #include "sinks/nats_client_impl.hpp"
 
 #include <memory>
+#include <vector>
 
 namespace hugo::nats {
 namespace {
@@ -44,10 +45,13 @@ class OrderedReader final : public Connection::Reader {
   OrderedReader& operator=(const OrderedReader&) = delete;
 
   Result<std::size_t> visit(std::size_t max, std::chrono::milliseconds wait, const Visitor& each) override {
-    std::size_t handed = 0;
+    // The messages are freed together when the call returns: libnats hands each freed message to
+    // its collector thread and wakes that thread when it sleeps, so freeing one at a time costs a
+    // wake-up per message.
+    const MessageBatch batch(taken_, views_);
     std::int64_t wait_ms = wait.count() > 0 ? wait.count() : 1;
-    while (handed < max) {
-      if (handed > 0) {  // after the first, take only what has already arrived
+    while (taken_.size() < max) {
+      if (!taken_.empty()) {  // after the first, take only what has already arrived
         int queued = 0;
         int bytes = 0;
         if (natsSubscription_GetPending(sub_, &queued, &bytes) != NATS_OK || queued <= 0) break;
@@ -57,33 +61,57 @@ class OrderedReader final : public Connection::Reader {
       const natsStatus s = natsSubscription_NextMsg(&msg, sub_, wait_ms);
       if (s == NATS_TIMEOUT) break;
       if (s != NATS_OK) return nats_error(impl_, "cannot read stream " + stream_, s, 0, {{"stream", stream_}});
-      const std::unique_ptr<natsMsg, decltype(&natsMsg_Destroy)> owned(msg, &natsMsg_Destroy);
+      taken_.push_back(msg);
       jsMsgMetaData* meta = nullptr;
       const natsStatus m = natsMsg_GetMetaData(&meta, msg);
       if (m != NATS_OK) {
         return nats_error(impl_, "a message of stream " + stream_ + " carries no JetStream metadata", m, 0,
                           {{"stream", stream_}});
       }
-      const std::uint64_t stream_seq = meta->Sequence.Stream;
+      views_.emplace_back(msg, meta->Sequence.Stream);
       jsMsgMetaData_Destroy(meta);
-      ++handed;
-      HUGO_TRY(each(LibraryMessage(msg, stream_seq)));
     }
-    return handed;
+    if (views_.empty()) return std::size_t{0};
+    pointers_.clear();
+    for (const LibraryMessage& view : views_) pointers_.push_back(&view);
+    HUGO_TRY(each(Batch(pointers_)));
+    return views_.size();
   }
 
  private:
+  // Frees the messages one visit() took (and drops their views) when it goes out of scope.
+  class MessageBatch {
+   public:
+    MessageBatch(std::vector<natsMsg*>& messages, std::vector<LibraryMessage>& views)
+        : messages_(messages), views_(views) {}
+    ~MessageBatch() {
+      views_.clear();
+      for (natsMsg* msg : messages_) natsMsg_Destroy(msg);
+      messages_.clear();
+    }
+    MessageBatch(const MessageBatch&) = delete;
+    MessageBatch& operator=(const MessageBatch&) = delete;
+
+   private:
+    std::vector<natsMsg*>& messages_;
+    std::vector<LibraryMessage>& views_;
+  };
+
   Connection::Impl& impl_;
   std::string stream_;
   natsSubscription* sub_;
+  // What the running visit() took, kept between calls only for their capacity.
+  std::vector<natsMsg*> taken_;
+  std::vector<LibraryMessage> views_;
+  std::vector<const MessageView*> pointers_;
 };
 
 }  // namespace
 
 Result<std::vector<StoredMessage>> Connection::Reader::next(std::size_t max, std::chrono::milliseconds wait) {
   std::vector<StoredMessage> out;
-  HUGO_TRY(visit(max, wait, [&out](const MessageView& message) {
-    out.push_back(message.stored());
+  HUGO_TRY(visit(max, wait, [&out](Batch batch) {
+    for (const MessageView* message : batch) out.push_back(message->stored());
     return ok_status();
   }));
   return out;

@@ -41,6 +41,52 @@ Status apply_all(const std::filesystem::path& replica, const std::vector<nats::S
   return applier.commit();
 }
 
+// Applies `messages` into `replica` through accept_run, `run` messages at a time (as the reader
+// hands them over), committing after each run as the follower does; returns the first error.
+Status apply_runs(const std::filesystem::path& replica, const std::vector<nats::StoredMessage>& messages,
+                  std::size_t run, std::size_t batch = 4096) {
+  auto store = must(replica::Store::open(replica, kBusy));
+  peers::StreamApplier applier(*store, "S", replica.string(), batch, {});
+  for (std::size_t at = 0; at < messages.size(); at += run) {
+    std::vector<nats::StoredMessageView> views;
+    for (std::size_t i = at; i < std::min(messages.size(), at + run); ++i) views.emplace_back(messages[i]);
+    std::vector<const nats::MessageView*> pointers;
+    for (const auto& view : views) pointers.push_back(&view);
+    if (Status s = applier.accept_run(pointers); !s.ok()) return s;
+    if (Status s = applier.commit(); !s.ok()) return s;
+  }
+  return ok_status();
+}
+
+// The rolling hash before message `i` (index), from the previous message's header.
+std::uint64_t hash_before(const std::vector<nats::StoredMessage>& m, std::size_t i) {
+  return std::stoull(std::string(*m[i - 1].header("Hugo-Hash")), nullptr, 16);
+}
+
+// Makes message `i` (index) the event another owner wrote at that seq: its own body, and its hash
+// chained over that body; the messages after it keep this history's.
+void by_another_owner(std::vector<nats::StoredMessage>& m, std::size_t i) {
+  Event e = must(decode_event_json(m[i].body));
+  e.owner_peer_id = "another-owner";
+  m[i].body = encode_event_json(e);
+  set_header(m[i], "Hugo-Hash", format_hash(chain_hash(hash_before(m, i), m[i].body)));
+}
+
+// Message `i` (index) with its hash chained over its body (to damage a body without breaking its
+// own hash).
+void rehash(std::vector<nats::StoredMessage>& m, std::size_t i) {
+  set_header(m[i], "Hugo-Hash", format_hash(chain_hash(hash_before(m, i), m[i].body)));
+}
+
+using Apply = std::function<Status(const std::filesystem::path&, const std::vector<nats::StoredMessage>&)>;
+
+struct Damage {
+  const char* name;
+  std::function<void(std::vector<nats::StoredMessage>&)> apply;
+  std::uint64_t at;  // the stream seq of the refused message
+  const char* says;
+};
+
 // The first `seq` lines of a journal's export.
 std::string journal_ndjson_prefix(const std::filesystem::path& journal, std::int64_t seq) {
   const std::string text = journal_ndjson(journal);
@@ -71,6 +117,39 @@ void check_diverged(const Status& status, std::uint64_t stream_seq, const std::s
   CHECK(status.error().metadata().count("expected") == 1);
 }
 
+// A message removed from the stream, and an event missing from it.
+std::vector<Damage> sequence_damages() {
+  return {{"a stream seq gap (a message removed)", [](auto& m) { m.erase(m.begin() + 14); }, 16, "a gap"},
+          {"a journal seq that jumps",
+           [](auto& m) {
+             m.erase(m.begin() + 14);
+             for (std::size_t i = 14; i < m.size(); ++i) m[i].stream_seq = i + 1;
+           },
+           15, "Hugo-Seq '16' after seq 14 (a gap)"}};
+}
+
+// A replica at stream seq 10 of `f`'s stream, then each damage applied to a copy of the messages
+// and messages 11.. given to `apply` at once: each is refused at its message, and the replica
+// stays as it was; the undamaged messages then apply.
+void check_damages(const Fixture& f, const std::vector<Damage>& damages, const Apply& apply) {
+  REQUIRE(apply_all(f.replica, {f.messages.begin(), f.messages.begin() + 10}).ok());
+  const Stored before = stored(f.replica);
+  REQUIRE(before.seq == 10);
+  for (const auto& damage : damages) {
+    const std::string name = damage.name;
+    CAPTURE(name);
+    auto messages = f.messages;
+    damage.apply(messages);
+    check_diverged(apply(f.replica, {messages.begin() + 10, messages.end()}), damage.at, damage.says);
+    const Stored after = stored(f.replica);
+    CHECK(after.seq == before.seq);
+    CHECK(after.stream_seq == before.stream_seq);
+    CHECK(after.ndjson == before.ndjson);
+  }
+  REQUIRE(apply(f.replica, {f.messages.begin() + 10, f.messages.end()}).ok());
+  CHECK(stored(f.replica).ndjson == journal_ndjson(f.owner));
+}
+
 }  // namespace
 
 TEST_SUITE("jetstream") {
@@ -88,34 +167,9 @@ TEST_CASE("applied messages make the owner's journal, with the stream position c
 
 TEST_CASE("each damaged message is replication.diverged and writes nothing") {
   Fixture f;
-  // The replica first holds the stream up to stream seq 10.
-  REQUIRE(apply_all(f.replica, {f.messages.begin(), f.messages.begin() + 10}).ok());
-  const Stored before = stored(f.replica);
-  REQUIRE(before.seq == 10);
-
-  struct Damage {
-    const char* name;
-    std::function<void(std::vector<nats::StoredMessage>&)> apply;
-    std::uint64_t at;  // the stream seq of the refused message
-    const char* says;
-  };
-  // The rolling hash after message `i` (index), from its header: to damage a message without
-  // breaking its hash.
-  const auto hash_after = [](const nats::StoredMessage& m) {
-    return std::stoull(std::string(*m.header("Hugo-Hash")), nullptr, 16);
-  };
-  const auto rehash = [&](std::vector<nats::StoredMessage>& m, std::size_t i) {
-    set_header(m[i], "Hugo-Hash", format_hash(chain_hash(hash_after(m[i - 1]), m[i].body)));
-  };
-  const std::vector<Damage> damages = {
-      {"a stream seq gap (a message removed)", [](auto& m) { m.erase(m.begin() + 14); }, 16, "a gap"},
+  std::vector<Damage> damages = sequence_damages();
+  damages.insert(damages.end(), {
       {"a repeated stream seq", [](auto& m) { m[15].stream_seq = 15; }, 15, "a repeat"},
-      {"a journal seq that jumps",
-       [](auto& m) {
-         m.erase(m.begin() + 14);
-         for (std::size_t i = 14; i < m.size(); ++i) m[i].stream_seq = i + 1;
-       },
-       15, "Hugo-Seq '16' after seq 14 (a gap)"},
       {"a journal seq repeated",
        [](auto& m) {
          m[14] = m[13];
@@ -139,24 +193,9 @@ TEST_CASE("each damaged message is replication.diverged and writes nothing") {
        },
        13, "not an event line"},
       {"no epoch", [](auto& m) { set_header(m[11], "Hugo-Epoch", "x"); }, 12, "Hugo-Epoch"},
-  };
-  for (const auto& damage : damages) {
-    const std::string name = damage.name;
-    CAPTURE(name);
-    auto messages = f.messages;
-    damage.apply(messages);
-    // Messages 11.. (the stream seqs after the replica's) in one batch, like one catch_up().
-    std::vector<nats::StoredMessage> rest(messages.begin() + 10, messages.end());
-    Status status = apply_all(f.replica, rest, 100);
-    check_diverged(status, damage.at, damage.says);
-    const Stored after = stored(f.replica);
-    CHECK(after.seq == before.seq);
-    CHECK(after.stream_seq == before.stream_seq);
-    CHECK(after.ndjson == before.ndjson);
-  }
-  // The undamaged stream still applies.
-  REQUIRE(apply_all(f.replica, {f.messages.begin() + 10, f.messages.end()}).ok());
-  CHECK(stored(f.replica).ndjson == journal_ndjson(f.owner));
+  });
+  // Messages 11.. (the stream seqs after the replica's) in one batch, like one catch_up().
+  check_damages(f, damages, [](const auto& replica, const auto& m) { return apply_all(replica, m, 100); });
 }
 
 TEST_CASE("the stream position commits with its rows: a batch that fails leaves the previous one's") {
@@ -198,39 +237,47 @@ TEST_CASE("the stream position commits with its rows: a batch that fails leaves 
 }
 
 TEST_CASE("a newer epoch is adopted where the replica's history leads to it, refused where it does not") {
-  Fixture f;
-  // A promoted replica went on in epoch 2 after seq 20 and publishes on into the stream.
-  auto messages = f.messages;
-  for (std::size_t i = 20; i < messages.size(); ++i) {
-    set_header(messages[i], "Hugo-Epoch", "2");
-    set_header(messages[i], "Hugo-Epoch-History", "1:0,2:20");
-  }
-  REQUIRE(apply_all(f.replica, {messages.begin(), messages.begin() + 10}).ok());
-  REQUIRE(apply_all(f.replica, {messages.begin() + 10, messages.end()}, 4).ok());
-  auto position = must(read_replica_position(f.replica));
-  CHECK(position.epoch == 2);
-  CHECK(position.epoch_history == "1:0,2:20");
-  CHECK(stored(f.replica).ndjson == journal_ndjson(f.owner));
+  const std::vector<std::pair<std::string, Apply>> modes = {
+      {"message by message", [](const auto& replica, const auto& m) { return apply_all(replica, m, 4); }},
+      {"in runs of 20", [](const auto& replica, const auto& m) { return apply_runs(replica, m, 20); }}};
+  // Messages `from`.. (index) as the owner in epoch 2 with `history` published them.
+  const auto in_epoch_2 = [](std::vector<nats::StoredMessage> m, std::size_t from, const std::string& history) {
+    for (std::size_t i = from; i < m.size(); ++i) {
+      set_header(m[i], "Hugo-Epoch", "2");
+      set_header(m[i], "Hugo-Epoch-History", history);
+    }
+    return m;
+  };
+  for (const auto& [mode, apply] : modes) {
+    CAPTURE(mode);
+    Fixture f;
+    // A promoted replica went on in epoch 2 after seq 20 and publishes on into the stream (in the
+    // middle of a run).
+    const auto messages = in_epoch_2(f.messages, 20, "1:0,2:20");
+    REQUIRE(apply_all(f.replica, {messages.begin(), messages.begin() + 10}).ok());
+    REQUIRE(apply(f.replica, {messages.begin() + 10, messages.end()}).ok());
+    auto position = must(read_replica_position(f.replica));
+    CHECK(position.epoch == 2);
+    CHECK(position.epoch_history == "1:0,2:20");
+    CHECK(stored(f.replica).ndjson == journal_ndjson(f.owner));
 
-  // A replica that holds events past the seq where the new epoch began is another history.
-  const auto other = f.dir / "other.journal";
-  auto early = f.messages;
-  for (std::size_t i = 10; i < early.size(); ++i) {
-    set_header(early[i], "Hugo-Epoch", "2");
-    set_header(early[i], "Hugo-Epoch-History", "1:0,2:5");
-  }
-  REQUIRE(apply_all(other, {early.begin(), early.begin() + 10}).ok());
-  check_diverged(apply_all(other, {early.begin() + 10, early.end()}), 11, "epoch 2 began after seq 5");
-  CHECK(stored(other).seq == 10);
+    // A replica that holds events past the seq where the new epoch began is another history.
+    const auto other = f.dir / "other.journal";
+    const auto early = in_epoch_2(f.messages, 10, "1:0,2:5");
+    REQUIRE(apply_all(other, {early.begin(), early.begin() + 10}).ok());
+    check_diverged(apply(other, {early.begin() + 10, early.end()}), 11, "epoch 2 began after seq 5");
+    CHECK(stored(other).seq == 10);
 
-  // After epoch 2, an epoch-1 message (the old owner writing on) is refused.
-  auto stale = messages;
-  set_header(stale[25], "Hugo-Epoch", "1");
-  set_header(stale[25], "Hugo-Epoch-History", "1:0");
-  const auto third = f.dir / "third.journal";
-  REQUIRE(apply_all(third, {stale.begin(), stale.begin() + 25}).ok());
-  check_diverged(apply_all(third, {stale.begin() + 25, stale.end()}), 26, "older than the replica's epoch 2");
-  CHECK(stored(third).seq == 25);
+    // After epoch 2, an epoch-1 message (the old owner writing on) is refused.
+    auto stale = messages;
+    by_another_owner(stale, 25);
+    set_header(stale[25], "Hugo-Epoch", "1");
+    set_header(stale[25], "Hugo-Epoch-History", "1:0");
+    const auto third = f.dir / "third.journal";
+    REQUIRE(apply_all(third, {stale.begin(), stale.begin() + 25}).ok());
+    check_diverged(apply(third, {stale.begin() + 25, stale.end()}), 26, "older than the replica's epoch 2");
+    CHECK(stored(third).seq == 25);
+  }
 }
 
 TEST_CASE("a fresh replica starts where the stream of a compacted journal starts, at its first seq") {
@@ -301,3 +348,62 @@ TEST_CASE("a replica followed over HTTP, or of another stream, is refused before
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("runs of messages apply as message by message does, whatever their length") {
+  Fixture f(40);
+  for (const std::size_t run : {1, 3, 8, 40}) {
+    CAPTURE(run);
+    const auto replica = f.dir / ("run-" + std::to_string(run) + ".journal");
+    // A fresh replica's first run goes message by message (it adopts its owner); later ones whole.
+    REQUIRE(apply_runs(replica, f.messages, run, 16).ok());
+    const Stored s = stored(replica);
+    CHECK(s.seq == 40);
+    CHECK(s.stream_seq == 40);
+    CHECK(s.ndjson == journal_ndjson(f.owner));
+    CHECK(format_hash(must(read_replica_position(replica)).hash) == *f.messages.back().header("Hugo-Hash"));
+  }
+}
+
+TEST_CASE("a run is refused at the message accept() refuses, and writes nothing of itself") {
+  Fixture f;
+  std::vector<Damage> damages = sequence_damages();
+  damages.insert(damages.end(), {
+      {"a body that is not an event line",
+       [&](auto& m) {
+         m[12].body = R"({"seq":13})";
+         rehash(m, 12);
+       },
+       13, "not an event line"},
+      {"another journal's body",
+       [&](auto& m) {
+         Event e = must(decode_event_json(m[12].body));
+         e.journal_id = std::string(32, 'b');
+         m[12].body = encode_event_json(e);
+         rehash(m, 12);
+       },
+       13, "of journal bbbb"},
+      {"another history from the first message of the run", [](auto& m) {
+         std::vector<nats::StoredMessage> rest(m.begin() + 10, m.end());
+         rehash_from(rest, 0xff);
+         std::copy(rest.begin(), rest.end(), m.begin() + 10);
+       },
+       11, "is not the replica's history plus this event"},
+      {"another owner's event in the middle (a stale epoch)",
+       [&](auto& m) {
+         by_another_owner(m, 15);
+         set_header(m[15], "Hugo-Epoch", "0");
+       },
+       16, "Hugo-Epoch"},
+      // The next message, of the history the replica does not have, is the one refused.
+      {"another owner's event in the middle (the same epoch)", [&](auto& m) { by_another_owner(m, 15); }, 17,
+       "is not the replica's history plus this event"},
+      // The last message's headers vouch for the run: each is checked.
+      {"the last message of another journal", [](auto& m) { set_header(m.back(), "Hugo-Journal-Id", std::string(32, 'a')); },
+       30, "a message of journal"},
+      {"the last message's seq header", [](auto& m) { set_header(m.back(), "Hugo-Seq", "31"); }, 30, "its headers say 31"},
+      {"the last message's hash", [](auto& m) { set_header(m.back(), "Hugo-Hash", "0123456789abcdef"); }, 30,
+       "Hugo-Hash '0123456789abcdef'"},
+      {"the last message's epoch", [](auto& m) { set_header(m.back(), "Hugo-Epoch", "x"); }, 30, "Hugo-Epoch"},
+  });
+  check_damages(f, damages, [](const auto& replica, const auto& m) { return apply_runs(replica, m, m.size()); });
+}

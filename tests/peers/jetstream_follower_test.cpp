@@ -196,21 +196,25 @@ TEST_CASE("another journal's message, a wrong hash, a gap and a purge are diverg
     CHECK(must(JournalReader::open(replica))->info()->row_count == applied);
   };
 
-  SUBCASE("another journal id") {
+  SUBCASE("another journal's message") {
+    // Event 14 of another journal, as its own publisher wrote it (headers, body and hash).
+    const auto foreign_journal = dir / "foreign.journal";
+    append_to(foreign_journal, 30, "job");
     auto damaged = rest;
-    set_header(damaged[3], "Hugo-Journal-Id", std::string(32, 'f'));
+    damaged[3] = stream_messages(foreign_journal)[13];
     const auto replica = refused_after_ten("FOREIGN", damaged, false);
     auto follower = follower_of(server.url(), "FOREIGN", replica);
-    check_refused(follower->catch_up(), "a message of journal 'ffff");
+    check_refused(follower->catch_up(), "a message of journal '" + journal_id_of(foreign_journal) + "'");
     follower.reset();
     unchanged(replica, 13);
   }
   SUBCASE("a hash that is not the replica's history") {
     auto damaged = rest;
-    set_header(damaged[0], "Hugo-Hash", "00000000000000ff");
+    rehash_from(damaged, 0xff);  // the publisher's history before event 11 is another
     const auto replica = refused_after_ten("HASH", damaged, false);
     auto follower = follower_of(server.url(), "HASH", replica);
-    check_refused(follower->catch_up(), "Hugo-Hash '00000000000000ff'");
+    check_refused(follower->catch_up(), "Hugo-Hash '" + std::string(*damaged[0].header("Hugo-Hash")) +
+                                            "' is not the replica's history plus this event");
     follower.reset();
     unchanged(replica);
   }

@@ -58,6 +58,15 @@ inline void set_header(nats::StoredMessage& m, const std::string& name, const st
   }
 }
 
+// Gives `messages` the Hugo-Hash headers of a history whose hash before the first of them is
+// `base`, as a publisher with another history would write them.
+inline void rehash_from(std::vector<nats::StoredMessage>& messages, std::uint64_t base) {
+  for (auto& m : messages) {
+    base = chain_hash(base, m.body);
+    set_header(m, "Hugo-Hash", format_hash(base));
+  }
+}
+
 inline NatsConnectOptions nats_options(const std::string& url) {
   NatsConnectOptions o;
   o.url = url;
