@@ -169,6 +169,7 @@ bool StreamApplier::take_plain_run(std::span<const nats::MessageView* const> mes
   const std::string& journal_id = owner_ ? owner_->journal_id : position.journal_id;
   const std::int64_t epoch = owner_ ? owner_->epoch : position.epoch;
   const std::string& history = owner_ ? owner_->epoch_history : position.epoch_history;
+  if (epoch < 1 || history.empty()) return false;  // no owner yet: accept() adopts one
   const std::size_t queued = pending_.size();
   const std::int64_t seq = seq_;
   const std::uint64_t hash = hash_;

@@ -133,7 +133,8 @@ class Connection {
   // server survives the reader). visit() waits up to `wait` for a first message, takes up to `max`
   // messages (after the first, only those that have already arrived), hands them to `each` in one
   // call, in stream order, and returns how many (0: the wait passed, and `each` was not called).
-  // The views stay valid until `each` returns. An error from `each` is returned. Messages come
+  // The views stay valid until `each` returns (up to `max` messages are held at once). An error
+  // from `each` is returned; after a read error, what was taken is dropped unseen. Messages come
   // with their stream seq so the caller can check for gaps. next() is visit() with owned copies.
   class Reader {
    public:

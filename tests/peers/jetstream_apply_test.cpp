@@ -347,8 +347,6 @@ TEST_CASE("a replica followed over HTTP, or of another stream, is refused before
   CHECK(http.error().message().find("followed over HTTP") != std::string::npos);
 }
 
-}  // TEST_SUITE
-
 TEST_CASE("runs of messages apply as message by message does, whatever their length") {
   Fixture f(40);
   for (const std::size_t run : {1, 3, 8, 40}) {
@@ -404,6 +402,36 @@ TEST_CASE("a run is refused at the message accept() refuses, and writes nothing 
       {"the last message's hash", [](auto& m) { set_header(m.back(), "Hugo-Hash", "0123456789abcdef"); }, 30,
        "Hugo-Hash '0123456789abcdef'"},
       {"the last message's epoch", [](auto& m) { set_header(m.back(), "Hugo-Epoch", "x"); }, 30, "Hugo-Epoch"},
+      // An invalid event that its publisher chained on: only the event's own checks refuse it.
+      {"an invalid event in the history",
+       [](auto& m) {
+         Event e = must(decode_event_json(m[12].body));
+         e.attempt = 0;
+         m[12].body = encode_event_json(e);
+         std::vector<nats::StoredMessage> after(m.begin() + 12, m.end());
+         rehash_from(after, hash_before(m, 12));
+         std::copy(after.begin(), after.end(), m.begin() + 12);
+       },
+       13, "is invalid"},
   });
   check_damages(f, damages, [](const auto& replica, const auto& m) { return apply_runs(replica, m, m.size()); });
 }
+
+TEST_CASE("in a plain run only the last message's headers are read") {
+  // Pins the documented trade (docs/SCALE-OUT.md, "Following a stream"): a header changed by hand
+  // in the middle of a run whose bodies are the history, and whose last message vouches for it,
+  // passes in a run; message by message it is refused.
+  Fixture f;
+  auto messages = f.messages;
+  set_header(messages[15], "Hugo-Hash", "0123456789abcdef");
+  const std::vector<nats::StoredMessage> first(messages.begin(), messages.begin() + 10);
+  const std::vector<nats::StoredMessage> rest(messages.begin() + 10, messages.end());
+  REQUIRE(apply_all(f.replica, first).ok());
+  REQUIRE(apply_runs(f.replica, rest, rest.size()).ok());
+  CHECK(stored(f.replica).ndjson == journal_ndjson(f.owner));
+  const auto other = f.dir / "other.journal";
+  REQUIRE(apply_all(other, first).ok());
+  check_diverged(apply_all(other, rest), 16, "Hugo-Hash '0123456789abcdef'");
+}
+
+}  // TEST_SUITE
