@@ -69,6 +69,12 @@ void StreamApplier::discard() {
   last_stream_seq_ = committed_stream_seq();
 }
 
+StreamApplier::InForce StreamApplier::in_force() const {
+  if (owner_) return {owner_->journal_id, owner_->epoch, owner_->epoch_history};
+  const ReplicaPosition& position = store_.position();
+  return {position.journal_id, position.epoch, position.epoch_history};
+}
+
 Error StreamApplier::diverged(std::string why, std::uint64_t stream_seq, const std::string& expected) const {
   return replica::diverged("stream " + stream_ + " at stream seq " + std::to_string(stream_seq) + ": " + why,
                            store_.position())
@@ -102,7 +108,7 @@ Status StreamApplier::accept(const nats::MessageView& message) {
                     message.sequence(), std::to_string(want));
   }
   const auto journal_id = message.header("Hugo-Journal-Id");
-  const std::string& ours = owner_ ? owner_->journal_id : store_.position().journal_id;
+  const std::string& ours = in_force().journal_id;
   if (!journal_id || journal_id->empty() || (!ours.empty() && *journal_id != ours)) {
     return diverged("a message of journal " + quoted(journal_id) + " in a replica of " + (ours.empty() ? "none" : ours),
                     want, ours.empty() ? "a Hugo-Journal-Id" : ours);
@@ -165,10 +171,7 @@ Status StreamApplier::accept_run(std::span<const nats::MessageView* const> messa
 bool StreamApplier::take_plain_run(std::span<const nats::MessageView* const> messages) {
   // A fresh replica adopts its owner from its first message, which accept() does.
   if (messages.empty() || seq_ == 0 || (!owner_ && store_.fresh())) return false;
-  const ReplicaPosition& position = store_.position();
-  const std::string& journal_id = owner_ ? owner_->journal_id : position.journal_id;
-  const std::int64_t epoch = owner_ ? owner_->epoch : position.epoch;
-  const std::string& history = owner_ ? owner_->epoch_history : position.epoch_history;
+  const auto [journal_id, epoch, history] = in_force();
   if (epoch < 1 || history.empty()) return false;  // no owner yet: accept() adopts one
   const std::size_t queued = pending_.size();
   const std::int64_t seq = seq_;
@@ -217,10 +220,8 @@ Status StreamApplier::adopt_epoch(const nats::MessageView& message, const std::s
                         ") or Hugo-Epoch-History (" + quoted(history) + ")",
                     message.sequence(), "Hugo-Epoch and Hugo-Epoch-History");
   }
-  const ReplicaPosition& position = store_.position();
-  const std::int64_t current_epoch = owner_ ? owner_->epoch : position.epoch;
-  const std::string& current_history = owner_ ? owner_->epoch_history : position.epoch_history;
-  if ((owner_ || !store_.fresh()) && *epoch == current_epoch && *history == current_history) return ok_status();
+  const InForce current = in_force();
+  if ((owner_ || !store_.fresh()) && *epoch == current.epoch && *history == current.epoch_history) return ok_status();
   HUGO_TRY(commit());
   replica::OwnerIdentity owner{journal_id, *epoch, std::string(*history), seq};
   if (Status lineage = replica::check_lineage(store_.position(), owner, replica_); !lineage.ok()) {

@@ -59,6 +59,14 @@ class StreamApplier {
   Status check_state(const nats::StreamState& state) const;
 
  private:
+  // The owner the queued events belong to: the one the next commit adopts, else the replica's.
+  // Its references stay valid until the next commit().
+  struct InForce {
+    const std::string& journal_id;
+    std::int64_t epoch;
+    const std::string& epoch_history;
+  };
+  InForce in_force() const;
   Error diverged(std::string why, std::uint64_t stream_seq, const std::string& expected) const;
   Status adopt_epoch(const nats::MessageView& message, const std::string& journal_id, std::int64_t seq);
   // Queues `messages` if they are a plain run whose last headers vouch for it (accept_run); else
