@@ -12,6 +12,13 @@
 // in flight, so a group commit holds at most N events; the benchmark also measures the batch sizes
 // the writer really used (see count_batches) and cross-checks seqs, durable_seq and the row count.
 //
+// Part 3, the hand-off floor: 16 and 64 producer threads through an empty group commit
+// (bench/support/handoff_floor.hpp), once per round: what that many blocked producers cost in CPU
+// on this machine with nothing to store. The summary splits the journal's CPU per event (the whole
+// process over the window) into the raw ceiling's per row, the floor's per event and the rest, the
+// journal's own; and it estimates what the CPUs allow with only the first two (docs/BENCHMARKS.md,
+// "Where an append's CPU goes").
+//
 // Every case runs once per round (default 3 rounds x 1 s); the figures are medians over rounds. A
 // journal case and its ceiling run back to back, in alternating order, because fsync latency on a
 // virtual or shared disk drifts by an order of magnitude over minutes.
@@ -21,6 +28,7 @@
 // With --hog N, N threads spin on the CPUs for the whole run, ceilings included
 // (bench/support/hog.hpp), and every RESULT name ends in _hogN (journal_append_fsync_16_hog2).
 // Usage: journal_append [--seconds S] [--rounds R] [--hog N]  (or $HUGO_BENCH_SECONDS, $HUGO_BENCH_ROUNDS)
+#include "bench/support/handoff_floor.hpp"
 #include "bench/support/hog.hpp"
 #include "bench/support/journal.hpp"
 #include "bench/support/raw_sqlite.hpp"
@@ -101,6 +109,8 @@ struct JournalResult {
   double seconds = 0;
   std::int64_t commits = 0;     // batches observed (see count_batches)
   std::int64_t max_batch = 0;   // largest batch observed
+  double cpu_s = 0;             // the process's CPU over the window, less the hogs'
+  double switches = 0;          // the process's context switches over the window
   hugo_bench::Summary append_us;
   double rate() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
   double avg_batch() const { return commits > 0 ? static_cast<double>(events) / static_cast<double>(commits) : 0; }
@@ -129,7 +139,7 @@ void count_batches(std::vector<Completion>& completions, JournalResult& result) 
   }
 }
 
-JournalResult run_journal(hugo::Durability durability, int producers, double budget) {
+JournalResult run_journal(hugo::Durability durability, int producers, double budget, const hugo_bench::Hogs& hogs) {
   const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-journal");
   std::unique_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
   const std::shared_ptr<hugo::Clock> clock = hugo::SystemClock::shared();
@@ -175,17 +185,23 @@ JournalResult run_journal(hugo::Durability durability, int producers, double bud
   threads.reserve(static_cast<std::size_t>(producers));
   for (int i = 0; i < producers; ++i) threads.emplace_back(producer, static_cast<std::size_t>(i));
   ready.arrive_and_wait();
+  const double cpu0 = hugo_bench::process_cpu_seconds(kProgram) - hogs.cpu_seconds();
+  const double switches0 = hugo_bench::process_switches(kProgram);
   const auto start = SteadyClock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(budget));
   stop.store(true);
   for (auto& t : threads) t.join();
   const auto end = SteadyClock::now();
+  const double cpu1 = hugo_bench::process_cpu_seconds(kProgram) - hogs.cpu_seconds();
+  const double switches1 = hugo_bench::process_switches(kProgram);
   if (!failure.empty()) hugo_bench::fail(kProgram, "append failed: " + failure);
 
   JournalResult result;
   result.durability = durability;
   result.producers = producers;
   result.seconds = hugo_bench::micros_between(start, end) / 1e6;
+  result.cpu_s = cpu1 - cpu0;
+  result.switches = switches1 - switches0;
   std::vector<Completion> all;
   std::vector<double> all_lat;
   for (std::size_t i = 0; i < completions.size(); ++i) {
@@ -229,13 +245,14 @@ std::string raw_line(const RawResult& r) {
 }
 
 std::string journal_line(const JournalResult& r) {
-  char line[512];
+  char line[768];
+  const double events = r.events > 0 ? static_cast<double>(r.events) : 1.0;
   std::snprintf(line, sizeof line,
                 "journal_append durability=%-7s producers=%-2d events=%-8lld secs=%.3f rate=%.1f events/s batch~%d "
-                "commits=%lld avg_batch=%.2f max_batch=%lld append_us: %s",
+                "commits=%lld avg_batch=%.2f max_batch=%lld cpu_us/event=%.2f switches/event=%.2f append_us: %s",
                 durability_name(r.durability), r.producers, static_cast<long long>(r.events), r.seconds, r.rate(),
                 r.producers, static_cast<long long>(r.commits), r.avg_batch(), static_cast<long long>(r.max_batch),
-                hugo_bench::format_summary(r.append_us, "").c_str());
+                r.cpu_s * 1e6 / events, r.switches / events, hugo_bench::format_summary(r.append_us, "").c_str());
   return line;
 }
 
@@ -267,6 +284,10 @@ int main(int argc, char** argv) {
   std::map<std::pair<bool, int>, std::pair<std::int64_t, std::int64_t>> journal_batches;  // events, commits
   std::map<std::pair<bool, int>, std::int64_t> journal_max_batch;
   std::map<std::pair<bool, int>, std::vector<double>> used_batch_ceiling;  // raw at the batch actually used
+  // CPU µs per event: the journal's (whole process), the raw ceiling's per row (its one thread), and
+  // the hand-off floor's (bench/support/handoff_floor.hpp) for the same producers.
+  std::map<std::pair<bool, int>, std::vector<double>> journal_cpu, raw_cpu;
+  std::map<int, std::vector<double>> floor_cpu;
   for (int round = 1; round <= rounds; ++round) {
     const bool raw_first = round % 2 == 1;
     for (const bool full : {true, false}) {
@@ -277,7 +298,8 @@ int main(int argc, char** argv) {
         hugo_bench::print_line("round=" + std::to_string(round) + " " + raw_line(r));
       };
       auto run_journal_case = [&](int producers) {
-        const JournalResult r = run_journal(durability, producers, seconds);
+        const JournalResult r = run_journal(durability, producers, seconds, hogs);
+        journal_cpu[{full, producers}].push_back(r.events > 0 ? r.cpu_s * 1e6 / static_cast<double>(r.events) : 0);
         journal_rates[{full, producers}].push_back(r.rate());
         auto& [events, commits] = journal_batches[{full, producers}];
         events += r.events;
@@ -288,6 +310,7 @@ int main(int argc, char** argv) {
         const auto used = static_cast<std::size_t>(std::max(1.0, std::round(r.avg_batch())));
         const RawResult raw = run_raw(full, used, seconds);
         used_batch_ceiling[{full, producers}].push_back(raw.rate());
+        raw_cpu[{full, producers}].push_back(raw.rows > 0 ? raw.cpu_s * 1e6 / static_cast<double>(raw.rows) : 0);
         hugo_bench::print_line("round=" + std::to_string(round) + " ceiling_for_producers=" +
                                std::to_string(producers) + " " + raw_line(raw));
       };
@@ -297,6 +320,16 @@ int main(int argc, char** argv) {
         if (!raw_first) run_raw_case(static_cast<std::size_t>(producers));
       }
       for (const std::size_t batch : {8u, 512u}) run_raw_case(batch);
+    }
+    for (const int producers : {16, 64}) {  // the same producers through an empty group commit
+      const hugo_bench::HandoffFloor floor = hugo_bench::handoff_floor_run(kProgram, producers, seconds, hogs);
+      floor_cpu[producers].push_back(floor.cpu_us_per_event());
+      std::snprintf(line, sizeof line,
+                    "round=%d handoff_floor producers=%-2d events=%-8lld secs=%.3f rate=%.1f events/s avg_batch=%.2f "
+                    "cpu_us/event=%.2f switches/event=%.2f",
+                    round, producers, static_cast<long long>(floor.events), floor.seconds, floor.rate(),
+                    floor.avg_batch(), floor.cpu_us_per_event(), floor.switches_per_event());
+      hugo_bench::print_line(line);
     }
   }
   hogs.stop();
@@ -322,6 +355,33 @@ int main(int argc, char** argv) {
                     hugo_bench::median(rates), join_values(rates).c_str(), producers,
                     commits > 0 ? static_cast<double>(events) / static_cast<double>(commits) : 0.0,
                     static_cast<long long>(journal_max_batch[{full, producers}]));
+      hugo_bench::print_line(line);
+    }
+  }
+
+  // Where an append's CPU goes (docs/BENCHMARKS.md): the raw ceiling's storage work per row, the
+  // hand-off floor of as many blocked producers, and the rest, the journal's own.
+  for (const bool full : {true, false}) {
+    for (const int producers : {1, 16, 64}) {
+      const double journal = hugo_bench::median(journal_cpu[{full, producers}]);
+      const double raw = hugo_bench::median(raw_cpu[{full, producers}]);
+      const double floor = producers > 1 ? hugo_bench::median(floor_cpu[producers]) : 0.0;
+      // If the CPUs did nothing but the storage work and hand-offs as cheap as the floor's: an
+      // estimate of the most a group commit with one append in flight per producer can reach here
+      // (an estimate, not a proof: the floor's hand-offs are those of one minimal design).
+      const double cpus = std::max(1u, std::thread::hardware_concurrency());
+      const double bound = raw + floor > 0 ? cpus * 1e6 / (raw + floor) : 0.0;
+      const double ceiling = hugo_bench::median(used_batch_ceiling[{full, producers}]);
+      int n = std::snprintf(line, sizeof line,
+                            "summary cpu_us/event durability=%-7s producers=%-2d journal=%.2f = raw_insert %.2f + "
+                            "handoff_floor %.2f + own %.2f",
+                            durability_name(full ? hugo::Durability::Fsync : hugo::Durability::Process), producers,
+                            journal, raw, floor, journal - raw - floor);
+      if (producers > 1 && n > 0 && static_cast<std::size_t>(n) < sizeof line) {
+        std::snprintf(line + n, sizeof line - static_cast<std::size_t>(n),
+                      " | %.0f CPUs / (raw_insert + handoff_floor) = %.0f events/s, %.2f of the ceiling", cpus, bound,
+                      ceiling > 0 ? bound / ceiling : 0.0);
+      }
       hugo_bench::print_line(line);
     }
   }

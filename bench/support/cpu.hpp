@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <time.h>
 
 namespace hugo_bench {
@@ -30,6 +31,14 @@ inline double process_cpu_seconds(std::string_view program) {
 // CPU seconds used by the calling thread so far.
 inline double this_thread_cpu_seconds(std::string_view program) {
   return cpu_clock_seconds(program, CLOCK_THREAD_CPUTIME_ID);
+}
+
+// Context switches of every thread of this process so far, voluntary and involuntary together
+// (getrusage(RUSAGE_SELF)); fails the program if they cannot be read.
+inline double process_switches(std::string_view program) {
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) fail(program, "getrusage failed");
+  return static_cast<double>(usage.ru_nvcsw) + static_cast<double>(usage.ru_nivcsw);
 }
 
 // The CPU-time clock of `thread`, which must be running (joinable); the clock is valid until the
