@@ -112,7 +112,6 @@ AppendTicket Journal::Impl::accept(Event* events, std::size_t count, Intake inta
       batch->events.push_back(std::move(events[i]));
     } else {
       batch->events.push_back(events[i]);
-      if (intake == Intake::CopyLean) batch->events.back().journal_id = meta.journal_id;
     }
   }
   std::shared_ptr<TicketHold> hold = batch->hold.lock();

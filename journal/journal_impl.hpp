@@ -201,8 +201,9 @@ struct Journal::Impl : std::enable_shared_from_this<Journal::Impl> {
   enum class Intake {
     Move,      // moved in (append_async: the caller's event is gone)
     Copy,      // copied, every journal-filled field also written to the caller's events
-    CopyLean,  // copied, the same but journal_id, which only the journal's copy gets: one string
-               // allocated per event instead of two (the unchecked path: a TaskQueue never reads it)
+    CopyLean,  // copied, the same but journal_id, which neither gets: read_recent() fills it in
+               // on the way out, so no string is allocated per event on the write path (the
+               // unchecked path: a TaskQueue never reads it)
   };
   // Assigns seqs and the journal-filled fields of `events` (in place), validates them, and
   // queues them in one batch. All or nothing: a refused group consumes no seq. Never commits.
