@@ -9,6 +9,8 @@
 #include "tests/support/queue_fixture.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -258,14 +260,24 @@ TEST_CASE("the projection sink follows a real queue, and run_sink resumes from i
   must(q->complete(b.token));
   auto source = must(TaskQueueReplicationSource::attach(f.journal, 0));
   std::stop_source stop;
-  std::thread runner([&] { CHECK(run_sink(*source, projection, stop.get_token()).ok()); });
+  std::atomic<bool> returned{false};  // run_sink gave up (a refused batch): the wait below ends
+  std::thread runner([&] {
+    CHECK(run_sink(*source, projection, stop.get_token()).ok());
+    returned = true;
+  });
   // Watch the checkpoint through a second connection: the sink's own handle belongs to its thread.
   auto watcher = must(SqliteCheckpointStore::attach_existing(must(SinkDatabase::open(f.dir / "projection.db"))));
   auto position = [&] {
     auto c = must(watcher->read("projection", f.journal->journal_id()));
     return c ? c->global_position() : 0;
   };
-  while (position() < f.journal->durable_seq()) std::this_thread::yield();
+  // Waits for the sink's progress, not for time: the deadline only turns a stuck sink into a
+  // failure instead of a hung test.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (position() < f.journal->durable_seq() && !returned && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  CHECK(position() == f.journal->durable_seq());
   stop.request_stop();
   runner.join();
   auto rows = must(db->query("SELECT task_id, state, attempt, owner, last_error_code FROM hugo_projection ORDER BY task_id"));
