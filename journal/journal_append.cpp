@@ -57,6 +57,10 @@ Status Journal::Impl::seq_room(std::size_t count) const {
 }
 
 AppendTicket Journal::Impl::accept(Event* events, std::size_t count, Intake intake, bool checked) {
+  // Before any lock: a large JSON payload or error is parsed without holding up other appends.
+  for (std::size_t i = 0; i < count; ++i) {
+    if (Status valid = rows::validate_content(events[i]); !valid.ok()) return resolved_ticket(count, std::move(valid));
+  }
   std::unique_lock<std::mutex> guarding;
   if (checked && detail::QueueGuard::may_need_check(events, count)) {
     guarding = std::unique_lock(guard_mutex);
@@ -88,7 +92,7 @@ AppendTicket Journal::Impl::accept(Event* events, std::size_t count, Intake inta
       event.token->lease_id = seq;
     }
     if (event.token && event.token->task_id == 0) event.token->task_id = event.task_id;
-    if (Status valid = rows::validate_for_append(event); !valid.ok()) {
+    if (Status valid = rows::validate_numbering(event); !valid.ok()) {
       return resolved_ticket(count, std::move(valid));
     }
   }

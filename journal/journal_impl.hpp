@@ -4,7 +4,10 @@
 //
 // Concurrency design. `mutex` guards the accept queue (`batches`), the seq counter, the commit
 // state and the failure state. append_async assigns the next seq and places the event in the
-// newest open batch under that mutex, so seq order == acceptance order == row order.
+// newest open batch under that mutex, so seq order == acceptance order == row order. An event's
+// content is checked before (rows::validate_content: names, payload size and JSON, error), so a
+// large JSON payload is parsed without holding up other appends; only the ids, which depend on the
+// seq, are checked under the mutex (rows::validate_numbering).
 //
 // Group commit without a writer thread (docs/FORMAT.md, "Group commit"). A caller that waits for a
 // batch (AppendTicket::wait, Journal::append, flush, close) while no commit is in progress becomes

@@ -123,7 +123,15 @@ class EventSelector {
 
 // Checks what the journal needs of an event before it is accepted (error.validation).
 // `seq` is the seq it is about to get; fields the journal fills are already filled.
+// validate_for_append = validate_content, then validate_numbering.
 Status validate_for_append(const Event& event);
+// The checks that do not depend on the seq or on any field the journal fills: names, kinds, the
+// fields each kind may carry, the payload (its size, and its JSON when it claims to be JSON) and
+// the error. The costly part, so the journal runs it before it takes its mutex.
+Status validate_content(const Event& event);
+// The checks of the ids against the seq the event is about to get (task id, the token's ids, a
+// restored task's new id); cheap, run under the mutex once the journal filled its fields.
+Status validate_numbering(const Event& event);
 
 // Turns an accepted, committed event (one that passed validate_for_append and was written by
 // EventInserter) into exactly what EventSelector::decode returns for its row: the fields the row

@@ -48,24 +48,19 @@ void as_read_back(Event& e) {
   }
 }
 
-Status validate_for_append(const Event& e) {
+Status validate_content(const Event& e) {
   if (e.queue.empty()) return invalid_event("queue name is empty");
   if (e.queue.size() > 1024) return invalid_event("queue name is longer than 1024 bytes");
   if (has_nul(e.queue)) return invalid_event("queue name holds a NUL byte");
   if (!is_valid_event_kind(static_cast<std::int64_t>(e.kind))) return invalid_event("unknown kind");
   if (e.attempt < 1) return invalid_event("attempt must be >= 1");
   if ((e.flags & ~flags::All) != 0) return invalid_event("unknown flag bits");
-  if (e.task_id < 1 || e.task_id > e.seq) return invalid_event("task id must name an earlier or this row");
   if (e.owner_peer_id && e.owner_peer_id->size() > 1024) return invalid_event("owner peer id is longer than 1024 bytes");
   if ((e.owner_peer_id && has_nul(*e.owner_peer_id)) || (e.source_peer_id && has_nul(*e.source_peer_id))) {
     return invalid_event("a peer id holds a NUL byte");
   }
-  if (e.token) {
-    if (e.token->task_id != e.task_id) return invalid_event("token task id differs from the event's task id");
-    if (e.token->attempt != e.attempt && e.token->attempt != e.attempt - 1) {
-      return invalid_event("token attempt must be the event's attempt or the one before it");
-    }
-    if (e.token->lease_id < 1 || e.token->lease_id > e.seq) return invalid_event("token lease id must name an earlier or this row");
+  if (e.token && e.token->attempt != e.attempt && e.token->attempt != e.attempt - 1) {
+    return invalid_event("token attempt must be the event's attempt or the one before it");
   }
   if (e.lease_guid) {
     return invalid_event("its token's lease id is a foreign GUID (" + *e.lease_guid +
@@ -73,7 +68,6 @@ Status validate_for_append(const Event& e) {
   }
   if (e.original_task_id) {
     if (e.kind != EventKind::Restored) return invalid_event("only Restored carries an original task id");
-    if (e.task_id != e.seq) return invalid_event("a Restored row with an original task id starts a new task (task id = seq)");
     if (*e.original_task_id < 1) return invalid_event("an original task id must be >= 1");
     if (e.token) return invalid_event("a Restored row under a new task id carries no token");
   }
@@ -103,6 +97,23 @@ Status validate_for_append(const Event& e) {
     }
   }
   return ok_status();
+}
+
+Status validate_numbering(const Event& e) {
+  if (e.task_id < 1 || e.task_id > e.seq) return invalid_event("task id must name an earlier or this row");
+  if (e.token) {
+    if (e.token->task_id != e.task_id) return invalid_event("token task id differs from the event's task id");
+    if (e.token->lease_id < 1 || e.token->lease_id > e.seq) return invalid_event("token lease id must name an earlier or this row");
+  }
+  if (e.original_task_id && e.task_id != e.seq) {
+    return invalid_event("a Restored row with an original task id starts a new task (task id = seq)");
+  }
+  return ok_status();
+}
+
+Status validate_for_append(const Event& e) {
+  HUGO_TRY(validate_content(e));
+  return validate_numbering(e);
 }
 
 Result<EventInserter> EventInserter::create(sql::Db& db, Meta meta) {

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <hugo/error_codes.hpp>
+#include <hugo/event_json.hpp>
 #include <hugo/journal.hpp>
 
 #include "journal/journal_access.hpp"
@@ -308,6 +309,63 @@ TEST_CASE("append_group_unchecked fills the caller's events but journal_id, whic
 // batch is due at once (its tickets are gone, or a newer batch queued behind it); one due later
 // the flusher's own timer meets, so waking it would only put it back to sleep (journal_writer.cpp,
 // Impl::lead). Counted, not timed: JournalAccess::commit_queue reports the wake-ups sent.
+// An event's costly checks (its payload's JSON is parsed: up to kMaxPayloadBytes) run before the
+// journal takes its mutex, so other callers' appends go on committing meanwhile. Observed, not
+// timed: while one caller appends the largest JSON payload, another appends small events one at a
+// time and counts those committed before the large one returns. Were the JSON parsed under the
+// mutex, those appends would wait for it: at most the one in flight when it started could count.
+TEST_CASE("a large JSON payload is checked without holding up other appends") {
+  TempDir dir;
+  auto journal = open_journal(dir / "j.db");
+  std::string json = "[";
+  json.reserve(kMaxPayloadBytes);
+  while (json.size() + 8 < kMaxPayloadBytes) json += "{\"a\":1},";
+  json += "1]";
+  Event big = enqueued("q", std::move(json));
+  big.payload_format = PayloadFormat::Json;
+  const std::size_t big_size = big.payload->size();
+  std::atomic<bool> started{false};
+  std::atomic<bool> finished{false};
+  std::int64_t big_seq = 0;
+  std::thread big_appender([&] {
+    started = true;
+    auto seq = journal->append(std::move(big));
+    CHECK(seq.ok());
+    big_seq = seq.ok() ? *seq : 0;
+    finished = true;
+  });
+  REQUIRE(eventually([&] { return started.load(); }));
+  int committed_meanwhile = 0;
+  while (!finished) {
+    REQUIRE(journal->append(enqueued("q", "small")).ok());
+    if (!finished) ++committed_meanwhile;
+  }
+  big_appender.join();
+  MESSAGE("small appends committed while the large one was checked: " << committed_meanwhile);
+  CHECK(committed_meanwhile >= 3);
+  const auto rows = journal->read(big_seq - 1, 1);  // and the large event is whole in the journal
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  CHECK(rows->front().payload->size() == big_size);
+  CHECK(rows->front().payload_format == PayloadFormat::Json);
+}
+
+// The content checks come first: an invalid event is refused as invalid even by a closed journal,
+// which refuses a valid one as closed; neither takes a seq (docs/FORMAT.md, "Durability and the WAL").
+TEST_CASE("a closed journal refuses an invalid event as invalid and a valid one as closed") {
+  TempDir dir;
+  auto journal = open_journal(dir / "j.db");
+  REQUIRE(journal->append(enqueued("q", "a")).ok());
+  REQUIRE(journal->close().ok());
+  auto invalid = journal->append(enqueued("", "no queue name"));
+  REQUIRE_FALSE(invalid.ok());
+  CHECK(invalid.error().code() == errc::validation);
+  auto valid = journal->append(enqueued("q", "b"));
+  REQUIRE_FALSE(valid.ok());
+  CHECK(valid.error().code() == errc::journal_closed);
+  CHECK(journal->last_accepted_seq() == 1);
+}
+
 TEST_CASE("a leader that stops wakes the flusher only for a batch due at once") {
   TempDir dir;
   JournalOptions options;
