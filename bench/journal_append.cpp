@@ -369,7 +369,8 @@ int main(int argc, char** argv) {
       // If the CPUs did nothing but the storage work and hand-offs as cheap as the floor's: an
       // estimate of the most a group commit with one append in flight per producer can reach here
       // (an estimate, not a proof: the floor's hand-offs are those of one minimal design).
-      const double cpus = std::max(1u, std::thread::hardware_concurrency());
+      // The CPUs the hogs leave (--hog N takes about N of them).
+      const double cpus = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - hogs.count());
       const double bound = raw + floor > 0 ? cpus * 1e6 / (raw + floor) : 0.0;
       const double ceiling = hugo_bench::median(used_batch_ceiling[{full, producers}]);
       int n = std::snprintf(line, sizeof line,

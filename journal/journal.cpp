@@ -202,7 +202,7 @@ std::optional<std::vector<Event>> Journal::read_recent(std::int64_t after, std::
       out.push_back(e);
       rows::as_read_back(out.back());
       // A TaskQueue's events are kept without it (Intake::CopyLean); set at open, never changed.
-      if (!out.back().journal_id) out.back().journal_id = j.meta.journal_id;
+      out.back().journal_id = j.meta.journal_id;
     }
   }
   return out;

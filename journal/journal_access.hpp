@@ -17,7 +17,8 @@ struct JournalAccess {
   // append_group_async without the raw path's queue-transition check (docs/QUEUE.md, "Raw
   // appends"): for a TaskQueue, which checks its own transitions against its state, and for
   // tests that must store a history no queue could write. Fills the journal-filled fields of
-  // `events` in place like append_group_async, except journal_id: only the journal's copy gets it.
+  // `events` in place like append_group_async, except journal_id, which neither they nor the
+  // journal's copy get: read_recent() and read() fill it in (Intake::CopyLean).
   static AppendTicket append_group_unchecked(Journal& journal, std::vector<Event>& events);
   // A TaskQueue opened (claim) or closed (release) queue `name` on `journal`: while claimed, raw
   // appends of its lifecycle rows are refused.

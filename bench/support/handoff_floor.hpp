@@ -5,12 +5,13 @@
 // are woken together), except that a commit does nothing: no SQLite, no event, no validation.
 //
 // What it measures is what N blocked producers cost on this machine by themselves: the CPU the
-// kernel and the futexes take to put producers to sleep and wake them once their batch is done, in
-// the cheapest regime there is. A commit that takes no time lets many producers find their batch
-// done without sleeping (the floor's context switches per event are printed); behind a real commit
-// nearly every waiter sleeps. So a group commit with one append in flight per producer pays at
-// least this per event on top of its storage work, and journal_append prints it beside the
-// journal's CPU per event and the raw ceiling's (docs/BENCHMARKS.md, "Where an append's CPU goes").
+// kernel, the futexes and the one mutex take to put producers to sleep and wake them once their
+// batch is done. A commit that takes no time lets many producers find their batch done without
+// sleeping (the floor's context switches per event are printed); behind a real commit nearly
+// every waiter sleeps. The run keeps every CPU busy, so its CPU per event is the CPUs over its
+// rate: the price of this minimal design with small batches, not a lower bound for every design.
+// journal_append prints it beside the journal's CPU per event and the raw ceiling's, as an
+// estimate of what the hand-offs cost (docs/BENCHMARKS.md, "Where an append's CPU goes").
 #pragma once
 
 #include "bench/support/cpu.hpp"

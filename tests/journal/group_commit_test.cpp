@@ -284,8 +284,8 @@ TEST_CASE("a WakeWord loses no wake-up sent between the read and the sleep") {
 }
 
 // The unchecked path (a TaskQueue's) fills the caller's events in place but for journal_id, which
-// only the journal's copy gets (Intake::CopyLean): read_recent() and read() still show it.
-TEST_CASE("append_group_unchecked fills the caller's events but journal_id, which the journal's copy holds") {
+// the journal's copy does not keep either (Intake::CopyLean): read_recent() and read() show it.
+TEST_CASE("append_group_unchecked fills the caller's events but journal_id, which the readers fill in") {
   TempDir dir;
   auto journal = open_journal(dir / "j.db");
   std::vector<Event> group{enqueued("q", std::string(40, 'a')), enqueued("q", std::string(40, 'b'))};
@@ -305,18 +305,17 @@ TEST_CASE("append_group_unchecked fills the caller's events but journal_id, whic
   CHECK((*rows)[1].journal_id == journal->journal_id());
 }
 
-// A leader that stops with a batch nobody waits for left queued wakes the flusher only when that
-// batch is due at once (its tickets are gone, or a newer batch queued behind it); one due later
-// the flusher's own timer meets, so waking it would only put it back to sleep (journal_writer.cpp,
-// Impl::lead). Counted, not timed: JournalAccess::commit_queue reports the wake-ups sent.
 // An event's costly checks (its payload's JSON is parsed: up to kMaxPayloadBytes) run before the
 // journal takes its mutex, so other callers' appends go on committing meanwhile. Observed, not
 // timed: while one caller appends the largest JSON payload, another appends small events one at a
 // time and counts those committed before the large one returns. Were the JSON parsed under the
-// mutex, those appends would wait for it: at most the one in flight when it started could count.
+// mutex, those appends would wait for it: at most the one in flight when it started could count
+// (0-1 on the old code; 250-2700 since, by durability and machine).
 TEST_CASE("a large JSON payload is checked without holding up other appends") {
   TempDir dir;
-  auto journal = open_journal(dir / "j.db");
+  JournalOptions options;
+  options.durability = Durability::Process;  // the small appends wait for no fsync
+  auto journal = open_journal(dir / "j.db", options);
   std::string json = "[";
   json.reserve(kMaxPayloadBytes);
   while (json.size() + 8 < kMaxPayloadBytes) json += "{\"a\":1},";
@@ -334,15 +333,19 @@ TEST_CASE("a large JSON payload is checked without holding up other appends") {
     big_seq = seq.ok() ? *seq : 0;
     finished = true;
   });
-  REQUIRE(eventually([&] { return started.load(); }));
+  CHECK(eventually([&] { return started.load(); }));
+  // Until the large append returns; the far deadline only turns a stuck append into a failure.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   int committed_meanwhile = 0;
-  while (!finished) {
-    REQUIRE(journal->append(enqueued("q", "small")).ok());
+  while (!finished && std::chrono::steady_clock::now() < deadline) {
+    const bool small_ok = journal->append(enqueued("q", "small")).ok();
+    CHECK(small_ok);
+    if (!small_ok) break;
     if (!finished) ++committed_meanwhile;
   }
   big_appender.join();
   MESSAGE("small appends committed while the large one was checked: " << committed_meanwhile);
-  CHECK(committed_meanwhile >= 3);
+  CHECK(committed_meanwhile >= 20);
   const auto rows = journal->read(big_seq - 1, 1);  // and the large event is whole in the journal
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 1);
@@ -366,6 +369,10 @@ TEST_CASE("a closed journal refuses an invalid event as invalid and a valid one 
   CHECK(journal->last_accepted_seq() == 1);
 }
 
+// A leader that stops with a batch nobody waits for left queued wakes the flusher only when that
+// batch is due at once (its tickets are gone, or a newer batch queued behind it); one due later
+// the flusher's own timer meets, so waking it would only put it back to sleep (journal_writer.cpp,
+// Impl::lead). Counted, not timed: JournalAccess::commit_queue reports the wake-ups sent.
 TEST_CASE("a leader that stops wakes the flusher only for a batch due at once") {
   TempDir dir;
   JournalOptions options;
