@@ -114,6 +114,8 @@ struct JournalResult {
   hugo_bench::Summary append_us;
   double rate() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
   double avg_batch() const { return commits > 0 ? static_cast<double>(events) / static_cast<double>(commits) : 0; }
+  double cpu_us_per_event() const { return events > 0 ? cpu_s * 1e6 / static_cast<double>(events) : 0; }
+  double switches_per_event() const { return events > 0 ? switches / static_cast<double>(events) : 0; }
 };
 
 // Counts the group commits behind `completions`. A batch holds a contiguous seq range, so walking
@@ -246,13 +248,12 @@ std::string raw_line(const RawResult& r) {
 
 std::string journal_line(const JournalResult& r) {
   char line[768];
-  const double events = r.events > 0 ? static_cast<double>(r.events) : 1.0;
   std::snprintf(line, sizeof line,
                 "journal_append durability=%-7s producers=%-2d events=%-8lld secs=%.3f rate=%.1f events/s batch~%d "
                 "commits=%lld avg_batch=%.2f max_batch=%lld cpu_us/event=%.2f switches/event=%.2f append_us: %s",
                 durability_name(r.durability), r.producers, static_cast<long long>(r.events), r.seconds, r.rate(),
                 r.producers, static_cast<long long>(r.commits), r.avg_batch(), static_cast<long long>(r.max_batch),
-                r.cpu_s * 1e6 / events, r.switches / events, hugo_bench::format_summary(r.append_us, "").c_str());
+                r.cpu_us_per_event(), r.switches_per_event(), hugo_bench::format_summary(r.append_us, "").c_str());
   return line;
 }
 
@@ -299,7 +300,7 @@ int main(int argc, char** argv) {
       };
       auto run_journal_case = [&](int producers) {
         const JournalResult r = run_journal(durability, producers, seconds, hogs);
-        journal_cpu[{full, producers}].push_back(r.events > 0 ? r.cpu_s * 1e6 / static_cast<double>(r.events) : 0);
+        journal_cpu[{full, producers}].push_back(r.cpu_us_per_event());
         journal_rates[{full, producers}].push_back(r.rate());
         auto& [events, commits] = journal_batches[{full, producers}];
         events += r.events;

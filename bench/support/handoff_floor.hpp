@@ -18,6 +18,7 @@
 #include "bench/support/hog.hpp"
 #include "bench/support/report.hpp"
 #include "bench/support/stats.hpp"
+#include "journal/wake_word.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -29,10 +30,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 namespace hugo_bench {
 
@@ -51,19 +48,11 @@ struct HandoffFloor {
 
 namespace handoff_detail {
 
-// A batch of waiting producers: `done` is set under the mutex, then `word` is bumped and woken.
+// A batch of waiting producers: `done` is set under the mutex, then `wake` is bumped and woken
+// (the journal's own WakeWord, so both sleep and wake alike).
 struct Batch {
-  std::size_t size = 0;
   bool done = false;
-  std::atomic<std::uint32_t> word{0};
-
-  void sleep(std::uint32_t seen) {
-    (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
-  }
-  void wake_all() {
-    word.fetch_add(1, std::memory_order_release);
-    (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
-  }
+  hugo::detail::WakeWord wake;
 };
 
 class GroupCommit {
@@ -73,15 +62,14 @@ class GroupCommit {
     std::unique_lock lock(mutex_);
     if (queued_.empty()) queued_.push_back(std::make_shared<Batch>());
     const std::shared_ptr<Batch> mine = queued_.back();
-    ++mine->size;
     while (!mine->done) {
       if (!committing_) {
         lead(lock, *mine);
         continue;
       }
-      const std::uint32_t seen = mine->word.load(std::memory_order_acquire);
+      const std::uint32_t seen = mine->wake.read();
       lock.unlock();
-      mine->sleep(seen);
+      mine->wake.sleep(seen);
       lock.lock();
     }
   }
@@ -96,7 +84,7 @@ class GroupCommit {
     std::lock_guard lock(mutex_);
     for (const auto& batch : queued_) {
       batch->done = true;
-      batch->wake_all();
+      batch->wake.wake_all();
     }
   }
 
@@ -112,14 +100,14 @@ class GroupCommit {
       front->done = true;
       ++commits_;
       lock.unlock();
-      front->wake_all();
+      front->wake.wake_all();
       lock.lock();
     }
     committing_ = false;
     if (!queued_.empty()) {  // hand the lead to a waiter of the next batch
       const std::shared_ptr<Batch> next = queued_.front();
       lock.unlock();
-      next->wake_all();
+      next->wake.wake_all();
       lock.lock();
     }
   }

@@ -11,6 +11,7 @@
 #include "journal/wake_word.hpp"
 #include "schema/sqlite.hpp"
 #include "tests/support/events.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <atomic>
@@ -24,6 +25,8 @@
 using namespace hugo;
 using hugo::detail::JournalAccess;
 using hugo::test::enqueued;
+using hugo::test::eventually;
+using hugo::test::far_deadline;
 using hugo::test::TempDir;
 
 namespace {
@@ -32,23 +35,6 @@ std::unique_ptr<Journal> open_journal(const std::filesystem::path& path, Journal
   auto journal = Journal::open(path, options);
   REQUIRE_MESSAGE(journal.ok(), (journal.ok() ? "" : journal.error().to_string()));
   return std::move(journal).value();
-}
-
-// Polls `done` until it holds or a far deadline passes (then the test fails): for states other
-// threads reach by themselves, without timing anything.
-template <class Done>
-bool eventually(Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-
-// Far enough away that a test never reaches it; only bounds a wait that would otherwise hang.
-std::chrono::steady_clock::time_point far_deadline() {
-  return std::chrono::steady_clock::now() + std::chrono::seconds(60);
 }
 
 }  // namespace
@@ -335,7 +321,7 @@ TEST_CASE("a large JSON payload is checked without holding up other appends") {
   });
   CHECK(eventually([&] { return started.load(); }));
   // Until the large append returns; the far deadline only turns a stuck append into a failure.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const auto deadline = far_deadline();
   int committed_meanwhile = 0;
   while (!finished && std::chrono::steady_clock::now() < deadline) {
     const bool small_ok = journal->append(enqueued("q", "small")).ok();

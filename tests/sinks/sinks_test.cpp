@@ -6,11 +6,11 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/sinks.hpp>
 
+#include "tests/support/eventually.hpp"
 #include "tests/support/queue_fixture.hpp"
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -271,12 +271,8 @@ TEST_CASE("the projection sink follows a real queue, and run_sink resumes from i
     auto c = must(watcher->read("projection", f.journal->journal_id()));
     return c ? c->global_position() : 0;
   };
-  // Waits for the sink's progress, not for time: the deadline only turns a stuck sink into a
-  // failure instead of a hung test.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (position() < f.journal->durable_seq() && !returned && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
+  // Waits for the sink's progress, not for time (tests/support/eventually.hpp).
+  test::eventually([&] { return returned || position() >= f.journal->durable_seq(); });
   CHECK(position() == f.journal->durable_seq());
   stop.request_stop();
   runner.join();
