@@ -4,9 +4,12 @@
 
 #include <hugo/journal.hpp>
 
+#include "journal/wake_word.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +23,10 @@ struct JournalAccess {
   // `events` in place like append_group_async, except journal_id, which neither they nor the
   // journal's copy get: read_recent() and read() fill it in (Intake::CopyLean).
   static AppendTicket append_group_unchecked(Journal& journal, std::vector<Event>& events);
+  // Wakes `word` (wake_all) once the batch of `ticket` is resolved, committed or failed: at once if
+  // it already is, or if the ticket is a refused or empty one. For a caller asleep on a word of its
+  // own while another thread appended for it (a TaskQueue's enqueue waiting for room).
+  static void wake_when_resolved(const AppendTicket& ticket, std::shared_ptr<WakeWord> word);
   // A TaskQueue opened (claim) or closed (release) queue `name` on `journal`: while claimed, raw
   // appends of its lifecycle rows are refused.
   static void claim_queue(Journal& journal, const std::string& name);

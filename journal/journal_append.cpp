@@ -237,6 +237,18 @@ AppendTicket detail::JournalAccess::append_group_unchecked(Journal& journal, std
   return journal.impl_->accept(events.data(), events.size(), Journal::Impl::Intake::CopyLean, false);
 }
 
+void detail::JournalAccess::wake_when_resolved(const AppendTicket& ticket, std::shared_ptr<WakeWord> word) {
+  const TicketHold* hold = ticket.hold_.get();
+  if (hold && hold->journal) {
+    std::lock_guard lock(hold->journal->mutex);
+    if (!hold->batch->done) {
+      hold->batch->also_wake.push_back(std::move(word));
+      return;
+    }
+  }
+  word->wake_all();
+}
+
 void detail::JournalAccess::claim_queue(Journal& journal, const std::string& name) {
   std::lock_guard lock(journal.impl_->mutex);
   journal.impl_->guard.claim(name);

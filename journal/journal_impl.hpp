@@ -78,6 +78,9 @@ struct Batch {
   bool done = false;
   Status status;
   std::atomic<bool> resolved{false};  // done, readable without the mutex (AppendTicket::wait)
+  // Woken once it is resolved, beside `wake`: callers that sleep on a word of their own
+  // (JournalAccess::wake_when_resolved). Under the mutex.
+  std::vector<std::shared_ptr<WakeWord>> also_wake;
 };
 
 // What an AppendTicket shares with its copies and the other tickets of its batch. When the last

@@ -147,11 +147,17 @@ void Journal::Impl::commit_front(std::unique_lock<std::mutex>& lock) {
   resolve(*batch, status);
   // Only callers that registered before the resolution may sleep on the word: the rest see it done.
   const bool sleepers = batch->waiters.load(std::memory_order_relaxed) > 0;
+  std::vector<std::shared_ptr<detail::WakeWord>> also_wake = std::move(batch->also_wake);
+  for (const auto& queued : poisoned_queue) {
+    for (auto& word : queued->also_wake) also_wake.push_back(std::move(word));
+  }
   // Woken and freed outside the mutex: the waiters and appends need it.
   lock.unlock();
   commit_cv.notify_all();
   if (sleepers) batch->wake.wake_all();
   for (const auto& queued : poisoned_queue) queued->wake.wake_all();
+  for (const auto& word : also_wake) word->wake_all();
+  also_wake.clear();
   evicted.clear();
   poisoned_queue.clear();
   batch.reset();

@@ -2,29 +2,60 @@
 // unblock (docs/QUEUE.md, "Targeted wake-ups"). Internal: used by queue/task_queue_impl.hpp.
 #pragma once
 
+#include <hugo/journal.hpp>
+#include <hugo/task_queue.hpp>
+
+#include "journal/wake_word.hpp"
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
 
 namespace hugo::detail {
 
+// An enqueue call asleep for room (queue/task_queue_room.cpp). A lease that frees room appends the
+// rows of the listed calls that now fit, in arrival order, and has the journal wake each once its
+// rows are durable. Lives on the calling thread's stack; listed in QueueWaiters::room while it
+// waits. Every field is read and written under the queue's mutex; the word is bumped from anywhere.
+struct RoomRequest {
+  std::span<std::string> payloads;  // moved into the rows by whoever appends them
+  PayloadFormat format = PayloadFormat::Bytes;
+  const EnqueueOrigin* origin = nullptr;
+  std::span<std::int64_t> task_ids;  // written when the rows are appended
+  std::size_t slots() const { return payloads.size(); }
+
+  bool served = false;            // its rows were appended for it (or refused): it is off the list
+  AppendTicket ticket;            // of the appended rows, once served
+  std::optional<Error> refused;   // the append was refused: nothing of it was journaled
+  // What the call sleeps on: bumped when it is served and its rows are durable (or refused), and
+  // by every wake-everyone change. Shared, because the journal may wake it after the call left.
+  // Made when the call starts to wait (a call that finds room needs none).
+  std::shared_ptr<WakeWord> word;
+};
+
 // The callers blocked in enqueue (waiting for room) and in lease (waiting for a leasable task).
 // The hot transitions wake only the callers they can unblock: an enqueue of n tasks at most n
-// lessees, a lease of n tasks at most n enqueuers; every other change (close, failure, drain,
-// restore, requeues, the sweep) wakes everyone with notify_all(). A woken caller that leaves
-// without taking what it was woken for (canceled, deadline, unusable) passes the wake-up on, so
-// none is lost (TaskQueue::Impl::block). The counters are read and written under the queue's mutex;
-// enqueue and lease send their wake-ups once they released it.
+// lessees; a lease serves the enqueue calls its freed room fits (RoomRequest) and wakes no other.
+// Every other change (close, failure, drain, restore, requeues, the sweep) wakes everyone with
+// notify_all(). A woken lessee that leaves without taking what it was woken for (canceled,
+// deadline, unusable) passes the wake-up on, so none is lost (TaskQueue::Impl::block); an enqueue
+// call is only ever served, never woken to compete for room, so it has none to pass on. The
+// fields are read and written under the queue's mutex.
 struct QueueWaiters {
-  std::condition_variable_any room;  // enqueue callers
   std::condition_variable_any work;  // lease callers
-  std::size_t room_waiting = 0;
-  std::size_t room_batches_waiting = 0;  // of those, enqueue_batch calls needing more than one slot
   std::size_t work_waiting = 0;
+  std::vector<RoomRequest*> room;  // enqueue callers, in arrival order
 
+  // Wakes every caller (under the mutex: the changes that call it are rare).
   void notify_all() {
-    room.notify_all();
     work.notify_all();
+    for (RoomRequest* r : room) r->word->wake_all();
   }
   // How many waiting lessees to wake for `n` tasks added to pending: each may be the one a
   // lessee needs. Under the mutex; the wake-up itself may follow after the lock is released, so
@@ -33,16 +64,7 @@ struct QueueWaiters {
   void wake_lessees(std::size_t k) {
     for (std::size_t i = 0; i < k; ++i) work.notify_one();
   }
-  // How many waiting enqueuers to wake for `n` tasks that left pending (kEveryone while a batch
-  // needing several slots waits: it may only fit if it is the one woken). Under the mutex.
-  static constexpr std::size_t kEveryone = static_cast<std::size_t>(-1);
-  std::size_t enqueuers_for(std::size_t n) const {
-    return room_batches_waiting > 0 ? kEveryone : std::min(n, room_waiting);
-  }
-  void wake_enqueuers(std::size_t k) {
-    if (k == kEveryone) return room.notify_all();
-    for (std::size_t i = 0; i < k; ++i) room.notify_one();
-  }
+  void withdraw(const RoomRequest* r) { room.erase(std::remove(room.begin(), room.end(), r), room.end()); }
 };
 
 }  // namespace hugo::detail

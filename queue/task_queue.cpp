@@ -177,28 +177,33 @@ Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const W
         .with("capacity", std::to_string(q.options.capacity));
   }
   TaskQueue::Impl::Aftermath after;
+  detail::RoomRequest request;
+  request.payloads = payloads;
+  request.format = format;
+  request.origin = &origin;
+  request.task_ids = task_ids;
   std::size_t wake = 0;  // lease callers to wake once the lock is released
   {
     std::unique_lock lock(q.mutex);
     HUGO_TRY(q.usable());
-    auto has_room = [&] { return q.state.pending_count() + count <= q.options.capacity; };
-    if (!has_room() && wait.deadline == std::chrono::steady_clock::time_point::min()) {
-      return queue_full(q.options, q.state.pending_count(), count);
+    if (!q.has_room(count)) {
+      if (wait.deadline == std::chrono::steady_clock::time_point::min()) {
+        return queue_full(q.options, q.state.pending_count(), count);
+      }
+      HUGO_TRY(q.await_room(lock, wait, request));
+    } else if (wait.stop.stop_requested()) {
+      // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
+      return Error::canceled("the wait was canceled");
     }
-    HUGO_TRY(q.block(lock, wait, {true, count}, has_room));
-    const Timestamp now = q.clock->now();
-    std::vector<Event> events;
-    events.reserve(count);
-    for (std::string& payload : payloads) {
-      events.push_back(q.row(EventKind::Enqueued, 0, 1, now));
-      events.back().payload = std::move(payload);
-      events.back().payload_format = format;
-      if (origin.peer_id && !origin.peer_id->empty()) events.back().owner_peer_id = origin.peer_id;
+    if (request.served) {
+      // A lease appended the rows for this call; the journal woke it once they were resolved.
+      if (request.refused) return *request.refused;
+      after.ticket = request.ticket;
+    } else {
+      HUGO_ASSIGN_OR_RETURN(after.ticket, q.enqueue_now(request, after));
+      q.check_backpressure(after);
+      wake = q.changed.lessees_for(count);  // less room: no enqueue caller can proceed that could not before
     }
-    HUGO_TRY(q.commit(events, after));
-    for (std::size_t i = 0; i < count; ++i) task_ids[i] = events[i].task_id;
-    q.check_backpressure(after);
-    wake = q.changed.lessees_for(count);  // less room: no enqueue caller can proceed that could not before
   }
   q.changed.wake_lessees(wake);
   return q.finish(after);

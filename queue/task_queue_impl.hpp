@@ -52,6 +52,9 @@ struct TaskQueue::Impl {
   // What an operation leaves to do after the lock is released.
   struct Aftermath {
     AppendTicket ticket;
+    // The last rows appended for waiting enqueue calls (serve_room), when they went into a later
+    // batch than `ticket`'s: finish() sees them durable too, so that they never wait for the flusher.
+    AppendTicket served;
     std::optional<detail::Backpressure::Pending> signal;
     std::vector<DeadLetter> dead;
     detail::MetricBuffer metrics;  // emitted by finish(), after the lock is released
@@ -108,14 +111,18 @@ struct TaskQueue::Impl {
 
   // Appends `events` as one atomic group and applies them to the state, which takes their payloads
   // (the journal keeps its own copy): afterwards the caller may read every field of `events` but
-  // `payload` and `journal_id`. Caller holds `mutex`.
-  Result<AppendTicket> commit(std::vector<Event>& events, Aftermath& after) {
+  // `payload` and `journal_id`. The rows' metrics and dead letters go to `after`; the ticket is
+  // returned (commit() keeps it in `after`). Caller holds `mutex`.
+  Result<AppendTicket> journal_rows(std::vector<Event>& events, Aftermath& after) {
     // Checked against `state` by the caller: the raw path's queue check is not needed.
     AppendTicket ticket = detail::JournalAccess::append_group_unchecked(*journal, events);
     if (ticket.seq == 0) {
       Result<std::int64_t> refused = ticket.wait();  // refused at once: validation or a failed journal
       if (refused.ok()) return Error::journal_io("the journal refused the append");
-      if (refused.error().code() != errc::validation) failure = refused.error();
+      if (refused.error().code() != errc::validation) {
+        failure = refused.error();
+        changed.notify_all();  // poisoned: the blocked calls must see it
+      }
       return refused.error();
     }
     for (Event& e : events) {
@@ -124,15 +131,38 @@ struct TaskQueue::Impl {
       if (!applied.ok()) {
         // The rows are in the journal but not in memory: memory can no longer be trusted.
         failure = applied.error();
+        changed.notify_all();
         return applied.error();
       }
       if (e.kind == EventKind::DeadLettered) {
         if (const detail::TaskState* t = state.task(e.task_id)) after.dead.push_back(detail::dead_letter_of(*t));
       }
     }
+    return ticket;
+  }
+
+  // journal_rows() for the caller's own rows: `after` keeps the ticket that finish() waits for.
+  Result<AppendTicket> commit(std::vector<Event>& events, Aftermath& after) {
+    HUGO_ASSIGN_OR_RETURN(AppendTicket ticket, journal_rows(events, after));
     after.ticket = ticket;
     return ticket;
   }
+
+  // Has room for `count` more pending tasks. Caller holds `mutex`.
+  bool has_room(std::size_t count) const { return state.pending_count() + count <= options.capacity; }
+
+  // Waiting for room (task_queue_room.cpp, docs/QUEUE.md "Targeted wake-ups"). Each: caller holds `mutex`.
+  // Journals one Enqueued row per payload of `r` (moving the payloads) and writes the task ids to
+  // r.task_ids; the caller has checked the room.
+  Result<AppendTicket> enqueue_now(const detail::RoomRequest& r, Aftermath& after);
+  // Appends the rows of every waiting enqueue call that now fits, in arrival order (a call that
+  // does not fit lets later, smaller ones by), into `after`'s metrics, and has the journal wake
+  // each once its rows are durable; a refused one is left in `wakes` to wake once the mutex is
+  // released. Returns the tasks added. The caller is usable.
+  std::size_t serve_room(Aftermath& after, std::vector<std::shared_ptr<detail::WakeWord>>& wakes);
+  // Waits, as `request`, until a lease serves it (request.served) or the queue has room for it
+  // (the caller then appends its rows itself), honouring `wait`; a call that fails is off the list.
+  Status await_room(std::unique_lock<std::mutex>& lock, const Wait& wait, detail::RoomRequest& request);
 
   // Records Hugo's queue instruments for one row, before it is applied (the lease it ends is
   // still in the state).
@@ -218,6 +248,7 @@ struct TaskQueue::Impl {
         return std::move(durable).error();
       }
     }
+    if (after.served.valid()) (void)after.served.wait();  // its own caller sees how it ended
     for (const DeadLetter& d : after.dead) run_dead_letter_handler(d);
     return ok_status();
   }
@@ -238,15 +269,10 @@ struct TaskQueue::Impl {
     }
   }
 
-  // What a blocked call waits for: room for `slots` new tasks (enqueue), or a leasable task (lease).
-  struct Need {
-    bool room = false;
-    std::size_t slots = 0;
-  };
-
-  // Blocks until `ready()` holds, honouring `wait`. Caller holds `lock`.
+  // Blocks a lease call until `ready()` holds (a leasable task), honouring `wait`. Caller holds
+  // `lock`. (Enqueue calls wait for room as a RoomRequest: task_queue.cpp.)
   template <class Ready>
-  Status block(std::unique_lock<std::mutex>& lock, const Wait& wait, Need need, Ready ready,
+  Status block(std::unique_lock<std::mutex>& lock, const Wait& wait, Ready ready,
                std::chrono::steady_clock::duration recheck = std::chrono::steady_clock::duration::max()) {
     bool waited = false;
     Status status = [&]() -> Status {
@@ -256,18 +282,11 @@ struct TaskQueue::Impl {
         if (wait.stop.stop_requested()) return Error::canceled("the wait was canceled");
         if (ready()) return ok_status();
         const auto now = std::chrono::steady_clock::now();
-        if (now >= wait.deadline) {
-          return Error::queue_timeout("the wait deadline passed before the queue was ready")
-              .with("queue", options.name);
-        }
+        if (now >= wait.deadline) return timed_out();
         auto until = wait.deadline;
         if (recheck != std::chrono::steady_clock::duration::max() && now + recheck < until) until = now + recheck;
         waited = true;
-        std::condition_variable_any& cv = need.room ? changed.room : changed.work;
-        std::size_t& waiting = need.room ? changed.room_waiting : changed.work_waiting;
-        const bool batch = need.room && need.slots > 1;
-        ++waiting;
-        if (batch) ++changed.room_batches_waiting;
+        ++changed.work_waiting;
         detail::QueueWork& work = detail::queue_work();
         work.blocked.fetch_add(1, std::memory_order_relaxed);
         bool asleep = false;  // the first check runs before the call sleeps
@@ -277,22 +296,22 @@ struct TaskQueue::Impl {
           return ready() || !usable().ok();
         };
         if (until == std::chrono::steady_clock::time_point::max()) {
-          cv.wait(lock, wait.stop, woken);
+          changed.work.wait(lock, wait.stop, woken);
         } else {
-          cv.wait_until(lock, wait.stop, until, woken);
+          changed.work.wait_until(lock, wait.stop, until, woken);
         }
         work.blocked.fetch_sub(1, std::memory_order_relaxed);
-        --waiting;
-        if (batch) --changed.room_batches_waiting;
+        --changed.work_waiting;
       }
     }();
     // A caller that waited and leaves without taking anything may have been the one woken for
-    // it: hand the wake-up to the next waiter of the same kind.
-    if (waited && !status.ok()) {
-      if (need.room) changed.wake_enqueuers(changed.enqueuers_for(1));
-      else changed.wake_lessees(changed.lessees_for(1));
-    }
+    // it: hand the wake-up to the next waiter.
+    if (waited && !status.ok()) changed.wake_lessees(changed.lessees_for(1));
     return status;
+  }
+
+  Error timed_out() const {
+    return Error::queue_timeout("the wait deadline passed before the queue was ready").with("queue", options.name);
   }
 
   Result<std::size_t> sweep() {

@@ -34,7 +34,8 @@ template <class Leases>
 Status lease_rows(TaskQueue::Impl& q, std::string owner, std::size_t max_count, const Wait& wait, Leases& leases) {
   if (max_count == 0) return Error::validation("lease_batch needs max_count > 0");
   TaskQueue::Impl::Aftermath after;
-  std::size_t wake = 0;  // enqueue callers to wake once the lock is released
+  std::size_t wake = 0;  // lease callers to wake for the tasks of the enqueue calls served
+  std::vector<std::shared_ptr<detail::WakeWord>> refused;  // served enqueue calls whose append was refused
   {
     std::unique_lock lock(q.mutex);
     const auto recheck = std::chrono::duration_cast<std::chrono::steady_clock::duration>(q.options.sweep_interval);
@@ -42,7 +43,7 @@ Status lease_rows(TaskQueue::Impl& q, std::string owner, std::size_t max_count, 
     std::vector<const detail::TaskState*> chosen;
     const detail::TaskState* first = nullptr;  // max_count == 1: the one task, without `chosen`
     while (max_count == 1 ? first == nullptr : chosen.empty()) {  // empty only if the clock stepped back between the two reads
-      HUGO_TRY(q.block(lock, wait, {}, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
+      HUGO_TRY(q.block(lock, wait, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
       now = q.clock->now();
       if (max_count == 1) first = q.state.first_leasable(now);
       else chosen = q.state.leasable(now, max_count);
@@ -72,10 +73,12 @@ Status lease_rows(TaskQueue::Impl& q, std::string owner, std::size_t max_count, 
     }
     HUGO_TRY(q.commit(events, after));
     for (std::size_t i = 0; i < events.size(); ++i) leases[i].token = *events[i].token;  // lease id = its seq
+    // The room these leases freed goes to the enqueue calls waiting for it, in this batch.
+    wake = q.changed.lessees_for(q.serve_room(after, refused));
     q.check_backpressure(after);
-    wake = q.changed.enqueuers_for(events.size());  // fewer leasable tasks: no lease caller can proceed that could not before
   }
-  q.changed.wake_enqueuers(wake);
+  for (const auto& word : refused) word->wake_all();
+  q.changed.wake_lessees(wake);
   return q.finish(after);
 }
 

@@ -87,6 +87,7 @@ class AppendTicket {
   HUGO_API const void* batch_id() const noexcept;
 
  private:
+  friend struct detail::JournalAccess;
   std::shared_ptr<const detail::TicketHold> hold_;
 };
 

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -267,6 +268,83 @@ TEST_CASE("a WakeWord loses no wake-up sent between the read and the sleep") {
   word.wake_one();
   sleeper.join();
   CHECK(done.load() == 1);
+}
+
+TEST_CASE("WakeWord::sleep_until returns by its deadline, and at once for a word that changed") {
+  detail::WakeWord word;
+  const std::uint32_t seen = word.read();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+  while (std::chrono::steady_clock::now() < deadline) word.sleep_until(seen, deadline);  // spurious returns re-sleep
+  CHECK(std::chrono::steady_clock::now() >= deadline);
+  CHECK(word.read() == seen);
+  word.wake_all();
+  word.sleep_until(seen, far_deadline());  // the word changed since `seen`: no sleep
+  CHECK(word.read() != seen);
+  word.sleep_until(word.read(), std::chrono::steady_clock::time_point::min());  // a deadline already past
+}
+
+// A caller asleep on a word of its own while another thread appended for it (a TaskQueue's
+// enqueue served by a lease) is woken when that append's batch resolves, committed or failed.
+TEST_CASE("wake_when_resolved wakes its word once the ticket's batch is resolved, or at once") {
+  TempDir dir;
+  JournalOptions options;
+  options.commit_window = std::chrono::milliseconds(0);
+  auto journal = open_journal(dir / "j.db", options);
+
+  // Queued: the word moves only when the batch commits.
+  {
+    const AppendTicket ticket = journal->append_async(enqueued("q", "a"));
+    auto word = std::make_shared<detail::WakeWord>();
+    const std::uint32_t seen = word->read();
+    JournalAccess::wake_when_resolved(ticket, word);
+    CHECK(ticket.wait().ok());  // commits here (or the flusher did): either way it is resolved
+    CHECK(eventually([&] { return word->read() != seen; }));
+  }
+  // Already committed, refused at once, or empty: woken before the call returns.
+  {
+    const AppendTicket committed = journal->append_async(enqueued("q", "b"));
+    REQUIRE(committed.wait().ok());
+    Event invalid = enqueued("q", "c");
+    invalid.attempt = 0;
+    const AppendTicket refused = journal->append_async(invalid);
+    REQUIRE(refused.seq == 0);
+    for (const AppendTicket* ticket : {&committed, &refused}) {
+      auto word = std::make_shared<detail::WakeWord>();
+      const std::uint32_t seen = word->read();
+      JournalAccess::wake_when_resolved(*ticket, word);
+      CHECK(word->read() != seen);
+    }
+    auto word = std::make_shared<detail::WakeWord>();
+    const std::uint32_t seen = word->read();
+    JournalAccess::wake_when_resolved(AppendTicket(), word);
+    CHECK(word->read() != seen);
+  }
+}
+
+TEST_CASE("wake_when_resolved wakes the words of batches a failed commit poisons") {
+  TempDir dir;
+  JournalOptions options;
+  options.durability = Durability::Fsync;
+  options.max_pages = 40;  // fills after about a hundred appends below
+  options.max_batch = 1;   // one batch per append
+  auto journal = open_journal(dir / "j.db", options);
+  const std::string payload(1000, 'p');
+  std::vector<AppendTicket> tickets;
+  std::vector<std::pair<std::shared_ptr<detail::WakeWord>, std::uint32_t>> words;
+  for (int i = 0; i < 400; ++i) {
+    tickets.push_back(journal->append_async(enqueued("q", payload + std::to_string(i))));
+    auto word = std::make_shared<detail::WakeWord>();
+    words.emplace_back(word, word->read());
+    JournalAccess::wake_when_resolved(tickets.back(), word);
+  }
+  int failed = 0;
+  for (const AppendTicket& ticket : tickets) failed += ticket.wait().ok() ? 0 : 1;
+  CHECK(failed > 0);
+  for (const auto& [word, seen] : words) {
+    const std::shared_ptr<detail::WakeWord> w = word;
+    const std::uint32_t s = seen;
+    CHECK(eventually([&] { return w->read() != s; }));
+  }
 }
 
 // The unchecked path (a TaskQueue's) fills the caller's events in place but for journal_id, which

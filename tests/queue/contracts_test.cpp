@@ -5,12 +5,16 @@
 #include <hugo/error_codes.hpp>
 
 #include "journal/queue_state.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/queue_fixture.hpp"
 #include "tools/dead_letter_check.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <latch>
+#include <algorithm>
+#include <iterator>
 #include <thread>
 
 using namespace hugo;
@@ -186,7 +190,7 @@ TEST_CASE("an enqueue wakes one blocked lease call per task, not all of them") {
   CHECK(work.wakeups.load() - wakeups == kLessees);
 }
 
-TEST_CASE("a lease wakes one blocked enqueue call per slot it frees; a waiting batch still gets its room") {
+TEST_CASE("a lease serves one blocked enqueue call per slot it frees; a waiting batch still gets its room") {
   test::QueueFixture f;
   auto options = f.options();
   options.capacity = 2;
@@ -218,8 +222,8 @@ TEST_CASE("a lease wakes one blocked enqueue call per slot it frees; a waiting b
   // One wake-up per freed slot; waking every producer per slot would be 3 + 2 + 1.
   CHECK(work.wakeups.load() - wakeups == kProducers);
 
-  // A batch that needs both slots waits beside a single enqueue: one freed slot wakes both (the
-  // single one proceeds), the next frees room for the batch.
+  // A batch that needs both slots waits beside a single enqueue: one freed slot serves the single
+  // one (the batch, first in line, does not fit and sleeps on), the next frees room for the batch.
   producers.clear();
   producers.emplace_back([&] {
     auto ids = q->enqueue_batch({"x", "y"}, Wait::for_duration(120s));
@@ -232,13 +236,101 @@ TEST_CASE("a lease wakes one blocked enqueue call per slot it frees; a waiting b
   });
   await_blocked(2);
   must(q->lease("w"));
-  await_blocked(1);  // the single enqueue took the slot; the batch sleeps again
+  await_blocked(1);  // the single enqueue was served; the batch sleeps on
   must(q->lease_batch("w", 2));
   producers[0].join();
   producers[1].join();
   for (const Status& s : outcomes) CHECK_MESSAGE(s.ok(), (s.ok() ? "" : s.error().to_string()));
   CHECK(q->pending_count() == 2);
   CHECK(leased == kProducers);
+}
+
+namespace {
+
+// A queue of capacity 1 holding one task ("first"): the next enqueue waits for room.
+std::unique_ptr<TaskQueue> open_full(test::QueueFixture& f) {
+  auto options = f.options();
+  options.capacity = 1;
+  auto q = f.open(options);
+  must(q->enqueue("first"));
+  return q;
+}
+
+}  // namespace
+
+// docs/QUEUE.md, "Targeted wake-ups": the lease that frees room appends the waiting calls' rows
+// with its own, and the journal wakes each call once its rows are durable.
+TEST_CASE("enqueue calls waiting for room are served in arrival order, once each, durable when the lease returns") {
+  test::QueueFixture f;
+  auto q = open_full(f);
+  detail::QueueWork& work = detail::queue_work();
+  const std::uint64_t wakeups = work.wakeups.load();
+  constexpr int kProducers = 3;
+  std::vector<std::thread> producers;
+  std::vector<std::int64_t> task_ids(kProducers, 0);
+  std::vector<Status> outcomes(kProducers);
+  std::atomic<int> returned{0};
+  for (int i = 0; i < kProducers; ++i) {
+    producers.emplace_back([&, i] {
+      auto id = q->enqueue("p" + std::to_string(i), Wait::for_duration(120s));
+      outcomes[static_cast<std::size_t>(i)] = id.ok() ? ok_status() : Status(id.error());
+      if (id.ok()) task_ids[static_cast<std::size_t>(i)] = *id;
+      returned.fetch_add(1);
+    });
+    await_blocked(i + 1);  // each asleep before the next arrives: the arrival order is 0, 1, 2
+  }
+  std::vector<std::int64_t> durable_after_lease;
+  for (int slot = 1; slot <= kProducers; ++slot) {
+    const Lease lease = must(q->lease("w", Wait::none()));
+    durable_after_lease.push_back(f.journal->durable_seq());
+    CHECK(q->pending_count() == 1);  // the served call's task took the slot inside the lease call
+    // Woken by its durable rows, long before its own deadline.
+    CHECK(test::eventually([&] { return returned.load() == slot; }));
+    must(q->complete(lease.token));
+  }
+  for (auto& t : producers) t.join();
+  for (const Status& s : outcomes) CHECK_MESSAGE(s.ok(), (s.ok() ? "" : s.error().to_string()));
+  for (int i = 0; i < kProducers; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    if (i > 0) CHECK(task_ids[k] > task_ids[k - 1]);  // arrival order
+    CHECK(task_ids[k] <= durable_after_lease[k]);      // its row was durable when the lease returned
+  }
+  CHECK(work.wakeups.load() - wakeups == kProducers);  // one wake-up each: its rows were durable
+  // Each Enqueued row directly follows the LeaseGranted row whose room it took.
+  const std::vector<Event> rows = f.events();
+  for (std::int64_t id : task_ids) {
+    const auto it = std::find_if(rows.begin(), rows.end(), [&](const Event& e) { return e.seq == id; });
+    REQUIRE(it != rows.end());
+    REQUIRE(it != rows.begin());
+    CHECK(it->kind == EventKind::Enqueued);
+    CHECK(std::prev(it)->kind == EventKind::LeaseGranted);
+  }
+}
+
+TEST_CASE("an enqueue call waiting for room leaves the line on its deadline, on cancel and on close") {
+  test::QueueFixture f;
+  auto q = open_full(f);
+  CHECK(q->enqueue("late", Wait::for_duration(5ms)).error().code() == errc::queue_timeout);
+  std::stop_source stop;
+  std::thread canceled([&] { CHECK(q->enqueue("canceled", Wait::forever(stop.get_token())).error().code() == errc::canceled); });
+  await_blocked(1);
+  stop.request_stop();
+  canceled.join();
+  // Neither left a place in line behind: the next freed slot goes to the next caller.
+  std::thread waiting([&] { CHECK(q->enqueue("served", Wait::for_duration(120s)).ok()); });
+  await_blocked(1);
+  must(q->lease("w", Wait::none()));
+  waiting.join();
+  CHECK(q->pending_count() == 1);
+  std::thread closed([&] { CHECK(q->enqueue("closed", Wait::for_duration(120s)).error().code() == errc::disposed); });
+  await_blocked(1);
+  must(q->close());
+  closed.join();
+  std::vector<std::string> payloads;
+  for (const Event& e : f.events()) {
+    if (e.kind == EventKind::Enqueued) payloads.push_back(e.payload.value_or(""));
+  }
+  CHECK(payloads == std::vector<std::string>{"first", "served"});
 }
 
 TEST_CASE("fail() with an empty error is refused with error.validation and records nothing") {

@@ -1,0 +1,87 @@
+// Enqueue calls waiting for room (docs/QUEUE.md, "Targeted wake-ups"). A call that finds the queue
+// full lists itself as a RoomRequest and sleeps on a word of its own. The lease that frees room
+// appends the rows of the listed calls that now fit, in arrival order, right after its own rows
+// and under the same hold of the queue's mutex, so that they usually share its commit; the journal
+// wakes each call once its rows are resolved. A served call so sleeps once, where waking it to take
+// the room itself would cost a second sleep on its own commit (and a race for the mutex). Calls
+// woken by any other change (close, failure, drain, ...) re-check and take the room themselves.
+#include <hugo/error_codes.hpp>
+#include <hugo/task_queue.hpp>
+
+#include "queue/task_queue_impl.hpp"
+
+#include <stop_token>
+
+namespace hugo {
+
+Result<AppendTicket> TaskQueue::Impl::enqueue_now(const detail::RoomRequest& r, Aftermath& after) {
+  const Timestamp now = clock->now();
+  std::vector<Event> events;
+  events.reserve(r.slots());
+  for (std::string& payload : r.payloads) {
+    events.push_back(row(EventKind::Enqueued, 0, 1, now));
+    events.back().payload = std::move(payload);
+    events.back().payload_format = r.format;
+    if (r.origin && r.origin->peer_id && !r.origin->peer_id->empty()) events.back().owner_peer_id = r.origin->peer_id;
+  }
+  HUGO_ASSIGN_OR_RETURN(AppendTicket ticket, journal_rows(events, after));
+  for (std::size_t i = 0; i < events.size(); ++i) r.task_ids[i] = events[i].task_id;
+  return ticket;
+}
+
+std::size_t TaskQueue::Impl::serve_room(Aftermath& after, std::vector<std::shared_ptr<detail::WakeWord>>& wakes) {
+  std::size_t added = 0;
+  // Stops once the queue is poisoned: journal_rows() woke every call still listed.
+  for (auto it = changed.room.begin(); it != changed.room.end() && !failure;) {
+    detail::RoomRequest& r = **it;
+    if (!has_room(r.slots())) {
+      ++it;
+      continue;
+    }
+    it = changed.room.erase(it);
+    r.served = true;
+    Result<AppendTicket> appended = enqueue_now(r, after);
+    if (!appended.ok()) {
+      r.refused = appended.error();
+      wakes.push_back(r.word);
+      continue;
+    }
+    r.ticket = *appended;
+    detail::JournalAccess::wake_when_resolved(r.ticket, r.word);
+    // Batches commit in order: finish() waiting for the last one covers every earlier one.
+    if (r.ticket.batch_id() != after.ticket.batch_id()) after.served = r.ticket;
+    added += r.slots();
+  }
+  return added;
+}
+
+Status TaskQueue::Impl::await_room(std::unique_lock<std::mutex>& lock, const Wait& wait, detail::RoomRequest& request) {
+  request.word = std::make_shared<detail::WakeWord>();
+  const std::shared_ptr<detail::WakeWord> word = request.word;
+  std::stop_callback on_stop(wait.stop, [word] { word->wake_all(); });
+  detail::QueueWork& work = detail::queue_work();
+  changed.room.push_back(&request);
+  while (true) {
+    if (request.served) return ok_status();
+    Status ready = usable();
+    // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
+    if (ready.ok() && wait.stop.stop_requested()) ready = Error::canceled("the wait was canceled");
+    if (ready.ok() && has_room(request.slots())) break;
+    if (ready.ok() && std::chrono::steady_clock::now() >= wait.deadline) ready = timed_out();
+    if (!ready.ok()) {
+      changed.withdraw(&request);
+      return ready;
+    }
+    const std::uint32_t seen = word->read();  // under the mutex, where the request is seen waiting
+    work.blocked.fetch_add(1, std::memory_order_relaxed);
+    lock.unlock();
+    word->sleep_until(seen, wait.deadline);
+    lock.lock();
+    work.blocked.fetch_sub(1, std::memory_order_relaxed);
+    work.wakeups.fetch_add(1, std::memory_order_relaxed);
+  }
+  changed.withdraw(&request);  // room, and no lease has served it: it appends its rows itself
+  return ok_status();
+}
+
+}  // namespace hugo
