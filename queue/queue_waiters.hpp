@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -28,11 +29,12 @@ struct RoomRequest {
   PayloadFormat format = PayloadFormat::Bytes;
   const EnqueueOrigin* origin = nullptr;
   std::span<std::int64_t> task_ids;  // written when the rows are appended
+  std::stop_token stop;              // the call's: a call whose stop was requested is not served
   std::size_t slots() const { return payloads.size(); }
 
   bool served = false;            // its rows were appended for it (or refused): it is off the list
   AppendTicket ticket;            // of the appended rows, once served
-  std::optional<Error> refused;   // the append was refused: nothing of it was journaled
+  std::optional<Error> refused;   // the append failed: the call returns this error
   // What the call sleeps on: bumped when it is served and its rows are durable (or refused), and
   // by every wake-everyone change. Shared, because the journal may wake it after the call left.
   // Made when the call starts to wait (a call that finds room needs none).
@@ -44,9 +46,9 @@ struct RoomRequest {
 // lessees; a lease serves the enqueue calls its freed room fits (RoomRequest) and wakes no other.
 // Every other change (close, failure, drain, restore, requeues, the sweep) wakes everyone with
 // notify_all(). A woken lessee that leaves without taking what it was woken for (canceled,
-// deadline, unusable) passes the wake-up on, so none is lost (TaskQueue::Impl::block); an enqueue
-// call is only ever served, never woken to compete for room, so it has none to pass on. The
-// fields are read and written under the queue's mutex.
+// deadline, unusable) passes the wake-up on, so none is lost (TaskQueue::Impl::block). An enqueue
+// call woken by notify_all() that finds room takes it itself; one served by a lease was woken for
+// nothing it could pass on. The fields are read and written under the queue's mutex.
 struct QueueWaiters {
   std::condition_variable_any work;  // lease callers
   std::size_t work_waiting = 0;

@@ -182,6 +182,7 @@ Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const W
   request.format = format;
   request.origin = &origin;
   request.task_ids = task_ids;
+  request.stop = wait.stop;
   std::size_t wake = 0;  // lease callers to wake once the lock is released
   {
     std::unique_lock lock(q.mutex);

@@ -151,9 +151,8 @@ struct TaskQueue::Impl {
   // Has room for `count` more pending tasks. Caller holds `mutex`.
   bool has_room(std::size_t count) const { return state.pending_count() + count <= options.capacity; }
 
-  // Waiting for room (task_queue_room.cpp, docs/QUEUE.md "Targeted wake-ups"). Each: caller holds `mutex`.
-  // Journals one Enqueued row per payload of `r` (moving the payloads) and writes the task ids to
-  // r.task_ids; the caller has checked the room.
+  // Waiting for room (task_queue_room.cpp, docs/QUEUE.md "Targeted wake-ups"); caller holds `mutex`.
+  // enqueue_now journals one Enqueued row per payload of `r` (moved) and writes r.task_ids.
   Result<AppendTicket> enqueue_now(const detail::RoomRequest& r, Aftermath& after);
   // Appends the rows of every waiting enqueue call that now fits, in arrival order (a call that
   // does not fit lets later, smaller ones by), into `after`'s metrics, and has the journal wake
@@ -248,7 +247,12 @@ struct TaskQueue::Impl {
         return std::move(durable).error();
       }
     }
-    if (after.served.valid()) (void)after.served.wait();  // its own caller sees how it ended
+    // Rows appended for waiting enqueue calls (each returns how they ended): a failure poisons too.
+    if (auto served = after.served.valid() ? after.served.wait() : Result<std::int64_t>(0); !served.ok()) {
+      std::lock_guard lock(mutex);
+      if (!failure) failure = served.error();
+      changed.notify_all();
+    }
     for (const DeadLetter& d : after.dead) run_dead_letter_handler(d);
     return ok_status();
   }

@@ -10,7 +10,9 @@
 
 #include "queue/task_queue_impl.hpp"
 
+#include <exception>
 #include <stop_token>
+#include <string>
 
 namespace hugo {
 
@@ -34,13 +36,23 @@ std::size_t TaskQueue::Impl::serve_room(Aftermath& after, std::vector<std::share
   // Stops once the queue is poisoned: journal_rows() woke every call still listed.
   for (auto it = changed.room.begin(); it != changed.room.end() && !failure;) {
     detail::RoomRequest& r = **it;
-    if (!has_room(r.slots())) {
+    // A canceled call was woken by its stop callback and leaves by itself: cancellation wins.
+    if (!has_room(r.slots()) || r.stop.stop_requested()) {
       ++it;
       continue;
     }
     it = changed.room.erase(it);
     r.served = true;
-    Result<AppendTicket> appended = enqueue_now(r, after);
+    Result<AppendTicket> appended = [&]() -> Result<AppendTicket> {
+      try {
+        return enqueue_now(r, after);
+      } catch (const std::exception& e) {
+        // Its payloads may be gone and its rows half applied: memory can no longer be trusted.
+        failure = Error::exception(std::string("appending a waiting enqueue call's rows threw: ") + e.what());
+        changed.notify_all();
+        return *failure;
+      }
+    }();
     if (!appended.ok()) {
       r.refused = appended.error();
       wakes.push_back(r.word);
@@ -61,18 +73,25 @@ Status TaskQueue::Impl::await_room(std::unique_lock<std::mutex>& lock, const Wai
   std::stop_callback on_stop(wait.stop, [word] { word->wake_all(); });
   detail::QueueWork& work = detail::queue_work();
   changed.room.push_back(&request);
+  // Off the list however the call leaves, an exception included: the list must never name it then.
+  struct Unlist {
+    TaskQueue::Impl& q;
+    std::unique_lock<std::mutex>& lock;
+    const detail::RoomRequest* request;
+    ~Unlist() {
+      if (lock.owns_lock()) q.changed.withdraw(request);
+    }
+  } unlist{*this, lock, &request};
   while (true) {
+    // Read before the checks: a stop callback bumps the word without the mutex.
+    const std::uint32_t seen = word->read();
     if (request.served) return ok_status();
     Status ready = usable();
     // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
     if (ready.ok() && wait.stop.stop_requested()) ready = Error::canceled("the wait was canceled");
     if (ready.ok() && has_room(request.slots())) break;
     if (ready.ok() && std::chrono::steady_clock::now() >= wait.deadline) ready = timed_out();
-    if (!ready.ok()) {
-      changed.withdraw(&request);
-      return ready;
-    }
-    const std::uint32_t seen = word->read();  // under the mutex, where the request is seen waiting
+    if (!ready.ok()) return ready;
     work.blocked.fetch_add(1, std::memory_order_relaxed);
     lock.unlock();
     word->sleep_until(seen, wait.deadline);
@@ -80,8 +99,7 @@ Status TaskQueue::Impl::await_room(std::unique_lock<std::mutex>& lock, const Wai
     work.blocked.fetch_sub(1, std::memory_order_relaxed);
     work.wakeups.fetch_add(1, std::memory_order_relaxed);
   }
-  changed.withdraw(&request);  // room, and no lease has served it: it appends its rows itself
-  return ok_status();
+  return ok_status();  // room, and no lease has served it: it appends its rows itself
 }
 
 }  // namespace hugo

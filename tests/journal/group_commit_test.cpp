@@ -274,8 +274,13 @@ TEST_CASE("WakeWord::sleep_until returns by its deadline, and at once for a word
   detail::WakeWord word;
   const std::uint32_t seen = word.read();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
-  while (std::chrono::steady_clock::now() < deadline) word.sleep_until(seen, deadline);  // spurious returns re-sleep
+  int sleeps = 0;
+  while (std::chrono::steady_clock::now() < deadline) {  // spurious returns sleep again
+    word.sleep_until(seen, deadline);
+    ++sleeps;
+  }
   CHECK(std::chrono::steady_clock::now() >= deadline);
+  CHECK(sleeps < 100);  // it slept: a wait that returned at once would spin here thousands of times
   CHECK(word.read() == seen);
   word.wake_all();
   word.sleep_until(seen, far_deadline());  // the word changed since `seen`: no sleep
