@@ -52,9 +52,32 @@ inline std::vector<std::string> cli_argv(const std::vector<std::string>& args) {
   return argv;
 }
 
+// The CLI as another user can run it. The checkout may sit in a folder only its owner enters
+// (root's home is 0700 on Debian), so this is a copy of the binary and of the library beside its
+// folder (its RUNPATH is $ORIGIN/..), made once, in a temporary folder everyone may enter and
+// removed when the test program exits.
+inline std::string reachable_cli_binary() {
+  static const std::string path = [] {
+    static const TempDir reach("hugo-cli");
+    namespace fs = std::filesystem;
+    const fs::path cli = cli_binary();
+    const fs::path tools = reach / "tools";
+    fs::create_directory(tools);
+    fs::copy_file(cli, tools / cli.filename());
+    const fs::path library = cli.parent_path().parent_path() / "libhugo-journal.so.0";
+    if (fs::exists(library)) fs::copy_file(library, reach / library.filename());  // follows the link
+    constexpr auto kOpen = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec;
+    for (const fs::path& p : {reach.path(), tools, tools / cli.filename()}) fs::permissions(p, kOpen);
+    if (fs::exists(reach / library.filename())) fs::permissions(reach / library.filename(), kOpen);
+    return (tools / cli.filename()).string();
+  }();
+  return path;
+}
+
 // In a forked child whose stdio is set up: runs `argv`; never returns (exit 127 if it cannot,
 // with the reason on stderr: run as nobody, the binary must sit in folders others may enter,
-// which a checkout inside a 0700 folder such as mktemp -d's is not).
+// which is why run_cli runs reachable_cli_binary() then).
 [[noreturn]] inline void exec_argv(std::vector<std::string>& argv) {
   std::vector<char*> raw;
   for (auto& a : argv) raw.push_back(a.data());
@@ -84,6 +107,7 @@ inline Run run_cli(const std::vector<std::string>& args, const std::filesystem::
   write_text(in_path, input.value_or(""));
   if (unprivileged) std::filesystem::permissions(io.path(), std::filesystem::perms::all);
   std::vector<std::string> argv = cli_argv(args);
+  if (unprivileged) argv[0] = reachable_cli_binary();
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (unprivileged && !drop_privileges()) ::_exit(125);
