@@ -182,7 +182,6 @@ Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const W
   request.format = format;
   request.origin = &origin;
   request.task_ids = task_ids;
-  request.stop = wait.stop;
   std::size_t wake = 0;  // lease callers to wake once the lock is released
   {
     std::unique_lock lock(q.mutex);
@@ -193,8 +192,7 @@ Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const W
       }
       HUGO_TRY(q.await_room(lock, wait, request));
     } else if (wait.stop.stop_requested()) {
-      // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
-      return Error::canceled("the wait was canceled");
+      return q.canceled();  // cancellation wins even when the call could proceed at once
     }
     if (request.served) {
       // A lease appended the rows for this call; the journal woke it once they were resolved.

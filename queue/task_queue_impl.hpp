@@ -274,7 +274,7 @@ struct TaskQueue::Impl {
   }
 
   // Blocks a lease call until `ready()` holds (a leasable task), honouring `wait`. Caller holds
-  // `lock`. (Enqueue calls wait for room as a RoomRequest: task_queue.cpp.)
+  // `lock`. (Enqueue calls wait for room as a RoomRequest: task_queue_room.cpp.)
   template <class Ready>
   Status block(std::unique_lock<std::mutex>& lock, const Wait& wait, Ready ready,
                std::chrono::steady_clock::duration recheck = std::chrono::steady_clock::duration::max()) {
@@ -282,8 +282,7 @@ struct TaskQueue::Impl {
     Status status = [&]() -> Status {
       while (true) {
         HUGO_TRY(usable());
-        // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
-        if (wait.stop.stop_requested()) return Error::canceled("the wait was canceled");
+        if (wait.stop.stop_requested()) return canceled();
         if (ready()) return ok_status();
         const auto now = std::chrono::steady_clock::now();
         if (now >= wait.deadline) return timed_out();
@@ -314,6 +313,8 @@ struct TaskQueue::Impl {
     return status;
   }
 
+  // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
+  static Error canceled() { return Error::canceled("the wait was canceled"); }
   Error timed_out() const {
     return Error::queue_timeout("the wait deadline passed before the queue was ready").with("queue", options.name);
   }

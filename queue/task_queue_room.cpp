@@ -68,6 +68,7 @@ std::size_t TaskQueue::Impl::serve_room(Aftermath& after, std::vector<std::share
 }
 
 Status TaskQueue::Impl::await_room(std::unique_lock<std::mutex>& lock, const Wait& wait, detail::RoomRequest& request) {
+  request.stop = wait.stop;  // only a waiting call needs it: serve_room reads it
   request.word = std::make_shared<detail::WakeWord>();
   const std::shared_ptr<detail::WakeWord> word = request.word;
   std::stop_callback on_stop(wait.stop, [word] { word->wake_all(); });
@@ -87,8 +88,7 @@ Status TaskQueue::Impl::await_room(std::unique_lock<std::mutex>& lock, const Wai
     const std::uint32_t seen = word->read();
     if (request.served) return ok_status();
     Status ready = usable();
-    // Cancellation wins even when the call could proceed at once (Hugo's fast paths ignored it; docs/QUEUE.md).
-    if (ready.ok() && wait.stop.stop_requested()) ready = Error::canceled("the wait was canceled");
+    if (ready.ok() && wait.stop.stop_requested()) ready = canceled();
     if (ready.ok() && has_room(request.slots())) break;
     if (ready.ok() && std::chrono::steady_clock::now() >= wait.deadline) ready = timed_out();
     if (!ready.ok()) return ready;
