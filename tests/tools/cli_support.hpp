@@ -28,6 +28,11 @@
 
 namespace hugo::test::cli {
 
+// rwxr-xr-x: what a folder or program others must reach needs.
+constexpr auto kOpenToAll = std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                            std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                            std::filesystem::perms::others_exec;
+
 inline std::string cli_binary() {
   const char* path = std::getenv("HUGO_CLI");
   if (!path) throw std::runtime_error("HUGO_CLI is not set; run the tests through meson test");
@@ -52,37 +57,103 @@ inline std::vector<std::string> cli_argv(const std::vector<std::string>& args) {
   return argv;
 }
 
-// The CLI as another user can run it. The checkout may sit in a folder only its owner enters
-// (root's home is 0700 on Debian), so this is a copy of the binary and of the library beside its
-// folder (its RUNPATH is $ORIGIN/..), made once, in a temporary folder everyone may enter and
+// A folder everyone may enter, for what a child run as nobody needs from the checkout: the
+// checkout may sit in a folder only its owner enters (root's home is 0700 on Debian). Made once,
 // removed when the test program exits.
+inline const std::filesystem::path& reach_folder() {
+  static const TempDir reach("hugo-cli");
+  static const bool opened = [] {
+    std::filesystem::permissions(reach.path(), kOpenToAll);
+    return true;
+  }();
+  (void)opened;
+  return reach.path();
+}
+
+// A copy of `file` at `relative` under reach_folder(), readable (and, like the original,
+// executable) by everyone; made once per relative path.
+inline std::filesystem::path reachable_copy(const std::filesystem::path& file, const std::filesystem::path& relative) {
+  namespace fs = std::filesystem;
+  const fs::path copy = reach_folder() / relative;
+  if (fs::exists(copy)) return copy;
+  fs::create_directories(copy.parent_path());
+  for (fs::path p = copy.parent_path(); p != reach_folder(); p = p.parent_path()) fs::permissions(p, kOpenToAll);
+  fs::copy_file(file, copy);  // follows a symbolic link
+  fs::permissions(copy, kOpenToAll);
+  return copy;
+}
+
+// The CLI as another user can run it: a copy of the binary and of the library beside its folder
+// (its RUNPATH is $ORIGIN/..) under reach_folder().
 inline std::string reachable_cli_binary() {
   static const std::string path = [] {
-    static const TempDir reach("hugo-cli");
     namespace fs = std::filesystem;
     const fs::path cli = cli_binary();
-    const fs::path tools = reach / "tools";
-    fs::create_directory(tools);
-    fs::copy_file(cli, tools / cli.filename());
     const fs::path library = cli.parent_path().parent_path() / "libhugo-journal.so.0";
-    if (fs::exists(library)) fs::copy_file(library, reach / library.filename());  // follows the link
-    constexpr auto kOpen = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                           fs::perms::others_read | fs::perms::others_exec;
-    for (const fs::path& p : {reach.path(), tools, tools / cli.filename()}) fs::permissions(p, kOpen);
-    if (fs::exists(reach / library.filename())) fs::permissions(reach / library.filename(), kOpen);
-    return (tools / cli.filename()).string();
+    if (fs::exists(library)) reachable_copy(library, library.filename());
+    return reachable_copy(cli, fs::path("tools") / cli.filename()).string();
   }();
   return path;
 }
 
-// In a forked child whose stdio is set up: runs `argv`; never returns (exit 127 if it cannot,
-// with the reason on stderr: run as nobody, the binary must sit in folders others may enter,
-// which is why run_cli runs reachable_cli_binary() then).
-[[noreturn]] inline void exec_argv(std::vector<std::string>& argv) {
+// This process's environment, for a child run as nobody. The sanitizer stages (scripts/test.sh)
+// point the runtimes' log_path and suppressions into the checkout, which nobody may not enter, and
+// a TSan runtime that cannot open its log dies at start. Here each log_path points into `reports`
+// (a folder nobody may write; run_cli fails the test on any report found there) and each
+// suppressions file is a copy under reach_folder().
+inline std::vector<std::string> environment_for_nobody(const std::filesystem::path& reports) {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string text = *entry;
+    const auto equals = text.find('=');
+    const std::string name = text.substr(0, equals == std::string::npos ? 0 : equals);
+    if (name != "ASAN_OPTIONS" && name != "UBSAN_OPTIONS" && name != "TSAN_OPTIONS") {
+      env.push_back(std::move(text));
+      continue;
+    }
+    std::string rewritten = name + "=";
+    std::stringstream options(text.substr(equals + 1));
+    for (std::string option; std::getline(options, option, ':');) {
+      if (option.rfind("log_path=", 0) == 0) {
+        option = "log_path=" + (reports / std::filesystem::path(option.substr(9)).filename()).string();
+      } else if (option.rfind("suppressions=", 0) == 0) {
+        const std::filesystem::path file = option.substr(13);
+        option = "suppressions=" + reachable_copy(file, std::filesystem::path("sanitizer") / file.filename()).string();
+      }
+      rewritten += option + ":";
+    }
+    rewritten.pop_back();  // the last ':' (or the '=' of an empty value, put back below)
+    if (rewritten.size() == name.size()) rewritten += "=";
+    env.push_back(std::move(rewritten));
+  }
+  return env;
+}
+
+// Fails the current test with the text of every sanitizer report in `reports`.
+inline void expect_no_sanitizer_reports(const std::filesystem::path& reports) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(reports, ec)) {
+    FAIL_CHECK("sanitizer report from the CLI run as nobody (" << entry.path().filename().string() << "):\n"
+                                                                << read_text(entry.path()));
+  }
+}
+
+// In a forked child whose stdio is set up: runs `argv`, with `env` as its environment if given,
+// else this process's; never returns (exit 127 if it cannot, with the reason on stderr: run as
+// nobody, the binary must sit in folders others may enter, which is why run_cli runs
+// reachable_cli_binary() then).
+[[noreturn]] inline void exec_argv(std::vector<std::string>& argv, std::vector<std::string>* env = nullptr) {
   std::vector<char*> raw;
   for (auto& a : argv) raw.push_back(a.data());
   raw.push_back(nullptr);
-  ::execv(raw[0], raw.data());
+  if (env != nullptr) {
+    std::vector<char*> raw_env;
+    for (auto& e : *env) raw_env.push_back(e.data());
+    raw_env.push_back(nullptr);
+    ::execve(raw[0], raw.data(), raw_env.data());
+  } else {
+    ::execv(raw[0], raw.data());
+  }
   const char* why = ::strerrordesc_np(errno);  // async-signal-safe, unlike strerror
   for (const char* part : {"cannot execute ", static_cast<const char*>(raw[0]), ": ", why ? why : "?",
                            " (as another user, every folder above it must be searchable by others)\n"}) {
@@ -105,9 +176,15 @@ inline Run run_cli(const std::vector<std::string>& args, const std::filesystem::
   TempDir io;
   const auto in_path = io / "stdin", out_path = io / "stdout", err_path = io / "stderr";
   write_text(in_path, input.value_or(""));
-  if (unprivileged) std::filesystem::permissions(io.path(), std::filesystem::perms::all);
+  const auto reports = io / "sanitizer-reports";
   std::vector<std::string> argv = cli_argv(args);
-  if (unprivileged) argv[0] = reachable_cli_binary();
+  std::optional<std::vector<std::string>> env;
+  if (unprivileged) {
+    std::filesystem::create_directory(reports);
+    for (const auto& folder : {io.path(), reports}) std::filesystem::permissions(folder, std::filesystem::perms::all);
+    argv[0] = reachable_cli_binary();
+    env = environment_for_nobody(reports);
+  }
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (unprivileged && !drop_privileges()) ::_exit(125);
@@ -118,7 +195,7 @@ inline Run run_cli(const std::vector<std::string>& args, const std::filesystem::
     ::dup2(in, STDIN_FILENO);
     ::dup2(out, STDOUT_FILENO);
     ::dup2(err, STDERR_FILENO);
-    exec_argv(argv);
+    exec_argv(argv, env ? &*env : nullptr);
   }
   REQUIRE(pid > 0);
   int status = 0;
@@ -127,6 +204,7 @@ inline Run run_cli(const std::vector<std::string>& args, const std::filesystem::
   run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   run.out = read_text(out_path);
   run.err = read_text(err_path);
+  if (unprivileged) expect_no_sanitizer_reports(reports);
   return run;
 }
 
