@@ -22,10 +22,6 @@ constexpr std::size_t kRecentBytesLimit = 16u << 20;
 // flusher's wake-ups while waiting callers commit by themselves.
 constexpr std::chrono::milliseconds kMinFlushDelay{1};
 
-// How long a caller waiting for a Process commit yields before it sleeps (Impl::await): past a
-// large batch's commit, short of a checkpoint's syncs.
-constexpr std::chrono::microseconds kCommitPollBudget{200};
-
 // How many batches past its own a leader commits for callers asleep on them (Impl::lead).
 constexpr int kMaxExtraCommits = 8;
 
@@ -59,10 +55,6 @@ Status Journal::Impl::check_file() const {
 }
 
 void Journal::Impl::await(Batch& batch) {
-  // Under Process a commit never waits for the disk: the leader is on a CPU, and yielding to it
-  // (or to the producers filling the next batch) until the batch is done costs less than sleeping
-  // and being woken (docs/FORMAT.md, "Group commit"). Under Fsync it sleeps through the sync.
-  const bool poll_commits = options.durability == Durability::Process;
   std::unique_lock lock(mutex);
   batch.waiters.fetch_add(1, std::memory_order_relaxed);
   while (!batch.done) {
@@ -73,7 +65,7 @@ void Journal::Impl::await(Batch& batch) {
     // Read under `mutex`, where the batch is seen not done: its resolution bumps the word later.
     const std::uint32_t seen = batch.wake.read();
     lock.unlock();
-    if (!poll_commits || !batch.wake.yield_until_changed(seen, kCommitPollBudget)) batch.wake.sleep(seen);
+    batch.wake.sleep(seen);
     if (batch.resolved.load(std::memory_order_acquire)) break;  // done: no need for `mutex`
     lock.lock();  // woken to lead, or spuriously
   }

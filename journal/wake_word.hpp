@@ -34,19 +34,6 @@ class WakeWord {
 #endif
   }
 
-  // Yields the CPU (sched_yield) until the word differs from `seen` or `budget` has passed; true
-  // if it changed. For a wait expected to end within a few scheduler turns without the waiter's
-  // help: the thread stays runnable, so nobody pays a futex wake-up to get it back (the waker's
-  // syscall still runs; only its effect is skipped), at the price of the CPU it spends polling.
-  bool yield_until_changed(std::uint32_t seen, std::chrono::steady_clock::duration budget) const noexcept {
-    const auto deadline = std::chrono::steady_clock::now() + budget;
-    while (read() == seen) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      std::this_thread::yield();
-    }
-    return true;
-  }
-
   // As sleep(), but returns by `deadline` (steady_clock) at the latest.
   void sleep_until(std::uint32_t seen, std::chrono::steady_clock::time_point deadline) noexcept {
     if (deadline == std::chrono::steady_clock::time_point::max()) return sleep(seen);

@@ -288,25 +288,6 @@ TEST_CASE("WakeWord::sleep_until returns by its deadline, and at once for a word
   word.sleep_until(word.read(), std::chrono::steady_clock::time_point::min());  // a deadline already past
 }
 
-// What a caller waiting for a Process commit does before it sleeps (Impl::await).
-TEST_CASE("WakeWord::yield_until_changed sees a bump from another thread, and gives up after its budget") {
-  detail::WakeWord word;
-  const std::uint32_t seen = word.read();
-  const auto start = std::chrono::steady_clock::now();
-  CHECK_FALSE(word.yield_until_changed(seen, std::chrono::milliseconds(5)));
-  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(5));
-
-  std::atomic<bool> polling{false};
-  std::thread waker([&] {
-    while (!polling.load()) std::this_thread::yield();
-    word.wake_all();
-  });
-  polling.store(true);
-  CHECK(word.yield_until_changed(seen, std::chrono::hours(1)));  // returns on the bump, not the budget
-  waker.join();
-  CHECK(word.yield_until_changed(seen, std::chrono::seconds(0)));  // already changed: true at once
-}
-
 // A caller asleep on a word of its own while another thread appended for it (a TaskQueue's
 // enqueue served by a lease) is woken when that append's batch resolves, committed or failed.
 TEST_CASE("wake_when_resolved wakes its word once the ticket's batch is resolved, or at once") {
