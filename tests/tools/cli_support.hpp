@@ -9,11 +9,14 @@
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -70,10 +73,12 @@ inline const std::filesystem::path& reach_folder() {
   return reach.path();
 }
 
-// A copy of `file` at `relative` under reach_folder(), readable (and, like the original,
-// executable) by everyone; made once per relative path.
+// A copy of `file` at `relative` under reach_folder(), readable and executable by everyone;
+// made once per relative path.
 inline std::filesystem::path reachable_copy(const std::filesystem::path& file, const std::filesystem::path& relative) {
   namespace fs = std::filesystem;
+  static std::mutex copying;
+  std::lock_guard lock(copying);
   const fs::path copy = reach_folder() / relative;
   if (fs::exists(copy)) return copy;
   fs::create_directories(copy.parent_path());
@@ -96,35 +101,57 @@ inline std::string reachable_cli_binary() {
   return path;
 }
 
+// One sanitizer option (`name=value`) as a child run as nobody can use it: a log_path naming a
+// file goes into `reports`, a suppressions file is a copy under reach_folder(); anything else,
+// and the special values (log_path=stderr or stdout, an empty value), is kept.
+inline std::string option_for_nobody(const std::string& option, const std::filesystem::path& reports) {
+  const auto equals = option.find('=');
+  if (equals == std::string::npos || equals + 1 == option.size()) return option;
+  const std::string key = option.substr(0, equals), value = option.substr(equals + 1);
+  if (key == "log_path" && value != "stderr" && value != "stdout") {
+    return "log_path=" + (reports / std::filesystem::path(value).filename()).string();
+  }
+  if (key == "suppressions") {
+    // Under a folder named for the whole path: two files of one name are two copies.
+    const std::filesystem::path file = std::filesystem::absolute(value);
+    const std::string folder = std::to_string(std::hash<std::string>{}(file.string()));
+    return "suppressions=" + reachable_copy(file, std::filesystem::path("sanitizer") / folder / file.filename()).string();
+  }
+  return option;
+}
+
+// A sanitizer options variable's value, each option rewritten by option_for_nobody. Options are
+// split where the runtimes split them (space, tab, newline, ',' or ':') and joined with ':'; a
+// value with quotes in it is returned as it is.
+inline std::string options_for_nobody(const std::string& options, const std::filesystem::path& reports) {
+  if (options.find_first_of("'\"") != std::string::npos) return options;
+  std::string rewritten;
+  for (std::size_t at = 0; at <= options.size();) {
+    const std::size_t end = std::min(options.find_first_of(" \t\n\r,:", at), options.size());
+    if (end > at) rewritten += (rewritten.empty() ? "" : ":") + option_for_nobody(options.substr(at, end - at), reports);
+    at = end + 1;
+  }
+  return rewritten;
+}
+
 // This process's environment, for a child run as nobody. The sanitizer stages (scripts/test.sh)
-// point the runtimes' log_path and suppressions into the checkout, which nobody may not enter, and
-// a TSan runtime that cannot open its log dies at start. Here each log_path points into `reports`
-// (a folder nobody may write; run_cli fails the test on any report found there) and each
-// suppressions file is a copy under reach_folder().
+// point the runtimes' log_path and suppressions into the checkout, which user nobody may not
+// enter, and a TSan runtime that cannot open its log dies at start. Here those variables are
+// rewritten (options_for_nobody), with `reports` a folder user nobody may write, which run_cli
+// checks for reports afterwards.
 inline std::vector<std::string> environment_for_nobody(const std::filesystem::path& reports) {
   std::vector<std::string> env;
   for (char** entry = environ; *entry != nullptr; ++entry) {
-    std::string text = *entry;
+    const std::string text = *entry;
     const auto equals = text.find('=');
     const std::string name = text.substr(0, equals == std::string::npos ? 0 : equals);
-    if (name != "ASAN_OPTIONS" && name != "UBSAN_OPTIONS" && name != "TSAN_OPTIONS") {
-      env.push_back(std::move(text));
-      continue;
+    const bool sanitizer = name == "ASAN_OPTIONS" || name == "UBSAN_OPTIONS" || name == "TSAN_OPTIONS" ||
+                           name == "LSAN_OPTIONS";
+    if (sanitizer) {
+      env.push_back(name + "=" + options_for_nobody(text.substr(equals + 1), reports));
+    } else {
+      env.push_back(text);
     }
-    std::string rewritten = name + "=";
-    std::stringstream options(text.substr(equals + 1));
-    for (std::string option; std::getline(options, option, ':');) {
-      if (option.rfind("log_path=", 0) == 0) {
-        option = "log_path=" + (reports / std::filesystem::path(option.substr(9)).filename()).string();
-      } else if (option.rfind("suppressions=", 0) == 0) {
-        const std::filesystem::path file = option.substr(13);
-        option = "suppressions=" + reachable_copy(file, std::filesystem::path("sanitizer") / file.filename()).string();
-      }
-      rewritten += option + ":";
-    }
-    rewritten.pop_back();  // the last ':' (or the '=' of an empty value, put back below)
-    if (rewritten.size() == name.size()) rewritten += "=";
-    env.push_back(std::move(rewritten));
   }
   return env;
 }
@@ -138,24 +165,28 @@ inline void expect_no_sanitizer_reports(const std::filesystem::path& reports) {
   }
 }
 
-// In a forked child whose stdio is set up: runs `argv`, with `env` as its environment if given,
-// else this process's; never returns (exit 127 if it cannot, with the reason on stderr: run as
-// nobody, the binary must sit in folders others may enter, which is why run_cli runs
-// reachable_cli_binary() then).
-[[noreturn]] inline void exec_argv(std::vector<std::string>& argv, std::vector<std::string>* env = nullptr) {
+// The null-terminated pointer array execv wants, into `strings` (which must outlive it); built
+// before fork(), so that the child allocates nothing between fork and exec.
+inline std::vector<char*> exec_array(std::vector<std::string>& strings) {
   std::vector<char*> raw;
-  for (auto& a : argv) raw.push_back(a.data());
+  raw.reserve(strings.size() + 1);
+  for (auto& s : strings) raw.push_back(s.data());
   raw.push_back(nullptr);
-  if (env != nullptr) {
-    std::vector<char*> raw_env;
-    for (auto& e : *env) raw_env.push_back(e.data());
-    raw_env.push_back(nullptr);
-    ::execve(raw[0], raw.data(), raw_env.data());
+  return raw;
+}
+
+// In a forked child whose stdio is set up: runs `argv` (from exec_array), with `envp` as its
+// environment if given, else this process's; never returns (exit 127 if it cannot, with the
+// reason on stderr: run as nobody, the binary must sit in folders others may enter, which is why
+// run_cli runs reachable_cli_binary() then).
+[[noreturn]] inline void exec_argv(char* const* argv, char* const* envp = nullptr) {
+  if (envp != nullptr) {
+    ::execve(argv[0], argv, envp);
   } else {
-    ::execv(raw[0], raw.data());
+    ::execv(argv[0], argv);
   }
   const char* why = ::strerrordesc_np(errno);  // async-signal-safe, unlike strerror
-  for (const char* part : {"cannot execute ", static_cast<const char*>(raw[0]), ": ", why ? why : "?",
+  for (const char* part : {"cannot execute ", static_cast<const char*>(argv[0]), ": ", why ? why : "?",
                            " (as another user, every folder above it must be searchable by others)\n"}) {
     if (::write(STDERR_FILENO, part, std::strlen(part)) < 0) break;
   }
@@ -178,13 +209,15 @@ inline Run run_cli(const std::vector<std::string>& args, const std::filesystem::
   write_text(in_path, input.value_or(""));
   const auto reports = io / "sanitizer-reports";
   std::vector<std::string> argv = cli_argv(args);
-  std::optional<std::vector<std::string>> env;
+  std::vector<std::string> env;
   if (unprivileged) {
     std::filesystem::create_directory(reports);
     for (const auto& folder : {io.path(), reports}) std::filesystem::permissions(folder, std::filesystem::perms::all);
     argv[0] = reachable_cli_binary();
     env = environment_for_nobody(reports);
   }
+  const std::vector<char*> raw_argv = exec_array(argv);
+  const std::vector<char*> raw_env = exec_array(env);
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (unprivileged && !drop_privileges()) ::_exit(125);
@@ -195,7 +228,7 @@ inline Run run_cli(const std::vector<std::string>& args, const std::filesystem::
     ::dup2(in, STDIN_FILENO);
     ::dup2(out, STDOUT_FILENO);
     ::dup2(err, STDERR_FILENO);
-    exec_argv(argv, env ? &*env : nullptr);
+    exec_argv(raw_argv.data(), unprivileged ? raw_env.data() : nullptr);
   }
   REQUIRE(pid > 0);
   int status = 0;
@@ -215,12 +248,13 @@ inline Run run_cli_on_tty(const std::vector<std::string>& args, const std::files
   REQUIRE(::openpty(&out_master, &out_slave, nullptr, nullptr, nullptr) == 0);
   REQUIRE(::openpty(&err_master, &err_slave, nullptr, nullptr, nullptr) == 0);
   std::vector<std::string> argv = cli_argv(args);
+  const std::vector<char*> raw_argv = exec_array(argv);
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::dup2(out_slave, STDOUT_FILENO);
     ::dup2(err_slave, STDERR_FILENO);
-    exec_argv(argv);
+    exec_argv(raw_argv.data());
   }
   ::close(out_slave);
   ::close(err_slave);

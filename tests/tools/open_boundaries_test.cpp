@@ -118,4 +118,31 @@ TEST_CASE("in a read-only folder every read verb reads a cleanly closed journal,
   CHECK(folder_snapshot(f.dir.path()) == before);
 }
 
+// run_cli's child run as nobody gets the sanitizer stages' options with their files moved where
+// it can reach them (a checkout in root's 0700 home is not such a place).
+TEST_CASE("sanitizer options for the CLI run as nobody: log files into the reports folder, suppressions copied") {
+  test::TempDir dir;
+  const auto reports = dir / "reports";
+  write_text(dir / "tsan.supp", "race:example\n");
+  const std::string rewritten = options_for_nobody(
+      "halt_on_error=1,log_path=/checkout/build/sanitizer-reports/tsan suppressions=" + (dir / "tsan.supp").string() +
+          "::second_deadlock_stack=1",
+      reports);
+  const auto parts = lines_of(replace_all(rewritten, ":", "\n"));
+  REQUIRE(parts.size() == 4);
+  CHECK(parts[0] == "halt_on_error=1");
+  CHECK(parts[1] == "log_path=" + (reports / "tsan").string());
+  REQUIRE(parts[2].rfind("suppressions=", 0) == 0);
+  const std::filesystem::path copy = parts[2].substr(13);
+  CHECK(copy.parent_path().parent_path().parent_path() == reach_folder());
+  CHECK(read_text(copy) == "race:example\n");
+  CHECK((std::filesystem::status(copy).permissions() & std::filesystem::perms::others_read) != std::filesystem::perms::none);
+  CHECK(parts[3] == "second_deadlock_stack=1");
+  // What the runtimes read as "no file" or "not a file" stays as it is, and so do quoted values.
+  CHECK(options_for_nobody("log_path=stderr:suppressions=:verbosity=1", reports) ==
+        "log_path=stderr:suppressions=:verbosity=1");
+  CHECK(options_for_nobody("log_path='/a b/c'", reports) == "log_path='/a b/c'");
+  CHECK(options_for_nobody("", reports).empty());
+}
+
 }  // TEST_SUITE
