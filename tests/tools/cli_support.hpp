@@ -64,12 +64,10 @@ inline std::vector<std::string> cli_argv(const std::vector<std::string>& args) {
 // checkout may sit in a folder only its owner enters (root's home is 0700 on Debian). Made once,
 // removed when the test program exits.
 inline const std::filesystem::path& reach_folder() {
-  static const TempDir reach("hugo-cli");
-  static const bool opened = [] {
-    std::filesystem::permissions(reach.path(), kOpenToAll);
-    return true;
-  }();
-  (void)opened;
+  struct Reach : TempDir {
+    Reach() : TempDir("hugo-cli") { std::filesystem::permissions(path(), kOpenToAll); }
+  };
+  static const Reach reach;
   return reach.path();
 }
 
@@ -143,15 +141,10 @@ inline std::vector<std::string> environment_for_nobody(const std::filesystem::pa
   std::vector<std::string> env;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string text = *entry;
-    const auto equals = text.find('=');
-    const std::string name = text.substr(0, equals == std::string::npos ? 0 : equals);
+    const std::string name = text.substr(0, text.find('='));  // all of it if there is no '='
     const bool sanitizer = name == "ASAN_OPTIONS" || name == "UBSAN_OPTIONS" || name == "TSAN_OPTIONS" ||
                            name == "LSAN_OPTIONS";
-    if (sanitizer) {
-      env.push_back(name + "=" + options_for_nobody(text.substr(equals + 1), reports));
-    } else {
-      env.push_back(text);
-    }
+    env.push_back(sanitizer ? name + "=" + options_for_nobody(text.substr(name.size() + 1), reports) : text);
   }
   return env;
 }
