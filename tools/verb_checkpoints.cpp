@@ -9,7 +9,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_checkpoints {
 
 struct Options {
   std::string sinkdb;
@@ -32,14 +32,14 @@ Result<std::shared_ptr<SqliteCheckpointStore>> open_store(const std::string& pat
   return SqliteCheckpointStore::attach_existing(std::move(db));
 }
 
-}  // namespace
+}  // namespace verb_checkpoints
 
 Result<std::vector<TaskQueueReplicationCheckpoint>> read_checkpoints(const std::string& sinkdb) {
-  HUGO_ASSIGN_OR_RETURN(auto store, open_store(sinkdb));
+  HUGO_ASSIGN_OR_RETURN(auto store, verb_checkpoints::open_store(sinkdb));
   return store->list();
 }
 
-namespace {
+namespace verb_checkpoints {
 
 int run(const Options& o) {
   auto checkpoints = read_checkpoints(o.sinkdb);
@@ -84,9 +84,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_checkpoints
 
 void add_checkpoints(CLI::App& app, Verbs& verbs) {
+  using namespace verb_checkpoints;
   auto [cmd, o] = add_verb(app, verbs, run, "checkpoints",
                            "Each sink stream's position (and per-peer positions) in each "
                            "journal; with --journal, its lag behind that journal.");

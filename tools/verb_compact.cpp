@@ -11,7 +11,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_compact {
 
 struct Options {
   std::string journal;
@@ -84,9 +84,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_compact
 
 void add_compact(CLI::App& app, Verbs& verbs) {
+  using namespace verb_compact;
   auto [cmd, o] = add_verb(app, verbs, run, "compact",
                            "Deletes the rows of finished tasks below the lowest durable "
                            "checkpoint of the named sinks, then vacuums. Live tasks and dead "

@@ -8,7 +8,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_dead_letters {
 
 struct Options {
   std::string journal;
@@ -50,9 +50,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_dead_letters
 
 void add_dead_letters(CLI::App& app, Verbs& verbs) {
+  using namespace verb_dead_letters;
   auto [cmd, o] = add_verb(app, verbs, run, "dead-letters",
                            "The dead-lettered tasks of every queue, with their last "
                            "error and payload. Requeue them with `requeue`.");

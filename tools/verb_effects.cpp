@@ -10,7 +10,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_effects {
 
 struct Options {
   std::string db;
@@ -78,9 +78,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_effects
 
 void add_effects(CLI::App& app, Verbs& verbs) {
+  using namespace verb_effects;
   auto [cmd, o] = add_verb(app, verbs, run, "effects",
                            "The deterministic effects recorded in an effect store; --pending "
                            "lists claims whose outcome was never recorded.");

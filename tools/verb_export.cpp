@@ -10,7 +10,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_export {
 
 // Gives `e` and its token the Hugo task id its task was imported with, if any.
 Status restore_task_ids(JournalReader& reader, Event& e) {
@@ -79,9 +79,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_export
 
 void add_export(CLI::App& app, Verbs& verbs) {
+  using namespace verb_export;
   auto [cmd, o] = add_verb(app, verbs, run, "export",
                            "The journal as Hugo-compatible NDJSON, one stored event per line "
                            "(rebuild it with `import`).");

@@ -14,7 +14,7 @@
 #include <thread>
 
 namespace hugo::cli {
-namespace {
+namespace verb_follow {
 
 struct Options {
   std::string url;
@@ -101,9 +101,10 @@ int run(const Options& o) {
   return follow(o, [&] { return HttpFollower::open(std::move(options)); });
 }
 
-}  // namespace
+}  // namespace verb_follow
 
 void add_follow(CLI::App& app, Verbs& verbs) {
+  using namespace verb_follow;
   auto [cmd, o] = add_verb(app, verbs, run, "follow",
                            "Apply an owner's events (http://) or a JetStream stream's (nats://) into a replica journal "
                            "(same journal id and seqs), exactly once, reconnecting with backoff; refuses a diverged "

@@ -7,7 +7,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_history {
 
 struct Options {
   std::string journal;
@@ -46,9 +46,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_history
 
 void add_history(CLI::App& app, Verbs& verbs) {
+  using namespace verb_history;
   auto [cmd, o] = add_verb(app, verbs, run, "history",
                            "Every event of one task, in order: its audit trail.");
   add_journal_arg(cmd, o->journal);

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 namespace hugo::cli {
-namespace {
+namespace verb_import {
 
 struct Options {
   std::string journal;
@@ -98,9 +98,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_import
 
 void add_import(CLI::App& app, Verbs& verbs) {
+  using namespace verb_import;
   auto [cmd, o] = add_verb(app, verbs, run, "import",
                            "Rebuilds a journal from `export` NDJSON on stdin into a new file: "
                            "same seqs, fields and journal id.");

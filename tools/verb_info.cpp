@@ -12,7 +12,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_info {
 
 struct Options {
   std::string journal;
@@ -103,9 +103,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_info
 
 void add_info(CLI::App& app, Verbs& verbs) {
+  using namespace verb_info;
   auto [cmd, o] = add_verb(app, verbs, run, "info",
                            "Journal id, schema version, seq range, rows, file and WAL size, "
                            "durability, and pending/active/dead counts per queue.");

@@ -10,7 +10,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_metrics {
 
 struct Options {
   std::string journal;
@@ -89,9 +89,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_metrics
 
 void add_metrics(CLI::App& app, Verbs& verbs) {
+  using namespace verb_metrics;
   auto [cmd, o] = add_verb(app, verbs, run, "metrics",
                            "Prometheus text exposition of the journal: events per queue and "
                            "kind, pending/active/dead tasks per queue, rows, last seq, bytes.");

@@ -7,7 +7,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_promote {
 
 struct Options {
   std::string replica;
@@ -32,9 +32,10 @@ int run(const Options& o) {
   return out_flush() ? kExitOk : kExitIo;
 }
 
-}  // namespace
+}  // namespace verb_promote
 
 void add_promote(CLI::App& app, Verbs& verbs) {
+  using namespace verb_promote;
   auto [cmd, o] = add_verb(app, verbs, run, "promote",
                            "Turn a replica into a writable journal after its owner died: starts the next epoch, so "
                            "followers of the old owner cannot mix the two histories. Stop its follower first.");

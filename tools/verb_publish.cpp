@@ -12,7 +12,7 @@
 #include <thread>
 
 namespace hugo::cli {
-namespace {
+namespace verb_publish {
 
 struct Options {
   std::string journal;
@@ -63,9 +63,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_publish
 
 void add_publish(CLI::App& app, Verbs& verbs) {
+  using namespace verb_publish;
   auto [cmd, o] = add_verb(app, verbs, run, "publish",
                            "Publish a journal's events into a NATS JetStream stream exactly once, resuming from the "
                            "stream after any crash; refuses a stream of another history (replication.diverged) and "

@@ -10,7 +10,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_requeue {
 
 struct Options {
   std::string journal;
@@ -69,9 +69,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_requeue
 
 void add_requeue(CLI::App& app, Verbs& verbs) {
+  using namespace verb_requeue;
   auto [cmd, o] = add_verb(app, verbs, run, "requeue",
                            "Puts dead-lettered tasks back at the tail of their queue (attempt "
                            "+ 1, last error kept). Takes the writer lock.");

@@ -10,7 +10,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_serve {
 
 struct Options {
   std::string journal;
@@ -58,9 +58,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_serve
 
 void add_serve(CLI::App& app, Verbs& verbs) {
+  using namespace verb_serve;
   auto [cmd, o] = add_verb(app, verbs, run, "serve",
                            "Serve the journal to followers over HTTP (GET /v1/info, /v1/events, /metrics, /healthz) "
                            "until interrupted. Read-only: the journal's writer may run in another process.");

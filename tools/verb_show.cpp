@@ -8,7 +8,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_show {
 
 struct Options {
   std::string journal;
@@ -79,9 +79,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_show
 
 void add_show(CLI::App& app, Verbs& verbs) {
+  using namespace verb_show;
   auto [cmd, o] = add_verb(app, verbs, run, "show",
                            "One event in full, with its task's payload.");
   add_journal_arg(cmd, o->journal);

@@ -7,7 +7,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_stats {
 
 struct Options {
   std::string journal;
@@ -107,9 +107,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_stats
 
 void add_stats(CLI::App& app, Verbs& verbs) {
+  using namespace verb_stats;
   auto [cmd, o] = add_verb(app, verbs, run, "stats",
                            "Events per kind, per queue and per time bucket; file size and bytes "
                            "per event (file size / rows).");

@@ -11,7 +11,7 @@
 #include <set>
 
 namespace hugo::cli {
-namespace {
+namespace verb_tail {
 
 struct Options {
   std::string journal;
@@ -80,9 +80,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_tail
 
 void add_tail(CLI::App& app, Verbs& verbs) {
+  using namespace verb_tail;
   auto [cmd, o] = add_verb(app, verbs, run, "tail",
                            "Events in seq order, with their payloads; --follow keeps streaming "
                            "new commits (polls the journal, never locks it).");

@@ -9,7 +9,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_tasks {
 
 struct Options {
   std::string journal;
@@ -88,9 +88,10 @@ int run(const Options& o) {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace verb_tasks
 
 void add_tasks(CLI::App& app, Verbs& verbs) {
+  using namespace verb_tasks;
   auto [cmd, o] = add_verb(app, verbs, run, "tasks",
                            "The live state of every task still in a queue: pending, leased "
                            "(owner, lease expiry) or dead, with attempt and last error.");

@@ -9,7 +9,7 @@
 #include <memory>
 
 namespace hugo::cli {
-namespace {
+namespace verb_verify {
 
 struct Options {
   std::string journal;
@@ -60,9 +60,10 @@ int run(const Options& o) {
   return kExitVerifyFailed;
 }
 
-}  // namespace
+}  // namespace verb_verify
 
 void add_verify(CLI::App& app, Verbs& verbs) {
+  using namespace verb_verify;
   auto [cmd, o] = add_verb(app, verbs, run, "verify",
                            "Checks the file (integrity_check) and the journal invariants: "
                            "seq order, decodable rows, valid transitions, payloads. Exit 1 "

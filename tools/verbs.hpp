@@ -1,5 +1,7 @@
 // The verbs of hugo-journal. Each verb_<name>.cpp adds one CLI11 subcommand with its options,
-// help text and example, and the function that runs it and returns the exit code.
+// help text and example, and the function that runs it and returns the exit code. Its helpers
+// live in namespace hugo::cli::verb_<name>, not an anonymous one: tools/ compiles as one unity
+// translation unit (tools/meson.build), where every verb's Options and run() must stay apart.
 #pragma once
 
 #include <hugo/checkpoint.hpp>
