@@ -17,6 +17,8 @@
 
 #include <string>
 
+namespace core_boundaries_test {
+
 using namespace hugo;
 using namespace hugo::test;
 
@@ -173,3 +175,5 @@ TEST_CASE("a journal already holding a 100,000-deep payload reads and verifies; 
 }
 
 }  // TEST_SUITE
+
+}  // namespace core_boundaries_test

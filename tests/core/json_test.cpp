@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+namespace core_json_test {
+
 using namespace hugo;
 
 namespace {
@@ -285,3 +287,5 @@ TEST_CASE("error JSON uses Hugo's shape with empty parts omitted and case-insens
 }
 
 }  // TEST_SUITE
+
+}  // namespace core_json_test

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+namespace core_limits_test {
+
 using namespace hugo;
 
 namespace {
@@ -266,3 +268,5 @@ TEST_CASE("agrees with a decode of the encoded error at the event size limit") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace core_limits_test

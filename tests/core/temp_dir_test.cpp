@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 
+namespace core_temp_dir_test {
+
 namespace fs = std::filesystem;
 using hugo::test::TempDir;
 
@@ -75,3 +77,5 @@ TEST_CASE("TempDir fails when it cannot make its folder, and leaves the parent f
 }
 
 }  // TEST_SUITE
+
+}  // namespace core_temp_dir_test

@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace core_time_error_test {
+
 using namespace hugo;
 
 namespace {
@@ -140,3 +142,5 @@ TEST_CASE("ManualClock moves only when told to") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace core_time_error_test

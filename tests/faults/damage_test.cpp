@@ -5,6 +5,8 @@
 
 #include "schema/sqlite.hpp"
 
+namespace faults_damage_test {
+
 using namespace hugo;
 using namespace hugo::faults;
 
@@ -106,3 +108,5 @@ TEST_CASE("corrupted header fields: the documented code, nothing written, every 
 }
 
 }  // TEST_SUITE
+
+}  // namespace faults_damage_test

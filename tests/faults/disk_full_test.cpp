@@ -8,6 +8,8 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 
+namespace faults_disk_full_test {
+
 using namespace hugo;
 using namespace hugo::faults;
 
@@ -166,3 +168,5 @@ TEST_CASE("small filesystem: journal.full when the disk runs out, every committe
 }
 
 }  // TEST_SUITE
+
+}  // namespace faults_disk_full_test

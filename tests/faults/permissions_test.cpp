@@ -4,6 +4,8 @@
 // every committed event.
 #include "tests/faults/fault_support.hpp"
 
+namespace faults_permissions_test {
+
 using namespace hugo;
 using namespace hugo::faults;
 
@@ -119,3 +121,5 @@ TEST_CASE("read-only folder and files after a writer crash: the un-checkpointed 
 }
 
 }  // TEST_SUITE
+
+}  // namespace faults_permissions_test

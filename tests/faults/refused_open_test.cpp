@@ -13,6 +13,8 @@
 #include <limits>
 #include <random>
 
+namespace faults_refused_open_test {
+
 using namespace hugo;
 using namespace hugo::faults;
 
@@ -180,3 +182,5 @@ TEST_CASE("seq 9223372036854775807 is the last: the next append fails with journ
 }
 
 }  // TEST_SUITE
+
+}  // namespace faults_refused_open_test

@@ -8,6 +8,8 @@
 
 #include <cstdio>
 
+namespace faults_replaced_test {
+
 using namespace hugo;
 using namespace hugo::faults;
 
@@ -201,3 +203,5 @@ TEST_CASE("a journal replaced under a live writer: its next commit fails with jo
 }
 
 }  // TEST_SUITE
+
+}  // namespace faults_replaced_test

@@ -3,6 +3,8 @@
 // lock dies with the holder.
 #include "tests/faults/fault_support.hpp"
 
+namespace faults_second_writer_test {
+
 using namespace hugo;
 using namespace hugo::faults;
 
@@ -39,3 +41,5 @@ TEST_CASE("second writer: journal.locked with the holder's pid; readers unaffect
 }
 
 }  // TEST_SUITE
+
+}  // namespace faults_second_writer_test

@@ -3,6 +3,8 @@
 // or the WAL is cut short (docs/ERRORS.md: journal.shm_missing, journal.wal_truncated).
 #include "tests/faults/fault_support.hpp"
 
+namespace faults_wal_test {
+
 using namespace hugo;
 using namespace hugo::faults;
 
@@ -194,3 +196,5 @@ TEST_CASE("WAL cut inside its header: journal.wal_truncated; after the remedy th
 }
 
 }  // TEST_SUITE
+
+}  // namespace faults_wal_test

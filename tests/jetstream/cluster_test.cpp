@@ -8,6 +8,8 @@
 
 #include <string>
 
+namespace jetstream_cluster_test {
+
 namespace {
 
 using namespace hugo::test;
@@ -68,3 +70,5 @@ TEST_CASE("an R3 stream whose leader is killed mid-stream: publishing goes on th
   REQUIRE_MESSAGE(follow.code == 0, follow.err);
   CHECK(export_lines(dir.path(), replica) == lines);
 }
+
+}  // namespace jetstream_cluster_test

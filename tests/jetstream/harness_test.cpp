@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+namespace jetstream_harness_test {
+
 namespace {
 
 using hugo::test::NatsCluster;
@@ -79,3 +81,5 @@ TEST_CASE("a three-node cluster elects a meta leader and a stream leader, and ag
   CHECK(!cluster.meta_leader(leader).empty());
   CHECK(cluster.wait_stream_leader("HARNESS3") < 3);
 }
+
+}  // namespace jetstream_harness_test

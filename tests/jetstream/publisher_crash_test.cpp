@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+namespace jetstream_publisher_crash_test {
+
 namespace {
 
 using namespace hugo::test;
@@ -66,3 +68,5 @@ TEST_CASE("the publisher SIGKILLed at random points 50 times while the journal g
   RawNats nats(server.port());
   check_stream_holds(nats, stream, id, lines);
 }
+
+}  // namespace jetstream_publisher_crash_test

@@ -10,6 +10,8 @@
 
 #include <string>
 
+namespace jetstream_refusals_test {
+
 namespace {
 
 using namespace hugo::test;
@@ -154,3 +156,5 @@ TEST_CASE_FIXTURE(SmallMaxPayload, "an event larger than the server's max_payloa
   const auto lines = export_lines(dir.path(), journal);
   check_stream_holds(nats, "HUGO_" + id, id, {lines.begin(), lines.begin() + 3});
 }
+
+}  // namespace jetstream_refusals_test

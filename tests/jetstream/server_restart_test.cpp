@@ -8,6 +8,8 @@
 
 #include <string>
 
+namespace jetstream_server_restart_test {
+
 namespace {
 
 using namespace hugo::test;
@@ -65,3 +67,5 @@ TEST_CASE("nats-server killed and restarted mid-stream: publisher and follower r
   const Ran verify = run_cli(dir.path(), {"verify", replica});
   CHECK_MESSAGE(verify.code == 0, verify.out << verify.err);
 }
+
+}  // namespace jetstream_server_restart_test

@@ -9,6 +9,8 @@
 #include "tests/support/held_lock.hpp"
 #include "tests/support/queue_fixture.hpp"
 
+namespace journal_busy_timeout_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -109,3 +111,5 @@ TEST_CASE("verify_journal and project_journal with busy_timeout 0 meet an exclus
 }
 
 }  // TEST_SUITE
+
+}  // namespace journal_busy_timeout_test

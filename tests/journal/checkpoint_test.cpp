@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <string>
 
+namespace journal_checkpoint_test {
+
 using namespace hugo;
 using hugo::test::Child;
 using hugo::test::TempDir;
@@ -182,3 +184,5 @@ TEST_CASE("a writer killed while its WAL is being checkpointed reopens with ever
 }
 
 }  // TEST_SUITE
+
+}  // namespace journal_checkpoint_test

@@ -11,6 +11,8 @@
 
 #include <fstream>
 
+namespace journal_errors_test {
+
 using namespace hugo;
 using hugo::test::enqueued;
 using hugo::test::TempDir;
@@ -258,3 +260,5 @@ TEST_CASE("a replica whose -shm is deleted under its follower refuses the next b
 }
 
 }  // TEST_SUITE
+
+}  // namespace journal_errors_test

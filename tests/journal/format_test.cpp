@@ -9,6 +9,8 @@
 
 #include <filesystem>
 
+namespace journal_format_test {
+
 using namespace hugo;
 using hugo::test::t0;
 using hugo::test::TempDir;
@@ -206,3 +208,5 @@ TEST_CASE("the WAL stays bounded under sustained appends") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace journal_format_test

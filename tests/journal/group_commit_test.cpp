@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+namespace journal_group_commit_test {
+
 using namespace hugo;
 using hugo::detail::JournalAccess;
 using hugo::test::enqueued;
@@ -484,3 +486,4 @@ TEST_CASE("a leader that stops wakes the flusher only for a batch due at once") 
 
 }  // TEST_SUITE
 
+}  // namespace journal_group_commit_test

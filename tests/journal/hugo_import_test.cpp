@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+namespace journal_hugo_import_test {
+
 using namespace hugo;
 using test::must;
 using K = EventKind;
@@ -339,3 +341,5 @@ TEST_CASE("a Hugo task id enqueued twice in one queue is refused; other queues h
   CHECK(must(reader->task_sequence_id(1)) == std::optional<std::int64_t>(1001));
   CHECK(must(reader->task_sequence_id(2)) == std::optional<std::int64_t>(1001));
 }
+
+}  // namespace journal_hugo_import_test

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+namespace journal_kept_locks_test {
+
 using namespace hugo;
 using hugo::test::must;
 
@@ -67,3 +69,5 @@ TEST_CASE("a reader opened in the writer's process leaves the writer's lock on t
 }
 
 }  // TEST_SUITE
+
+}  // namespace journal_kept_locks_test

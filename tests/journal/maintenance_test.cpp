@@ -12,6 +12,8 @@
 #include <fstream>
 #include "tests/support/queue_fixture.hpp"
 
+namespace journal_maintenance_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -220,3 +222,5 @@ TEST_CASE("info reports the writer's durability and creation time") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace journal_maintenance_test

@@ -10,6 +10,8 @@
 
 #include <string>
 
+namespace journal_process_test {
+
 using namespace hugo;
 using hugo::test::Child;
 using hugo::test::TempDir;
@@ -78,3 +80,5 @@ TEST_CASE("a reader in this process reads while another process writes") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace journal_process_test

@@ -11,6 +11,8 @@
 
 #include <vector>
 
+namespace journal_recent_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using hugo::test::must;
@@ -207,3 +209,5 @@ TEST_CASE("recent_events = 0 keeps nothing in memory") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace journal_recent_test

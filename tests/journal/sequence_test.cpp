@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+namespace journal_sequence_test {
+
 using namespace hugo;
 using hugo::test::enqueued;
 using hugo::test::TempDir;
@@ -201,3 +203,5 @@ TEST_CASE("read returns bounded batches in order after any cursor") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace journal_sequence_test

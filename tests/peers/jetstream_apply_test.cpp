@@ -10,6 +10,8 @@
 
 #include "schema/sqlite.hpp"
 
+namespace peers_jetstream_apply_test {
+
 using namespace hugo;
 using namespace hugo::test;
 
@@ -435,3 +437,5 @@ TEST_CASE("in a plain run only the last message's headers are read") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace peers_jetstream_apply_test

@@ -4,6 +4,8 @@
 #include "tests/support/nats_server.hpp"
 #include "tests/tools/cli_support.hpp"
 
+namespace peers_jetstream_cli_test {
+
 using namespace hugo;
 using namespace hugo::test;
 using hugo::test::cli::run_cli;
@@ -64,3 +66,5 @@ TEST_CASE("follow nats:// builds a stream replica that info describes and promot
 }
 
 }  // TEST_SUITE
+
+}  // namespace peers_jetstream_cli_test

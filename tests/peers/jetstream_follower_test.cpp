@@ -15,6 +15,8 @@
 #include <atomic>
 #include <thread>
 
+namespace peers_jetstream_follower_test {
+
 using namespace hugo;
 using namespace hugo::test;
 
@@ -316,3 +318,5 @@ TEST_CASE("a journal with holes in its seqs (compacted) is followed: the publish
 }
 
 }  // TEST_SUITE
+
+}  // namespace peers_jetstream_follower_test

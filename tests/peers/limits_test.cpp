@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+namespace peers_limits_test {
+
 using namespace hugo;
 using namespace hugo::test;
 
@@ -402,3 +404,5 @@ TEST_CASE("on_applied may call back into the follower and into a queue, and stop
   CHECK(calls >= 1);
   CHECK(queue->pending_count() == static_cast<std::size_t>(calls));
 }
+
+}  // namespace peers_limits_test

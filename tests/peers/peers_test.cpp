@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <thread>
 
+namespace peers_peers_test {
+
 using namespace hugo;
 using namespace hugo::test;
 
@@ -365,3 +367,5 @@ TEST_CASE("SSE carries the same events; streams beyond max_subscribers get 503; 
   server->stop();  // ends the held stream too
   hold.join();
 }
+
+}  // namespace peers_peers_test

@@ -9,6 +9,8 @@
 #include <set>
 #include <thread>
 
+namespace queue_batch_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -341,3 +343,5 @@ TEST_CASE("a complete_batch that does not fit the disk completes nothing") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace queue_batch_test

@@ -17,6 +17,8 @@
 #include <iterator>
 #include <thread>
 
+namespace queue_contracts_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -349,3 +351,5 @@ TEST_CASE("fail() with an empty error is refused with error.validation and recor
 }
 
 }  // TEST_SUITE
+
+}  // namespace queue_contracts_test

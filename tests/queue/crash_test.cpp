@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <random>
 
+namespace queue_crash_test {
+
 using namespace hugo;
 
 TEST_SUITE("queue.crash") {
@@ -69,3 +71,5 @@ TEST_CASE("SIGKILL at random moments never loses, duplicates or resurrects work"
 }
 
 }  // TEST_SUITE
+
+}  // namespace queue_crash_test

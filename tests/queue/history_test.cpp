@@ -14,6 +14,8 @@
 #include <atomic>
 #include <thread>
 
+namespace queue_history_test {
+
 using namespace hugo;
 using test::must;
 using K = EventKind;
@@ -243,3 +245,5 @@ TEST_CASE("a raw check skips stored rows that are not valid transitions, as Skip
 }
 
 }  // TEST_SUITE
+
+}  // namespace queue_history_test

@@ -7,6 +7,8 @@
 
 #include "tests/support/queue_fixture.hpp"
 
+namespace queue_lifecycle_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -302,3 +304,5 @@ TEST_CASE("stale tokens: completed, failed, expired and older attempts are all l
 }
 
 }  // TEST_SUITE
+
+}  // namespace queue_lifecycle_test

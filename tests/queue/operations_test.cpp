@@ -11,6 +11,8 @@
 
 #include <thread>
 
+namespace queue_operations_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -387,3 +389,4 @@ TEST_CASE("fail() records the whole error on the Failed row and on its follow-up
 
 }  // TEST_SUITE
 
+}  // namespace queue_operations_test

@@ -7,6 +7,8 @@
 #include "tests/support/events.hpp"
 #include "tests/support/queue_fixture.hpp"
 
+namespace queue_recovery_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -346,3 +348,5 @@ TEST_CASE("a Failed row without its follow-up is repaired on open by requeueing 
 }
 
 }  // TEST_SUITE
+
+}  // namespace queue_recovery_test

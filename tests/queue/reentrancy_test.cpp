@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <thread>
 
+namespace queue_reentrancy_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -213,3 +215,5 @@ TEST_CASE("close() from every callback: the queue is disposed and its name can b
 }
 
 }  // TEST_SUITE
+
+}  // namespace queue_reentrancy_test

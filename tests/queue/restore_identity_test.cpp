@@ -12,6 +12,8 @@
 
 #include <algorithm>
 
+namespace queue_restore_identity_test {
+
 using namespace hugo;
 using test::must;
 using K = EventKind;
@@ -228,3 +230,5 @@ TEST_CASE("verify reports a Restored row that reuses the id of a finished task o
     CHECK(must(verify_journal(f.journal->path())).ok());
   }
 }
+
+}  // namespace queue_restore_identity_test

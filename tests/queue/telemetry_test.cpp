@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
+namespace queue_telemetry_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -409,3 +411,5 @@ TEST_CASE("enqueue journals its origin on the Enqueued rows, and sources replica
 }
 
 }  // TEST_SUITE
+
+}  // namespace queue_telemetry_test

@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+namespace replay_deterministic_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -40,12 +42,14 @@ struct Receipt {
 };
 
 }  // namespace
+}  // namespace replay_deterministic_test
 
 template <>
-struct hugo::EffectTypeTag<Receipt> {
+struct hugo::EffectTypeTag<replay_deterministic_test::Receipt> {
   static constexpr std::string_view value = "test.receipt.v1";
 };
 
+namespace replay_deterministic_test {
 namespace {
 
 struct Store {
@@ -491,3 +495,5 @@ TEST_CASE("a branch's context names nested effects and captures them once") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace replay_deterministic_test

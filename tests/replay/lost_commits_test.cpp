@@ -8,6 +8,8 @@
 
 #include "tests/support/lost_commits.hpp"
 
+namespace replay_lost_commits_test {
+
 using namespace hugo;
 using test::must;
 
@@ -123,3 +125,5 @@ TEST_CASE("an effect store from before fingerprints is migrated; its records rep
 }
 
 }  // TEST_SUITE
+
+}  // namespace replay_lost_commits_test

@@ -14,6 +14,8 @@
 #include <set>
 #include <thread>
 
+namespace replay_source_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -336,3 +338,5 @@ TEST_CASE("the source counts taskqueue.replication.events by queue and kind, and
 }
 
 }  // TEST_SUITE
+
+}  // namespace replay_source_test

@@ -8,6 +8,8 @@
 #include "tests/support/held_lock.hpp"
 #include "tests/support/queue_fixture.hpp"
 
+namespace sinks_busy_timeout_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -41,3 +43,5 @@ TEST_CASE("a negative busy_timeout is refused with error.validation and creates 
 }
 
 }  // TEST_SUITE
+
+}  // namespace sinks_busy_timeout_test

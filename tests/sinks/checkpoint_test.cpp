@@ -8,6 +8,8 @@
 
 #include "tests/support/queue_fixture.hpp"
 
+namespace sinks_checkpoint_test {
+
 using namespace hugo;
 using test::must;
 
@@ -108,3 +110,5 @@ TEST_CASE("a transaction body that throws leaves the sink database outside any t
 }
 
 }  // TEST_SUITE
+
+}  // namespace sinks_checkpoint_test

@@ -15,6 +15,8 @@
 #include <random>
 #include <set>
 
+namespace sinks_crash_test {
+
 using namespace hugo;
 using test::must;
 
@@ -156,3 +158,5 @@ TEST_CASE("a coordinator-driven sink killed between effect and checkpoint never 
 }
 
 }  // TEST_SUITE
+
+}  // namespace sinks_crash_test

@@ -15,6 +15,8 @@
 
 #include <csignal>
 
+namespace sinks_jetstream_cli_test {
+
 using namespace hugo;
 using hugo::test::connect_options;
 using hugo::test::must;
@@ -122,3 +124,5 @@ TEST_SUITE("jetstream") {
     CHECK(allowed.code == 0);
   }
 }
+
+}  // namespace sinks_jetstream_cli_test

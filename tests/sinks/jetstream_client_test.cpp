@@ -11,6 +11,8 @@
 #include <condition_variable>
 #include <mutex>
 
+namespace sinks_jetstream_client_test {
+
 using namespace hugo;
 using hugo::nats::Connection;
 using hugo::test::NatsServer;
@@ -221,3 +223,5 @@ TEST_SUITE("jetstream") {
     CHECK(overlap.error().to_string().find("jetstream_error=10065") != std::string::npos);
   }
 }
+
+}  // namespace sinks_jetstream_client_test

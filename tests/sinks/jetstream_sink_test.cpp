@@ -23,6 +23,8 @@
 #include <set>
 #include <thread>
 
+namespace sinks_jetstream_sink_test {
+
 using namespace hugo;
 using hugo::test::NatsServer;
 using hugo::test::connect_options;
@@ -457,3 +459,5 @@ TEST_SUITE("jetstream") {
     CHECK(stale.error().code() == errc::replication_diverged);
   }
 }
+
+}  // namespace sinks_jetstream_sink_test

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+namespace sinks_jetstream_unsupported_test {
+
 using namespace hugo;
 
 TEST_SUITE("sinks") {
@@ -24,3 +26,5 @@ TEST_SUITE("sinks") {
     CHECK(parse_nats_stream_url("nats://127.0.0.1:4222/S").ok());
   }
 }
+
+}  // namespace sinks_jetstream_unsupported_test

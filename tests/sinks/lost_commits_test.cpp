@@ -11,6 +11,8 @@
 
 #include <stop_token>
 
+namespace sinks_lost_commits_test {
+
 using namespace hugo;
 using test::must;
 
@@ -193,3 +195,5 @@ TEST_CASE("fingerprints: stable across sources, different for another event at t
 }
 
 }  // TEST_SUITE
+
+}  // namespace sinks_lost_commits_test

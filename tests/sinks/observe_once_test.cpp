@@ -9,6 +9,8 @@
 
 #include <stop_token>
 
+namespace sinks_observe_once_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -76,3 +78,5 @@ TEST_CASE("seek() backwards replays events to the caller but not to observers or
 }
 
 }  // TEST_SUITE
+
+}  // namespace sinks_observe_once_test

@@ -15,6 +15,8 @@
 #include <fstream>
 #include <sstream>
 
+namespace sinks_sinks_test {
+
 using namespace hugo;
 using namespace std::chrono_literals;
 using test::must;
@@ -381,3 +383,5 @@ TEST_CASE("Hugo's feature scenario: lose the checkpoint, reprocess from 0, and n
 }
 
 }  // TEST_SUITE
+
+}  // namespace sinks_sinks_test

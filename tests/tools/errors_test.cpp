@@ -6,6 +6,8 @@
 #include "tests/tools/sqlite_surgery.hpp"
 #include "tests/support/process.hpp"
 
+namespace tools_errors_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 
@@ -189,3 +191,5 @@ TEST_CASE("--help documents the exit codes, and every verb's help has an example
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_errors_test

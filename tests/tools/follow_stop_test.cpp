@@ -16,6 +16,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+namespace tools_follow_stop_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 using hugo::test::Child;
@@ -149,3 +151,5 @@ TEST_CASE("follow whose owner dies mid-stream keeps a replica every verb reads, 
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_follow_stop_test

@@ -4,6 +4,8 @@
 #include "tests/tools/fixture.hpp"
 #include "tests/support/process.hpp"
 
+namespace tools_follow_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 using hugo::test::Child;
@@ -59,3 +61,5 @@ TEST_CASE("tail --follow applies its filters to new commits, and prints text row
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_follow_test

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+namespace tools_hugo_import_test {
+
 using namespace hugo::test::cli;
 using hugo::test::TempDir;
 
@@ -128,3 +130,5 @@ TEST_CASE("an event naming a Hugo task id the stream never enqueued is refused w
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_hugo_import_test

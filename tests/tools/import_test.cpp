@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 
+namespace tools_import_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 using hugo::test::TempDir;
@@ -215,3 +217,5 @@ TEST_CASE("import of seqs that go backwards, or of another journal's events, is 
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_import_test

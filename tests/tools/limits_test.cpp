@@ -8,6 +8,8 @@
 #include "tests/tools/fixture.hpp"
 #include "tests/tools/sqlite_surgery.hpp"
 
+namespace tools_limits_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 
@@ -61,3 +63,5 @@ TEST_CASE("import of NDJSON with a value nested 100,000 deep is exit 3 naming th
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_limits_test

@@ -12,6 +12,8 @@
 
 #include <random>
 
+namespace tools_open_boundaries_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 
@@ -146,3 +148,5 @@ TEST_CASE("sanitizer options for the CLI run as nobody: log files into the repor
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_open_boundaries_test

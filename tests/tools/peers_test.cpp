@@ -14,6 +14,8 @@
 #include <random>
 #include <thread>
 
+namespace tools_peers_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 using hugo::test::Child;
@@ -193,3 +195,5 @@ TEST_CASE("serve refuses a port outside 0..65535 instead of listening elsewhere"
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_peers_test

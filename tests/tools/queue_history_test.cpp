@@ -6,6 +6,8 @@
 #include "tests/tools/fixture.hpp"
 #include "tests/tools/sqlite_surgery.hpp"
 
+namespace tools_queue_history_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 
@@ -91,3 +93,5 @@ TEST_CASE("tasks shows the damaged queue without the bad row, with one warning l
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_queue_history_test

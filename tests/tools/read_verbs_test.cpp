@@ -4,6 +4,8 @@
 
 #include "tests/tools/fixture.hpp"
 
+namespace tools_read_verbs_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 
@@ -152,3 +154,5 @@ TEST_CASE("stats counts every kind and queue, and buckets by time") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_read_verbs_test

@@ -7,6 +7,8 @@
 #include <hugo/effect_capture.hpp>
 #include <hugo/sink_database.hpp>
 
+namespace tools_sinks_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 
@@ -65,3 +67,5 @@ TEST_CASE("effects lists recorded outcomes, and --pending the claims whose effec
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_sinks_test

@@ -7,6 +7,8 @@
 
 #include <set>
 
+namespace tools_verify_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 
@@ -196,3 +198,5 @@ TEST_CASE("one overwritten page: verify reads past it, names the unreadable rang
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_verify_test

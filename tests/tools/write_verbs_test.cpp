@@ -8,6 +8,8 @@
 
 #include <functional>
 
+namespace tools_write_verbs_test {
+
 using namespace hugo;
 using namespace hugo::test::cli;
 using namespace std::chrono_literals;
@@ -197,3 +199,5 @@ TEST_CASE("a sink without a checkpoint for this journal keeps every row") {
 }
 
 }  // TEST_SUITE
+
+}  // namespace tools_write_verbs_test
