@@ -2,6 +2,7 @@
 // process keeps appending: afterwards the stream holds every event of the journal exactly once
 // and in order (docs/SCALE-OUT.md, "Exactly once"), checked end to end through RawNats.
 #include "tests/jetstream/e2e_support.hpp"
+#include "tests/support/process.hpp"
 
 #include <doctest/doctest.h>
 
@@ -19,10 +20,7 @@ using namespace hugo::test;
 using namespace hugo::test::e2e;
 
 // 50, or HUGO_CRASH_KILLS (scripts/test.sh lowers it under the sanitizers' slowdown).
-int kills() {
-  const char* n = std::getenv("HUGO_CRASH_KILLS");
-  return n && std::atoi(n) > 0 ? std::atoi(n) : 50;
-}
+int kills() { return crash_kills(50); }
 
 }  // namespace
 

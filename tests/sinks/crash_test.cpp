@@ -27,11 +27,6 @@ unsigned crash_seed() {
   return env ? static_cast<unsigned>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
 }
 
-int crash_kills(int fallback) {
-  const char* env = std::getenv("HUGO_CRASH_KILLS");
-  return env ? std::atoi(env) : fallback;
-}
-
 // Runs `argv` until it has printed `ticks` lines, then SIGKILLs it.
 void run_and_kill(const std::vector<std::string>& argv, int ticks) {
   test::Child child(argv);
@@ -46,7 +41,7 @@ void run_and_kill(const std::vector<std::string>& argv, int ticks) {
 // One randomized crash run: its seed (printed, so that HUGO_CRASH_SEED replays it), the generator
 // drawn from it, a scratch folder with the journal's path, and how many kills to make.
 struct CrashRun {
-  explicit CrashRun(const char* what) : seed(crash_seed()), rng(seed), journal(dir / "j.db"), kills(crash_kills(20)) {
+  explicit CrashRun(const char* what) : seed(crash_seed()), rng(seed), journal(dir / "j.db"), kills(test::crash_kills(20)) {
     std::printf("%s: seed %u (replay with HUGO_CRASH_SEED=%u)\n", what, seed, seed);
   }
   const unsigned seed;

@@ -18,6 +18,14 @@
 
 namespace hugo::test {
 
+// The number of SIGKILL rounds a crash test runs: $HUGO_CRASH_KILLS when it is a positive number
+// (scripts/test.sh lowers it under the sanitizers' slowdown; docs/TESTING.md), else `fallback`.
+inline int crash_kills(int fallback) {
+  const char* env = std::getenv("HUGO_CRASH_KILLS");
+  const int kills = env ? std::atoi(env) : 0;
+  return kills > 0 ? kills : fallback;
+}
+
 // Path of the tests' helper executable (tests/support/child_main.cpp), set by meson.
 inline std::string child_binary() {
   const char* path = std::getenv("HUGO_TEST_CHILD");

@@ -2,6 +2,7 @@
 // (never a part of one), a rerun succeeds, and input that does not follow on is bad input (exit 3).
 #include <doctest/doctest.h>
 
+#include "tests/support/process.hpp"
 #include "tests/tools/bulk_journal.hpp"
 
 #include <algorithm>
@@ -140,7 +141,8 @@ TEST_CASE("an import SIGKILLed at random points leaves no journal or a complete 
   const auto whole = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   std::filesystem::remove(dir / "reference.journal");
   std::mt19937 rng(std::random_device{}());
-  for (int kill = 0; kill < 20; ++kill) {
+  const int kills = hugo::test::crash_kills(20);  // lowered under the sanitizers (scripts/test.sh)
+  for (int kill = 0; kill < kills; ++kill) {
     CAPTURE(kill);
     auto child = import_once("copy.journal");
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (whole.count() + 1)));  // a random kill point
