@@ -7,22 +7,14 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <random>
 #include <string>
 #include <thread>
 
 namespace jetstream_publisher_crash_test {
 
-namespace {
-
 using namespace hugo::test;
 using namespace hugo::test::e2e;
-
-// 50, or HUGO_CRASH_KILLS (scripts/test.sh lowers it under the sanitizers' slowdown).
-int kills() { return crash_kills(50); }
-
-}  // namespace
 
 TEST_CASE("the publisher SIGKILLed at random points 50 times while the journal grows: every event once, in order") {
   TempDir dir("hugo-js-crash");
@@ -35,8 +27,9 @@ TEST_CASE("the publisher SIGKILLed at random points 50 times while the journal g
   INFO("seed " << seed);
   std::mt19937 rng(seed);
 
+  const int kills = crash_kills(50);  // scripts/test.sh lowers it under the sanitizers' slowdown
   int advanced = 0;  // rounds that waited until the stream took new events before the kill
-  for (int round = 0; round < kills(); ++round) {
+  for (int round = 0; round < kills; ++round) {
     Proc publisher(dir.path(), "publisher", {cli(), "publish", journal, "--nats", server.url()});
     if (round % 10 == 5) {  // mid-stream, after it certainly published something this round
       publisher.wait_line("publishing ");
@@ -58,7 +51,7 @@ TEST_CASE("the publisher SIGKILLed at random points 50 times while the journal g
   const std::string done = writer.wait_line("done ");
   const auto lines = export_lines(dir.path(), journal);
   REQUIRE(std::to_string(lines.size()) == done.substr(5));
-  MESSAGE(kills() << " kills (" << advanced << " after a publish), stream at "
+  MESSAGE(kills << " kills (" << advanced << " after a publish), stream at "
                   << stream_last_seq(server.port(), stream) << " of " << lines.size() << " events");
 
   const Ran rest = run_cli(dir.path(), {"publish", journal, "--nats", server.url(), "--once"});

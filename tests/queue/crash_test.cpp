@@ -17,8 +17,7 @@ using namespace hugo;
 TEST_SUITE("queue.crash") {
 
 TEST_CASE("SIGKILL at random moments never loses, duplicates or resurrects work") {
-  const char* env_seed = std::getenv("HUGO_CRASH_SEED");
-  const unsigned seed = env_seed ? static_cast<unsigned>(std::strtoul(env_seed, nullptr, 10)) : std::random_device{}();
+  const unsigned seed = test::crash_seed();
   const int kills = test::crash_kills(50);
   std::printf("queue crash test: seed %u (replay with HUGO_CRASH_SEED=%u)\n", seed, seed);
   std::mt19937 rng(seed);

@@ -22,11 +22,6 @@ using test::must;
 
 namespace {
 
-unsigned crash_seed() {
-  const char* env = std::getenv("HUGO_CRASH_SEED");
-  return env ? static_cast<unsigned>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
-}
-
 // Runs `argv` until it has printed `ticks` lines, then SIGKILLs it.
 void run_and_kill(const std::vector<std::string>& argv, int ticks) {
   test::Child child(argv);
@@ -41,7 +36,7 @@ void run_and_kill(const std::vector<std::string>& argv, int ticks) {
 // One randomized crash run: its seed (printed, so that HUGO_CRASH_SEED replays it), the generator
 // drawn from it, a scratch folder with the journal's path, and how many kills to make.
 struct CrashRun {
-  explicit CrashRun(const char* what) : seed(crash_seed()), rng(seed), journal(dir / "j.db"), kills(test::crash_kills(20)) {
+  explicit CrashRun(const char* what) : seed(test::crash_seed()), rng(seed), journal(dir / "j.db"), kills(test::crash_kills(20)) {
     std::printf("%s: seed %u (replay with HUGO_CRASH_SEED=%u)\n", what, seed, seed);
   }
   const unsigned seed;

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -17,6 +18,12 @@
 #include <unistd.h>
 
 namespace hugo::test {
+
+// A crash test's seed: $HUGO_CRASH_SEED (to replay a printed one), else a random one.
+inline unsigned crash_seed() {
+  const char* env = std::getenv("HUGO_CRASH_SEED");
+  return env ? static_cast<unsigned>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
+}
 
 // The number of SIGKILL rounds a crash test runs: $HUGO_CRASH_KILLS when it is a positive number
 // (scripts/test.sh lowers it under the sanitizers' slowdown; docs/TESTING.md), else `fallback`.
