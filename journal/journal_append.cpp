@@ -105,9 +105,8 @@ AppendTicket Journal::Impl::accept(Event* events, std::size_t count, Intake inta
   last_accepted += static_cast<std::int64_t>(count);
   const bool opens_batch = batches.empty() || batches.back()->events.size() + count > options.max_batch;
   if (opens_batch) {
-    auto batch = std::make_shared<Batch>();
+    auto batch = std::make_shared<Batch>(batch_storage, std::max(count, std::min(options.max_batch, last_batch_size * 2)));
     batch->opened_at = std::chrono::steady_clock::now();
-    batch->events.reserve(std::max(count, std::min(options.max_batch, last_batch_size * 2)));
     batches.push_back(std::move(batch));
   }
   const std::shared_ptr<Batch>& batch = batches.back();

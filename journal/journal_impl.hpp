@@ -41,6 +41,7 @@
 
 #include <hugo/journal.hpp>
 
+#include "journal/batch_storage.hpp"
 #include "journal/queue_guard.hpp"
 #include "journal/rows.hpp"
 #include "journal/wake_word.hpp"
@@ -69,7 +70,18 @@ struct TicketHold;
 // `status`, written once before `resolved` is set and read after it, and `waiters`, raised under
 // the mutex and lowered by a waiter that leaves once the batch is resolved.
 struct Batch {
+  Batch() = default;
+  // Takes its events' memory from `storage` and gives it back when the batch goes.
+  Batch(std::shared_ptr<BatchStorage> storage, std::size_t capacity)
+      : events(storage->take(capacity)), storage(std::move(storage)) {}
+  ~Batch() {
+    if (storage) storage->give(std::move(events));
+  }
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+
   std::vector<Event> events;
+  std::shared_ptr<BatchStorage> storage;  // null: a resolved ticket's batch, never filled
   std::chrono::steady_clock::time_point opened_at;
   std::weak_ptr<TicketHold> hold;  // shared by its live tickets
   WakeWord wake;                   // its waiters sleep on it: woken when it is done, or to lead
@@ -148,6 +160,8 @@ struct Journal::Impl : std::enable_shared_from_this<Journal::Impl> {
   std::condition_variable flush_cv;           // the flusher waits for batches nobody waits for
   std::condition_variable gather_cv;          // a leader waits up to commit_window for companions
   std::deque<std::shared_ptr<detail::Batch>> batches;
+  // Spare memory for new batches' events; shared with the batches, which may outlive the journal.
+  const std::shared_ptr<detail::BatchStorage> batch_storage = std::make_shared<detail::BatchStorage>();
   std::shared_ptr<detail::Batch> writing;  // the batch a leader is committing; its events stay unchanged
   bool committing = false;                 // a leader is at work (gathering or writing)
   bool gathering = false;                  // ... and waits on gather_cv for gather_target events

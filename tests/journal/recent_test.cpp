@@ -4,6 +4,7 @@
 
 #include <hugo/journal.hpp>
 
+#include "journal/batch_storage.hpp"
 #include "journal/journal_access.hpp"
 #include "tests/support/events.hpp"
 #include "tests/support/queue_fixture.hpp"
@@ -206,6 +207,74 @@ TEST_CASE("recent_events = 0 keeps nothing in memory") {
   REQUIRE(journal->append(test::enqueued("orders", "x")).ok());
   CHECK_FALSE(journal->read_recent(0, 10).has_value());
   CHECK(journal->read_recent(1, 10)->empty());
+}
+
+TEST_CASE("a batch's memory is reused only by a batch it fits, and only so much of it is kept") {
+  using detail::BatchStorage;
+  BatchStorage storage;
+  std::vector<Event> first = storage.take(8);
+  first.push_back(test::enqueued("orders", "a payload longer than a short string"));
+  const Event* memory = first.data();
+  const std::size_t room = first.capacity();
+  storage.give(std::move(first));
+
+  std::vector<Event> reused = storage.take(room);
+  CHECK(reused.empty());              // the old batch's events are gone
+  CHECK(reused.data() == memory);     // in the same memory
+  storage.give(std::move(reused));
+  CHECK(storage.take(room * 2 + 1).data() != memory);  // too small for the new batch
+  CHECK(storage.take(room / 4).data() != memory);      // more than twice what it needs
+  CHECK(storage.take(room).data() == memory);          // still kept for one it fits
+
+  std::vector<Event> large;
+  large.reserve(BatchStorage::kMaxSpareEvents + 1);
+  const Event* large_memory = large.data();
+  storage.give(std::move(large));
+  CHECK(storage.take(BatchStorage::kMaxSpareEvents + 1).data() != large_memory);  // not kept
+
+  std::vector<const Event*> given;
+  for (std::size_t i = 0; i < BatchStorage::kSpares + 1; ++i) {
+    std::vector<Event> spare;
+    spare.reserve(16);
+    given.push_back(spare.data());
+    storage.give(std::move(spare));
+  }
+  std::vector<const Event*> taken;
+  for (std::size_t i = 0; i < BatchStorage::kSpares; ++i) taken.push_back(storage.take(16).data());
+  // The newest kSpares come back, newest first: the oldest gave way.
+  for (std::size_t i = 0; i < BatchStorage::kSpares; ++i) CHECK(taken[i] == given[BatchStorage::kSpares - i]);
+}
+
+TEST_CASE("batches in reused memory hold their own events only, and outlive the journal") {
+  test::TempDir dir;
+  auto journal = open_journal(dir / "j.db", 24);  // batches leave memory, and their storage is reused
+  std::vector<Event> expected;
+  for (int round = 0; round < 200; ++round) {
+    std::vector<Event> group;
+    for (int i = 0; i <= round % 5; ++i) {
+      group.push_back(test::enqueued("orders", "r" + std::to_string(round) + "." + std::to_string(i)));
+    }
+    expected.insert(expected.end(), group.begin(), group.end());
+    REQUIRE(append_unchecked(*journal, group).ok());
+  }
+  const std::vector<Event> from_file = must(journal->read(0, 10'000));
+  REQUIRE(from_file.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    CAPTURE(i);
+    CHECK(from_file[i].seq == static_cast<std::int64_t>(i + 1));
+    CHECK(from_file[i].payload == expected[i].payload);
+  }
+  const std::int64_t last = journal->durable_seq();
+  const auto tail = journal->read_recent(last - 20, 100);
+  REQUIRE(tail.has_value());
+  CHECK(*tail == must(journal->read(last - 20, 100)));
+
+  // A ticket kept past close and past the journal itself: its batch still gives its memory back.
+  std::vector<Event> kept_group{test::enqueued("orders", "kept")};
+  AppendTicket kept = detail::JournalAccess::append_group_unchecked(*journal, kept_group);
+  REQUIRE(journal->close().ok());
+  journal.reset();
+  CHECK(kept.wait().ok());
 }
 
 }  // TEST_SUITE
