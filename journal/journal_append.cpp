@@ -110,6 +110,7 @@ AppendTicket Journal::Impl::accept(Event* events, std::size_t count, Intake inta
     batches.push_back(std::move(batch));
   }
   const std::shared_ptr<Batch>& batch = batches.back();
+  batch->make_room(count);
   for (std::size_t i = 0; i < count; ++i) {
     if (intake == Intake::Move) {
       batch->events.push_back(std::move(events[i]));

@@ -50,10 +50,12 @@
 #include "schema/wal_checkpointer.hpp"
 #include "schema/writer_lock.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -79,6 +81,17 @@ struct Batch {
   }
   Batch(const Batch&) = delete;
   Batch& operator=(const Batch&) = delete;
+
+  // Makes room for `more` events, moving the batch's events into a larger vector from `storage`
+  // (the smaller one goes back to it) rather than letting push_back allocate one of its own.
+  void make_room(std::size_t more) {
+    const std::size_t needed = events.size() + more;
+    if (!storage || needed <= events.capacity()) return;
+    std::vector<Event> larger = storage->take(std::max(needed, 2 * events.capacity()));
+    std::move(events.begin(), events.end(), std::back_inserter(larger));
+    events.swap(larger);
+    storage->give(std::move(larger));
+  }
 
   std::vector<Event> events;
   std::shared_ptr<BatchStorage> storage;  // null: a resolved ticket's batch, never filled

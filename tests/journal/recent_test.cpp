@@ -249,6 +249,17 @@ TEST_CASE("batches in reused memory hold their own events only, and outlive the 
   test::TempDir dir;
   auto journal = open_journal(dir / "j.db", 24);  // batches leave memory, and their storage is reused
   std::vector<Event> expected;
+  // Groups that queue up behind each other grow one batch (Batch::make_room) before a commit.
+  std::vector<AppendTicket> queued;
+  for (int round = 0; round < 60; ++round) {
+    std::vector<Event> group;
+    for (int i = 0; i < 3; ++i) {
+      group.push_back(test::enqueued("orders", "q" + std::to_string(round) + "." + std::to_string(i)));
+    }
+    expected.insert(expected.end(), group.begin(), group.end());
+    queued.push_back(detail::JournalAccess::append_group_unchecked(*journal, group));
+  }
+  for (const AppendTicket& ticket : queued) REQUIRE(ticket.wait().ok());
   for (int round = 0; round < 200; ++round) {
     std::vector<Event> group;
     for (int i = 0; i <= round % 5; ++i) {
