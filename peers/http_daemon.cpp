@@ -27,7 +27,9 @@
 #include <thread>
 
 namespace hugo::peers {
-namespace {
+// This file's helpers. Named, not anonymous: HttpDaemon::Impl holds some of their types, which g++
+// rejects from an anonymous namespace in the library's unity units (meson.build).
+namespace http_daemon_parts {
 
 
 struct Body {
@@ -61,7 +63,8 @@ class MhdRequest final : public HttpRequest {
   const char* path_;
 };
 
-}  // namespace
+}  // namespace http_daemon_parts
+using namespace http_daemon_parts;
 
 struct HttpDaemon::Impl {
   HttpDaemonOptions options;
@@ -191,7 +194,7 @@ void HttpDaemon::Impl::watch_loop() {
   resume_parked(lock);  // the ones put back after stop() looked
 }
 
-namespace {
+namespace http_daemon_parts {
 
 ssize_t read_body(void* cls, std::uint64_t, char* buf, std::size_t max) {
   Body& b = *static_cast<Body*>(cls);
@@ -269,7 +272,8 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* path, const char
   }
 }
 
-}  // namespace
+}  // namespace http_daemon_parts
+using namespace http_daemon_parts;
 
 MHD_Result HttpDaemon::Impl::answer(MHD_Connection* c, HttpResponse& res) {
   MHD_Response* response = nullptr;

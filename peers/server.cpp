@@ -17,7 +17,9 @@
 #include <thread>
 
 namespace hugo {
-namespace {
+// This file's helpers. Named, not anonymous: ReplicationServer::Impl holds some of their types, which g++
+// rejects from an anonymous namespace in the library's unity units (meson.build).
+namespace replication_server_parts {
 
 using peers::HttpRequest;
 using peers::HttpResponse;
@@ -65,7 +67,8 @@ struct Counters {
   std::atomic<std::int64_t> rejected_connections{0};
 };
 
-}  // namespace
+}  // namespace replication_server_parts
+using namespace replication_server_parts;
 
 struct ReplicationServer::Impl {
   ReplicationServerOptions options;
@@ -82,7 +85,7 @@ struct ReplicationServer::Impl {
   bool authorized(const HttpRequest& req) const;
 };
 
-namespace {
+namespace replication_server_parts {
 
 // One /v1/events response: where it stands and what it has sent. It holds one subscriber slot
 // until the response is released.
@@ -169,7 +172,8 @@ bool EventStream::ready(SteadyClock::time_point now, SteadyClock::time_point& wa
   return !changed.ok() || *changed;   // next() reports a failure
 }
 
-}  // namespace
+}  // namespace replication_server_parts
+using namespace replication_server_parts;
 
 bool ReplicationServer::Impl::authorized(const HttpRequest& req) const {
   if (options.token.empty()) return true;

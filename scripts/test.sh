@@ -24,9 +24,9 @@ logs=()
 timings=()
 
 # Sanitizer builds: only what the suites need, at -O1 with line tables only (-g1: reports keep
-# file:line, and the build is about a quarter faster than with full debug info). The library is
-# not a unity build: it keeps helpers in anonymous namespaces that -Wsubobject-linkage rejects when
-# merged (the CLI and the test suites' executables are, by their own meson override_options).
+# file:line, and the build is about a quarter faster than with full debug info). `--unity off`
+# is the default for the rest of the tree; the library, the CLI and the test suites' executables
+# are unity builds in every stage by their own meson override_options.
 # They leave out the fault-points copy of the library that chaos-planted needs (docs/TESTING.md).
 sanitizer_options=(-Dwerror=true -Dbench=false -Dexamples=false -Dplanted_bugs=false
   -Dbuildtype=plain -Doptimization=1 -Ddebug=false --unity off)

@@ -4,7 +4,7 @@
 namespace hugo {
 namespace {
 
-constexpr std::string_view kSchema = R"sql(
+constexpr std::string_view kProjectionSchema = R"sql(
 CREATE TABLE IF NOT EXISTS hugo_projection (
   journal_id       TEXT NOT NULL,
   queue            TEXT NOT NULL,
@@ -41,7 +41,7 @@ const char* state_after(EventKind kind) {
 ProjectionSink::ProjectionSink(std::shared_ptr<SinkDatabase> db, SinkOptions options)
     : TransactionalSink(std::move(db), std::move(options)) {}
 
-Status ProjectionSink::initialize(SinkDatabase& db) { return db.execute_script(kSchema); }
+Status ProjectionSink::initialize(SinkDatabase& db) { return db.execute_script(kProjectionSchema); }
 
 Status ProjectionSink::apply(SinkDatabase& db, const Event& e) {
   const bool leased = e.kind == EventKind::LeaseGranted || e.kind == EventKind::Heartbeat;

@@ -19,7 +19,9 @@
 
 namespace hugo {
 
-namespace {
+// This file's helpers. Named, not anonymous: DeterministicEffectStore::Impl holds some of their types, which g++
+// rejects from an anonymous namespace in the library's unity units (meson.build).
+namespace effect_store_parts {
 
 constexpr std::string_view kCreateTable = R"sql(
 CREATE TABLE IF NOT EXISTS hugo_effects (
@@ -126,7 +128,8 @@ auto guarded(std::string_view what, F&& body) -> decltype(body()) {
   }
 }
 
-}  // namespace
+}  // namespace effect_store_parts
+using namespace effect_store_parts;
 
 struct DeterministicEffectStore::Impl {
   sql::Db db;
