@@ -73,9 +73,9 @@ struct TicketHold;
 // the mutex and lowered by a waiter that leaves once the batch is resolved.
 struct Batch {
   Batch() = default;
-  // Takes its events' memory from `storage` and gives it back when the batch goes.
-  Batch(std::shared_ptr<BatchStorage> storage, std::size_t capacity)
-      : events(storage->take(capacity)), storage(std::move(storage)) {}
+  // Takes its events' memory from `spares` and gives it back when the batch goes.
+  Batch(std::shared_ptr<BatchStorage> spares, std::size_t capacity)
+      : events(spares->take(capacity)), storage(std::move(spares)) {}
   ~Batch() {
     if (storage) storage->give(std::move(events));
   }
