@@ -8,12 +8,13 @@
 //
 // Invariants: a spare is empty; at most kSpares are kept, none with room for more than
 // kMaxSpareEvents events (a journal opened with a large max_batch does not keep its largest
-// batches' memory), newest last: a spare that would not fit goes first when a newer one comes.
-// take() hands out a spare only with room for at most twice the events asked for, as a fresh
-// reserve would, so that read_recent's byte accounting (the vector's capacity) keeps counting
-// about what a batch needs and a window of small batches is not cut short by large spares.
-// Thread-safe; its mutex is taken last (under the journal's, never around anything else) and
-// never while an event is destroyed.
+// batches' memory), newest last: the oldest goes when a newer one comes. So a journal keeps at
+// most kSpares x kMaxSpareEvents x sizeof(Event) bytes (about 5 MB) besides read_recent's window,
+// and none once it is closed. take() hands out a spare only with room for at most half again the
+// events asked for, so that a batch's memory, which read_recent counts against its byte limit,
+// stays close to what a fresh reserve would give and a window of small batches is not cut short
+// by large spares. Thread-safe; its mutex is taken last (under the journal's, never around
+// anything else) and never while an event is destroyed.
 #pragma once
 
 #include <hugo/event.hpp>
@@ -39,7 +40,7 @@ class BatchStorage {
     {
       std::lock_guard lock(mutex_);
       for (auto spare = spares_.rbegin(); spare != spares_.rend(); ++spare) {
-        if (spare->capacity() < capacity || spare->capacity() > 2 * capacity) continue;
+        if (spare->capacity() < capacity || spare->capacity() > capacity + capacity / 2) continue;
         events = std::move(*spare);
         spares_.erase(std::next(spare).base());
         break;
@@ -50,12 +51,16 @@ class BatchStorage {
   }
 
   // Destroys `events`' elements and keeps its memory for a later take(), in place of the oldest
-  // spare if there is no room.
+  // spare if there is no room; after close(), keeps nothing.
   void give(std::vector<Event>&& events) noexcept {
     if (events.capacity() == 0 || events.capacity() > kMaxSpareEvents) return;
     events.clear();
     std::vector<Event> oldest;  // freed after the mutex
     std::lock_guard lock(mutex_);
+    if (closed_) {
+      oldest = std::move(events);
+      return;
+    }
     if (spares_.size() == kSpares) {
       oldest = std::move(spares_.front());
       spares_.erase(spares_.begin());
@@ -63,9 +68,23 @@ class BatchStorage {
     spares_.push_back(std::move(events));
   }
 
+  // Frees the spares; batches that go later free their own memory (the journal is closed).
+  void close() noexcept {
+    std::vector<std::vector<Event>> spares;  // freed after the mutex
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    spares.swap(spares_);
+  }
+
+  std::size_t spares() const {
+    std::lock_guard lock(mutex_);
+    return spares_.size();
+  }
+
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::vector<std::vector<Event>> spares_;  // each empty
+  bool closed_ = false;
 };
 
 }  // namespace hugo::detail

@@ -98,6 +98,7 @@ Status Journal::Impl::close() {
     commit_cv.notify_all();
   }
   kept.clear();
+  batch_storage->close();
   if (!final_failure) (void)writer_db.checkpoint(sql::CheckpointMode::Truncate);
   {
     std::lock_guard read_lock(read_mutex);

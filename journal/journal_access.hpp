@@ -46,6 +46,8 @@ struct JournalAccess {
     std::uint64_t flusher_wakeups_sent = 0;  // by leaders that stopped with batches left for it
   };
   static CommitQueue commit_queue(const Journal& journal);
+  // How many empty event vectors the journal keeps for its next batches (journal/batch_storage.hpp).
+  static std::size_t batch_spares(const Journal& journal);
 };
 
 }  // namespace hugo::detail

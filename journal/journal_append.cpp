@@ -278,4 +278,6 @@ detail::JournalAccess::CommitQueue detail::JournalAccess::commit_queue(const Jou
   return seen;
 }
 
+std::size_t detail::JournalAccess::batch_spares(const Journal& journal) { return journal.impl_->batch_storage->spares(); }
+
 }  // namespace hugo

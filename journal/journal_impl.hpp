@@ -36,7 +36,9 @@
 // (`writing`, until its commit is reported), so code under `mutex` may read every accepted event:
 // committed ones in `recent` or the file, the one being written in `writing`, the rest in
 // `batches`. The raw path's queue check (QueueGuard, docs/QUEUE.md) relies on this; `guard_mutex`
-// serializes the checked appends. No user code runs under `mutex`.
+// serializes the checked appends. No user code runs under `mutex`. A batch's events live in memory
+// lent by `batch_storage` (journal/batch_storage.hpp), whose own mutex is taken last, under
+// `mutex` or alone.
 #pragma once
 
 #include <hugo/journal.hpp>

@@ -223,8 +223,9 @@ TEST_CASE("a batch's memory is reused only by a batch it fits, and only so much 
   CHECK(reused.data() == memory);     // in the same memory
   storage.give(std::move(reused));
   CHECK(storage.take(room * 2 + 1).data() != memory);  // too small for the new batch
-  CHECK(storage.take(room / 4).data() != memory);      // more than twice what it needs
-  CHECK(storage.take(room).data() == memory);          // still kept for one it fits
+  CHECK(storage.take(room / 4).data() != memory);      // far more than it needs
+  CHECK(storage.take(room / 2).data() != memory);      // more than half again what it needs
+  CHECK(storage.take(room - room / 4).data() == memory);  // within half again: kept for it
 
   std::vector<Event> large;
   large.reserve(BatchStorage::kMaxSpareEvents + 1);
@@ -239,10 +240,25 @@ TEST_CASE("a batch's memory is reused only by a batch it fits, and only so much 
     given.push_back(spare.data());
     storage.give(std::move(spare));
   }
+  CHECK(storage.spares() == BatchStorage::kSpares);  // never more
   std::vector<const Event*> taken;
   for (std::size_t i = 0; i < BatchStorage::kSpares; ++i) taken.push_back(storage.take(16).data());
   // The newest kSpares come back, newest first: the oldest gave way.
   for (std::size_t i = 0; i < BatchStorage::kSpares; ++i) CHECK(taken[i] == given[BatchStorage::kSpares - i]);
+  CHECK(storage.spares() == 0);
+}
+
+TEST_CASE("a journal's batches give their memory back, and a closed journal keeps none") {
+  test::TempDir dir;
+  auto journal = open_journal(dir / "j.db", 4);
+  for (int i = 0; i < 4; ++i) REQUIRE(journal->append(test::enqueued("orders", "p" + std::to_string(i))).ok());
+  CHECK(detail::JournalAccess::batch_spares(*journal) == 0);  // every batch still in the window
+  for (int i = 4; i < 12; ++i) {
+    REQUIRE(journal->append(test::enqueued("orders", "p" + std::to_string(i))).ok());
+    CHECK(detail::JournalAccess::batch_spares(*journal) == 1);  // one left the window, the next took it
+  }
+  REQUIRE(journal->close().ok());
+  CHECK(detail::JournalAccess::batch_spares(*journal) == 0);
 }
 
 TEST_CASE("batches in reused memory hold their own events only, and outlive the journal") {
