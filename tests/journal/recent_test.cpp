@@ -223,9 +223,8 @@ TEST_CASE("a batch's memory is reused only by a batch it fits, and only so much 
   CHECK(reused.data() == memory);     // in the same memory
   storage.give(std::move(reused));
   CHECK(storage.take(room * 2 + 1).data() != memory);  // too small for the new batch
-  CHECK(storage.take(room / 4).data() != memory);      // far more than it needs
-  CHECK(storage.take(room / 2).data() != memory);      // more than half again what it needs
-  CHECK(storage.take(room - room / 4).data() == memory);  // within half again: kept for it
+  CHECK(storage.take(room / 4).data() != memory);      // more than twice what it needs
+  CHECK(storage.take(room / 2).data() == memory);      // twice: kept for it
 
   std::vector<Event> large;
   large.reserve(BatchStorage::kMaxSpareEvents + 1);
