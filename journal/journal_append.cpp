@@ -105,7 +105,8 @@ AppendTicket Journal::Impl::accept(Event* events, std::size_t count, Intake inta
   last_accepted += static_cast<std::int64_t>(count);
   const bool opens_batch = batches.empty() || batches.back()->events.size() + count > options.max_batch;
   if (opens_batch) {
-    auto batch = std::make_shared<Batch>(batch_storage, std::max(count, std::min(options.max_batch, last_batch_size * 2)));
+    const std::size_t room = std::max(count, std::min(options.max_batch, last_batch_size * 2));
+    auto batch = std::make_shared<Batch>(batch_storage, room);
     batch->opened_at = std::chrono::steady_clock::now();
     batches.push_back(std::move(batch));
   }
@@ -278,6 +279,8 @@ detail::JournalAccess::CommitQueue detail::JournalAccess::commit_queue(const Jou
   return seen;
 }
 
-std::size_t detail::JournalAccess::batch_spares(const Journal& journal) { return journal.impl_->batch_storage->spares(); }
+std::size_t detail::JournalAccess::batch_spares(const Journal& journal) {
+  return journal.impl_->batch_storage->spares();
+}
 
 }  // namespace hugo
