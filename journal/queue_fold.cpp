@@ -85,10 +85,13 @@ Status QueueState::invalid(const RowFacts& row, const std::string& rule) const {
 void QueueState::make_pending(TaskState& t, std::int64_t order) {
   t.phase = Phase::Pending;
   t.pending_order = order;
-  pending_.emplace(order, t.task_id);
+  if (t.available_at <= promoted_to_) ready_.emplace(order, t.task_id);
+  else waiting_.emplace(std::pair(t.available_at, order), t.task_id);
 }
 
-void QueueState::leave_pending(TaskState& t) { pending_.erase(t.pending_order); }
+void QueueState::leave_pending(TaskState& t) {
+  if (ready_.erase(t.pending_order) == 0) waiting_.erase(std::pair(t.available_at, t.pending_order));
+}
 
 void QueueState::take_payload(TaskState& t, const RowFacts& row) {
   t.payload_format = row.payload_format;
@@ -125,7 +128,7 @@ Status QueueState::apply(const RowFacts& row) {
       fresh.task_id = row.task;
       fresh.attempt = row.attempt;
       fresh.enqueued_at = row.at;
-      fresh.available_at = row.at;
+      fresh.available_at = row.available_at.value_or(row.at);  // a scheduled task: later
       take_payload(fresh, row);
       auto [it, _] = tasks_.emplace(row.task, std::move(fresh));
       make_pending(it->second, row.seq);
@@ -142,7 +145,7 @@ Status QueueState::apply(const RowFacts& row) {
       }
       t->attempt = row.attempt;
       t->enqueued_at = row.enqueued_at.value_or(row.at);
-      t->available_at = row.at;
+      t->available_at = row.available_at.value_or(row.at);
       t->last_token = row.token;
       take_payload(*t, row);
       take_error(*t, row);

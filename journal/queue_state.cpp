@@ -1,6 +1,7 @@
 // QueueState's queries: lookups, the leasable, expired and awaiting tasks an operation picks
 // from, dead letters in their public form, and the snapshot with its order-sensitive digest. None
-// changes the state; the transitions are in queue_fold.cpp.
+// changes the state (the leasable queries only move tasks between the pending indexes); the
+// transitions are in queue_fold.cpp.
 #include "journal/queue_state.hpp"
 
 #include "core/hex.hpp"
@@ -55,17 +56,28 @@ LeaseState* QueueState::lease(std::int64_t id) {
   return it == leases_.end() ? nullptr : &it->second;
 }
 
-const TaskState* QueueState::first_leasable(Timestamp now) const {
-  for (const auto& [order, id] : pending_) {
+void QueueState::promote(Timestamp now) {
+  if (now <= promoted_to_) return;
+  promoted_to_ = now;
+  while (!waiting_.empty() && waiting_.begin()->first.first <= now) {
+    auto node = waiting_.extract(waiting_.begin());
+    ready_.emplace(node.key().second, node.mapped());
+  }
+}
+
+const TaskState* QueueState::first_leasable(Timestamp now) {
+  promote(now);
+  for (const auto& [order, id] : ready_) {
     const TaskState* t = task(id);
-    if (t && t->available_at <= now) return t;
+    if (t && t->available_at <= now) return t;  // the first, unless the clock stepped back
   }
   return nullptr;
 }
 
-std::vector<const TaskState*> QueueState::leasable(Timestamp now, std::size_t max) const {
+std::vector<const TaskState*> QueueState::leasable(Timestamp now, std::size_t max) {
+  promote(now);
   std::vector<const TaskState*> out;
-  for (const auto& [order, id] : pending_) {
+  for (const auto& [order, id] : ready_) {
     if (out.size() >= max) break;
     const TaskState* t = task(id);
     if (t && t->available_at <= now) out.push_back(t);
@@ -73,13 +85,20 @@ std::vector<const TaskState*> QueueState::leasable(Timestamp now, std::size_t ma
   return out;
 }
 
-std::optional<Timestamp> QueueState::next_available_after(Timestamp now) const {
-  std::optional<Timestamp> next;
-  for (const auto& [order, id] : pending_) {
-    const TaskState* t = task(id);
-    if (t && t->available_at > now && (!next || t->available_at < *next)) next = t->available_at;
-  }
-  return next;
+std::optional<Timestamp> QueueState::next_available_after(Timestamp now) {
+  promote(now);
+  if (waiting_.empty()) return std::nullopt;
+  return waiting_.begin()->first.first;
+}
+
+std::vector<std::int64_t> QueueState::pending_fifo() const {
+  std::vector<std::pair<std::int64_t, std::int64_t>> by_order(ready_.begin(), ready_.end());
+  for (const auto& [when, id] : waiting_) by_order.emplace_back(when.second, id);
+  std::sort(by_order.begin(), by_order.end());
+  std::vector<std::int64_t> ids;
+  ids.reserve(by_order.size());
+  for (const auto& entry : by_order) ids.push_back(entry.second);
+  return ids;
 }
 
 std::vector<std::int64_t> QueueState::expired_leases(Timestamp now) const {
@@ -140,8 +159,9 @@ QueueSnapshot QueueState::snapshot(const std::string& queue) const {
   s.queue = queue;
   Digest d;
   d.bytes(queue);
-  for (const auto& [order, id] : pending_) {
+  for (const std::int64_t id : pending_fifo()) {
     const TaskState& t = tasks_.at(id);
+    const std::int64_t order = t.pending_order;
     s.pending.push_back({t.task_id, t.attempt, t.enqueued_at, t.available_at, t.last_error, t.last_token});
     d.bytes("P");
     d.num(order);

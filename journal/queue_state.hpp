@@ -123,8 +123,8 @@ class QueueState {
   const LeaseState* lease(std::int64_t lease_id) const;
   LeaseState* lease(std::int64_t lease_id);
 
-  // Pending tasks in FIFO order: pending_order -> task id.
-  const std::map<std::int64_t, std::int64_t>& pending() const { return pending_; }
+  // Pending task ids in FIFO order (pending_order): drain()'s order. O(n log n).
+  std::vector<std::int64_t> pending_fifo() const;
   const std::map<std::int64_t, LeaseState>& leases() const { return leases_; }
   const std::map<std::int64_t, std::int64_t>& dead_letters() const { return dead_; }  // dead_seq -> task
   // Every dead letter in its public form (dead_letter_of), in dead-letter order.
@@ -132,12 +132,14 @@ class QueueState {
   // True if the task's last row in this queue is Drained: restore() may then keep its id.
   bool drained(std::int64_t task_id) const { return drained_.contains(task_id); }
 
-  // First pending task leasable at `now` (available_at <= now), or nullptr.
-  const TaskState* first_leasable(Timestamp now) const;
+  // The queries below first move the tasks whose available_at <= now from waiting_ to ready_ (see
+  // the members), so each costs O(log n) plus what it returns, however many tasks wait.
+  // First pending task leasable at `now` (available_at <= now) in FIFO order, or nullptr.
+  const TaskState* first_leasable(Timestamp now);
   // Up to `max` pending tasks leasable at `now`, in FIFO order.
-  std::vector<const TaskState*> leasable(Timestamp now, std::size_t max) const;
+  std::vector<const TaskState*> leasable(Timestamp now, std::size_t max);
   // Earliest available_at among pending tasks that are not yet leasable at `now`.
-  std::optional<Timestamp> next_available_after(Timestamp now) const;
+  std::optional<Timestamp> next_available_after(Timestamp now);
   // Leases with expires_at <= now, in lease-id order.
   std::vector<std::int64_t> expired_leases(Timestamp now) const;
   // Tasks whose last rows were Failed/LeaseExpired with no Requeued/DeadLettered after them.
@@ -146,7 +148,7 @@ class QueueState {
   // Tasks (live or dead) that still need their payload or error read from the journal.
   std::vector<TaskState*> needing_hydration();
 
-  std::size_t pending_count() const { return pending_.size(); }
+  std::size_t pending_count() const { return ready_.size() + waiting_.size(); }
   std::size_t lease_count() const { return leases_.size(); }
   std::size_t dead_count() const { return dead_.size(); }
 
@@ -157,11 +159,20 @@ class QueueState {
   Status invalid(const RowFacts& row, const std::string& rule) const;
   void make_pending(TaskState& t, std::int64_t order);
   void leave_pending(TaskState& t);
+  void promote(Timestamp now);
   void take_payload(TaskState& t, const RowFacts& row);
   void take_error(TaskState& t, const RowFacts& row);
 
   std::unordered_map<std::int64_t, TaskState> tasks_;
-  std::map<std::int64_t, std::int64_t> pending_;
+  // The pending tasks, in two indexes by when they become leasable (docs/QUEUE.md, "Scheduled
+  // tasks"). ready_ (pending_order -> task id, FIFO) holds those whose available_at is at or
+  // before promoted_to_, the latest `now` a query was given; waiting_ ((available_at,
+  // pending_order) -> task id) holds the rest, earliest first. Each pending task is in exactly
+  // one; its available_at does not change while it is pending. If the clock steps back, ready_
+  // may hold tasks not leasable at the new `now`: the queries check each task's own time.
+  std::map<std::int64_t, std::int64_t> ready_;
+  std::map<std::pair<Timestamp, std::int64_t>, std::int64_t> waiting_;
+  Timestamp promoted_to_ = Timestamp::min();
   std::map<std::int64_t, LeaseState> leases_;
   std::map<std::int64_t, std::int64_t> dead_;
   std::unordered_set<std::int64_t> drained_;  // drained and not restored since

@@ -78,21 +78,25 @@ struct RowHeader {
   std::uint32_t row_flags = 0;  // the whole column
 };
 
-// The first ten columns every row query selects, in this order.
-inline constexpr std::string_view kHeaderColumns = "seq, kind, queue, task, attempt, at, lease, peer, expires, flags";
+// The first eleven columns every row query selects, in this order: column 10 is not_before,
+// which a version-1 journal (opened read-only, so not migrated) lacks and reads as NULL. The text
+// is one of two constants, never built from input.
+std::string_view header_columns(int schema_version);
 
-// Columns 0..9 of a row as stored: what decode_header needs, copied out of the statement so that
+// Columns 0..10 of a row as stored: what decode_header needs, copied out of the statement so that
 // the decoding can happen on another thread (the queue loader does).
 struct RawHeader {
-  static constexpr int kTask = 3, kLease = 6, kPeer = 7, kExpires = 8;  // the nullable columns
-  std::array<std::int64_t, 10> columns{};
+  static constexpr int kTask = 3, kLease = 6, kPeer = 7, kExpires = 8, kNotBefore = 10;  // the nullable columns
+  static constexpr int kCount = 11;
+  std::array<std::int64_t, kCount> columns{};
   std::uint16_t nulls = 0;  // bit c: column c is NULL
 
   static RawHeader read(const sql::Stmt& row);
   bool is_null(int column) const { return (nulls >> column) & 1u; }
 };
 
-// Decodes columns 0..9; journal.corrupt for an unknown kind.
+// Decodes columns 0..10; journal.corrupt for an unknown kind or a not_before on a row of a kind
+// that has none.
 Result<RowHeader> decode_header(const RawHeader& raw, std::int64_t time_base_us);
 inline Result<RowHeader> decode_header(const sql::Stmt& row, std::int64_t time_base_us) {
   return decode_header(RawHeader::read(row), time_base_us);

@@ -12,10 +12,12 @@
 namespace hugo::rows {
 namespace {
 
-const std::string kSelect = "SELECT " + std::string(kHeaderColumns) +
-                           ", error, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
-
 }  // namespace
+
+std::string_view header_columns(int schema_version) {
+  return schema_version >= 2 ? "seq, kind, queue, task, attempt, at, lease, peer, expires, flags, not_before"
+                             : "seq, kind, queue, task, attempt, at, lease, peer, expires, flags, NULL";
+}
 
 Error corrupt_row(std::int64_t seq, std::string why) {
   return Error::journal_corrupt("journal row " + std::to_string(seq) + " is damaged: " + why +
@@ -25,7 +27,9 @@ Error corrupt_row(std::int64_t seq, std::string why) {
 
 Result<EventSelector> EventSelector::create(sql::Db& db, Meta meta) {
   EventSelector selector(db, std::move(meta));
-  HUGO_ASSIGN_OR_RETURN(selector.select_, db.prepare(kSelect));
+  const std::string select = "SELECT " + std::string(header_columns(selector.meta_.schema_version)) +
+                             ", error, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+  HUGO_ASSIGN_OR_RETURN(selector.select_, db.prepare(select));
   HUGO_ASSIGN_OR_RETURN(selector.names_, db.prepare("SELECT id, name FROM names WHERE id > ?1"));
   return selector;
 }
@@ -50,7 +54,7 @@ Status EventSelector::refresh_names() {
 RawHeader RawHeader::read(const sql::Stmt& row) {
   RawHeader raw;
   for (int c = 0; c < static_cast<int>(raw.columns.size()); ++c) {
-    if ((c == kTask || c == kLease || c == kPeer || c == kExpires) && row.is_null(c)) {
+    if ((c == kTask || c == kLease || c == kPeer || c == kExpires || c == kNotBefore) && row.is_null(c)) {
       raw.nulls = static_cast<std::uint16_t>(raw.nulls | (1u << c));
     } else {
       raw.columns[static_cast<std::size_t>(c)] = row.column_int(c);
@@ -61,6 +65,9 @@ RawHeader RawHeader::read(const sql::Stmt& row) {
 
 Result<RowHeader> decode_header(const RawHeader& row, std::int64_t time_base_us) {
   const auto column = [&](int c) { return row.columns[static_cast<std::size_t>(c)]; };
+  // A time column is an offset in microseconds; a damaged one must not overflow the sum.
+  std::int64_t sum = 0;
+  const auto offset = [&](std::int64_t base, int c) { return !__builtin_add_overflow(base, column(c), &sum); };
   RowHeader h;
   h.seq = column(0);
   const std::int64_t kind = column(1);
@@ -69,7 +76,8 @@ Result<RowHeader> decode_header(const RawHeader& row, std::int64_t time_base_us)
   h.queue_id = column(2);
   h.task = row.is_null(RawHeader::kTask) ? h.seq : column(RawHeader::kTask);
   h.attempt = static_cast<std::int32_t>(column(4));
-  h.at = Timestamp{Duration{time_base_us + column(5)}};
+  if (!offset(time_base_us, 5)) return corrupt_row(h.seq, "its time is out of range");
+  h.at = Timestamp{Duration{sum}};
   h.row_flags = static_cast<std::uint32_t>(column(9));
   h.flags = h.row_flags & kLifecycleMask;
   if (h.kind == EventKind::Restored && (h.row_flags & kOriginalTask) && !row.is_null(RawHeader::kLease)) {
@@ -84,10 +92,20 @@ Result<RowHeader> decode_header(const RawHeader& row, std::int64_t time_base_us)
   h.owner_id = row.is_null(RawHeader::kPeer) ? 0 : column(RawHeader::kPeer);
   if (!row.is_null(RawHeader::kExpires)) {
     // One column, three meanings by kind (docs/FORMAT.md): validate_for_append keeps them apart.
-    const Timestamp value = h.at + Duration{column(RawHeader::kExpires)};
+    if (!offset(h.at.time_since_epoch().count(), RawHeader::kExpires)) return corrupt_row(h.seq, "its expires is out of range");
+    const Timestamp value{Duration{sum}};
     if (h.kind == EventKind::Restored) h.enqueued_at = value;
     else if (h.kind == EventKind::Requeued) h.available_at = value;
     else h.lease_expiration = value;
+  }
+  if (!row.is_null(RawHeader::kNotBefore)) {
+    if (h.kind != EventKind::Enqueued && h.kind != EventKind::Restored) {
+      return corrupt_row(h.seq, "a " + std::string(to_string(h.kind)) + " row has a not_before");
+    }
+    if (!offset(h.at.time_since_epoch().count(), RawHeader::kNotBefore)) {
+      return corrupt_row(h.seq, "its not_before is out of range");
+    }
+    h.available_at = Timestamp{Duration{sum}};
   }
   return h;
 }
@@ -123,12 +141,12 @@ Result<Event> EventSelector::decode(const sql::Stmt& row) {
   e.enqueued_at = h.enqueued_at;
   e.available_at = h.available_at;
   e.original_task_id = h.original_task_id;
-  if (!row.is_null(10)) {
-    Status decoded = decode_error_json(row.column_text(10), e.error);
+  if (!row.is_null(11)) {
+    Status decoded = decode_error_json(row.column_text(11), e.error);
     if (!decoded.ok()) return corrupt_row(e.seq, "error column: " + decoded.error().message());
   }
-  if (!row.is_null(11)) {
-    e.payload = std::string(row.column_blob(11));
+  if (!row.is_null(12)) {
+    e.payload = std::string(row.column_blob(12));
     e.payload_format = (h.row_flags & kPayloadJson) ? PayloadFormat::Json : PayloadFormat::Bytes;
   }
   e.journal_id = meta_.journal_id;

@@ -12,13 +12,14 @@
 namespace hugo::rows {
 namespace {
 
-constexpr int kInsertColumns = 12;
+constexpr int kInsertColumns = 13;
 
-// One INSERT statement for `rows` rows; parameter 12*i + c + 1 is column c of row i.
+// One INSERT statement for `rows` rows; parameter 13*i + c + 1 is column c of row i.
 std::string insert_sql(std::size_t rows) {
   std::string sql =
-      "INSERT INTO events (seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload) VALUES ";
-  for (std::size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?)";
+      "INSERT INTO events (seq, kind, queue, task, attempt, at, lease, peer, expires, flags, error, payload, not_before) "
+      "VALUES ";
+  for (std::size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?,?)";
   return sql;
 }
 
@@ -74,7 +75,9 @@ Status validate_content(const Event& e) {
   const bool leases = e.kind == EventKind::LeaseGranted || e.kind == EventKind::Heartbeat;
   if (e.lease_expiration && !leases) return invalid_event("only LeaseGranted and Heartbeat carry a lease expiration");
   if (e.enqueued_at && e.kind != EventKind::Restored) return invalid_event("only Restored carries enqueued_at");
-  if (e.available_at && e.kind != EventKind::Requeued) return invalid_event("only Requeued carries available_at");
+  if (e.available_at && e.kind != EventKind::Requeued && e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) {
+    return invalid_event("only Enqueued, Restored and Requeued carry available_at");
+  }
   if (e.payload && e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) {
     return invalid_event("only Enqueued and Restored rows store a payload");
   }
@@ -167,7 +170,7 @@ Status EventInserter::insert(sql::Stmt& insert, std::span<const Event> events) {
       return bound;
     }
   }
-  return insert.run_rebound();  // bind_row binds all 12 columns of every row
+  return insert.run_rebound();  // bind_row binds all 13 columns of every row
 }
 
 Status EventInserter::bind_row(sql::Stmt& insert, int base, const Event& e) {
@@ -193,11 +196,17 @@ Status EventInserter::bind_row(sql::Stmt& insert, int base, const Event& e) {
   if (e.token && e.token->attempt != e.attempt) row_flags |= kTokenPrevAttempt;
   if (e.owner_peer_id) insert.bind(base + 8, peer_id);
   else insert.bind_null(base + 8);
-  if (const auto& relative = e.lease_expiration ? e.lease_expiration : e.enqueued_at ? e.enqueued_at : e.available_at) {
-    insert.bind(base + 9, (*relative - e.occurred_at).count());
-  } else {
-    insert.bind_null(base + 9);
-  }
+  // expires: one column, three meanings by kind (docs/FORMAT.md); not_before: Enqueued and
+  // Restored rows' available_at (a Requeued row keeps it in expires, as schema version 1 did).
+  const bool starts_task = e.kind == EventKind::Enqueued || e.kind == EventKind::Restored;
+  const auto& expires = e.lease_expiration ? e.lease_expiration
+                        : e.enqueued_at    ? e.enqueued_at
+                        : starts_task      ? std::optional<Timestamp>()
+                                           : e.available_at;
+  if (expires) insert.bind(base + 9, (*expires - e.occurred_at).count());
+  else insert.bind_null(base + 9);
+  if (starts_task && e.available_at) insert.bind(base + 13, (*e.available_at - e.occurred_at).count());
+  else insert.bind_null(base + 13);
   if (e.payload && e.payload_format == PayloadFormat::Json) row_flags |= kPayloadJson;
   insert.bind(base + 10, static_cast<std::int64_t>(row_flags));
   if (e.error) {

@@ -157,7 +157,7 @@ Status load_queue(const std::filesystem::path& path, const std::string& queue, Q
 
   // Only the integer columns: whether a row has a payload or an error is left to hydration,
   // which reads those columns for the live tasks alone.
-  HUGO_ASSIGN_OR_RETURN(sql::Stmt scan, db.prepare("SELECT " + std::string(rows::kHeaderColumns) +
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt scan, db.prepare("SELECT " + std::string(rows::header_columns(meta.schema_version)) +
                                                    " FROM events WHERE seq > ?1 AND queue = ?2 "
                                                    "ORDER BY seq LIMIT ?3"));
   {

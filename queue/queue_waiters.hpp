@@ -26,8 +26,7 @@ namespace hugo::detail {
 // waits. Every field is read and written under the queue's mutex; the word is bumped from anywhere.
 struct RoomRequest {
   std::span<std::string> payloads;  // moved into the rows by whoever appends them
-  PayloadFormat format = PayloadFormat::Bytes;
-  const EnqueueOrigin* origin = nullptr;
+  const EnqueueOptions* options = nullptr;  // the call's; outlives the request
   std::span<std::int64_t> task_ids;  // written when the rows are appended
   std::stop_token stop;              // the call's: a call whose stop was requested is not served
   std::size_t slots() const { return payloads.size(); }

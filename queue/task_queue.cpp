@@ -78,7 +78,25 @@ Status validate(TaskQueueOptions& o) {
   return ok_status();
 }
 
-Status validate(const EnqueueOrigin& origin) {
+Status validate(const EnqueueOptions& options) {
+  if (options.delay < Duration::zero()) {
+    return Error::validation("EnqueueOptions.delay is negative; give a delay >= 0 or a not_before time")
+        .with("delay_us", std::to_string(options.delay.count()));
+  }
+  if (options.not_before && options.delay != Duration::zero()) {
+    return Error::validation("EnqueueOptions sets both not_before and delay; give one of them");
+  }
+  // A schedule must stay a time that the journal's JSON can carry (years 0001..9999).
+  constexpr Duration kMaxDelay = std::chrono::days(365'250);  // 1000 years
+  if (options.delay > kMaxDelay) {
+    return Error::validation("EnqueueOptions.delay is longer than 1000 years")
+        .with("delay_us", std::to_string(options.delay.count()));
+  }
+  if (options.not_before && *options.not_before >= Timestamp{date::sys_days{date::year{10000} / 1 / 1}}) {
+    return Error::validation("EnqueueOptions.not_before is after year 9999")
+        .with("not_before_us", std::to_string(options.not_before->time_since_epoch().count()));
+  }
+  const EnqueueOrigin& origin = options.origin;
   if (!origin.peer_id) return ok_status();
   if (origin.peer_id->size() > 1024) {
     return Error::validation("EnqueueOrigin.peer_id is longer than 1024 bytes")
@@ -155,9 +173,9 @@ namespace {
 // The operations' bodies, shared by the single and batch forms. The public methods add a span.
 // Moves the payloads into the rows and writes task id i to task_ids[i] (one per payload); the
 // single form passes spans over one local each, so that it allocates no vectors of its own.
-Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const Wait& wait, PayloadFormat format,
-                    const EnqueueOrigin& origin, std::span<std::int64_t> task_ids) {
-  HUGO_TRY(validate(origin));
+Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const Wait& wait,
+                    const EnqueueOptions& options, std::span<std::int64_t> task_ids) {
+  HUGO_TRY(validate(options));
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     if (Status fits = check_payload_size(payloads[i].size()); !fits.ok()) {
       return std::move(fits).error().with("index", std::to_string(i));
@@ -179,8 +197,7 @@ Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const W
   TaskQueue::Impl::Aftermath after;
   detail::RoomRequest request;
   request.payloads = payloads;
-  request.format = format;
-  request.origin = &origin;
+  request.options = &options;
   request.task_ids = task_ids;
   std::size_t wake = 0;  // lease callers to wake once the lock is released
   {
@@ -211,9 +228,14 @@ Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const W
 }  // namespace
 
 Result<std::int64_t> TaskQueue::enqueue(std::string payload, Wait wait, PayloadFormat format, EnqueueOrigin origin) {
+  return enqueue_with(std::move(payload), EnqueueOptions{format, std::move(origin), std::nullopt, Duration::zero()},
+                      std::move(wait));
+}
+
+Result<std::int64_t> TaskQueue::enqueue_with(std::string payload, const EnqueueOptions& options, Wait wait) {
   detail::OpSpan span(impl_->options.tracer.get(), "enqueue", impl_->tags, impl_->options.on_handler_error);
   std::int64_t id = 0;
-  Status done = enqueue_rows(*impl_, std::span(&payload, 1), wait, format, origin, std::span(&id, 1));
+  Status done = enqueue_rows(*impl_, std::span(&payload, 1), wait, options, std::span(&id, 1));
   if (!done.ok()) {
     span.finish(&done.error());
     return std::move(done).error();
@@ -226,11 +248,17 @@ Result<std::int64_t> TaskQueue::enqueue(std::string payload, Wait wait, PayloadF
 
 Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::string> payloads, Wait wait,
                                                            PayloadFormat format, EnqueueOrigin origin) {
+  return enqueue_batch_with(std::move(payloads),
+                            EnqueueOptions{format, std::move(origin), std::nullopt, Duration::zero()}, std::move(wait));
+}
+
+Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch_with(std::vector<std::string> payloads,
+                                                                const EnqueueOptions& options, Wait wait) {
   detail::OpSpan span(impl_->options.tracer.get(), "enqueue", impl_->tags, impl_->options.on_handler_error);
   span.tag("taskqueue.batch.size", std::to_string(payloads.size()));
   std::vector<std::int64_t> task_ids(payloads.size());
   Result<std::vector<std::int64_t>> ids = [&]() -> Result<std::vector<std::int64_t>> {
-    HUGO_TRY(enqueue_rows(*impl_, payloads, wait, format, origin, task_ids));
+    HUGO_TRY(enqueue_rows(*impl_, payloads, wait, options, task_ids));
     return std::move(task_ids);
   }();
   if (ids.ok() && !ids->empty()) span.seq(ids->front());

@@ -273,11 +273,12 @@ struct TaskQueue::Impl {
     }
   }
 
-  // Blocks a lease call until `ready()` holds (a leasable task), honouring `wait`. Caller holds
-  // `lock`. (Enqueue calls wait for room as a RoomRequest: task_queue_room.cpp.)
-  template <class Ready>
-  Status block(std::unique_lock<std::mutex>& lock, const Wait& wait, Ready ready,
-               std::chrono::steady_clock::duration recheck = std::chrono::steady_clock::duration::max()) {
+  // Blocks a lease call until `ready()` holds (a leasable task), honouring `wait`, and re-checks
+  // by `wake_by()` (a steady time: the next scheduled task's, at most a sweep_interval away); a
+  // wake-up that brings wake_by() forward re-arms the sleep. Caller holds `lock`. (Enqueue calls
+  // wait for room as a RoomRequest: task_queue_room.cpp.)
+  template <class Ready, class WakeBy>
+  Status block(std::unique_lock<std::mutex>& lock, const Wait& wait, Ready ready, WakeBy wake_by) {
     bool waited = false;
     Status status = [&]() -> Status {
       while (true) {
@@ -286,8 +287,7 @@ struct TaskQueue::Impl {
         if (ready()) return ok_status();
         const auto now = std::chrono::steady_clock::now();
         if (now >= wait.deadline) return timed_out();
-        auto until = wait.deadline;
-        if (recheck != std::chrono::steady_clock::duration::max() && now + recheck < until) until = now + recheck;
+        const auto until = std::min(wait.deadline, wake_by());
         waited = true;
         ++changed.work_waiting;
         detail::QueueWork& work = detail::queue_work();
@@ -296,7 +296,7 @@ struct TaskQueue::Impl {
         const auto woken = [&] {
           if (asleep) work.wakeups.fetch_add(1, std::memory_order_relaxed);
           asleep = true;
-          return ready() || !usable().ok();
+          return ready() || !usable().ok() || wake_by() < until;
         };
         if (until == std::chrono::steady_clock::time_point::max()) {
           changed.work.wait(lock, wait.stop, woken);

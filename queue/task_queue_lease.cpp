@@ -38,12 +38,19 @@ Status lease_rows(TaskQueue::Impl& q, std::string owner, std::size_t max_count, 
   std::vector<std::shared_ptr<detail::WakeWord>> refused;  // served enqueue calls whose append was refused
   {
     std::unique_lock lock(q.mutex);
-    const auto recheck = std::chrono::duration_cast<std::chrono::steady_clock::duration>(q.options.sweep_interval);
+    // A sleeping lease call wakes when the next scheduled task comes due, and at least every
+    // sweep_interval (the queue's clock may be a ManualClock, which no sleep can follow).
+    const auto wake_by = [&q] {
+      const Timestamp clock_now = q.clock->now();
+      Duration sleep = q.options.sweep_interval;
+      if (const auto next = q.state.next_available_after(clock_now)) sleep = std::min(sleep, *next - clock_now);
+      return std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(sleep);
+    };
     Timestamp now{};
     std::vector<const detail::TaskState*> chosen;
     const detail::TaskState* first = nullptr;  // max_count == 1: the one task, without `chosen`
     while (max_count == 1 ? first == nullptr : chosen.empty()) {  // empty only if the clock stepped back between the two reads
-      HUGO_TRY(q.block(lock, wait, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, recheck));
+      HUGO_TRY(q.block(lock, wait, [&] { return q.state.first_leasable(q.clock->now()) != nullptr; }, wake_by));
       now = q.clock->now();
       if (max_count == 1) first = q.state.first_leasable(now);
       else chosen = q.state.leasable(now, max_count);

@@ -18,13 +18,17 @@ namespace hugo {
 
 Result<AppendTicket> TaskQueue::Impl::enqueue_now(const detail::RoomRequest& r, Aftermath& after) {
   const Timestamp now = clock->now();
+  const EnqueueOptions& o = *r.options;
+  // Decided here, at the row's time: a call that waited for room counts its delay from now.
+  const Timestamp available = o.not_before ? *o.not_before : now + o.delay;
   std::vector<Event> events;
   events.reserve(r.slots());
   for (std::string& payload : r.payloads) {
     events.push_back(row(EventKind::Enqueued, 0, 1, now));
     events.back().payload = std::move(payload);
-    events.back().payload_format = r.format;
-    if (r.origin && r.origin->peer_id && !r.origin->peer_id->empty()) events.back().owner_peer_id = r.origin->peer_id;
+    events.back().payload_format = o.format;
+    if (o.origin.peer_id && !o.origin.peer_id->empty()) events.back().owner_peer_id = o.origin.peer_id;
+    if (available > now) events.back().available_at = available;
   }
   HUGO_ASSIGN_OR_RETURN(AppendTicket ticket, journal_rows(events, after));
   for (std::size_t i = 0; i < events.size(); ++i) r.task_ids[i] = events[i].task_id;

@@ -164,7 +164,7 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
   }
   std::unordered_map<std::int64_t, detail::QueueState> queues;
   TaskIdentities identities;
-  HUGO_ASSIGN_OR_RETURN(sql::Stmt scan, db.prepare("SELECT " + std::string(rows::kHeaderColumns) +
+  HUGO_ASSIGN_OR_RETURN(sql::Stmt scan, db.prepare("SELECT " + std::string(rows::header_columns(meta.schema_version)) +
                                                    ", error, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
   HUGO_ASSIGN_OR_RETURN(sql::Stmt probe, db.prepare("SELECT seq FROM events WHERE seq > ?1 ORDER BY seq LIMIT 1"));
   std::int64_t after = 0;
@@ -208,18 +208,18 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
         violation(report, seq, "decode", "unknown owner name id " + std::to_string(header->owner_id));
       }
       std::optional<Error> error;
-      if (!scan.is_null(10)) {
-        if (Status decoded = decode_error_json(scan.column_text(10), error); !decoded.ok()) {
+      if (!scan.is_null(11)) {
+        if (Status decoded = decode_error_json(scan.column_text(11), error); !decoded.ok()) {
           violation(report, seq, "decode", "error column: " + decoded.error().message());
         }
       }
-      const bool has_payload = !scan.is_null(11);
+      const bool has_payload = !scan.is_null(12);
       const bool starts_task = header->kind == EventKind::Enqueued || header->kind == EventKind::Restored;
       if (starts_task && !has_payload) violation(report, seq, "payload", "a row that starts a task has no payload");
       if (has_payload && !starts_task) violation(report, seq, "payload", "only Enqueued and Restored rows carry a payload");
       std::string payload;
       if (has_payload) {
-        payload = std::string(scan.column_blob(11));
+        payload = std::string(scan.column_blob(12));
         if (header->row_flags & rows::kPayloadJson) {
           if (std::string why = json_payload_problem(payload); !why.empty()) {
             violation(report, seq, "payload", "the payload is flagged JSON but " + why + " (docs/FORMAT.md)");

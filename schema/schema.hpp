@@ -16,7 +16,7 @@ namespace hugo::schema {
 
 // The version this build writes. A journal with a higher user_version is refused
 // (journal.schema_newer): an older binary must never write rows it does not understand.
-inline constexpr int kCurrentVersion = 1;
+inline constexpr int kCurrentVersion = 2;
 
 // Application id stored in the database header (PRAGMA application_id): "HUGJ".
 inline constexpr std::int64_t kApplicationId = 0x4855474A;
@@ -50,6 +50,12 @@ CREATE TABLE events (
   error   TEXT,
   payload BLOB
 ) STRICT;
+)sql",
+    // 1 -> 2: scheduled tasks (docs/QUEUE.md, "Scheduled tasks"). An Enqueued or Restored row may
+    // say when its task becomes leasable: not_before, in microseconds relative to `at`. A
+    // version-1 build must refuse such a journal (it would lease the tasks at once).
+    R"sql(
+ALTER TABLE events ADD COLUMN not_before INTEGER;
 )sql",
 };
 

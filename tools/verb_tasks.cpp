@@ -30,11 +30,13 @@ struct TaskRow {
   std::optional<Error> error;
 };
 
-std::vector<TaskRow> rows_of(const QueueSnapshot& s) {
+// `now`: the system clock's, which tells a scheduled task (pending, not leasable before its
+// available_at) from a pending one that a lease could take now.
+std::vector<TaskRow> rows_of(const QueueSnapshot& s, Timestamp now) {
   std::vector<TaskRow> rows;
   for (const auto& p : s.pending) {
-    rows.push_back({s.queue, p.task_id, "pending", p.attempt, {}, {}, {}, {}, p.enqueued_at, p.available_at, {},
-                    p.last_error});
+    rows.push_back({s.queue, p.task_id, p.available_at > now ? "scheduled" : "pending", p.attempt, {}, {}, {}, {},
+                    p.enqueued_at, p.available_at, {}, p.last_error});
   }
   for (const auto& l : s.leased) {
     rows.push_back({s.queue, l.token.task_id, "leased", l.token.attempt, l.owner, l.token.lease_id, l.granted_at,
@@ -56,17 +58,19 @@ int run(const Options& o) {
   for (const auto& [name, snapshot] : *queues) {
     if (o.queue.empty() || name == o.queue) warn_queue_problem("tasks", snapshot);
   }
-  Output output(o.json, {"queue", "task", "state", "attempt", "owner", "lease", "expires_at", "enqueued_at",
-                         "last_error"});
+  Output output(o.json, {"queue", "task", "state", "attempt", "owner", "lease", "expires_at", "available_at",
+                         "enqueued_at", "last_error"});
+  const Timestamp now = SystemClock().now();
   for (const auto& [name, snapshot] : *queues) {
     if (!o.queue.empty() && name != o.queue) continue;
-    for (const TaskRow& r : rows_of(snapshot)) {
+    for (const TaskRow& r : rows_of(snapshot, now)) {
       if (!o.state.empty() && r.state != o.state) continue;
       output.row(
           [&] {
             return std::vector<std::string>{r.queue, std::to_string(r.task), r.state, std::to_string(r.attempt),
                                             r.owner.value_or(""), r.lease ? std::to_string(*r.lease) : "",
-                                            time_cell(r.expires_at), time_cell(r.enqueued_at), error_text(r.error)};
+                                            time_cell(r.expires_at), time_cell(r.available_at),
+                                            time_cell(r.enqueued_at), error_text(r.error)};
           },
           [&](JsonObject& object) {
             object.str("queue", r.queue)
@@ -93,10 +97,11 @@ int run(const Options& o) {
 void add_tasks(CLI::App& app, Verbs& verbs) {
   using namespace verb_tasks;
   auto [cmd, o] = add_verb(app, verbs, run, "tasks",
-                           "The live state of every task still in a queue: pending, leased "
-                           "(owner, lease expiry) or dead, with attempt and last error.");
+                           "The live state of every task still in a queue: pending (leasable now), "
+                           "scheduled (pending, not leasable before available_at), leased (owner, lease "
+                           "expiry) or dead, with attempt and last error.");
   add_journal_arg(cmd, o->journal);
-  cmd->add_option("--state", o->state, "only tasks in this state")->check(CLI::IsMember({"pending", "leased", "dead"}));
+  cmd->add_option("--state", o->state, "only tasks in this state")->check(CLI::IsMember({"pending", "scheduled", "leased", "dead"}));
   cmd->add_option("--queue", o->queue, "only tasks of this queue");
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal tasks --state leased orders.journal");

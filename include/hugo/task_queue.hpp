@@ -55,6 +55,9 @@ struct PendingItem {
   Timestamp enqueued_at{};
   std::optional<Error> last_error;
   std::optional<OwnershipToken> last_token;
+  // Not leasable before this time: drain() sets it for a task that was not yet leasable (a
+  // scheduled or delayed task), and restore() keeps it if it is still in the future.
+  std::optional<Timestamp> available_at;
 };
 
 // A task that left the queue for good. Also the dead-letter handler's context.
@@ -102,6 +105,20 @@ struct EnqueueOrigin {
   // The calling peer, or a request id that identifies the call: at most 1024 bytes, no NUL.
   // Unset (or empty) records nothing.
   std::optional<std::string> peer_id;
+};
+
+// How to enqueue: what the plain enqueue() arguments say, and when the task becomes leasable
+// (docs/QUEUE.md, "Scheduled tasks"). A batch gives every task the same options.
+struct EnqueueOptions {
+  PayloadFormat format = PayloadFormat::Bytes;
+  EnqueueOrigin origin;
+  // Not leasable before this time, by the queue's clock (before year 10000). The task is pending
+  // (it counts against capacity and backpressure, drain() hands it out) but lease() passes it
+  // over until then.
+  std::optional<Timestamp> not_before;
+  // Or: not leasable before the row's own time + delay (0 to 1000 years; zero: at once). Setting
+  // both not_before and a delay is error.validation.
+  Duration delay = Duration::zero();
 };
 
 struct BackpressureSignal {
@@ -217,8 +234,13 @@ class HUGO_API TaskQueue {
   // `origin` is journaled with the task (error.validation if it is too long or holds a NUL).
   Result<std::int64_t> enqueue(std::string payload, Wait wait = {},
                                PayloadFormat format = PayloadFormat::Bytes, EnqueueOrigin origin = {});
+  // enqueue() with every option, scheduling included: a task with a not-before time later than
+  // its row's is journaled with it (Enqueued.available_at) and is not leased before it.
+  // error.validation for a negative delay, or both a delay and a not_before.
+  Result<std::int64_t> enqueue_with(std::string payload, const EnqueueOptions& options, Wait wait = {});
 
-  // Leases the oldest leasable task for `owner`. Waits per `wait` when none is leasable:
+  // Leases the oldest leasable task for `owner`: the first in FIFO order whose not-before time
+  // (scheduled, or a requeue delay) has come. Waits per `wait` when none is leasable:
   // queue.timeout, error.canceled.
   Result<Lease> lease(std::string owner, Wait wait = {});
 
@@ -241,6 +263,9 @@ class HUGO_API TaskQueue {
   Result<std::vector<std::int64_t>> enqueue_batch(std::vector<std::string> payloads, Wait wait = {},
                                                   PayloadFormat format = PayloadFormat::Bytes,
                                                   EnqueueOrigin origin = {});
+  // enqueue_batch() with every option (see enqueue_with); every task gets the same ones.
+  Result<std::vector<std::int64_t>> enqueue_batch_with(std::vector<std::string> payloads,
+                                                       const EnqueueOptions& options, Wait wait = {});
   // lease_batch: leases up to `max_count` (> 0) leasable tasks, oldest first, for `owner`. Waits
   // per `wait` until at least one is leasable, then takes as many as are leasable (1..max_count).
   Result<std::vector<Lease>> lease_batch(std::string owner, std::size_t max_count, Wait wait = {});
@@ -261,7 +286,7 @@ class HUGO_API TaskQueue {
   // leased tasks are not touched.
   Result<std::vector<PendingItem>> drain();
   // Puts items back (one Restored row each) at the tail, into any queue on any journal, keeping
-  // attempt, enqueue time and last error. One task id names one task forever: an item keeps its
+  // attempt, enqueue time, last error and a not-before time still in the future. One task id names one task forever: an item keeps its
   // task id and last token only if drain() handed it out from this queue, the task has not been
   // restored since, and its payload is unchanged; any other item starts a new task (task id = its
   // row's seq) whose row records the id it had (Event::original_task_id). docs/QUEUE.md, "Restore

@@ -13,8 +13,8 @@
 //   effects.db   TaskQueueDeterministicCoordinator and appends "run <seq>" to
 //   runs.log     (fsync'd) each time it runs
 //
-// Two worker threads each enqueue, lease, heartbeat, complete, fail (requeue or dead-letter) and
-// pause at random (pauses let leases expire); both sinks follow on their own threads.
+// Two worker threads each enqueue (now or scheduled), lease, heartbeat, complete, fail (requeue or
+// dead-letter) and pause at random (pauses let leases expire); both sinks follow on their own threads.
 #include "tests/chaos/mixed_files.hpp"
 #include "tests/support/applied_log_sink.hpp"
 #include "tests/support/run_logging_sink.hpp"
@@ -95,7 +95,10 @@ void work(TaskQueue& queue, AckLog& acks, unsigned seed, int worker) {
       return token;
     };
     if (r < 28) {
-      auto id = queue.enqueue(owner + "-" + std::to_string(seed) + "-" + std::to_string(counter));
+      // One enqueue in four is scheduled 1-50 ms ahead (the parent checks none is leased early).
+      EnqueueOptions options;
+      if (rng() % 4 == 0) options.delay = std::chrono::milliseconds(1 + rng() % 50);
+      auto id = queue.enqueue_with(owner + "-" + std::to_string(seed) + "-" + std::to_string(counter), options);
       if (!id.ok()) die("enqueue: " + id.error().to_string());
       acks.acknowledge("E " + std::to_string(*id));
     } else if (r < 52) {

@@ -69,7 +69,8 @@ std::string MixedScenario::summary() const {
   for (const auto& [seq, count] : runs_) runs += count, reruns += count - 1;
   int pending = 0;
   for (const auto& [seq, count] : pending_at_kills_) pending += count;
-  return text.substr(0, text.size() - 2) + "); transactional sink at " + std::to_string(tx_position_) +
+  return text.substr(0, text.size() - 2) + "; " + std::to_string(scheduled_) + " with a not-before time); transactional sink at " +
+         std::to_string(tx_position_) +
          ", coordinated sink at " + std::to_string(coord_position_) + "; " + std::to_string(runs) + " handler runs, " +
          std::to_string(reruns) + " reruns of " + std::to_string(pending) + " claims pending at kills";
 }
@@ -124,14 +125,25 @@ void MixedScenario::check_history(const std::vector<Event>& rows, Report& report
   }
   if (prints.size() >= seen_rows_.size()) seen_rows_ = std::move(prints);
 
-  // One live lease per task at every point of the history, and every lease event names it.
+  // One live lease per task at every point of the history, every lease event names it, and no
+  // task is leased before the time its last Enqueued, Restored or Requeued row set.
   std::map<std::int64_t, std::int64_t> live;  // task -> lease id
+  std::map<std::int64_t, Timestamp> due;      // task -> not leasable before
   kinds_.clear();
+  scheduled_ = 0;
   for (const Event& e : rows) {
     ++kinds_[e.kind];
     const std::int64_t lease = e.token ? e.token->lease_id : 0;
     switch (e.kind) {
+      case EventKind::Enqueued:
+      case EventKind::Restored:
+      case EventKind::Requeued:
+        due[e.task_id] = e.available_at.value_or(e.occurred_at);
+        if (e.available_at) ++scheduled_;
+        break;
       case EventKind::LeaseGranted:
+        report.expect(e.occurred_at >= due[e.task_id], task_text(e.task_id) + " was leased at seq " +
+                                                          std::to_string(e.seq) + " before its not-before time");
         report.expect(live[e.task_id] == 0, task_text(e.task_id) + " granted lease " + std::to_string(lease) +
                                                 " while lease " + std::to_string(live[e.task_id]) + " was live");
         live[e.task_id] = lease;

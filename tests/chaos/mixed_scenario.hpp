@@ -34,6 +34,9 @@ class MixedScenario final : public Scenario {
   std::vector<std::string> child_argv(const std::filesystem::path& dir, unsigned child_seed) override;
   void check_after_kill(const std::filesystem::path& dir, Report& report) override;
   std::string summary() const override;
+  // Rows that scheduled a task (available_at set), as of the last check: the workload's proof
+  // that it exercised scheduling.
+  std::size_t scheduled_rows() const { return scheduled_; }
 
  private:
   struct RowPrint {
@@ -59,6 +62,7 @@ class MixedScenario final : public Scenario {
   std::map<std::int64_t, int> pending_at_kills_;  // per seq: kills that left its claim pending
   std::uintmax_t run_log_offset_ = 0;
   std::map<EventKind, std::size_t> kinds_;  // rows per kind, as of the last check
+  std::size_t scheduled_ = 0;               // rows with available_at, as of the last check
 };
 
 }  // namespace hugo::chaos

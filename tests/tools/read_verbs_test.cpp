@@ -8,6 +8,7 @@ namespace tools_read_verbs_test {
 
 using namespace hugo;
 using namespace hugo::test::cli;
+using hugo::test::TempDir;
 
 TEST_SUITE("cli.read") {
 
@@ -50,13 +51,37 @@ TEST_CASE("text output is tab-separated with one header line when stdout is not 
   CHECK(f.ok({"show", "f.journal", "9"}).find("\nerror.metadata.card\tvisa\n") != std::string::npos);
 }
 
+TEST_CASE("tasks tells a scheduled task (not leasable before available_at) from a pending one") {
+  TempDir dir;
+  {
+    auto clock = std::make_shared<ManualClock>();
+    auto journal = open_fixture_journal(dir / "s.journal", clock);
+    auto queue = ok_or_throw(TaskQueue::open(journal, fixture_queue("orders", clock)));
+    EnqueueOptions later;
+    later.not_before = ok_or_throw(parse_iso8601("2100-01-01T00:00:00+00:00"));
+    ok_or_throw(queue->enqueue_with("later", later));
+    ok_or_throw(queue->enqueue("now"));
+  }
+  const Run scheduled = run_cli({"tasks", "--state", "scheduled", "--json", "s.journal"}, dir.path());
+  CHECK(scheduled.code == 0);
+  const auto rows = lines_of(scheduled.out);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].find("\"task\":1,\"state\":\"scheduled\"") != std::string::npos);
+  CHECK(rows[0].find("\"availableAt\":\"2100-01-01T00:00:00+00:00\"") != std::string::npos);
+  const Run pending = run_cli({"tasks", "--state", "pending", "s.journal"}, dir.path());
+  CHECK(pending.code == 0);
+  const auto pending_rows = lines_of(pending.out);
+  REQUIRE(pending_rows.size() == 2);  // the header and task 2
+  CHECK(pending_rows[1].rfind("orders\t2\tpending\t", 0) == 0);
+}
+
 TEST_CASE("on a terminal: an aligned table on stdout and a progress bar on stderr") {
   FixtureJournal f;
   const Run tasks = run_cli_on_tty({"tasks", "--state", "dead", "f.journal"}, f.dir.path());
   CHECK(tasks.code == 0);
   CHECK(tasks.out ==
-        "queue   task  state  attempt  owner  lease  expires_at  enqueued_at                last_error\n"
-        "orders  3     dead   1                                  2024-01-01T00:00:02+00:00  app.fatal: bad bytes\n");
+        "queue   task  state  attempt  owner  lease  expires_at  available_at  enqueued_at                last_error\n"
+        "orders  3     dead   1                                                2024-01-01T00:00:02+00:00  app.fatal: bad bytes\n");
   CHECK(tasks.err.empty());
   for (const char* verb : {"verify", "export"}) {
     const Run r = run_cli_on_tty({verb, "f.journal"}, f.dir.path());
