@@ -60,7 +60,15 @@ Status validate(TaskQueueOptions& o) {
   if (o.lease_duration <= Duration::zero()) return invalid_option("lease_duration", "must be > 0");
   if (o.heartbeat_interval < Duration::zero()) return invalid_option("heartbeat_interval", "must be >= 0");
   if (o.sweep_interval <= Duration::zero()) return invalid_option("sweep_interval", "must be > 0");
-  if (o.requeue_delay < Duration::zero()) return invalid_option("requeue_delay", "must be >= 0");
+  if (o.requeue_delay < Duration::zero() || o.requeue_delay > std::chrono::days(365'250)) {
+    return invalid_option("requeue_delay", "must be 0 to 1000 years");
+  }
+  if (o.retry) {
+    if (o.requeue_delay != Duration::zero()) {
+      return invalid_option("retry", "replaces requeue_delay; set one of them (retry.delay for a fixed delay)");
+    }
+    HUGO_TRY(detail::validate_retry_policy(*o.retry));
+  }
   if (o.max_delivery_attempts < 1) return invalid_option("max_delivery_attempts", "must be >= 1");
   if (o.backpressure) {
     if (o.backpressure->high_watermark == 0) return invalid_option("backpressure.high_watermark", "0 is invalid; use < 0 to disable");
@@ -142,6 +150,8 @@ Result<std::unique_ptr<TaskQueue>> TaskQueue::open(std::shared_ptr<Journal> jour
   impl->journal = journal;
   impl->clock = options.clock ? options.clock : SystemClock::shared();
   impl->options = std::move(options);
+  impl->backoff = detail::RetryBackoff(impl->options.retry.value_or(RetryPolicy{
+      RetryPolicy::Backoff::Fixed, impl->options.requeue_delay, 2.0, std::chrono::hours(1), 0.0, 0}));
   impl->tags.emplace_back("taskqueue.name", impl->options.name);
   impl->tags.insert(impl->tags.end(), impl->options.metric_tags.begin(), impl->options.metric_tags.end());
   auto report = [raw = impl.get()](const Error& e) { raw->report(e); };

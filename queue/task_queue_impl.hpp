@@ -10,6 +10,7 @@
 #include "journal/queue_state.hpp"
 #include "queue/queue_telemetry.hpp"
 #include "queue/queue_waiters.hpp"
+#include "queue/retry_backoff.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -44,6 +45,7 @@ struct TaskQueue::Impl {
   bool closed = false;
   std::optional<Error> failure;
   std::optional<detail::Backpressure> backpressure;
+  detail::RetryBackoff backoff;  // options.retry, or Fixed at requeue_delay; under `mutex`
 
   std::mutex sweeper_mutex;
   std::condition_variable_any sweeper_cv;
@@ -85,26 +87,12 @@ struct TaskQueue::Impl {
     return e;
   }
 
-  // The row after a Failed or LeaseExpired: Requeued with attempt + 1, or DeadLettered with the
-  // attempt unchanged when `requeue` is false or attempts are exhausted (docs/QUEUE.md). Takes
-  // `error` by value: callers move in the copy they no longer need.
+  // The row after a Failed or LeaseExpired: Requeued with attempt + 1, not leasable before now +
+  // `retry_after` or the retry policy's delay, or DeadLettered with the attempt unchanged when
+  // `requeue` is false or attempts are exhausted (docs/QUEUE.md). Takes `error` by value: callers
+  // move in the copy they no longer need. Draws the policy's jitter: caller holds `mutex`.
   Event follow_up(const detail::TaskState& t, const OwnershipToken& token, Error error, bool requeue,
-                  std::uint32_t requeue_flags, Timestamp now) const {
-    const std::int32_t next = t.attempt + 1;
-    if (!requeue || next > options.max_delivery_attempts) {
-      Event e = row(EventKind::DeadLettered, t.task_id, t.attempt, now);
-      e.token = token;
-      e.error = std::move(error);
-      e.flags = flags::DeadLetter;
-      return e;
-    }
-    Event e = row(EventKind::Requeued, t.task_id, next, now);
-    e.token = token;
-    e.error = std::move(error);
-    e.flags = requeue_flags;
-    if (options.requeue_delay > Duration::zero()) e.available_at = now + options.requeue_delay;
-    return e;
-  }
+                  std::uint32_t requeue_flags, Timestamp now, std::optional<Duration> retry_after = {});
 
   // restore(): whether `item` keeps its task id (task_queue_admin.cpp). Caller holds `mutex`.
   bool keeps_task_id(const PendingItem& item, const std::set<std::int64_t>& kept) const;

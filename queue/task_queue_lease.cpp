@@ -151,10 +151,15 @@ Status complete_rows(TaskQueue::Impl& q, std::span<const OwnershipToken> tokens,
   return q.finish(after);
 }
 
-// `row_seq` receives the seq of the Failed row.
+// `row_seq` receives the seq of the Failed row. `retry_after`: the caller's delay for this retry.
 Result<FailOutcome> fail_rows(TaskQueue::Impl& q, const OwnershipToken& token, Error error, bool requeue,
-                              std::int64_t& row_seq) {
+                              std::optional<Duration> retry_after, std::int64_t& row_seq) {
   TaskQueue::Impl::Aftermath after;
+  if (retry_after && (*retry_after < Duration::zero() || *retry_after > std::chrono::days(365'250))) {
+    return Error::validation("fail_and_retry_after needs a retry_after of 0 to 1000 years; nothing was recorded")
+        .with("token", token.to_string())
+        .with("retry_after_us", std::to_string(retry_after->count()));
+  }
   if (error.code().empty() && error.message().empty() && !error.cause()) {
     return Error::validation("fail() needs an error with a code or a message; nothing was recorded")
         .with("token", token.to_string())
@@ -171,7 +176,8 @@ Result<FailOutcome> fail_rows(TaskQueue::Impl& q, const OwnershipToken& token, E
     events.push_back(q.row(EventKind::Failed, token.task_id, token.attempt, now));
     events[0].token = token;
     events[0].error = error;
-    events.push_back(q.follow_up(*q.state.task(token.task_id), token, std::move(error), requeue, flags::None, now));
+    events.push_back(
+        q.follow_up(*q.state.task(token.task_id), token, std::move(error), requeue, flags::None, now, retry_after));
     outcome = events[1].kind == EventKind::Requeued ? FailOutcome::Requeued : FailOutcome::DeadLettered;
     HUGO_TRY(q.commit(events, after));
     row_seq = events[0].seq;
@@ -183,6 +189,26 @@ Result<FailOutcome> fail_rows(TaskQueue::Impl& q, const OwnershipToken& token, E
 }
 
 }  // namespace
+
+Event TaskQueue::Impl::follow_up(const detail::TaskState& t, const OwnershipToken& token, Error error, bool requeue,
+                                std::uint32_t requeue_flags, Timestamp now, std::optional<Duration> retry_after) {
+  const std::int32_t next = t.attempt + 1;
+  if (!requeue || next > options.max_delivery_attempts) {
+    Event e = row(EventKind::DeadLettered, t.task_id, t.attempt, now);
+    e.token = token;
+    e.error = std::move(error);
+    e.flags = flags::DeadLetter;
+    return e;
+  }
+  Event e = row(EventKind::Requeued, t.task_id, next, now);
+  e.token = token;
+  e.error = std::move(error);
+  e.flags = requeue_flags;
+  if (const Duration delay = retry_after ? *retry_after : backoff.delay_after(t.attempt); delay > Duration::zero()) {
+    e.available_at = now + delay;
+  }
+  return e;
+}
 
 Result<Lease> TaskQueue::lease(std::string owner, Wait wait) {
   detail::OpSpan span(impl_->options.tracer.get(), "lease", impl_->tags, impl_->options.on_handler_error);
@@ -249,7 +275,17 @@ Result<FailOutcome> TaskQueue::fail(const OwnershipToken& token, Error error, bo
                       impl_->options.on_handler_error);
   span.token(token);
   std::int64_t row_seq = 0;
-  auto outcome = fail_rows(*impl_, token, std::move(error), requeue, row_seq);
+  auto outcome = fail_rows(*impl_, token, std::move(error), requeue, std::nullopt, row_seq);
+  span.seq(row_seq);
+  span.finish(outcome);
+  return outcome;
+}
+
+Result<FailOutcome> TaskQueue::fail_and_retry_after(const OwnershipToken& token, Error error, Duration retry_after) {
+  detail::OpSpan span(impl_->options.tracer.get(), "fail.requeue", impl_->tags, impl_->options.on_handler_error);
+  span.token(token);
+  std::int64_t row_seq = 0;
+  auto outcome = fail_rows(*impl_, token, std::move(error), true, retry_after, row_seq);
   span.seq(row_seq);
   span.finish(outcome);
   return outcome;

@@ -139,6 +139,24 @@ struct BackpressureOptions {
   std::function<void(const BackpressureSignal&)> on_change;
 };
 
+// How long a failed or expired task waits before its next attempt (docs/QUEUE.md, "Retry
+// backoff"). The delay drawn is journaled on the task's Requeued row (available_at): recovery and
+// replicas read it, and never draw it again.
+struct RetryPolicy {
+  enum class Backoff {
+    Fixed,        // every retry waits `delay`
+    Exponential,  // retry n (after attempt n failed) waits delay * factor^(n - 1), at most max_delay
+  };
+  Backoff backoff = Backoff::Fixed;
+  Duration delay = Duration::zero();            // 0 to 1000 years
+  double factor = 2.0;                          // Exponential: >= 1
+  Duration max_delay = std::chrono::hours(1);   // Exponential: the cap, >= delay, <= 1000 years
+  // 0 to 1: each delay is multiplied by a random number in (1 - jitter, 1], so that tasks that
+  // failed together do not all come back at once.
+  double jitter = 0.0;
+  std::uint64_t seed = 0;  // seeds the jitter's draws; 0: a random seed
+};
+
 // How a queue treats a stored row that is not a valid transition (docs/QUEUE.md, "Recovery").
 enum class RecoveryMode {
   Strict,       // the open fails with journal.corrupt naming the row's seq and the broken rule
@@ -160,6 +178,8 @@ struct TaskQueueOptions {
   Duration heartbeat_interval = std::chrono::seconds(5);  // 0: every heartbeat extends
   Duration sweep_interval = std::chrono::seconds(1);
   Duration requeue_delay = Duration::zero();  // a requeued task is not leasable before now + delay
+  // Unset: every retry waits requeue_delay. Set: its delays (requeue_delay must then be 0).
+  std::optional<RetryPolicy> retry;
   std::int32_t max_delivery_attempts = 5;
   std::optional<BackpressureOptions> backpressure;
   std::shared_ptr<Clock> clock;  // null: SystemClock
@@ -277,6 +297,10 @@ class HUGO_API TaskQueue {
   // the next attempt would exceed max_delivery_attempts. An error with neither code nor message
   // (nor cause) is refused with error.validation and nothing is recorded.
   Result<FailOutcome> fail(const OwnershipToken& token, Error error, bool requeue = true);
+  // fail() with a delay of the caller's choosing for this one retry, in place of the retry
+  // policy's (River's snooze): requeued with attempt + 1, not leasable before now + retry_after
+  // (0 to 1000 years, else error.validation), or dead-lettered once attempts are exhausted.
+  Result<FailOutcome> fail_and_retry_after(const OwnershipToken& token, Error error, Duration retry_after);
 
   // Expires every lease whose expiration has passed (LeaseExpired, then Requeued or
   // DeadLettered), and delivers deferred backpressure signals. Returns how many expired.

@@ -118,7 +118,12 @@ void work(TaskQueue& queue, AckLog& acks, unsigned seed, int worker) {
       if (queue.complete(token).ok()) acks.acknowledge("C " + token_text(token));
     } else if (r < 92 && !held.empty()) {
       const OwnershipToken token = take();
-      auto outcome = queue.fail(token, Error("app.chaos", "random failure"), rng() % 4 != 0);
+      // One failure in three picks its own retry delay (fail_and_retry_after), the rest follow the
+      // queue's retry policy or dead-letter.
+      auto outcome = rng() % 3 == 0
+                         ? queue.fail_and_retry_after(token, Error("app.chaos", "snoozed"),
+                                                      std::chrono::milliseconds(rng() % 20))
+                         : queue.fail(token, Error("app.chaos", "random failure"), rng() % 4 != 0);
       if (outcome.ok()) acks.acknowledge("F " + token_text(token) + (*outcome == FailOutcome::Requeued ? " R" : " D"));
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(1 + rng() % 40));  // let leases expire

@@ -25,6 +25,10 @@ inline TaskQueueOptions mixed_queue_options() {
   options.max_delivery_attempts = 3;
   options.capacity = 1'000'000;
   options.run_sweeper = false;
+  // Retries back off exponentially with jitter (1-8 ms): the drawn delays are journaled, and the
+  // history check fails any lease before them.
+  options.retry = RetryPolicy{RetryPolicy::Backoff::Exponential, std::chrono::milliseconds(2), 2.0,
+                              std::chrono::milliseconds(8), 0.5, 0};
   return options;
 }
 

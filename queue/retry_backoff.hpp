@@ -1,0 +1,31 @@
+// The delay before a failed or expired task's next attempt (docs/QUEUE.md, "Retry backoff"):
+// fixed or exponential, capped, with optional jitter. The delay drawn is journaled on the Requeued
+// row (available_at), so recovery and replicas read it and never draw it again.
+#pragma once
+
+#include <hugo/error.hpp>
+#include <hugo/task_queue.hpp>
+
+#include <cstdint>
+#include <random>
+
+namespace hugo::detail {
+
+// Checks a policy as TaskQueue::open takes it: error.validation naming the field.
+Status validate_retry_policy(const RetryPolicy& policy);
+
+class RetryBackoff {
+ public:
+  RetryBackoff() = default;
+  explicit RetryBackoff(const RetryPolicy& policy);
+
+  // The delay before the attempt after `failed_attempt` (1-based). Draws the jitter, so it is not
+  // const; the caller holds the queue's mutex.
+  Duration delay_after(std::int32_t failed_attempt);
+
+ private:
+  RetryPolicy policy_;
+  std::mt19937_64 random_;
+};
+
+}  // namespace hugo::detail
