@@ -151,6 +151,7 @@ void encode_event_json(const Event& event, std::string& out) {
   if (event.enqueued_at) w.raw(",\"enqueuedAt\":").time(*event.enqueued_at);
   if (event.available_at) w.raw(",\"availableAt\":").time(*event.available_at);
   if (event.original_task_id) w.raw(",\"originalTaskId\":").integer(*event.original_task_id);
+  if (event.priority != 0) w.raw(",\"priority\":").integer(event.priority);
   if (event.journal_id) w.raw(",\"journalId\":").string(*event.journal_id);
   w.raw("}");
 }

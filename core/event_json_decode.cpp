@@ -245,6 +245,10 @@ Result<Event> decode_event_value(const Value& doc) {
   if (member(doc, "originalTaskId")) {
     HUGO_ASSIGN_OR_RETURN(e.original_task_id, required_int(doc, "originalTaskId", 1, INT64_MAX));
   }
+  if (member(doc, "priority")) {
+    HUGO_ASSIGN_OR_RETURN(std::int64_t priority, required_int(doc, "priority", INT32_MIN, INT32_MAX));
+    e.priority = static_cast<std::int32_t>(priority);
+  }
   return e;
 }
 

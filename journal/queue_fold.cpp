@@ -39,6 +39,7 @@ RowFacts facts_of(const Event& e) {
   r.lease_expiration = e.lease_expiration;
   r.enqueued_at = e.enqueued_at;
   r.available_at = e.available_at;
+  r.priority = e.priority;
   r.flags = e.flags;
   r.owner = e.owner_peer_id ? &*e.owner_peer_id : nullptr;
   r.has_payload = e.payload.has_value();
@@ -66,6 +67,7 @@ RowFacts facts_of(const rows::RowHeader& h) {
   r.lease_expiration = h.lease_expiration;
   r.enqueued_at = h.enqueued_at;
   r.available_at = h.available_at;
+  r.priority = h.priority;
   r.flags = h.flags;
   r.payload_format = (h.row_flags & rows::kPayloadJson) ? PayloadFormat::Json : PayloadFormat::Bytes;
   return r;
@@ -85,12 +87,12 @@ Status QueueState::invalid(const RowFacts& row, const std::string& rule) const {
 void QueueState::make_pending(TaskState& t, std::int64_t order) {
   t.phase = Phase::Pending;
   t.pending_order = order;
-  if (t.available_at <= promoted_to_) ready_.emplace(order, t.task_id);
+  if (t.available_at <= promoted_to_) ready_.emplace(ready_key(t), t.task_id);
   else waiting_.emplace(std::pair(t.available_at, order), t.task_id);
 }
 
 void QueueState::leave_pending(TaskState& t) {
-  if (ready_.erase(t.pending_order) == 0) waiting_.erase(std::pair(t.available_at, t.pending_order));
+  if (ready_.erase(ready_key(t)) == 0) waiting_.erase(std::pair(t.available_at, t.pending_order));
 }
 
 void QueueState::take_payload(TaskState& t, const RowFacts& row) {
@@ -129,6 +131,7 @@ Status QueueState::apply(const RowFacts& row) {
       fresh.attempt = row.attempt;
       fresh.enqueued_at = row.at;
       fresh.available_at = row.available_at.value_or(row.at);  // a scheduled task: later
+      fresh.priority = row.priority;
       take_payload(fresh, row);
       auto [it, _] = tasks_.emplace(row.task, std::move(fresh));
       make_pending(it->second, row.seq);
@@ -146,6 +149,7 @@ Status QueueState::apply(const RowFacts& row) {
       t->attempt = row.attempt;
       t->enqueued_at = row.enqueued_at.value_or(row.at);
       t->available_at = row.available_at.value_or(row.at);
+      t->priority = row.priority;
       t->last_token = row.token;
       take_payload(*t, row);
       take_error(*t, row);

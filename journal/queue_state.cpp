@@ -60,8 +60,9 @@ void QueueState::promote(Timestamp now) {
   if (now <= promoted_to_) return;
   promoted_to_ = now;
   while (!waiting_.empty() && waiting_.begin()->first.first <= now) {
-    auto node = waiting_.extract(waiting_.begin());
-    ready_.emplace(node.key().second, node.mapped());
+    const std::int64_t id = waiting_.begin()->second;
+    waiting_.erase(waiting_.begin());
+    ready_.emplace(ready_key(tasks_.at(id)), id);
   }
 }
 
@@ -92,7 +93,9 @@ std::optional<Timestamp> QueueState::next_available_after(Timestamp now) {
 }
 
 std::vector<std::int64_t> QueueState::pending_fifo() const {
-  std::vector<std::pair<std::int64_t, std::int64_t>> by_order(ready_.begin(), ready_.end());
+  std::vector<std::pair<std::int64_t, std::int64_t>> by_order;
+  by_order.reserve(ready_.size() + waiting_.size());
+  for (const auto& [key, id] : ready_) by_order.emplace_back(key.second, id);
   for (const auto& [when, id] : waiting_) by_order.emplace_back(when.second, id);
   std::sort(by_order.begin(), by_order.end());
   std::vector<std::int64_t> ids;
@@ -162,13 +165,14 @@ QueueSnapshot QueueState::snapshot(const std::string& queue) const {
   for (const std::int64_t id : pending_fifo()) {
     const TaskState& t = tasks_.at(id);
     const std::int64_t order = t.pending_order;
-    s.pending.push_back({t.task_id, t.attempt, t.enqueued_at, t.available_at, t.last_error, t.last_token});
+    s.pending.push_back({t.task_id, t.attempt, t.enqueued_at, t.available_at, t.last_error, t.last_token, t.priority});
     d.bytes("P");
     d.num(order);
     d.num(t.task_id);
     d.num(t.attempt);
     d.time(t.enqueued_at);
     d.time(t.available_at);
+    if (t.priority != 0) d.num(t.priority);  // digests of journals without priorities are unchanged
     d.error(t.last_error);
     d.token(t.last_token);
     d.bytes(t.payload);

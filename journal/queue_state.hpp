@@ -43,6 +43,7 @@ struct RowFacts {
   std::optional<Timestamp> lease_expiration;
   std::optional<Timestamp> enqueued_at;
   std::optional<Timestamp> available_at;
+  std::int32_t priority = 0;
   std::uint32_t flags = 0;
   const std::string* owner = nullptr;
   bool has_payload = false;
@@ -76,6 +77,7 @@ struct TaskState {
   std::string payload;
   PayloadFormat payload_format = PayloadFormat::Bytes;
   std::int64_t pending_order = 0;  // seq of the row that made it pending (FIFO key)
+  std::int32_t priority = 0;       // set by its Enqueued or Restored row; higher is leased first
   std::int64_t lease_id = 0;       // when Leased
   // Dead letters:
   std::int64_t dead_seq = 0;
@@ -134,9 +136,10 @@ class QueueState {
 
   // The queries below first move the tasks whose available_at <= now from waiting_ to ready_ (see
   // the members), so each costs O(log n) plus what it returns, however many tasks wait.
-  // First pending task leasable at `now` (available_at <= now) in FIFO order, or nullptr.
+  // The pending task a lease takes at `now`: of those leasable (available_at <= now), the first of
+  // the highest priority in FIFO order; nullptr if none.
   const TaskState* first_leasable(Timestamp now);
-  // Up to `max` pending tasks leasable at `now`, in FIFO order.
+  // Up to `max` pending tasks leasable at `now`, in that order.
   std::vector<const TaskState*> leasable(Timestamp now, std::size_t max);
   // Earliest available_at among pending tasks that are not yet leasable at `now`.
   std::optional<Timestamp> next_available_after(Timestamp now);
@@ -160,17 +163,21 @@ class QueueState {
   void make_pending(TaskState& t, std::int64_t order);
   void leave_pending(TaskState& t);
   void promote(Timestamp now);
+  static std::pair<std::int64_t, std::int64_t> ready_key(const TaskState& t) {
+    return {-static_cast<std::int64_t>(t.priority), t.pending_order};
+  }
   void take_payload(TaskState& t, const RowFacts& row);
   void take_error(TaskState& t, const RowFacts& row);
 
   std::unordered_map<std::int64_t, TaskState> tasks_;
   // The pending tasks, in two indexes by when they become leasable (docs/QUEUE.md, "Scheduled
-  // tasks"). ready_ (pending_order -> task id, FIFO) holds those whose available_at is at or
-  // before promoted_to_, the latest `now` a query was given; waiting_ ((available_at,
-  // pending_order) -> task id) holds the rest, earliest first. Each pending task is in exactly
-  // one; its available_at does not change while it is pending. If the clock steps back, ready_
-  // may hold tasks not leasable at the new `now`: the queries check each task's own time.
-  std::map<std::int64_t, std::int64_t> ready_;
+  // tasks" and "Priorities"). ready_ ((-priority, pending_order) -> task id: the highest priority
+  // first, FIFO within one) holds those whose available_at is at or before promoted_to_, the
+  // latest `now` a query was given; waiting_ ((available_at, pending_order) -> task id) holds the
+  // rest, earliest first. Each pending task is in exactly one; its available_at and priority do
+  // not change while it is pending. If the clock steps back, ready_ may hold tasks not leasable at
+  // the new `now`: the queries check each task's own time.
+  std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> ready_;
   std::map<std::pair<Timestamp, std::int64_t>, std::int64_t> waiting_;
   Timestamp promoted_to_ = Timestamp::min();
   std::map<std::int64_t, LeaseState> leases_;

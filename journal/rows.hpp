@@ -74,8 +74,9 @@ struct RowHeader {
   std::optional<Timestamp> enqueued_at;
   std::optional<Timestamp> available_at;
   std::optional<std::int64_t> original_task_id;  // Restored under a new id (kOriginalTask)
+  std::int32_t priority = 0;                     // Enqueued and Restored only
   std::uint32_t flags = 0;      // lifecycle flags only
-  std::uint32_t row_flags = 0;  // the whole column
+  std::uint32_t row_flags = 0;  // the column's low 32 bits (its high 32 hold `priority`)
 };
 
 // The first eleven columns every row query selects, in this order: column 10 is not_before,
@@ -95,8 +96,8 @@ struct RawHeader {
   bool is_null(int column) const { return (nulls >> column) & 1u; }
 };
 
-// Decodes columns 0..10; journal.corrupt for an unknown kind or a not_before on a row of a kind
-// that has none.
+// Decodes columns 0..10; journal.corrupt for an unknown kind, or a not_before or priority on a
+// row of a kind that has none.
 Result<RowHeader> decode_header(const RawHeader& raw, std::int64_t time_base_us);
 inline Result<RowHeader> decode_header(const sql::Stmt& row, std::int64_t time_base_us) {
   return decode_header(RawHeader::read(row), time_base_us);

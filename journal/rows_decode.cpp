@@ -78,7 +78,7 @@ Result<RowHeader> decode_header(const RawHeader& row, std::int64_t time_base_us)
   h.attempt = static_cast<std::int32_t>(column(4));
   if (!offset(time_base_us, 5)) return corrupt_row(h.seq, "its time is out of range");
   h.at = Timestamp{Duration{sum}};
-  h.row_flags = static_cast<std::uint32_t>(column(9));
+  h.row_flags = static_cast<std::uint32_t>(column(9) & 0xffff'ffff);
   h.flags = h.row_flags & kLifecycleMask;
   if (h.kind == EventKind::Restored && (h.row_flags & kOriginalTask) && !row.is_null(RawHeader::kLease)) {
     h.original_task_id = column(RawHeader::kLease);
@@ -106,6 +106,10 @@ Result<RowHeader> decode_header(const RawHeader& row, std::int64_t time_base_us)
       return corrupt_row(h.seq, "its not_before is out of range");
     }
     h.available_at = Timestamp{Duration{sum}};
+  }
+  h.priority = static_cast<std::int32_t>(column(9) >> 32);  // schema version 3: flags' high bits
+  if (h.priority != 0 && h.kind != EventKind::Enqueued && h.kind != EventKind::Restored) {
+    return corrupt_row(h.seq, "a " + std::string(to_string(h.kind)) + " row has a priority");
   }
   return h;
 }
@@ -141,6 +145,7 @@ Result<Event> EventSelector::decode(const sql::Stmt& row) {
   e.enqueued_at = h.enqueued_at;
   e.available_at = h.available_at;
   e.original_task_id = h.original_task_id;
+  e.priority = h.priority;
   if (!row.is_null(11)) {
     Status decoded = decode_error_json(row.column_text(11), e.error);
     if (!decoded.ok()) return corrupt_row(e.seq, "error column: " + decoded.error().message());

@@ -75,6 +75,9 @@ Status validate_content(const Event& e) {
   const bool leases = e.kind == EventKind::LeaseGranted || e.kind == EventKind::Heartbeat;
   if (e.lease_expiration && !leases) return invalid_event("only LeaseGranted and Heartbeat carry a lease expiration");
   if (e.enqueued_at && e.kind != EventKind::Restored) return invalid_event("only Restored carries enqueued_at");
+  if (e.priority != 0 && e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) {
+    return invalid_event("only Enqueued and Restored carry a priority");
+  }
   if (e.available_at && e.kind != EventKind::Requeued && e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) {
     return invalid_event("only Enqueued, Restored and Requeued carry available_at");
   }
@@ -208,7 +211,8 @@ Status EventInserter::bind_row(sql::Stmt& insert, int base, const Event& e) {
   if (starts_task && e.available_at) insert.bind(base + 13, (*e.available_at - e.occurred_at).count());
   else insert.bind_null(base + 13);
   if (e.payload && e.payload_format == PayloadFormat::Json) row_flags |= kPayloadJson;
-  insert.bind(base + 10, static_cast<std::int64_t>(row_flags));
+  // Bits 32-63: the priority (schema version 3; 0 for every row but some Enqueued and Restored).
+  insert.bind(base + 10, static_cast<std::int64_t>(row_flags) | (static_cast<std::int64_t>(e.priority) << 32));
   if (e.error) {
     std::string json;
     encode_error_json(*e.error, json);

@@ -22,7 +22,7 @@ Result<std::vector<PendingItem>> TaskQueue::drain() {
     for (const std::int64_t id : q.state.pending_fifo()) {
       const detail::TaskState& t = *q.state.task(id);
       items.push_back(PendingItem{t.task_id, t.payload, t.payload_format, t.attempt, t.enqueued_at, t.last_error,
-                                  t.last_token, std::nullopt});
+                                  t.last_token, std::nullopt, t.priority});
       if (t.available_at > now) items.back().available_at = t.available_at;  // not leasable yet
       Event e = q.row(EventKind::Drained, t.task_id, t.attempt, now);
       e.token = t.last_token;
@@ -88,6 +88,7 @@ Status TaskQueue::restore(std::vector<PendingItem> items) {
       }
       e.enqueued_at = item.enqueued_at == Timestamp{} ? now : item.enqueued_at;
       if (item.available_at && *item.available_at > now) e.available_at = item.available_at;
+      e.priority = item.priority;
       events.push_back(std::move(e));
     }
     if (events.empty()) return ok_status();

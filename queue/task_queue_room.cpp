@@ -29,6 +29,7 @@ Result<AppendTicket> TaskQueue::Impl::enqueue_now(const detail::RoomRequest& r, 
     events.back().payload_format = o.format;
     if (o.origin.peer_id && !o.origin.peer_id->empty()) events.back().owner_peer_id = o.origin.peer_id;
     if (available > now) events.back().available_at = available;
+    events.back().priority = o.priority;
   }
   HUGO_ASSIGN_OR_RETURN(AppendTicket ticket, journal_rows(events, after));
   for (std::size_t i = 0; i < events.size(); ++i) r.task_ids[i] = events[i].task_id;

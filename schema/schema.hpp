@@ -16,7 +16,7 @@ namespace hugo::schema {
 
 // The version this build writes. A journal with a higher user_version is refused
 // (journal.schema_newer): an older binary must never write rows it does not understand.
-inline constexpr int kCurrentVersion = 2;
+inline constexpr int kCurrentVersion = 3;
 
 // Application id stored in the database header (PRAGMA application_id): "HUGJ".
 inline constexpr std::int64_t kApplicationId = 0x4855474A;
@@ -56,6 +56,13 @@ CREATE TABLE events (
     // version-1 build must refuse such a journal (it would lease the tasks at once).
     R"sql(
 ALTER TABLE events ADD COLUMN not_before INTEGER;
+)sql",
+    // 2 -> 3: priorities (docs/QUEUE.md, "Priorities"). An Enqueued or Restored row may carry its
+    // task's priority in bits 32-63 of `flags` (no new column: a column costs every row a byte).
+    // No DDL; the version alone makes a version-2 build refuse such a journal (it would read the
+    // flags' low bits only and lease in FIFO order alone).
+    R"sql(
+-- priority: events.flags >> 32
 )sql",
 };
 

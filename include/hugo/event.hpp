@@ -93,11 +93,14 @@ struct Event {
   std::uint32_t flags = flags::None;
   // Extension fields (not in Hugo's 15; JSON writes them only when set):
   std::optional<Timestamp> enqueued_at;   // Restored only: the task's original enqueue time
-  std::optional<Timestamp> available_at;  // Requeued only: not leasable before (requeue delay)
+  std::optional<Timestamp> available_at;  // Enqueued, Restored, Requeued: not leasable before
   std::optional<std::string> journal_id;      // the source journal's stream id (extension field)
   // Restored only: the task id the restored item had before restore() gave it a new one (this
   // row's seq); see docs/QUEUE.md, "Restore and task identity".
   std::optional<std::int64_t> original_task_id;
+  // Enqueued and Restored only: the task's priority (higher is leased first; docs/QUEUE.md,
+  // "Priorities"). 0 is the default and is not written.
+  std::int32_t priority = 0;
   // The token's lease id as a foreign writer (Hugo) wrote it: a GUID that is not a hugo-journal
   // lease id. Set by the JSON decoder (token.lease_id is then 0) and by export from an imported
   // journal's mapping; never stored in a row (docs/MIGRATION.md, "Hugo lease ids").

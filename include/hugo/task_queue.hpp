@@ -58,6 +58,7 @@ struct PendingItem {
   // Not leasable before this time: drain() sets it for a task that was not yet leasable (a
   // scheduled or delayed task), and restore() keeps it if it is still in the future.
   std::optional<Timestamp> available_at;
+  std::int32_t priority = 0;  // the task's; restore() keeps it
 };
 
 // A task that left the queue for good. Also the dead-letter handler's context.
@@ -119,6 +120,8 @@ struct EnqueueOptions {
   // Or: not leasable before the row's own time + delay (0 to 1000 years; zero: at once). Setting
   // both not_before and a delay is error.validation.
   Duration delay = Duration::zero();
+  // Higher is leased first; FIFO among equal priorities (docs/QUEUE.md, "Priorities"). Any int32.
+  std::int32_t priority = 0;
 };
 
 struct BackpressureSignal {
@@ -215,6 +218,7 @@ struct QueueSnapshot {
     Timestamp available_at;
     std::optional<Error> last_error;
     std::optional<OwnershipToken> last_token;
+    std::int32_t priority = 0;
   };
   struct LeasedTask {
     OwnershipToken token;
@@ -259,8 +263,8 @@ class HUGO_API TaskQueue {
   // error.validation for a negative delay, or both a delay and a not_before.
   Result<std::int64_t> enqueue_with(std::string payload, const EnqueueOptions& options, Wait wait = {});
 
-  // Leases the oldest leasable task for `owner`: the first in FIFO order whose not-before time
-  // (scheduled, or a requeue delay) has come. Waits per `wait` when none is leasable:
+  // Leases a task for `owner`: of the tasks whose not-before time (scheduled, or a retry delay)
+  // has come, the oldest of the highest priority. Waits per `wait` when none is leasable:
   // queue.timeout, error.canceled.
   Result<Lease> lease(std::string owner, Wait wait = {});
 
@@ -286,7 +290,7 @@ class HUGO_API TaskQueue {
   // enqueue_batch() with every option (see enqueue_with); every task gets the same ones.
   Result<std::vector<std::int64_t>> enqueue_batch_with(std::vector<std::string> payloads,
                                                        const EnqueueOptions& options, Wait wait = {});
-  // lease_batch: leases up to `max_count` (> 0) leasable tasks, oldest first, for `owner`. Waits
+  // lease_batch: leases up to `max_count` (> 0) leasable tasks, in lease()'s order, for `owner`. Waits
   // per `wait` until at least one is leasable, then takes as many as are leasable (1..max_count).
   Result<std::vector<Lease>> lease_batch(std::string owner, std::size_t max_count, Wait wait = {});
   // complete_batch: all or nothing. A stale token fails the call with

@@ -95,9 +95,11 @@ void work(TaskQueue& queue, AckLog& acks, unsigned seed, int worker) {
       return token;
     };
     if (r < 28) {
-      // One enqueue in four is scheduled 1-50 ms ahead (the parent checks none is leased early).
+      // One enqueue in four is scheduled 1-50 ms ahead, and each gets a priority 0-3 (the parent
+      // checks that none is leased early and that each lease took the best leasable task).
       EnqueueOptions options;
       if (rng() % 4 == 0) options.delay = std::chrono::milliseconds(1 + rng() % 50);
+      options.priority = static_cast<std::int32_t>(rng() % 4);
       auto id = queue.enqueue_with(owner + "-" + std::to_string(seed) + "-" + std::to_string(counter), options);
       if (!id.ok()) die("enqueue: " + id.error().to_string());
       acks.acknowledge("E " + std::to_string(*id));

@@ -125,10 +125,12 @@ void MixedScenario::check_history(const std::vector<Event>& rows, Report& report
   }
   if (prints.size() >= seen_rows_.size()) seen_rows_ = std::move(prints);
 
-  // One live lease per task at every point of the history, every lease event names it, and no
-  // task is leased before the time its last Enqueued, Restored or Requeued row set.
+  // One live lease per task at every point of the history, every lease event names it, no task
+  // is leased before the time its last Enqueued, Restored or Requeued row set, and each lease took
+  // the best task leasable then: the highest priority, the oldest within it.
   std::map<std::int64_t, std::int64_t> live;  // task -> lease id
-  std::map<std::int64_t, Timestamp> due;      // task -> not leasable before
+  std::map<std::int64_t, Pending> pending;     // task -> when and how it waits to be leased
+  std::map<std::int64_t, std::int32_t> priority;  // task -> its priority (kept across retries)
   kinds_.clear();
   scheduled_ = 0;
   for (const Event& e : rows) {
@@ -138,12 +140,17 @@ void MixedScenario::check_history(const std::vector<Event>& rows, Report& report
       case EventKind::Enqueued:
       case EventKind::Restored:
       case EventKind::Requeued:
-        due[e.task_id] = e.available_at.value_or(e.occurred_at);
+        if (e.kind != EventKind::Requeued) priority[e.task_id] = e.priority;
+        pending[e.task_id] = Pending{e.available_at.value_or(e.occurred_at), priority[e.task_id], e.seq};
         if (e.available_at) ++scheduled_;
         break;
+      case EventKind::Drained:
+      case EventKind::DeadLettered:
+        pending.erase(e.task_id);
+        break;
       case EventKind::LeaseGranted:
-        report.expect(e.occurred_at >= due[e.task_id], task_text(e.task_id) + " was leased at seq " +
-                                                          std::to_string(e.seq) + " before its not-before time");
+        check_lease_choice(e, pending, report);
+        pending.erase(e.task_id);
         report.expect(live[e.task_id] == 0, task_text(e.task_id) + " granted lease " + std::to_string(lease) +
                                                 " while lease " + std::to_string(live[e.task_id]) + " was live");
         live[e.task_id] = lease;
@@ -161,6 +168,31 @@ void MixedScenario::check_history(const std::vector<Event>& rows, Report& report
         break;
     }
   }
+}
+
+void MixedScenario::check_lease_choice(const Event& lease, const std::map<std::int64_t, Pending>& pending,
+                                       Report& report) {
+  const auto chosen = pending.find(lease.task_id);
+  report.expect(chosen != pending.end(), task_text(lease.task_id) + " was leased at seq " +
+                                             std::to_string(lease.seq) + " while not pending");
+  if (chosen == pending.end()) return;
+  report.expect(lease.occurred_at >= chosen->second.due, task_text(lease.task_id) + " was leased at seq " +
+                                                              std::to_string(lease.seq) + " before its not-before time");
+  // The best other task leasable then, if it ranks above the chosen one.
+  const auto ranks_above = [](const Pending& a, const Pending& b) {
+    return a.priority > b.priority || (a.priority == b.priority && a.order < b.order);
+  };
+  std::optional<std::pair<std::int64_t, Pending>> best;
+  for (const auto& [task, other] : pending) {
+    if (task == lease.task_id || other.due > lease.occurred_at) continue;  // not leasable then
+    if (ranks_above(other, chosen->second) && (!best || ranks_above(other, best->second))) best.emplace(task, other);
+  }
+  report.expect(!best, best ? "seq " + std::to_string(lease.seq) + " leased " + task_text(lease.task_id) +
+                                  " (priority " + std::to_string(chosen->second.priority) + ") while " +
+                                  task_text(best->first) + " (priority " + std::to_string(best->second.priority) +
+                                  ", pending since seq " + std::to_string(best->second.order) +
+                                  ") was leasable ahead of it"
+                            : std::string());
 }
 
 void MixedScenario::check_transactional_sink(const std::filesystem::path& dir, std::int64_t last_seq, Report& report) {

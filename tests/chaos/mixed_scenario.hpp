@@ -47,9 +47,18 @@ class MixedScenario final : public Scenario {
     friend bool operator==(const RowPrint&, const RowPrint&) = default;
   };
 
+  // A pending task as the history shows it: leasable from `due`, in (priority, order) rank.
+  struct Pending {
+    Timestamp due{};
+    std::int32_t priority = 0;
+    std::int64_t order = 0;  // seq of the row that made it pending
+  };
+
   // Returns the journal's last seq (0 if it could not be opened).
   std::int64_t check_queue(const std::filesystem::path& dir, Report& report);
   void check_history(const std::vector<Event>& rows, Report& report);
+  // The lease took a pending task, not before its time, and no leasable task ranked above it.
+  void check_lease_choice(const Event& lease, const std::map<std::int64_t, Pending>& pending, Report& report);
   void check_transactional_sink(const std::filesystem::path& dir, std::int64_t last_seq, Report& report);
   void check_coordinated_sink(const std::filesystem::path& dir, std::int64_t last_seq, Report& report);
 

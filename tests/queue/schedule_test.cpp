@@ -243,7 +243,7 @@ TEST_CASE("a sleeping lease call wakes when a scheduled task comes due, not at i
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::minutes(1));
 }
 
-TEST_CASE("a version-1 journal reads as it is and is brought to version 2 by a writer") {
+TEST_CASE("a version-1 journal reads as it is and is brought to the current version by a writer") {
   test::QueueFixture f;
   {
     auto q = f.open();
@@ -266,23 +266,13 @@ TEST_CASE("a version-1 journal reads as it is and is brought to version 2 by a w
   CHECK(q->pending_count() == 1);
   CHECK(q->active_lease_count() == 1);
   must(q->enqueue_with("three", after(1s)));
-  CHECK(sql_int(path, "PRAGMA user_version") == 2);
+  CHECK(sql_int(path, "PRAGMA user_version") == 3);
   CHECK(sql_int(path, "SELECT not_before FROM events WHERE seq = 4") == 1'000'000);
 }
 
 TEST_CASE("a not-before time on a row of another kind is damage, and appending one is refused") {
   test::QueueFixture f;
-  {
-    auto q = f.open();
-    must(q->enqueue("one"));
-    must(q->lease("w", Wait::none()));
-  }
-  Event raw;
-  raw.queue = "orders";
-  raw.kind = EventKind::Completed;
-  raw.task_id = 1;
-  raw.token = OwnershipToken{1, 1, 2};
-  raw.occurred_at = f.clock->now();
+  Event raw = f.completed_row_after_one_lease();
   raw.available_at = f.clock->now();
   const auto appended = f.journal->append(raw);
   CHECK(appended.error().code() == errc::validation);
