@@ -6,6 +6,8 @@
 
 #include <hugo/error_codes.hpp>
 
+#include <algorithm>
+
 namespace hugo::detail {
 namespace {
 
@@ -84,10 +86,12 @@ Status QueueState::invalid(const RowFacts& row, const std::string& rule) const {
       .with("rule", rule);
 }
 
-void QueueState::make_pending(TaskState& t, std::int64_t order) {
+void QueueState::make_pending(TaskState& t, std::int64_t order, Timestamp row_at) {
   t.phase = Phase::Pending;
   t.pending_order = order;
-  if (t.available_at <= promoted_to_) ready_.emplace(ready_key(t), t.task_id);
+  // Due by its own row's time: no later query's `now` is earlier (the queries check each task's
+  // time anyway, for a clock that steps back), so it skips the waiting index.
+  if (t.available_at <= std::max(promoted_to_, row_at)) ready_.emplace(ready_key(t), t.task_id);
   else waiting_.emplace(std::pair(t.available_at, order), t.task_id);
 }
 
@@ -134,7 +138,7 @@ Status QueueState::apply(const RowFacts& row) {
       fresh.priority = row.priority;
       take_payload(fresh, row);
       auto [it, _] = tasks_.emplace(row.task, std::move(fresh));
-      make_pending(it->second, row.seq);
+      make_pending(it->second, row.seq, row.at);
       return ok_status();
     }
     case EventKind::Restored: {
@@ -153,7 +157,7 @@ Status QueueState::apply(const RowFacts& row) {
       t->last_token = row.token;
       take_payload(*t, row);
       take_error(*t, row);
-      make_pending(*t, row.seq);
+      make_pending(*t, row.seq, row.at);
       return ok_status();
     }
     case EventKind::LeaseGranted: {
@@ -230,7 +234,7 @@ Status QueueState::apply(const RowFacts& row) {
       } else if (row.has_error) {
         take_error(*t, row);
       }
-      make_pending(*t, row.seq);
+      make_pending(*t, row.seq, row.at);
       return ok_status();
     }
     case EventKind::DeadLettered: {

@@ -160,7 +160,7 @@ class QueueState {
 
  private:
   Status invalid(const RowFacts& row, const std::string& rule) const;
-  void make_pending(TaskState& t, std::int64_t order);
+  void make_pending(TaskState& t, std::int64_t order, Timestamp row_at);
   void leave_pending(TaskState& t);
   void promote(Timestamp now);
   static std::pair<std::int64_t, std::int64_t> ready_key(const TaskState& t) {
@@ -172,11 +172,12 @@ class QueueState {
   std::unordered_map<std::int64_t, TaskState> tasks_;
   // The pending tasks, in two indexes by when they become leasable (docs/QUEUE.md, "Scheduled
   // tasks" and "Priorities"). ready_ ((-priority, pending_order) -> task id: the highest priority
-  // first, FIFO within one) holds those whose available_at is at or before promoted_to_, the
-  // latest `now` a query was given; waiting_ ((available_at, pending_order) -> task id) holds the
-  // rest, earliest first. Each pending task is in exactly one; its available_at and priority do
-  // not change while it is pending. If the clock steps back, ready_ may hold tasks not leasable at
-  // the new `now`: the queries check each task's own time.
+  // first, FIFO within one) holds those whose available_at is at or before promoted_to_ (the
+  // latest `now` a query was given) or the time of the row that made them pending; waiting_
+  // ((available_at, pending_order) -> task id) holds the rest, earliest first. Each pending task
+  // is in exactly one; its available_at and priority do not change while it is pending. If the
+  // clock steps back, ready_ may hold tasks not leasable at the new `now`: the queries check each
+  // task's own time.
   std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> ready_;
   std::map<std::pair<Timestamp, std::int64_t>, std::int64_t> waiting_;
   Timestamp promoted_to_ = Timestamp::min();
