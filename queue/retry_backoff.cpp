@@ -7,9 +7,6 @@
 namespace hugo::detail {
 namespace {
 
-// A delay must stay a time the journal's JSON can carry (years 0001..9999) once added to now.
-constexpr Duration kMaxRetryDelay = std::chrono::days(365'250);  // 1000 years
-
 Error invalid_retry(const std::string& field, const std::string& why) {
   return Error::validation("TaskQueueOptions.retry." + field + " " + why)
       .with("option", "retry")
@@ -19,10 +16,8 @@ Error invalid_retry(const std::string& field, const std::string& why) {
 }  // namespace
 
 Status validate_retry_policy(const RetryPolicy& p) {
-  if (p.delay < Duration::zero() || p.delay > kMaxRetryDelay) return invalid_retry("delay", "must be 0 to 1000 years");
-  if (p.max_delay < Duration::zero() || p.max_delay > kMaxRetryDelay) {
-    return invalid_retry("max_delay", "must be 0 to 1000 years");
-  }
+  if (!delay_in_range(p.delay)) return invalid_retry("delay", "must be 0 to 1000 years");
+  if (!delay_in_range(p.max_delay)) return invalid_retry("max_delay", "must be 0 to 1000 years");
   if (!std::isfinite(p.jitter) || p.jitter < 0.0 || p.jitter > 1.0) return invalid_retry("jitter", "must be 0 to 1");
   if (p.backoff == RetryPolicy::Backoff::Exponential) {
     if (!std::isfinite(p.factor) || p.factor < 1.0) return invalid_retry("factor", "must be a finite number >= 1");

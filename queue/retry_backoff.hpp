@@ -11,6 +11,12 @@
 
 namespace hugo::detail {
 
+// The longest delay the queue accepts anywhere (a retry policy's, requeue_delay, an enqueue's
+// delay, fail_and_retry_after's): 1000 years, so that now + delay stays a time the journal's
+// JSON can carry (years 0001..9999) and never overflows.
+inline constexpr Duration kMaxDelay = std::chrono::days(365'250);
+inline bool delay_in_range(Duration d) { return d >= Duration::zero() && d <= kMaxDelay; }
+
 // Checks a policy as TaskQueue::open takes it: error.validation naming the field.
 Status validate_retry_policy(const RetryPolicy& policy);
 

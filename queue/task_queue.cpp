@@ -60,7 +60,7 @@ Status validate(TaskQueueOptions& o) {
   if (o.lease_duration <= Duration::zero()) return invalid_option("lease_duration", "must be > 0");
   if (o.heartbeat_interval < Duration::zero()) return invalid_option("heartbeat_interval", "must be >= 0");
   if (o.sweep_interval <= Duration::zero()) return invalid_option("sweep_interval", "must be > 0");
-  if (o.requeue_delay < Duration::zero() || o.requeue_delay > std::chrono::days(365'250)) {
+  if (!detail::delay_in_range(o.requeue_delay)) {
     return invalid_option("requeue_delay", "must be 0 to 1000 years");
   }
   if (o.retry) {
@@ -95,8 +95,7 @@ Status validate(const EnqueueOptions& options) {
     return Error::validation("EnqueueOptions sets both not_before and delay; give one of them");
   }
   // A schedule must stay a time that the journal's JSON can carry (years 0001..9999).
-  constexpr Duration kMaxDelay = std::chrono::days(365'250);  // 1000 years
-  if (options.delay > kMaxDelay) {
+  if (options.delay > detail::kMaxDelay) {
     return Error::validation("EnqueueOptions.delay is longer than 1000 years")
         .with("delay_us", std::to_string(options.delay.count()));
   }

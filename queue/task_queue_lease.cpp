@@ -155,7 +155,7 @@ Status complete_rows(TaskQueue::Impl& q, std::span<const OwnershipToken> tokens,
 Result<FailOutcome> fail_rows(TaskQueue::Impl& q, const OwnershipToken& token, Error error, bool requeue,
                               std::optional<Duration> retry_after, std::int64_t& row_seq) {
   TaskQueue::Impl::Aftermath after;
-  if (retry_after && (*retry_after < Duration::zero() || *retry_after > std::chrono::days(365'250))) {
+  if (retry_after && !detail::delay_in_range(*retry_after)) {
     return Error::validation("fail_and_retry_after needs a retry_after of 0 to 1000 years; nothing was recorded")
         .with("token", token.to_string())
         .with("retry_after_us", std::to_string(retry_after->count()));
