@@ -13,7 +13,7 @@ namespace {
 
 constexpr std::array<std::string_view, kEventKindCount> kKindNames = {
     "Enqueued",     "LeaseGranted", "Heartbeat", "Completed", "Failed",
-    "Requeued",     "DeadLettered", "LeaseExpired", "Drained", "Restored",
+    "Requeued",     "DeadLettered", "LeaseExpired", "Drained", "Restored", "Canceled",
 };
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -47,7 +47,8 @@ Result<EventKind> parse_event_kind(std::string_view text) {
     return static_cast<EventKind>(number);
   }
   return Error::validation("unknown event kind '" + std::string(text) +
-                   "' (use a name such as LeaseGranted, or a number 0-9)")
+                   "' (use a name such as LeaseGranted, or a number 0-" +
+                   std::to_string(kEventKindCount - 1) + ")")
       .with("value", std::string(text));
 }
 

@@ -40,7 +40,7 @@ Result<CompactResult> compact_journal(const std::filesystem::path& journal, std:
   {
     HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(db, true));
     HUGO_TRY(db.exec("CREATE TEMP TABLE IF NOT EXISTS doomed (task INTEGER PRIMARY KEY); DELETE FROM doomed;"));
-    // A task is finished when its last row is Completed (3) or Drained (8); it goes only if that
+    // A task is finished when its last row is Completed (3), Drained (8) or Canceled (10); it goes only if that
     // last row, and so every row of it, lies below the position. The task holding the newest row
     // always stays, so the highest seq ever issued survives in the rows themselves (an export
     // and re-import then continues numbering above it, not from a lower maximum).
@@ -48,7 +48,7 @@ Result<CompactResult> compact_journal(const std::filesystem::path& journal, std:
         "INSERT INTO doomed (task) "
         "SELECT t.task FROM (SELECT coalesce(task, seq) AS task, max(seq) AS last FROM events "
         "GROUP BY coalesce(task, seq)) AS t JOIN events AS e ON e.seq = t.last "
-        "WHERE t.last < ?1 AND t.last < (SELECT max(seq) FROM events) AND e.kind IN (3, 8)"));
+        "WHERE t.last < ?1 AND t.last < (SELECT max(seq) FROM events) AND e.kind IN (3, 8, 10)"));
     HUGO_TRY(pick.bind(1, below_seq).run());
     HUGO_ASSIGN_OR_RETURN(result.tasks_removed, db.query_int("SELECT count(*) FROM doomed"));
     HUGO_ASSIGN_OR_RETURN(sql::Stmt drop, db.prepare(

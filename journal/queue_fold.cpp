@@ -253,6 +253,31 @@ Status QueueState::apply(const RowFacts& row) {
       dead_.emplace(row.seq, row.task);
       return ok_status();
     }
+    case EventKind::Canceled: {
+      // Terminal, like Completed: the task leaves the state, so no later row may lease, heartbeat,
+      // complete or requeue it. A leased task's row names its active lease, which ends with it.
+      if (!t || (t->phase != Phase::Pending && t->phase != Phase::Leased)) {
+        return invalid(row, (t ? "task " + std::to_string(row.task) + " is " + phase_name(t->phase)
+                               : "task " + std::to_string(row.task) + " does not exist") +
+                                "; only a pending or leased task can be canceled");
+      }
+      if (row.attempt != t->attempt) {
+        return invalid(row, "attempt " + std::to_string(row.attempt) + " differs from the task's attempt " +
+                                std::to_string(t->attempt));
+      }
+      if (t->phase == Phase::Leased) {
+        if (!row.token || row.token->lease_id != t->lease_id || row.token->attempt != t->attempt) {
+          return invalid(row, "canceling leased task " + std::to_string(row.task) + " must name its active lease " +
+                                  std::to_string(t->lease_id));
+        }
+        leases_.erase(t->lease_id);
+      } else {
+        if (row.token) return invalid(row, "canceling pending task " + std::to_string(row.task) + " names no lease");
+        leave_pending(*t);
+      }
+      tasks_.erase(row.task);
+      return ok_status();
+    }
     case EventKind::Drained: {
       if (!t || t->phase != Phase::Pending) return invalid(row, not_in_phase(row.task, t, Phase::Pending));
       leave_pending(*t);

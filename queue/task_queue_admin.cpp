@@ -1,5 +1,5 @@
-// TaskQueue's administrative operations: drain, restore, and an operator's requeue of a dead
-// letter. They follow the same pattern as the lease lifecycle (task_queue_lease.cpp).
+// TaskQueue's administrative operations: drain, restore, an operator's requeue of a dead letter,
+// and cancel. They follow the same pattern as the lease lifecycle (task_queue_lease.cpp).
 #include <hugo/error_codes.hpp>
 #include <hugo/task_queue.hpp>
 
@@ -119,6 +119,39 @@ Status TaskQueue::requeue_dead_letter(std::int64_t task_id) {
     q.changed.notify_all();
   }
   return q.finish(after);
+}
+
+Result<CancelOutcome> TaskQueue::cancel(std::int64_t task_id, std::string reason) {
+  if (reason.size() > 4096) {
+    return Error::validation("a cancel reason is longer than 4096 bytes").with("bytes", std::to_string(reason.size()));
+  }
+  if (!is_valid_utf8(reason)) return Error::validation("a cancel reason must be valid UTF-8");
+  Impl& q = *impl_;
+  Impl::Aftermath after;
+  CancelOutcome outcome = CancelOutcome::WasPending;
+  {
+    std::lock_guard lock(q.mutex);
+    HUGO_TRY(q.usable());
+    const detail::TaskState* t = q.state.task(task_id);
+    if (!t || (t->phase != detail::Phase::Pending && t->phase != detail::Phase::Leased)) {
+      const std::string now_is = !t ? "not a live task" : t->phase == detail::Phase::Dead ? "dead-lettered" : "awaiting its requeue";
+      return Error::validation("task " + std::to_string(task_id) + " of queue '" + q.options.name + "' is " + now_is +
+                               "; only a pending, scheduled or leased task can be canceled")
+          .with("task_id", std::to_string(task_id))
+          .with("queue", q.options.name);
+    }
+    std::vector<Event> events{q.row(EventKind::Canceled, task_id, t->attempt, q.clock->now())};
+    if (t->phase == detail::Phase::Leased) {
+      events[0].token = OwnershipToken{task_id, t->attempt, t->lease_id};  // fenced: the lease ends here
+      outcome = CancelOutcome::WasLeased;
+    }
+    if (!reason.empty()) events[0].error = Error(std::string(errc::canceled), std::move(reason));
+    HUGO_TRY(q.commit(events, after));
+    q.check_backpressure(after);
+    q.changed.notify_all();  // a pending task left: room for waiting enqueue calls
+  }
+  HUGO_TRY(q.finish(after));
+  return outcome;
 }
 
 }  // namespace hugo

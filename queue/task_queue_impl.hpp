@@ -171,9 +171,11 @@ struct TaskQueue::Impl {
       case EventKind::LeaseExpired: m.add("taskqueue.expired", "leases"); break;
       case EventKind::Requeued: m.add("taskqueue.requeued", "items"); break;
       case EventKind::DeadLettered: m.add("taskqueue.deadlettered", "items"); break;
+      case EventKind::Canceled: m.add("taskqueue.canceled", "items"); break;
       default: break;
     }
-    if (lease && (e.kind == EventKind::Completed || e.kind == EventKind::Failed || e.kind == EventKind::LeaseExpired)) {
+    if (lease && (e.kind == EventKind::Completed || e.kind == EventKind::Failed || e.kind == EventKind::LeaseExpired ||
+                  e.kind == EventKind::Canceled)) {
       m.record("taskqueue.lease.duration", "ms", lease_ms(lease->granted_at));
     }
   }

@@ -15,11 +15,11 @@ namespace {
 constexpr std::size_t kCacheLimit = 100'000;
 
 bool ends_task(EventKind k) {
-  return k == EventKind::Completed || k == EventKind::DeadLettered || k == EventKind::Drained;
+  return k == EventKind::Completed || k == EventKind::DeadLettered || k == EventKind::Drained || k == EventKind::Canceled;
 }
 
 bool ends_lease(EventKind k) {
-  return k == EventKind::Completed || k == EventKind::Failed || k == EventKind::LeaseExpired;
+  return k == EventKind::Completed || k == EventKind::Failed || k == EventKind::LeaseExpired || k == EventKind::Canceled;
 }
 
 }  // namespace

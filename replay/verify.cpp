@@ -47,9 +47,11 @@ class TaskIdentities {
         violation(report, row.seq, "task_identity",
                   "Restored keeps task id " + id + " in another queue than the one the task started in (seq " + id +
                       "); one task id names one task");
-      } else if (task->last_kind == EventKind::Completed) {
+      } else if (task->last_kind == EventKind::Completed || task->last_kind == EventKind::Canceled) {
         violation(report, row.seq, "task_identity",
-                  "Restored keeps task id " + id + ", whose task completed at seq " + std::to_string(task->last_seq) +
+                  "Restored keeps task id " + id + ", whose task " +
+                      (task->last_kind == EventKind::Completed ? "completed" : "was canceled") + " at seq " +
+                      std::to_string(task->last_seq) +
                       "; one task id names one task, so this item needed a new id");
       }
     }

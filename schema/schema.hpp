@@ -16,7 +16,7 @@ namespace hugo::schema {
 
 // The version this build writes. A journal with a higher user_version is refused
 // (journal.schema_newer): an older binary must never write rows it does not understand.
-inline constexpr int kCurrentVersion = 3;
+inline constexpr int kCurrentVersion = 4;
 
 // Application id stored in the database header (PRAGMA application_id): "HUGJ".
 inline constexpr std::int64_t kApplicationId = 0x4855474A;
@@ -63,6 +63,12 @@ ALTER TABLE events ADD COLUMN not_before INTEGER;
     // flags' low bits only and lease in FIFO order alone).
     R"sql(
 -- priority: events.flags >> 32
+)sql",
+    // 3 -> 4: cancel (docs/QUEUE.md, "Cancel"). A row may be of kind 10, Canceled. No DDL; the
+    // version alone makes a version-3 build refuse such a journal (it would refuse the row as an
+    // unknown kind, or fold a canceled task back in).
+    R"sql(
+-- kind 10: Canceled
 )sql",
 };
 

@@ -32,6 +32,7 @@ const char* state_after(EventKind kind) {
     case EventKind::LeaseExpired: return "awaiting_requeue";
     case EventKind::DeadLettered: return "dead";
     case EventKind::Drained: return "drained";
+    case EventKind::Canceled: return "canceled";
   }
   return "unknown";
 }

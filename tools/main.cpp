@@ -13,8 +13,8 @@ constexpr const char* kFooter = R"(Output:
   terminal, tab-separated text with a header line when it is not. Errors are one line on stderr.
 
 Access:
-  Every verb is read-only and safe beside a live writer, except requeue and compact, which take
-  the journal's writer lock and fail with exit 4 while another process writes the journal, and
+  Every verb is read-only and safe beside a live writer, except requeue, cancel and compact, which
+  take the journal's writer lock and fail with exit 4 while another process writes the journal, and
   follow and promote, which write the replica (exit 4 while another follower holds it).
 
 Exit codes:
@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   hugo::cli::add_history(app, verbs);
   hugo::cli::add_dead_letters(app, verbs);
   hugo::cli::add_requeue(app, verbs);
+  hugo::cli::add_cancel(app, verbs);
   hugo::cli::add_checkpoints(app, verbs);
   hugo::cli::add_effects(app, verbs);
   hugo::cli::add_verify(app, verbs);

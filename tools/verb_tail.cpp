@@ -31,7 +31,7 @@ int run(const Options& o) {
   std::set<EventKind> kinds;
   for (const auto& k : o.kinds) {
     auto kind = parse_event_kind(k);
-    if (!kind.ok()) return usage_error("tail", "unknown kind '" + k + "'", "use a name such as LeaseGranted, or 0-9");
+    if (!kind.ok()) return usage_error("tail", "unknown kind '" + k + "'", "use a name such as LeaseGranted, or 0-" + std::to_string(kEventKindCount - 1));
     kinds.insert(*kind);
   }
   // Without --follow the stream ends at the last seq committed when tail started.

@@ -29,6 +29,7 @@ void add_tasks(CLI::App& app, Verbs& verbs);
 void add_history(CLI::App& app, Verbs& verbs);
 void add_dead_letters(CLI::App& app, Verbs& verbs);
 void add_requeue(CLI::App& app, Verbs& verbs);
+void add_cancel(CLI::App& app, Verbs& verbs);
 void add_checkpoints(CLI::App& app, Verbs& verbs);
 void add_effects(CLI::App& app, Verbs& verbs);
 void add_verify(CLI::App& app, Verbs& verbs);

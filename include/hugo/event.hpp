@@ -26,8 +26,11 @@ enum class EventKind : std::uint8_t {
   LeaseExpired = 7,
   Drained = 8,
   Restored = 9,  // hugo-journal addition: Hugo's restore emitted nothing (docs/QUEUE.md)
+  // hugo-journal addition (schema version 4): the task was canceled for good, pending or leased
+  // (docs/QUEUE.md, "Cancel"). Hugo has no such kind; docs/MIGRATION.md says how its readers skip it.
+  Canceled = 10,
 };
-inline constexpr int kEventKindCount = 10;
+inline constexpr int kEventKindCount = 11;
 
 HUGO_API std::string_view to_string(EventKind kind);
 // Parses a kind name ("LeaseGranted") or its number ("1"); case-insensitive.

@@ -99,6 +99,9 @@ struct HeartbeatResult {
 
 enum class FailOutcome { Requeued, DeadLettered };
 
+// What cancel() found: a pending task (scheduled or not) or a leased one, whose lease it fenced.
+enum class CancelOutcome { WasPending, WasLeased };
+
 // Who asked for an enqueue: OmniRelay's dispatcher records the caller's peer id on Enqueue
 // events. Journaled in the Enqueued row's owner column (docs/FORMAT.md), so the event's
 // owner_peer_id carries it to every source, sink, follower and export.
@@ -305,6 +308,14 @@ class HUGO_API TaskQueue {
   // policy's (River's snooze): requeued with attempt + 1, not leasable before now + retry_after
   // (0 to 1000 years, else error.validation), or dead-lettered once attempts are exhausted.
   Result<FailOutcome> fail_and_retry_after(const OwnershipToken& token, Error error, Duration retry_after);
+
+  // Cancels a task for good (one Canceled row; docs/QUEUE.md, "Cancel"). A pending or scheduled
+  // task leaves the queue and is never leased; a leased one too, and its lease is fenced: the
+  // worker's heartbeat, complete or fail then gets error.taskqueue.lease_inactive. A non-empty
+  // `reason` (valid UTF-8, at most 4096 bytes) is journaled as the row's error, code
+  // error.canceled. error.validation, with nothing journaled, for a task that is not pending or
+  // leased in this queue (unknown, finished, drained or dead-lettered) and for a bad reason.
+  Result<CancelOutcome> cancel(std::int64_t task_id, std::string reason = {});
 
   // Expires every lease whose expiration has passed (LeaseExpired, then Requeued or
   // DeadLettered), and delivers deferred backpressure signals. Returns how many expired.

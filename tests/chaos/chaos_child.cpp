@@ -14,7 +14,8 @@
 //   runs.log     (fsync'd) each time it runs
 //
 // Two worker threads each enqueue (now or scheduled), lease, heartbeat, complete, fail (requeue or
-// dead-letter) and pause at random (pauses let leases expire); both sinks follow on their own threads.
+// dead-letter), cancel (a task of its own, pending or leased) and pause at random (pauses let
+// leases expire); both sinks follow on their own threads.
 #include "tests/chaos/mixed_files.hpp"
 #include "tests/support/applied_log_sink.hpp"
 #include "tests/support/run_logging_sink.hpp"
@@ -85,6 +86,7 @@ std::string token_text(const OwnershipToken& t) {
 void work(TaskQueue& queue, AckLog& acks, unsigned seed, int worker) {
   std::mt19937 rng(seed);
   std::vector<OwnershipToken> held;
+  std::vector<std::int64_t> mine;  // tasks this worker enqueued: cancel's candidates
   const std::string owner = "worker-" + std::to_string(worker);
   for (int counter = 0;; ++counter) {
     const unsigned r = rng() % 100;
@@ -103,6 +105,7 @@ void work(TaskQueue& queue, AckLog& acks, unsigned seed, int worker) {
       auto id = queue.enqueue_with(owner + "-" + std::to_string(seed) + "-" + std::to_string(counter), options);
       if (!id.ok()) die("enqueue: " + id.error().to_string());
       acks.acknowledge("E " + std::to_string(*id));
+      mine.push_back(*id);
     } else if (r < 52) {
       auto lease = queue.lease(owner, Wait::none());
       if (lease.ok()) {
@@ -118,7 +121,7 @@ void work(TaskQueue& queue, AckLog& acks, unsigned seed, int worker) {
     } else if (r < 80 && !held.empty()) {
       const OwnershipToken token = take();
       if (queue.complete(token).ok()) acks.acknowledge("C " + token_text(token));
-    } else if (r < 92 && !held.empty()) {
+    } else if (r < 88 && !held.empty()) {
       const OwnershipToken token = take();
       // One failure in three picks its own retry delay (fail_and_retry_after), the rest follow the
       // queue's retry policy or dead-letter.
@@ -127,6 +130,15 @@ void work(TaskQueue& queue, AckLog& acks, unsigned seed, int worker) {
                                                       std::chrono::milliseconds(rng() % 20))
                          : queue.fail(token, Error("app.chaos", "random failure"), rng() % 4 != 0);
       if (outcome.ok()) acks.acknowledge("F " + token_text(token) + (*outcome == FailOutcome::Requeued ? " R" : " D"));
+    } else if (r < 92 && !mine.empty()) {
+      // Cancel one of this worker's tasks: pending, scheduled or leased (by either worker, whose
+      // next call on it is then fenced); one that already finished is refused.
+      const std::size_t i = rng() % mine.size();
+      const std::int64_t task = mine[i];
+      mine.erase(mine.begin() + static_cast<std::ptrdiff_t>(i));
+      auto canceled = queue.cancel(task, "chaos");
+      if (canceled.ok()) acks.acknowledge("X " + std::to_string(task));
+      else if (canceled.error().code() != errc::validation) die("cancel: " + canceled.error().to_string());
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(1 + rng() % 40));  // let leases expire
     }

@@ -148,6 +148,16 @@ void MixedScenario::check_history(const std::vector<Event>& rows, Report& report
       case EventKind::DeadLettered:
         pending.erase(e.task_id);
         break;
+      case EventKind::Canceled:
+        // A leased task's cancel names (and ends) its live lease; a pending one's names none.
+        report.expect(lease == live[e.task_id], "seq " + std::to_string(e.seq) + " cancels " + task_text(e.task_id) +
+                                                    " naming lease " + std::to_string(lease) + ", whose live lease is " +
+                                                    std::to_string(live[e.task_id]));
+        report.expect(lease != 0 || pending.contains(e.task_id),
+                      "seq " + std::to_string(e.seq) + " cancels " + task_text(e.task_id) + ", which is not pending");
+        pending.erase(e.task_id);
+        live[e.task_id] = 0;
+        break;
       case EventKind::LeaseGranted:
         check_lease_choice(e, pending, report);
         pending.erase(e.task_id);

@@ -8,6 +8,7 @@
 //     every heartbeat, completion, failure and expiry names the task's live lease;
 //   - attempts never go backwards, in the history and against the acknowledged leases;
 //   - stale tokens are fenced;
+//   - every acknowledged cancel is journaled, and no row of a canceled task follows its cancel;
 //   - the transactional sink holds events 1..checkpoint, each exactly once;
 //   - no recorded effect's handler runs twice (a rerun is allowed only for a claim that was
 //     pending at a kill), and every effect up to the coordinated sink's checkpoint is recorded;
@@ -37,6 +38,8 @@ class MixedScenario final : public Scenario {
   // Rows that scheduled a task (available_at set), as of the last check: the workload's proof
   // that it exercised scheduling.
   std::size_t scheduled_rows() const { return scheduled_; }
+  // Rows of `kind`, as of the last check.
+  std::size_t rows_of(EventKind kind) const { return kinds_.contains(kind) ? kinds_.at(kind) : 0; }
 
  private:
   struct RowPrint {

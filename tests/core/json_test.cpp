@@ -80,6 +80,10 @@ std::vector<Event> every_kind() {
         e.payload = R"("a json string")";
         e.payload_format = PayloadFormat::Json;
         break;
+      case EventKind::Canceled:  // a leased task's: the row fences its lease, and carries the reason
+        e.token = OwnershipToken{100, e.attempt, 101};
+        e.error = Error("error.canceled", "the order was withdrawn");
+        break;
       default:
         e.token = OwnershipToken{100, e.attempt, 101};
         break;
@@ -173,6 +177,8 @@ TEST_CASE("kind numbers are persisted and never renumbered") {
   CHECK(static_cast<int>(EventKind::LeaseExpired) == 7);
   CHECK(static_cast<int>(EventKind::Drained) == 8);
   CHECK(static_cast<int>(EventKind::Restored) == 9);
+  CHECK(static_cast<int>(EventKind::Canceled) == 10);
+  CHECK(kEventKindCount == 11);
   CHECK(flags::FromDrain == 1);
   CHECK(flags::FromExpiration == 2);
   CHECK(flags::DeadLetter == 4);
@@ -216,7 +222,7 @@ TEST_CASE("well-formed JSON that is not a valid event gives codec.invalid naming
       {"42", "(root)"},
       {replace(R"("queueName":"orders")", R"("QueueName":"orders")"), "queueName"},  // case-sensitive
       {replace(R"("queueName":"orders")", R"("queueName":"")"), "queueName"},
-      {replace(R"("kind":1)", R"("kind":10)"), "kind"},
+      {replace(R"("kind":1)", R"("kind":11)"), "kind"},
       {replace(R"("kind":1)", R"("kind":"1")"), "kind"},
       {replace(R"("sequenceNumber":101)", R"("sequenceNumber":-1)"), "sequenceNumber"},
       {replace(R"("sequenceNumber":101)", R"("sequenceNumber":1e400)"), "sequenceNumber"},

@@ -22,6 +22,7 @@ struct AckLog {
   std::vector<OwnershipToken> completed;
   std::vector<OwnershipToken> failed;
   std::vector<OwnershipToken> heartbeats;
+  std::set<std::int64_t> canceled;  // "X <task>": tasks whose cancel() returned ok
   std::size_t lines = 0;
 };
 
@@ -36,10 +37,10 @@ inline AckLog read_acks(const std::string& path) {
     std::string op;
     f >> op;
     ++log.lines;
-    if (op == "E") {
+    if (op == "E" || op == "X") {
       std::int64_t id = 0;
       f >> id;
-      log.enqueued.insert(id);
+      (op == "E" ? log.enqueued : log.canceled).insert(id);
       continue;
     }
     OwnershipToken t;
@@ -75,9 +76,17 @@ inline void check_queue_invariants(const AckLog& acks, const std::vector<Event>&
   std::set<std::int64_t> completed_tasks;
   std::map<std::int64_t, std::int64_t> completed_by_lease;
   std::set<std::int64_t> failed_leases;
+  std::map<std::int64_t, std::int64_t> canceled_at;  // task -> its Canceled row
   for (const Event& e : rows) {
     by_seq[e.seq] = &e;
     if (e.queue != queue.name()) continue;
+    // A canceled task is over: no row of it follows (never leased, requeued or restored again).
+    if (auto c = canceled_at.find(e.task_id); c != canceled_at.end()) {
+      report.expect(false, "task " + std::to_string(e.task_id) + " has a " + std::string(to_string(e.kind)) +
+                               " row at seq " + std::to_string(e.seq) + " after its cancel at seq " +
+                               std::to_string(c->second));
+    }
+    if (e.kind == EventKind::Canceled) canceled_at.emplace(e.task_id, e.seq);
     auto [it, fresh] = last_attempt.emplace(e.task_id, e.attempt);
     if (!fresh && e.kind != EventKind::Restored) {
       report.expect(e.attempt >= it->second, "task " + std::to_string(e.task_id) + ": attempt went backwards at seq " +
@@ -106,9 +115,14 @@ inline void check_queue_invariants(const AckLog& acks, const std::vector<Event>&
   }
   for (const auto& d : snap.dead) ++memberships[d.task_id], current_attempt[d.task_id] = d.attempt;
   for (auto id : completed_tasks) ++memberships[id];
+  for (const auto& [id, seq] : canceled_at) ++memberships[id];
   report.expect(snap.awaiting_requeue.empty(), "tasks left between Failed/LeaseExpired and their follow-up");
 
-  // Every acknowledged enqueue is pending, leased, completed or dead-lettered exactly once.
+  // Every acknowledged cancel is journaled.
+  for (std::int64_t id : acks.canceled) {
+    report.expect(canceled_at.contains(id), "acknowledged cancel of task " + std::to_string(id) + " is lost");
+  }
+  // Every acknowledged enqueue is pending, leased, completed, canceled or dead-lettered exactly once.
   for (std::int64_t id : acks.enqueued) {
     auto row = by_seq.find(id);
     report.expect(row != by_seq.end() && row->second->kind == EventKind::Enqueued,

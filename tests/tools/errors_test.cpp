@@ -19,7 +19,7 @@ std::vector<std::vector<std::string>> journal_verbs(const std::string& journal) 
           {"tasks", journal},        {"history", journal, "1"}, {"dead-letters", journal},
           {"verify", journal},       {"stats", journal},        {"export", journal},
           {"metrics", journal},      {"requeue", journal, "3"}, {"compact", "--force", journal},
-          {"tail", "--json", journal}};
+          {"tail", "--json", journal}, {"cancel", journal, "4"}};
 }
 
 void expect_every_verb_fails(const FixtureJournal& f, const std::string& journal, int code, const std::string& error) {
@@ -107,6 +107,7 @@ TEST_CASE("write verbs on a journal held by a live writer exit 4 naming its pid;
   REQUIRE(holder.read_line() == std::optional<std::string>("ready"));
   const std::string pid = std::to_string(holder.pid());
   for (const auto& args : std::vector<std::vector<std::string>>{{"requeue", "f.journal", "3"},
+                                                               {"cancel", "f.journal", "4"},
                                                                {"compact", "--force", "f.journal"}}) {
     const Run r = f.cli(args);
     CAPTURE(r.err);
@@ -124,6 +125,7 @@ TEST_CASE("write verbs on a journal held by a live writer exit 4 naming its pid;
   holder.kill_hard();
   holder.wait();
   CHECK(f.cli({"requeue", "f.journal", "3"}).code == 0);
+  CHECK(f.cli({"cancel", "f.journal", "4"}).code == 0);
 }
 
 TEST_CASE("usage errors are exit 2 with one line on stderr") {
@@ -144,6 +146,8 @@ TEST_CASE("usage errors are exit 2 with one line on stderr") {
       {"info", "--no-such-option", "f.journal"},
       {"compact", "f.journal"},
       {"requeue", "f.journal"},
+      {"cancel", "f.journal"},
+      {"cancel", "--reason", "f.journal"},
   };
   for (const auto& args : bad) {
     const Run r = f.cli(args);
@@ -163,7 +167,12 @@ TEST_CASE("arguments that name nothing are exit 2 and change nothing") {
                                                                {"requeue", "f.journal", "99"},
                                                                {"requeue", "f.journal", "2"},      // leased, not dead
                                                                {"requeue", "f.journal", "3", "4"},  // 4 is pending
-                                                               {"requeue", "f.journal", "5"}}) {   // a lease row
+                                                               {"requeue", "f.journal", "5"},      // a lease row
+                                                               {"cancel", "f.journal", "99"},
+                                                               {"cancel", "f.journal", "1"},       // completed
+                                                               {"cancel", "f.journal", "3"},       // dead
+                                                               {"cancel", "f.journal", "4", "1"},  // 4 is pending
+                                                               {"cancel", "f.journal", "5"}}) {    // a lease row
     const Run r = f.cli(args);
     CAPTURE(args[0] + " " + args.back());
     CHECK(r.code == 2);
@@ -181,8 +190,8 @@ TEST_CASE("--help documents the exit codes, and every verb's help has an example
     CAPTURE(text);
     CHECK(top.out.find(text) != std::string::npos);
   }
-  for (const char* verb : {"info", "tail", "show", "tasks", "history", "dead-letters", "requeue", "checkpoints",
-                           "effects", "verify", "stats", "export", "import", "compact", "metrics"}) {
+  for (const char* verb : {"info", "tail", "show", "tasks", "history", "dead-letters", "requeue", "cancel",
+                           "checkpoints", "effects", "verify", "stats", "export", "import", "compact", "metrics"}) {
     const Run r = f.cli({verb, "--help"});
     CAPTURE(verb);
     CHECK(r.code == 0);

@@ -1,4 +1,4 @@
-// The verbs that write: requeue, compact and import, and the export -> import -> export round trip.
+// The verbs that write: requeue, cancel, compact and import, and the export -> import -> export round trip.
 #include <doctest/doctest.h>
 
 #include "tests/tools/fixture.hpp"
@@ -124,6 +124,28 @@ TEST_CASE("requeue puts a dead letter back at the tail of its queue, keeping its
   CHECK(again.payload == std::string("\x00\x01\xff", 3));
   REQUIRE(again.last_error.has_value());
   CHECK(again.last_error->code() == "app.fatal");
+}
+
+TEST_CASE("cancel ends a pending and a leased task for good, journaling the reason") {
+  FixtureJournal f;
+  const Run r = f.cli({"cancel", "--reason", "order withdrawn", "f.journal", "4", "2"});
+  CAPTURE(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "task\tqueue\twas\n2\torders\tleased\n4\torders\tpending\n");
+  CHECK(f.ok({"verify", "f.journal"}) == "ok: 26 rows, last seq 26\n");
+  const auto history = lines_of(f.ok({"history", "f.journal", "2"}));
+  CHECK(history.back().find("\tCanceled\t2\t2\t") != std::string::npos);
+  CHECK(history.back().find("order withdrawn") != std::string::npos);
+  const auto json = lines_of(f.ok({"cancel", "--json", "f.journal", "19"}));
+  REQUIRE(json.size() == 1);
+  CHECK(json[0] == R"({"task":19,"queue":"emails","canceled":true,"was":"pending"})");
+
+  auto clock = std::make_shared<ManualClock>(SystemClock().now() + 1h);
+  auto journal = open_fixture_journal(f.path, clock);
+  auto orders = ok_or_throw(TaskQueue::open(journal, fixture_queue("orders", clock)));
+  CHECK(orders->pending_count() == 0);
+  CHECK(orders->active_lease_count() == 0);
+  CHECK(orders->lease("w", Wait::none()).error().code() == "queue.timeout");
 }
 
 TEST_CASE("compact deletes only finished tasks below the lowest checkpoint of the named sinks") {
