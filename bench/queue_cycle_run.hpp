@@ -81,8 +81,10 @@ struct QueueResult {
   double rows_per_commit() const { return commits > 0 ? static_cast<double>(rows) / static_cast<double>(commits) : 0; }
 };
 
+// `keyed` (single calls only): every enqueue is enqueue_keyed under a key of its own, as an
+// application that de-duplicates every request would (bench/queue_cycle_keys).
 inline QueueResult run_queue(hugo::Durability durability, std::size_t batch, double budget, std::size_t capacity,
-                             bool sample, const Hogs& hogs) {
+                             bool sample, const Hogs& hogs, bool keyed = false) {
   const hugo_bench::TempDir dir = hugo_bench::scratch_dir(kProgram, "hugo-bench-queue");
   std::shared_ptr<hugo::Journal> journal = hugo_bench::open_journal(kProgram, dir / "journal.db", durability);
 
@@ -117,11 +119,17 @@ inline QueueResult run_queue(hugo::Durability durability, std::size_t batch, dou
     auto& lat = enqueue_us[static_cast<std::size_t>(index)];
     lat.reserve(1 << 16);
     std::int64_t done = 0;
+    std::int64_t sent = 0;  // keyed: the next key's number
     ready.arrive_and_wait();
     while (!stop.stop_requested()) {
       const auto t0 = SteadyClock::now();
       std::optional<hugo::Error> error;
-      if (batch == 1) {
+      if (batch == 1 && keyed) {
+        auto id = queue->enqueue_keyed("request-" + std::to_string(index) + "-" + std::to_string(sent++), payload, {},
+                                       hugo::Wait::forever(stop.get_token()));
+        if (!id.ok()) error = id.error();
+        else if (id->duplicate) record_failure("enqueue_keyed: a fresh key was taken as a duplicate");
+      } else if (batch == 1) {
         auto id = queue->enqueue(payload, hugo::Wait::forever(stop.get_token()));
         if (!id.ok()) error = id.error();
       } else {

@@ -152,6 +152,7 @@ void encode_event_json(const Event& event, std::string& out) {
   if (event.available_at) w.raw(",\"availableAt\":").time(*event.available_at);
   if (event.original_task_id) w.raw(",\"originalTaskId\":").integer(*event.original_task_id);
   if (event.priority != 0) w.raw(",\"priority\":").integer(event.priority);
+  if (event.idempotency_key) w.raw(",\"idempotencyKey\":").string(*event.idempotency_key);
   if (event.journal_id) w.raw(",\"journalId\":").string(*event.journal_id);
   w.raw("}");
 }

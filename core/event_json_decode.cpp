@@ -249,6 +249,7 @@ Result<Event> decode_event_value(const Value& doc) {
     HUGO_ASSIGN_OR_RETURN(std::int64_t priority, required_int(doc, "priority", INT32_MIN, INT32_MAX));
     e.priority = static_cast<std::int32_t>(priority);
   }
+  HUGO_ASSIGN_OR_RETURN(e.idempotency_key, optional_string(doc, "idempotencyKey"));
   return e;
 }
 

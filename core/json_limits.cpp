@@ -33,6 +33,14 @@ std::string json_payload_problem(std::string_view json) {
   return {};
 }
 
+std::string task_key_problem(std::string_view key) {
+  if (key.empty()) return "is empty";
+  if (key.size() > 1024) return "is longer than 1024 bytes (" + std::to_string(key.size()) + ")";
+  if (has_nul(key)) return "holds a NUL byte";
+  if (!is_valid_utf8(key)) return "is not valid UTF-8";
+  return {};
+}
+
 Status check_payload_size(std::size_t bytes) {
   if (bytes <= kMaxPayloadBytes) return ok_status();
   return Error::validation("payload of " + std::to_string(bytes) + " bytes exceeds the " +

@@ -33,6 +33,10 @@ bool is_valid_utf8(std::string_view text);
 // exact size matters. The reason reads after "the error's ".
 std::string error_json_problem(const Error& error);
 
+// Why `key` cannot be a task's idempotency key, or "" when it can: 1 to 1024 bytes of valid UTF-8
+// with no NUL. The reason reads after "the key ".
+std::string task_key_problem(std::string_view key);
+
 // error.validation (metadata `bytes`, `max_bytes`) for a payload above kMaxPayloadBytes.
 Status check_payload_size(std::size_t bytes);
 

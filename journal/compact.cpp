@@ -23,7 +23,10 @@ std::uint64_t bytes_on_disk(const std::filesystem::path& journal) {
 }  // namespace
 
 Result<CompactResult> compact_journal(const std::filesystem::path& journal, std::int64_t below_seq, ProgressFn progress,
-                                      std::chrono::milliseconds busy_timeout) {
+                                      std::chrono::milliseconds busy_timeout, Duration key_retention) {
+  if (key_retention < Duration::zero()) {
+    return Error::validation("compact_journal: key_retention is negative").with("key_retention_us", std::to_string(key_retention.count()));
+  }
   std::error_code ec;
   if (!std::filesystem::exists(journal, ec)) {
     return Error::journal_not_found("no journal at " + journal.string() + " (check the path)")
@@ -43,13 +46,17 @@ Result<CompactResult> compact_journal(const std::filesystem::path& journal, std:
     // A task is finished when its last row is Completed (3), Drained (8) or Canceled (10); it goes only if that
     // last row, and so every row of it, lies below the position. The task holding the newest row
     // always stays, so the highest seq ever issued survives in the rows themselves (an export
-    // and re-import then continues numbering above it, not from a lower maximum).
+    // and re-import then continues numbering above it, not from a lower maximum). A keyed task
+    // (its Enqueued row has flag 0x800) stays while its last row is within `key_retention` of
+    // the newest row's time (`at` shares one time base), so that its key is rebuilt on reopen.
     HUGO_ASSIGN_OR_RETURN(sql::Stmt pick, db.prepare(
         "INSERT INTO doomed (task) "
         "SELECT t.task FROM (SELECT coalesce(task, seq) AS task, max(seq) AS last FROM events "
         "GROUP BY coalesce(task, seq)) AS t JOIN events AS e ON e.seq = t.last "
-        "WHERE t.last < ?1 AND t.last < (SELECT max(seq) FROM events) AND e.kind IN (3, 8, 10)"));
-    HUGO_TRY(pick.bind(1, below_seq).run());
+        "LEFT JOIN events AS f ON f.seq = t.task "
+        "WHERE t.last < ?1 AND t.last < (SELECT max(seq) FROM events) AND e.kind IN (3, 8, 10) "
+        "AND NOT (coalesce(f.flags, 0) & 2048 AND e.at > (SELECT at FROM events ORDER BY seq DESC LIMIT 1) - ?2)"));
+    HUGO_TRY(pick.bind(1, below_seq).bind(2, std::min<std::int64_t>(key_retention.count(), INT64_MAX / 4)).run());
     HUGO_ASSIGN_OR_RETURN(result.tasks_removed, db.query_int("SELECT count(*) FROM doomed"));
     HUGO_ASSIGN_OR_RETURN(sql::Stmt drop, db.prepare(
         "DELETE FROM events WHERE seq < ?1 AND coalesce(task, seq) IN (SELECT task FROM doomed)"));

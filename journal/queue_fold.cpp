@@ -49,6 +49,7 @@ RowFacts facts_of(const Event& e) {
   r.payload_format = e.payload_format;
   r.has_error = e.error.has_value();
   r.error = e.error ? &*e.error : nullptr;
+  r.key = e.idempotency_key ? &*e.idempotency_key : nullptr;
   return r;
 }
 
@@ -124,12 +125,66 @@ void QueueState::take_error(TaskState& t, const RowFacts& row) {
   t.error_fallback_seq = 0;
 }
 
+Status QueueState::check_key_free(const RowFacts& row) const {
+  if (!row.key) return ok_status();
+  const auto it = keys_.find(*row.key);
+  if (it == keys_.end() || it->second.finished_at) return ok_status();  // a retained key is taken over
+  return invalid(row, "idempotency key '" + *row.key + "' is held by live task " + std::to_string(it->second.task_id));
+}
+
+void QueueState::take_key(TaskState& t, const std::string& key) {
+  auto [it, fresh] = keys_.try_emplace(key, KeyHold{t.task_id, std::nullopt});
+  if (!fresh) {
+    if (it->second.finished_at) retained_.erase(std::pair(*it->second.finished_at, key));
+    it->second = KeyHold{t.task_id, std::nullopt};
+  }
+  t.key = key;
+}
+
+void QueueState::retain_key(const TaskState& t, Timestamp finished_at) {
+  if (t.key.empty()) return;
+  const auto it = keys_.find(t.key);
+  if (it == keys_.end() || it->second.task_id != t.task_id || it->second.finished_at) return;
+  it->second.finished_at = finished_at;
+  retained_.emplace(finished_at, t.key);
+  forget_keys(finished_at);  // bounds the index by the retention, in recovery too
+}
+
+void QueueState::retake_key(TaskState& t) {
+  if (t.key.empty()) return;
+  const auto it = keys_.find(t.key);
+  if (it != keys_.end() && it->second.task_id != t.task_id) {
+    t.key.clear();  // another task took the key meanwhile: this one goes on without it
+    return;
+  }
+  const std::string key = t.key;
+  take_key(t, key);
+}
+
+void QueueState::forget_keys(Timestamp now) {
+  while (!retained_.empty() && retained_.begin()->first + key_retention_ <= now) {
+    const auto& [at, key] = *retained_.begin();
+    const auto it = keys_.find(key);
+    if (it != keys_.end() && it->second.finished_at == at) keys_.erase(it);
+    retained_.erase(retained_.begin());
+  }
+}
+
+std::optional<std::int64_t> QueueState::key_holder(const std::string& key, Timestamp now) {
+  forget_keys(now);
+  const auto it = keys_.find(key);
+  if (it == keys_.end()) return std::nullopt;
+  if (it->second.finished_at && *it->second.finished_at + key_retention_ <= now) return std::nullopt;
+  return it->second.task_id;
+}
+
 Status QueueState::apply(const RowFacts& row) {
   TaskState* t = task(row.task);
   switch (row.kind) {
     case EventKind::Enqueued: {
       if (row.task != row.seq) return invalid(row, "an Enqueued row must be its own task (task id = its seq)");
       if (t) return invalid(row, "task " + std::to_string(row.task) + " already exists");
+      HUGO_TRY(check_key_free(row));
       TaskState fresh;
       fresh.task_id = row.task;
       fresh.attempt = row.attempt;
@@ -138,6 +193,7 @@ Status QueueState::apply(const RowFacts& row) {
       fresh.priority = row.priority;
       take_payload(fresh, row);
       auto [it, _] = tasks_.emplace(row.task, std::move(fresh));
+      if (row.key) take_key(it->second, *row.key);
       make_pending(it->second, row.seq, row.at);
       return ok_status();
     }
@@ -146,6 +202,7 @@ Status QueueState::apply(const RowFacts& row) {
       drained_.erase(row.task);
       if (t) {
         dead_.erase(t->dead_seq);
+        t->key.clear();  // a restored task has no key (docs/QUEUE.md, "Idempotency keys")
       } else {
         t = &tasks_.emplace(row.task, TaskState{}).first->second;
         t->task_id = row.task;
@@ -203,6 +260,7 @@ Status QueueState::apply(const RowFacts& row) {
       leases_.erase(l->lease_id);
       t->lease_id = 0;
       if (row.kind == EventKind::Completed) {
+        retain_key(*t, row.at);
         tasks_.erase(row.task);
         return ok_status();
       }
@@ -220,6 +278,7 @@ Status QueueState::apply(const RowFacts& row) {
         }
       } else if (t->phase == Phase::Dead) {
         dead_.erase(t->dead_seq);  // an operator's requeue of a dead letter
+        retake_key(*t);
       } else {
         return invalid(row, "task " + std::to_string(row.task) + " is " + phase_name(t->phase) + ", not awaiting requeue or dead-lettered");
       }
@@ -251,6 +310,7 @@ Status QueueState::apply(const RowFacts& row) {
       if (row.token) t->last_token = row.token;
       take_error(*t, row);
       dead_.emplace(row.seq, row.task);
+      retain_key(*t, row.at);
       return ok_status();
     }
     case EventKind::Canceled: {
@@ -275,12 +335,14 @@ Status QueueState::apply(const RowFacts& row) {
         if (row.token) return invalid(row, "canceling pending task " + std::to_string(row.task) + " names no lease");
         leave_pending(*t);
       }
+      retain_key(*t, row.at);
       tasks_.erase(row.task);
       return ok_status();
     }
     case EventKind::Drained: {
       if (!t || t->phase != Phase::Pending) return invalid(row, not_in_phase(row.task, t, Phase::Pending));
       leave_pending(*t);
+      retain_key(*t, row.at);
       tasks_.erase(row.task);
       drained_.insert(row.task);
       return ok_status();

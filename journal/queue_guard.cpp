@@ -7,6 +7,7 @@ namespace hugo::detail {
 bool QueueGuard::needs_check(const Event* events, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
     if (events[i].kind != EventKind::Enqueued || events[i].task_id != events[i].seq) return true;
+    if (events[i].idempotency_key) return true;  // one live task per key
   }
   return false;
 }
@@ -14,6 +15,7 @@ bool QueueGuard::needs_check(const Event* events, std::size_t count) {
 bool QueueGuard::may_need_check(const Event* events, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
     if (events[i].kind != EventKind::Enqueued || events[i].task_id != 0) return true;
+    if (events[i].idempotency_key) return true;
   }
   return false;
 }

@@ -32,7 +32,7 @@ class QueueGuard {
   // True if a group that the journal has filled (seqs, task ids) must go through admit().
   static bool needs_check(const Event* events, std::size_t count);
   // True if it may, judged before the journal fills it: lets plain Enqueued groups skip the guard
-  // entirely.
+  // entirely (a keyed Enqueued is checked: one live task per key).
   static bool may_need_check(const Event* events, std::size_t count);
 
   // The highest seq folded so far (0: nothing yet).

@@ -165,7 +165,8 @@ QueueSnapshot QueueState::snapshot(const std::string& queue) const {
   for (const std::int64_t id : pending_fifo()) {
     const TaskState& t = tasks_.at(id);
     const std::int64_t order = t.pending_order;
-    s.pending.push_back({t.task_id, t.attempt, t.enqueued_at, t.available_at, t.last_error, t.last_token, t.priority});
+    s.pending.push_back({t.task_id, t.attempt, t.enqueued_at, t.available_at, t.last_error, t.last_token, t.priority,
+                         t.key.empty() ? std::nullopt : std::optional<std::string>(t.key)});
     d.bytes("P");
     d.num(order);
     d.num(t.task_id);
@@ -173,6 +174,7 @@ QueueSnapshot QueueState::snapshot(const std::string& queue) const {
     d.time(t.enqueued_at);
     d.time(t.available_at);
     if (t.priority != 0) d.num(t.priority);  // digests of journals without priorities are unchanged
+    if (!t.key.empty()) d.bytes("K" + t.key);  // nor without keys
     d.error(t.last_error);
     d.token(t.last_token);
     d.bytes(t.payload);
@@ -180,7 +182,8 @@ QueueSnapshot QueueState::snapshot(const std::string& queue) const {
   for (const auto& [id, l] : leases_) {
     const TaskState& t = tasks_.at(l.task_id);
     s.leased.push_back({OwnershipToken{l.task_id, l.attempt, l.lease_id}, l.owner, l.granted_at, l.expires_at,
-                        l.last_heartbeat, t.enqueued_at, t.last_error});
+                        l.last_heartbeat, t.enqueued_at, t.last_error,
+                        t.key.empty() ? std::nullopt : std::optional<std::string>(t.key)});
     d.bytes("L");
     d.num(id);
     d.num(l.task_id);
@@ -189,6 +192,7 @@ QueueSnapshot QueueState::snapshot(const std::string& queue) const {
     d.time(l.granted_at);
     d.time(l.expires_at);
     d.time(l.last_heartbeat);
+    if (!t.key.empty()) d.bytes("K" + t.key);
     d.error(t.last_error);
     d.bytes(t.payload);
   }

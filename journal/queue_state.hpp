@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -55,6 +56,7 @@ struct RowFacts {
   bool has_error = false;
   bool error_unknown = false;
   const Error* error = nullptr;
+  const std::string* key = nullptr;  // Enqueued only: the task's idempotency key
 };
 
 RowFacts facts_of(const Event& event);
@@ -78,6 +80,7 @@ struct TaskState {
   PayloadFormat payload_format = PayloadFormat::Bytes;
   std::int64_t pending_order = 0;  // seq of the row that made it pending (FIFO key)
   std::int32_t priority = 0;       // set by its Enqueued or Restored row; higher is leased first
+  std::string key;                 // its idempotency key ("" if none), kept while it is in the state
   std::int64_t lease_id = 0;       // when Leased
   // Dead letters:
   std::int64_t dead_seq = 0;
@@ -151,6 +154,14 @@ class QueueState {
   // Tasks (live or dead) that still need their payload or error read from the journal.
   std::vector<TaskState*> needing_hydration();
 
+  // Idempotency keys (docs/QUEUE.md, "Idempotency keys"). A keyed task holds its key while it is
+  // live (pending, leased, awaiting requeue) and for the retention after the row that finished it
+  // (Completed, Canceled, Drained, DeadLettered). Row times only: the fold reads no clock.
+  void set_key_retention(Duration retention) { key_retention_ = retention; }
+  // The task holding `key` at `now`, or nullopt; forgets the keys whose retention ended by `now`.
+  std::optional<std::int64_t> key_holder(const std::string& key, Timestamp now);
+  std::size_t key_count() const { return keys_.size(); }
+
   std::size_t pending_count() const { return ready_.size() + waiting_.size(); }
   std::size_t lease_count() const { return leases_.size(); }
   std::size_t dead_count() const { return dead_.size(); }
@@ -167,6 +178,13 @@ class QueueState {
     return {-static_cast<std::int64_t>(t.priority), t.pending_order};
   }
   void take_payload(TaskState& t, const RowFacts& row);
+  // A task's key rules (see key_holder): taken by its Enqueued row, retained from the row that
+  // finishes it, taken back by an operator's requeue of its dead letter if no other task took it.
+  Status check_key_free(const RowFacts& row) const;
+  void take_key(TaskState& t, const std::string& key);
+  void retain_key(const TaskState& t, Timestamp finished_at);
+  void retake_key(TaskState& t);
+  void forget_keys(Timestamp now);
   void take_error(TaskState& t, const RowFacts& row);
 
   std::unordered_map<std::int64_t, TaskState> tasks_;
@@ -184,6 +202,13 @@ class QueueState {
   std::map<std::int64_t, LeaseState> leases_;
   std::map<std::int64_t, std::int64_t> dead_;
   std::unordered_set<std::int64_t> drained_;  // drained and not restored since
+  struct KeyHold {
+    std::int64_t task_id = 0;
+    std::optional<Timestamp> finished_at;  // unset while the task is live
+  };
+  std::unordered_map<std::string, KeyHold> keys_;
+  std::set<std::pair<Timestamp, std::string>> retained_;  // the finished holds, oldest first
+  Duration key_retention_ = kDefaultKeyRetention;
 };
 
 }  // namespace hugo::detail

@@ -26,6 +26,9 @@ inline constexpr std::uint32_t kTokenPrevAttempt = 0x200;  // token.attempt == a
 // Restored rows only: the row started a new task (task = seq) and `lease` holds the task id the
 // item had before (Event::original_task_id); the row has no token.
 inline constexpr std::uint32_t kOriginalTask = 0x400;
+// Enqueued rows only (schema version 5): the `error` column holds the task's idempotency key as
+// text, not an error (Event::idempotency_key; such a row has no error).
+inline constexpr std::uint32_t kTaskKey = 0x800;
 
 // Per-journal constants from the `meta` table.
 struct Meta {
@@ -75,6 +78,7 @@ struct RowHeader {
   std::optional<Timestamp> available_at;
   std::optional<std::int64_t> original_task_id;  // Restored under a new id (kOriginalTask)
   std::int32_t priority = 0;                     // Enqueued and Restored only
+  bool has_key = false;                          // Enqueued only: `error` holds its key (kTaskKey)
   std::uint32_t flags = 0;      // lifecycle flags only
   std::uint32_t row_flags = 0;  // the column's low 32 bits (its high 32 hold `priority`)
 };
@@ -102,6 +106,11 @@ Result<RowHeader> decode_header(const RawHeader& raw, std::int64_t time_base_us)
 inline Result<RowHeader> decode_header(const sql::Stmt& row, std::int64_t time_base_us) {
   return decode_header(RawHeader::read(row), time_base_us);
 }
+
+// The idempotency key of row `seq`, whose header has_key, from its error column (nullopt: NULL);
+// journal.corrupt if it is missing or not a valid key. decode_task_key reads column 11 of `row`.
+Result<std::string> stored_task_key(std::optional<std::string_view> column, std::int64_t seq);
+Result<std::string> decode_task_key(const sql::Stmt& row, std::int64_t seq);
 
 // Reads events and resolves interned names. One instance per connection.
 class EventSelector {

@@ -4,6 +4,8 @@
 // journal.corrupt naming its seq (corrupt_row), and a read never pins the WAL.
 #include "journal/rows.hpp"
 
+#include "core/json_util.hpp"
+
 #include <hugo/error_codes.hpp>
 #include <hugo/event_json.hpp>
 
@@ -63,6 +65,16 @@ RawHeader RawHeader::read(const sql::Stmt& row) {
   return raw;
 }
 
+Result<std::string> stored_task_key(std::optional<std::string_view> column, std::int64_t seq) {
+  if (!column) return corrupt_row(seq, "its idempotency key is missing (flag 0x800, NULL error column)");
+  if (std::string why = task_key_problem(*column); !why.empty()) return corrupt_row(seq, "its idempotency key " + why);
+  return std::string(*column);
+}
+
+Result<std::string> decode_task_key(const sql::Stmt& row, std::int64_t seq) {
+  return stored_task_key(row.is_null(11) ? std::nullopt : std::optional<std::string_view>(row.column_text(11)), seq);
+}
+
 Result<RowHeader> decode_header(const RawHeader& row, std::int64_t time_base_us) {
   const auto column = [&](int c) { return row.columns[static_cast<std::size_t>(c)]; };
   // A time column is an offset in microseconds; a damaged one must not overflow the sum.
@@ -107,6 +119,10 @@ Result<RowHeader> decode_header(const RawHeader& row, std::int64_t time_base_us)
     }
     h.available_at = Timestamp{Duration{sum}};
   }
+  h.has_key = (h.row_flags & kTaskKey) != 0;  // schema version 5
+  if (h.has_key && h.kind != EventKind::Enqueued) {
+    return corrupt_row(h.seq, "a " + std::string(to_string(h.kind)) + " row has an idempotency key");
+  }
   h.priority = static_cast<std::int32_t>(column(9) >> 32);  // schema version 3: flags' high bits
   if (h.priority != 0 && h.kind != EventKind::Enqueued && h.kind != EventKind::Restored) {
     return corrupt_row(h.seq, "a " + std::string(to_string(h.kind)) + " row has a priority");
@@ -146,7 +162,9 @@ Result<Event> EventSelector::decode(const sql::Stmt& row) {
   e.available_at = h.available_at;
   e.original_task_id = h.original_task_id;
   e.priority = h.priority;
-  if (!row.is_null(11)) {
+  if (h.has_key) {
+    HUGO_ASSIGN_OR_RETURN(e.idempotency_key, decode_task_key(row, e.seq));
+  } else if (!row.is_null(11)) {
     Status decoded = decode_error_json(row.column_text(11), e.error);
     if (!decoded.ok()) return corrupt_row(e.seq, "error column: " + decoded.error().message());
   }

@@ -84,6 +84,13 @@ Status validate_content(const Event& e) {
   if (e.payload && e.kind != EventKind::Enqueued && e.kind != EventKind::Restored) {
     return invalid_event("only Enqueued and Restored rows store a payload");
   }
+  if (e.idempotency_key) {
+    if (e.kind != EventKind::Enqueued) return invalid_event("only Enqueued carries an idempotency key");
+    if (e.error) return invalid_event("an Enqueued row with an idempotency key carries no error");
+    if (std::string why = task_key_problem(*e.idempotency_key); !why.empty()) {
+      return invalid_event("its idempotency key " + why);
+    }
+  }
   if (e.payload) {
     HUGO_TRY(check_payload_size(e.payload->size()));
     if (e.payload_format == PayloadFormat::Json) {
@@ -211,9 +218,13 @@ Status EventInserter::bind_row(sql::Stmt& insert, int base, const Event& e) {
   if (starts_task && e.available_at) insert.bind(base + 13, (*e.available_at - e.occurred_at).count());
   else insert.bind_null(base + 13);
   if (e.payload && e.payload_format == PayloadFormat::Json) row_flags |= kPayloadJson;
+  if (e.idempotency_key) row_flags |= kTaskKey;
   // Bits 32-63: the priority (schema version 3; 0 for every row but some Enqueued and Restored).
   insert.bind(base + 10, static_cast<std::int64_t>(row_flags) | (static_cast<std::int64_t>(e.priority) << 32));
-  if (e.error) {
+  if (e.idempotency_key) {
+    // validate_content refused an error on such a row: the column is free for the key.
+    insert.bind(base + 11, std::string_view(*e.idempotency_key));
+  } else if (e.error) {
     std::string json;
     encode_error_json(*e.error, json);
     insert.bind(base + 11, std::string_view(json));  // copied by SQLite (SQLITE_TRANSIENT)

@@ -22,9 +22,15 @@ constexpr std::int64_t kBatch = 65536;  // rows per read transaction
 constexpr std::size_t kChunk = 4096;    // rows handed from the scanning thread to the fold at once
 constexpr std::size_t kChunksAhead = 4;
 
-// A chunk of scanned rows (what the scanning thread copies out of them; the fold decodes them),
-// or the scan's Error; an empty chunk ends the scan.
-using Chunk = Result<std::vector<rows::RawHeader>>;
+// What the scanning thread copies out of one row: its integer columns and, for an Enqueued row
+// with flag 0x800, its idempotency key (column 11 of the scan, NULL on every other row).
+struct ScannedRow {
+  rows::RawHeader header;
+  std::optional<std::string> key;
+};
+
+// A chunk of scanned rows (the fold decodes them), or the scan's Error; an empty chunk ends the scan.
+using Chunk = Result<std::vector<ScannedRow>>;
 
 // Scans the queue's rows on its own thread, at most kChunksAhead chunks ahead of the fold, so
 // that SQLite's stepping and the row decoding overlap with QueueState::apply (docs/BENCHMARKS.md,
@@ -45,7 +51,7 @@ class RowScanner {
 
   // Returns a folded chunk's buffer for reuse, so that the scan allocates its chunks once
   // (memory stays flat however long the history) and nothing is freed across threads.
-  void give_back(std::vector<rows::RawHeader> spent) {
+  void give_back(std::vector<ScannedRow> spent) {
     spent.clear();
     std::lock_guard lock(mutex_);
     spare_.push_back(std::move(spent));
@@ -64,8 +70,8 @@ class RowScanner {
 
  private:
   // An empty buffer with room for a chunk: a returned one if there is one.
-  std::vector<rows::RawHeader> fresh_chunk() {
-    std::vector<rows::RawHeader> chunk;
+  std::vector<ScannedRow> fresh_chunk() {
+    std::vector<ScannedRow> chunk;
     {
       std::lock_guard lock(mutex_);
       if (!spare_.empty()) {
@@ -90,7 +96,7 @@ class RowScanner {
 
   void run() {
     std::int64_t after = 0;
-    std::vector<rows::RawHeader> chunk = fresh_chunk();
+    std::vector<ScannedRow> chunk = fresh_chunk();
     while (true) {
       scan_.bind(1, after).bind(2, queue_id_).bind(3, kBatch);
       std::int64_t rows_read = 0;
@@ -102,8 +108,10 @@ class RowScanner {
           return;
         }
         if (!*row) break;
-        chunk.push_back(rows::RawHeader::read(scan_));
-        after = chunk.back().columns[0];  // seq
+        ScannedRow& scanned = chunk.emplace_back();
+        scanned.header = rows::RawHeader::read(scan_);
+        if (!scan_.is_null(11)) scanned.key.emplace(scan_.column_text(11));
+        after = scanned.header.columns[0];  // seq
         ++rows_read;
         if (chunk.size() == kChunk) {
           if (!hand_over(std::exchange(chunk, fresh_chunk()))) {
@@ -116,7 +124,7 @@ class RowScanner {
       if (rows_read < kBatch) break;
     }
     if (!chunk.empty() && !hand_over(std::move(chunk))) return;
-    hand_over(std::vector<rows::RawHeader>{});
+    hand_over(std::vector<ScannedRow>{});
   }
 
   sql::Stmt& scan_;
@@ -124,7 +132,7 @@ class RowScanner {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Chunk> ready_;
-  std::vector<std::vector<rows::RawHeader>> spare_;
+  std::vector<std::vector<ScannedRow>> spare_;
   bool stopped_ = false;
   std::thread thread_;  // last: started once every other member exists
 };
@@ -155,19 +163,25 @@ Status load_queue(const std::filesystem::path& path, const std::string& queue, Q
   }
   if (queue_id == 0) return ok_status();  // the queue has never been written
 
-  // Only the integer columns: whether a row has a payload or an error is left to hydration,
-  // which reads those columns for the live tasks alone.
+  // Only the integer columns, and the keys of keyed Enqueued rows: whether a row has a payload or
+  // an error is left to hydration, which reads those columns for the live tasks alone.
   HUGO_ASSIGN_OR_RETURN(sql::Stmt scan, db.prepare("SELECT " + std::string(rows::header_columns(meta.schema_version)) +
+                                                   ", CASE WHEN flags & 2048 THEN error END"  // rows::kTaskKey
                                                    " FROM events WHERE seq > ?1 AND queue = ?2 "
                                                    "ORDER BY seq LIMIT ?3"));
   {
     RowScanner scanner(scan, queue_id);
     while (true) {
-      HUGO_ASSIGN_OR_RETURN(std::vector<rows::RawHeader> chunk, scanner.next());
+      HUGO_ASSIGN_OR_RETURN(std::vector<ScannedRow> chunk, scanner.next());
       if (chunk.empty()) break;
-      for (const rows::RawHeader& raw : chunk) {
-        HUGO_ASSIGN_OR_RETURN(rows::RowHeader header, rows::decode_header(raw, meta.time_base_us));
+      for (const ScannedRow& raw : chunk) {
+        HUGO_ASSIGN_OR_RETURN(rows::RowHeader header, rows::decode_header(raw.header, meta.time_base_us));
         RowFacts facts = facts_of(header);
+        std::string key;
+        if (header.has_key) {
+          HUGO_ASSIGN_OR_RETURN(key, rows::stored_task_key(raw.key, header.seq));
+          facts.key = &key;
+        }
         if (header.owner_id != 0) {
           auto it = names.find(header.owner_id);
           if (it == names.end()) return rows::corrupt_row(header.seq, "unknown owner name id");

@@ -28,6 +28,8 @@ struct RoomRequest {
   std::span<std::string> payloads;  // moved into the rows by whoever appends them
   const EnqueueOptions* options = nullptr;  // the call's; outlives the request
   std::span<std::int64_t> task_ids;  // written when the rows are appended
+  const std::string* key = nullptr;  // enqueue_keyed's (one payload), checked again when the rows are built
+  bool duplicate = false;            // the key was taken meanwhile: task_ids[0] is its holder, no row
   std::stop_token stop;              // the call's: a call whose stop was requested is not served
   std::size_t slots() const { return payloads.size(); }
 

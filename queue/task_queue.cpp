@@ -70,6 +70,7 @@ Status validate(TaskQueueOptions& o) {
     HUGO_TRY(detail::validate_retry_policy(*o.retry));
   }
   if (o.max_delivery_attempts < 1) return invalid_option("max_delivery_attempts", "must be >= 1");
+  if (!detail::delay_in_range(o.key_retention)) return invalid_option("key_retention", "must be 0 to 1000 years");
   if (o.backpressure) {
     if (o.backpressure->high_watermark == 0) return invalid_option("backpressure.high_watermark", "0 is invalid; use < 0 to disable");
     if (o.backpressure->cooldown <= Duration::zero()) return invalid_option("backpressure.cooldown", "must be > 0");
@@ -156,6 +157,7 @@ Result<std::unique_ptr<TaskQueue>> TaskQueue::open(std::shared_ptr<Journal> jour
   auto report = [raw = impl.get()](const Error& e) { raw->report(e); };
   impl->backpressure.emplace(impl->options.backpressure, report, impl->clock->now());
 
+  impl->state.set_key_retention(impl->options.key_retention);
   Status loaded = journal->flush();
   if (loaded.ok()) {
     loaded = detail::load_queue(journal->path(), impl->options.name, impl->state, impl->options.recovery,
@@ -182,8 +184,11 @@ namespace {
 // The operations' bodies, shared by the single and batch forms. The public methods add a span.
 // Moves the payloads into the rows and writes task id i to task_ids[i] (one per payload); the
 // single form passes spans over one local each, so that it allocates no vectors of its own.
+// `key` (enqueue_keyed, one payload): a task holding it is returned in task_ids[0] with
+// *duplicate set, and nothing is appended.
 Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const Wait& wait,
-                    const EnqueueOptions& options, std::span<std::int64_t> task_ids) {
+                    const EnqueueOptions& options, std::span<std::int64_t> task_ids,
+                    const std::string* key = nullptr, bool* duplicate = nullptr) {
   HUGO_TRY(validate(options));
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     if (Status fits = check_payload_size(payloads[i].size()); !fits.ok()) {
@@ -208,10 +213,18 @@ Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const W
   request.payloads = payloads;
   request.options = &options;
   request.task_ids = task_ids;
+  request.key = key;
   std::size_t wake = 0;  // lease callers to wake once the lock is released
   {
     std::unique_lock lock(q.mutex);
     HUGO_TRY(q.usable());
+    if (key) {
+      if (const auto holder = q.state.key_holder(*key, q.clock->now())) {  // never waits for room
+        task_ids[0] = *holder;
+        *duplicate = true;
+        return ok_status();
+      }
+    }
     if (!q.has_room(count)) {
       if (wait.deadline == std::chrono::steady_clock::time_point::min()) {
         return queue_full(q.options, q.state.pending_count(), count);
@@ -226,10 +239,15 @@ Status enqueue_rows(TaskQueue::Impl& q, std::span<std::string> payloads, const W
       after.ticket = request.ticket;
     } else {
       HUGO_ASSIGN_OR_RETURN(after.ticket, q.enqueue_now(request, after));
+      if (request.duplicate) {
+        *duplicate = true;
+        return ok_status();
+      }
       q.check_backpressure(after);
       wake = q.changed.lessees_for(count);  // less room: no enqueue caller can proceed that could not before
     }
   }
+  if (request.duplicate) *duplicate = true;  // served as a duplicate by a lease
   q.changed.wake_lessees(wake);
   return q.finish(after);
 }
@@ -253,6 +271,26 @@ Result<std::int64_t> TaskQueue::enqueue_with(std::string payload, const EnqueueO
   span.seq(id);
   span.finish(nullptr);
   return id;
+}
+
+Result<KeyedEnqueue> TaskQueue::enqueue_keyed(std::string key, std::string payload, const EnqueueOptions& options,
+                                              Wait wait) {
+  if (std::string why = task_key_problem(key); !why.empty()) {
+    return Error::validation("an idempotency key " + why).with("bytes", std::to_string(key.size()));
+  }
+  detail::OpSpan span(impl_->options.tracer.get(), "enqueue", impl_->tags, impl_->options.on_handler_error);
+  KeyedEnqueue result;
+  Status done = enqueue_rows(*impl_, std::span(&payload, 1), wait, options, std::span(&result.task_id, 1), &key,
+                             &result.duplicate);
+  if (!done.ok()) {
+    span.finish(&done.error());
+    return std::move(done).error();
+  }
+  span.task(result.task_id, 1);
+  if (result.duplicate) span.tag("taskqueue.duplicate", "true");
+  else span.seq(result.task_id);
+  span.finish(nullptr);
+  return result;
 }
 
 Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::string> payloads, Wait wait,

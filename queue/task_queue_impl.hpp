@@ -141,7 +141,8 @@ struct TaskQueue::Impl {
 
   // Waiting for room (task_queue_room.cpp, docs/QUEUE.md "Targeted wake-ups"); caller holds `mutex`.
   // enqueue_now journals one Enqueued row per payload of `r` (moved) and writes r.task_ids.
-  Result<AppendTicket> enqueue_now(const detail::RoomRequest& r, Aftermath& after);
+  // A keyed request whose key a task holds by now appends nothing: r.duplicate, r.task_ids[0].
+  Result<AppendTicket> enqueue_now(detail::RoomRequest& r, Aftermath& after);
   // Appends the rows of every waiting enqueue call that now fits, in arrival order (a call that
   // does not fit lets later, smaller ones by), into `after`'s metrics, and has the journal wake
   // each once its rows are durable; a refused one is left in `wakes` to wake once the mutex is

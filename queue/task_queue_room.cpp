@@ -16,8 +16,15 @@
 
 namespace hugo {
 
-Result<AppendTicket> TaskQueue::Impl::enqueue_now(const detail::RoomRequest& r, Aftermath& after) {
+Result<AppendTicket> TaskQueue::Impl::enqueue_now(detail::RoomRequest& r, Aftermath& after) {
   const Timestamp now = clock->now();
+  if (r.key) {
+    if (const auto holder = state.key_holder(*r.key, now)) {
+      r.duplicate = true;
+      r.task_ids[0] = *holder;
+      return AppendTicket{};
+    }
+  }
   const EnqueueOptions& o = *r.options;
   // Decided here, at the row's time: a call that waited for room counts its delay from now.
   const Timestamp available = o.not_before ? *o.not_before : now + o.delay;
@@ -30,6 +37,7 @@ Result<AppendTicket> TaskQueue::Impl::enqueue_now(const detail::RoomRequest& r, 
     if (o.origin.peer_id && !o.origin.peer_id->empty()) events.back().owner_peer_id = o.origin.peer_id;
     if (available > now) events.back().available_at = available;
     events.back().priority = o.priority;
+    if (r.key) events.back().idempotency_key = *r.key;
   }
   HUGO_ASSIGN_OR_RETURN(AppendTicket ticket, journal_rows(events, after));
   for (std::size_t i = 0; i < events.size(); ++i) r.task_ids[i] = events[i].task_id;
@@ -58,9 +66,9 @@ std::size_t TaskQueue::Impl::serve_room(Aftermath& after, std::vector<std::share
         return *failure;
       }
     }();
-    if (!appended.ok()) {
-      r.refused = appended.error();
-      wakes.push_back(r.word);
+    if (!appended.ok() || r.duplicate) {
+      if (!appended.ok()) r.refused = appended.error();
+      wakes.push_back(r.word);  // nothing to wait for: woken once the mutex is released
       continue;
     }
     r.ticket = *appended;

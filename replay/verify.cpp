@@ -210,7 +210,12 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
         violation(report, seq, "decode", "unknown owner name id " + std::to_string(header->owner_id));
       }
       std::optional<Error> error;
-      if (!scan.is_null(11)) {
+      std::optional<std::string> key;
+      if (header->has_key) {
+        auto decoded = rows::decode_task_key(scan, seq);
+        if (decoded.ok()) key = std::move(decoded).value();
+        else violation(report, seq, "decode", finding(decoded.error()));
+      } else if (!scan.is_null(11)) {
         if (Status decoded = decode_error_json(scan.column_text(11), error); !decoded.ok()) {
           violation(report, seq, "decode", "error column: " + decoded.error().message());
         }
@@ -235,6 +240,7 @@ Result<VerifyReport> verify_journal(const std::filesystem::path& journal, Progre
       facts.payload = has_payload ? &payload : nullptr;
       facts.has_error = error.has_value();
       facts.error = error ? &*error : nullptr;
+      facts.key = key ? &*key : nullptr;
       if (Status applied = queues[header->queue_id].apply(facts); !applied.ok()) {
         violation(report, seq, "state_machine", finding(applied.error()));
       }

@@ -16,7 +16,7 @@ namespace hugo::schema {
 
 // The version this build writes. A journal with a higher user_version is refused
 // (journal.schema_newer): an older binary must never write rows it does not understand.
-inline constexpr int kCurrentVersion = 4;
+inline constexpr int kCurrentVersion = 5;
 
 // Application id stored in the database header (PRAGMA application_id): "HUGJ".
 inline constexpr std::int64_t kApplicationId = 0x4855474A;
@@ -69,6 +69,12 @@ ALTER TABLE events ADD COLUMN not_before INTEGER;
     // unknown kind, or fold a canceled task back in).
     R"sql(
 -- kind 10: Canceled
+)sql",
+    // 4 -> 5: idempotency keys (docs/QUEUE.md, "Idempotency keys"). An Enqueued row with flag
+    // 0x800 holds its task's key in `error` (no new column: a column costs every row a byte). No
+    // DDL; a version-4 build must refuse such a journal (it would read the key as a damaged error).
+    R"sql(
+-- flag 0x800: events.error holds an Enqueued row's idempotency key
 )sql",
 };
 

@@ -8,9 +8,9 @@
 #
 #   scripts/bench.sh [--smoke] [NAME...]
 #
-#   NAME     run only these benchmarks (default: all nine: journal_append queue_cycle queue_scale
-#            recovery tail_latency cli_tail follow peers jetstream; jetstream is skipped, with a
-#            line saying so, when the build has no libnats)
+#   NAME     run only these benchmarks (default: all ten: journal_append queue_cycle
+#            queue_cycle_keys queue_scale recovery tail_latency cli_tail follow peers jetstream;
+#            jetstream is skipped, with a line saying so, when the build has no libnats)
 #   --smoke  each benchmark in its quickest mode (a few seconds each): proves that it builds,
 #            runs and prints its RESULT lines. Its figures are noise, so the file goes to
 #            build/bench/ instead of bench/results/.
@@ -20,12 +20,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(journal_append queue_cycle queue_scale recovery tail_latency cli_tail follow peers jetstream)
+all=(journal_append queue_cycle queue_cycle_keys queue_scale recovery tail_latency cli_tail follow peers jetstream)
 
 # The quickest mode of each benchmark (--smoke).
 declare -A smoke_args=(
   [journal_append]="--seconds 0.05 --rounds 1"
   [queue_cycle]="--seconds 0.05 --rounds 1"
+  [queue_cycle_keys]="--seconds 0.05 --rounds 1"
   [queue_scale]="--calls 10 --max-pending 10000"
   [recovery]="--tasks 1000 --rounds 1 --memory 0"
   [tail_latency]="--seconds 0.05 --rounds 1 --catchup-events 1000"

@@ -17,6 +17,8 @@ struct Options {
   std::string journal;
   std::vector<std::string> sinks;
   bool force = false;
+  // Keyed tasks that finished less than this before the newest row stay (docs/QUEUE.md).
+  std::int64_t key_retention_s = std::chrono::duration_cast<std::chrono::seconds>(kDefaultKeyRetention).count();
   bool json = false;
 };
 
@@ -55,7 +57,8 @@ int run(const Options& o) {
     below = *lowest;
   }
   Progress progress("compact");
-  auto compacted = compact_journal(o.journal, below, progress.callback());
+  auto compacted = compact_journal(o.journal, below, progress.callback(), kDefaultBusyTimeout,
+                                   std::chrono::seconds(o.key_retention_s));
   progress.finish();
   if (!compacted.ok()) return report("compact", compacted.error());
   const CompactResult& r = *compacted;
@@ -95,6 +98,10 @@ void add_compact(CLI::App& app, Verbs& verbs) {
   add_journal_arg(cmd, o->journal);
   cmd->add_option("--sinks", o->sinks, "sink databases whose checkpoints bound what may go")->expected(1, -1);
   cmd->add_flag("--force", o->force, "without --sinks: compact every finished task (below last seq + 1)");
+  cmd->add_option("--key-retention", o->key_retention_s,
+                  "seconds: a keyed task that finished less than this before the newest row stays, so its "
+                  "idempotency key still de-duplicates (default 86400, TaskQueueOptions::key_retention's default)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{31'556'952'000}));
   add_json_flag(cmd, o->json);
   cmd->footer("Example:\n  hugo-journal compact --sinks projection.db audit.db orders.journal\n"
               "Rows at or above any named sink's checkpoint for this journal are never deleted.");

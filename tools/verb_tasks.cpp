@@ -29,6 +29,7 @@ struct TaskRow {
   std::optional<Timestamp> granted_at, expires_at, enqueued_at, available_at, dead_lettered_at;
   std::optional<Error> error;
   std::optional<std::int64_t> priority;  // pending and scheduled tasks
+  std::optional<std::string> key;        // its idempotency key (pending, scheduled and leased tasks)
 };
 
 // `now`: the system clock's, which tells a scheduled task (pending, not leasable before its
@@ -37,15 +38,15 @@ std::vector<TaskRow> rows_of(const QueueSnapshot& s, Timestamp now) {
   std::vector<TaskRow> rows;
   for (const auto& p : s.pending) {
     rows.push_back({s.queue, p.task_id, p.available_at > now ? "scheduled" : "pending", p.attempt, {}, {}, {}, {},
-                    p.enqueued_at, p.available_at, {}, p.last_error, p.priority});
+                    p.enqueued_at, p.available_at, {}, p.last_error, p.priority, p.key});
   }
   for (const auto& l : s.leased) {
     rows.push_back({s.queue, l.token.task_id, "leased", l.token.attempt, l.owner, l.token.lease_id, l.granted_at,
-                    l.expires_at, l.enqueued_at, {}, {}, l.last_error, {}});
+                    l.expires_at, l.enqueued_at, {}, {}, l.last_error, {}, l.key});
   }
   for (const auto& d : s.dead) {
     rows.push_back({s.queue, d.task_id, "dead", d.attempt, {}, {}, {}, {}, d.enqueued_at, {}, d.dead_lettered_at,
-                    d.error, {}});
+                    d.error, {}, {}});
   }
   return rows;
 }
@@ -79,6 +80,7 @@ int run(const Options& o) {
                 .str("state", r.state)
                 .num("attempt", r.attempt)
                 .opt_num("priority", r.priority)
+                .opt_str("key", r.key)
                 .opt_str("owner", r.owner)
                 .opt_num("leaseId", r.lease)
                 .time("grantedAt", r.granted_at)

@@ -104,6 +104,9 @@ struct Event {
   // Enqueued and Restored only: the task's priority (higher is leased first; docs/QUEUE.md,
   // "Priorities"). 0 is the default and is not written.
   std::int32_t priority = 0;
+  // Enqueued only: the task's idempotency key (docs/QUEUE.md, "Idempotency keys"): 1 to 1024
+  // bytes of UTF-8 without NUL. A row with a key carries no error (it is stored in that column).
+  std::optional<std::string> idempotency_key;
   // The token's lease id as a foreign writer (Hugo) wrote it: a GUID that is not a hugo-journal
   // lease id. Set by the JSON decoder (token.lease_id is then 0) and by export from an imported
   // journal's mapping; never stored in a row (docs/MIGRATION.md, "Hugo lease ids").

@@ -65,14 +65,17 @@ struct CompactResult {
   std::uint64_t bytes_after = 0;
 };
 
-// Deletes every row of the tasks that finished (Completed or Drained) with all their rows below
-// `below_seq`, except the task that holds the newest row (so the highest seq ever issued stays in
-// the file, and in any export of it), then vacuums. Live tasks and dead letters are kept whole, so a queue reopened
+// Deletes every row of the tasks that finished (Completed, Drained or Canceled) with all their rows
+// below `below_seq`, except the task that holds the newest row (so the highest seq ever issued
+// stays in the file, and in any export of it) and a keyed task (TaskQueue::enqueue_keyed) that
+// finished less than `key_retention` before the newest row's time, whose key must still
+// de-duplicate after a reopen (pass the queues' TaskQueueOptions::key_retention, at least), then vacuums. Live tasks and dead letters are kept whole, so a queue reopened
 // afterwards rebuilds exactly the same state; seqs are never reused (AUTOINCREMENT). Takes the
 // writer lock (journal.locked if a writer is live); another connection's SQLite lock held past
 // `busy_timeout` is journal.busy.
 HUGO_API Result<CompactResult> compact_journal(const std::filesystem::path& journal, std::int64_t below_seq,
                                                ProgressFn progress = {},
-                                               std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
+                                               std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout,
+                                               Duration key_retention = kDefaultKeyRetention);
 
 }  // namespace hugo

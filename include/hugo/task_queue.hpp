@@ -99,6 +99,12 @@ struct HeartbeatResult {
 
 enum class FailOutcome { Requeued, DeadLettered };
 
+// What enqueue_keyed() did: enqueued a new task, or found the task holding the key.
+struct KeyedEnqueue {
+  std::int64_t task_id = 0;
+  bool duplicate = false;  // true: nothing was enqueued; task_id names the task holding the key
+};
+
 // What cancel() found: a pending task (scheduled or not) or a leased one, whose lease it fenced.
 enum class CancelOutcome { WasPending, WasLeased };
 
@@ -177,6 +183,9 @@ struct SkippedRow {
   std::string rule;  // the broken rule, e.g. "lease 3 of task 7 is not active"
 };
 
+// How long a finished task's idempotency key still de-duplicates enqueues (docs/QUEUE.md).
+inline constexpr Duration kDefaultKeyRetention = std::chrono::hours(24);
+
 struct TaskQueueOptions {
   std::string name;  // required; several named queues can share one journal
   std::size_t capacity = 512;  // bound on pending tasks for enqueue (requeues never block)
@@ -187,6 +196,10 @@ struct TaskQueueOptions {
   // Unset: every retry waits requeue_delay. Set: its delays (requeue_delay must then be 0).
   std::optional<RetryPolicy> retry;
   std::int32_t max_delivery_attempts = 5;
+  // How long after a keyed task finished (completed, canceled, drained or dead-lettered) an
+  // enqueue_keyed() with its key still returns it as a duplicate; 0 to 1000 years (0: only while
+  // it is live). docs/QUEUE.md, "Idempotency keys".
+  Duration key_retention = kDefaultKeyRetention;
   std::optional<BackpressureOptions> backpressure;
   std::shared_ptr<Clock> clock;  // null: SystemClock
   // Runs after a task's DeadLettered row is durable. Its failure (an Error or an exception) is
@@ -222,6 +235,7 @@ struct QueueSnapshot {
     std::optional<Error> last_error;
     std::optional<OwnershipToken> last_token;
     std::int32_t priority = 0;
+    std::optional<std::string> key;  // its idempotency key
   };
   struct LeasedTask {
     OwnershipToken token;
@@ -231,6 +245,7 @@ struct QueueSnapshot {
     Timestamp last_heartbeat;
     Timestamp enqueued_at;
     std::optional<Error> last_error;
+    std::optional<std::string> key;  // its idempotency key
   };
   std::string queue;
   std::vector<PendingTask> pending;  // FIFO order
@@ -265,6 +280,15 @@ class HUGO_API TaskQueue {
   // its row's is journaled with it (Enqueued.available_at) and is not leased before it.
   // error.validation for a negative delay, or both a delay and a not_before.
   Result<std::int64_t> enqueue_with(std::string payload, const EnqueueOptions& options, Wait wait = {});
+
+  // Enqueues under an idempotency key (docs/QUEUE.md, "Idempotency keys"): while a task with
+  // `key` is live (pending, scheduled, leased, awaiting its retry) or finished (completed,
+  // canceled, drained, dead-lettered) less than key_retention ago, returns that task's id with
+  // duplicate = true, journals nothing and never waits for room. Otherwise it is enqueue_with(),
+  // and the Enqueued row records the key. error.validation for a key that is empty, longer than
+  // 1024 bytes, not valid UTF-8 or holds a NUL. One live task per key, also after a reopen.
+  Result<KeyedEnqueue> enqueue_keyed(std::string key, std::string payload, const EnqueueOptions& options = {},
+                                     Wait wait = {});
 
   // Leases a task for `owner`: of the tasks whose not-before time (scheduled, or a retry delay)
   // has come, the oldest of the highest priority. Waits per `wait` when none is leasable:

@@ -14,7 +14,8 @@
 //   runs.log     (fsync'd) each time it runs
 //
 // Two worker threads each enqueue (now or scheduled), lease, heartbeat, complete, fail (requeue or
-// dead-letter), cancel (a task of its own, pending or leased) and pause at random (pauses let
+// dead-letter), cancel (a task of its own, pending or leased), enqueue under shared idempotency
+// keys and pause at random (pauses let
 // leases expire); both sinks follow on their own threads.
 #include "tests/chaos/mixed_files.hpp"
 #include "tests/support/applied_log_sink.hpp"
@@ -102,7 +103,18 @@ void work(TaskQueue& queue, AckLog& acks, unsigned seed, int worker) {
       EnqueueOptions options;
       if (rng() % 4 == 0) options.delay = std::chrono::milliseconds(1 + rng() % 50);
       options.priority = static_cast<std::int32_t>(rng() % 4);
-      auto id = queue.enqueue_with(owner + "-" + std::to_string(seed) + "-" + std::to_string(counter), options);
+      const std::string payload = owner + "-" + std::to_string(seed) + "-" + std::to_string(counter);
+      if (rng() % 3 == 0) {
+        // One enqueue in three is keyed, from eight keys shared by both workers: duplicates
+        // happen, and the parent checks one live task per key.
+        auto keyed = queue.enqueue_keyed("key-" + std::to_string(rng() % 8), payload, options);
+        if (!keyed.ok()) die("enqueue_keyed: " + keyed.error().to_string());
+        if (keyed->duplicate) continue;
+        acks.acknowledge("E " + std::to_string(keyed->task_id));
+        mine.push_back(keyed->task_id);
+        continue;
+      }
+      auto id = queue.enqueue_with(payload, options);
       if (!id.ok()) die("enqueue: " + id.error().to_string());
       acks.acknowledge("E " + std::to_string(*id));
       mine.push_back(*id);

@@ -29,6 +29,8 @@ inline TaskQueueOptions mixed_queue_options() {
   // history check fails any lease before them.
   options.retry = RetryPolicy{RetryPolicy::Backoff::Exponential, std::chrono::milliseconds(2), 2.0,
                               std::chrono::milliseconds(8), 0.5, 0};
+  // Keyed enqueues draw from a few keys: a short retention lets a finished key be taken again.
+  options.key_retention = std::chrono::milliseconds(20);
   return options;
 }
 

@@ -131,8 +131,17 @@ void MixedScenario::check_history(const std::vector<Event>& rows, Report& report
   std::map<std::int64_t, std::int64_t> live;  // task -> lease id
   std::map<std::int64_t, Pending> pending;     // task -> when and how it waits to be leased
   std::map<std::int64_t, std::int32_t> priority;  // task -> its priority (kept across retries)
+  std::map<std::string, std::int64_t> key_holder;  // idempotency key -> its live task
+  std::map<std::int64_t, std::string> key_of;      // live keyed task -> its key
+  const auto release_key = [&](std::int64_t task) {
+    if (auto k = key_of.find(task); k != key_of.end()) {
+      key_holder.erase(k->second);
+      key_of.erase(k);
+    }
+  };
   kinds_.clear();
   scheduled_ = 0;
+  keyed_ = 0;
   for (const Event& e : rows) {
     ++kinds_[e.kind];
     const std::int64_t lease = e.token ? e.token->lease_id : 0;
@@ -140,6 +149,14 @@ void MixedScenario::check_history(const std::vector<Event>& rows, Report& report
       case EventKind::Enqueued:
       case EventKind::Restored:
       case EventKind::Requeued:
+        if (e.idempotency_key) {
+          ++keyed_;
+          const std::int64_t holder = key_holder[*e.idempotency_key];
+          report.expect(holder == 0, "seq " + std::to_string(e.seq) + " enqueued key '" + *e.idempotency_key +
+                                         "' while " + task_text(holder) + " held it");
+          key_holder[*e.idempotency_key] = e.task_id;
+          key_of[e.task_id] = *e.idempotency_key;
+        }
         if (e.kind != EventKind::Requeued) priority[e.task_id] = e.priority;
         pending[e.task_id] = Pending{e.available_at.value_or(e.occurred_at), priority[e.task_id], e.seq};
         if (e.available_at) ++scheduled_;
@@ -147,6 +164,7 @@ void MixedScenario::check_history(const std::vector<Event>& rows, Report& report
       case EventKind::Drained:
       case EventKind::DeadLettered:
         pending.erase(e.task_id);
+        release_key(e.task_id);
         break;
       case EventKind::Canceled:
         // A leased task's cancel names (and ends) its live lease; a pending one's names none.
@@ -157,6 +175,7 @@ void MixedScenario::check_history(const std::vector<Event>& rows, Report& report
                       "seq " + std::to_string(e.seq) + " cancels " + task_text(e.task_id) + ", which is not pending");
         pending.erase(e.task_id);
         live[e.task_id] = 0;
+        release_key(e.task_id);
         break;
       case EventKind::LeaseGranted:
         check_lease_choice(e, pending, report);
@@ -173,6 +192,7 @@ void MixedScenario::check_history(const std::vector<Event>& rows, Report& report
                       "seq " + std::to_string(e.seq) + " names lease " + std::to_string(lease) + " of " +
                           task_text(e.task_id) + ", whose live lease is " + std::to_string(live[e.task_id]));
         if (e.kind != EventKind::Heartbeat) live[e.task_id] = 0;
+        if (e.kind == EventKind::Completed) release_key(e.task_id);
         break;
       default:
         break;

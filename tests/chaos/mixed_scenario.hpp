@@ -9,6 +9,7 @@
 //   - attempts never go backwards, in the history and against the acknowledged leases;
 //   - stale tokens are fenced;
 //   - every acknowledged cancel is journaled, and no row of a canceled task follows its cancel;
+//   - one live task per idempotency key at every point of the history;
 //   - the transactional sink holds events 1..checkpoint, each exactly once;
 //   - no recorded effect's handler runs twice (a rerun is allowed only for a claim that was
 //     pending at a kill), and every effect up to the coordinated sink's checkpoint is recorded;
@@ -40,6 +41,8 @@ class MixedScenario final : public Scenario {
   std::size_t scheduled_rows() const { return scheduled_; }
   // Rows of `kind`, as of the last check.
   std::size_t rows_of(EventKind kind) const { return kinds_.contains(kind) ? kinds_.at(kind) : 0; }
+  // Enqueued rows with an idempotency key, as of the last check.
+  std::size_t keyed_rows() const { return keyed_; }
 
  private:
   struct RowPrint {
@@ -75,6 +78,7 @@ class MixedScenario final : public Scenario {
   std::uintmax_t run_log_offset_ = 0;
   std::map<EventKind, std::size_t> kinds_;  // rows per kind, as of the last check
   std::size_t scheduled_ = 0;               // rows with available_at, as of the last check
+  std::size_t keyed_ = 0;                   // Enqueued rows with an idempotency key, as of the last check
 };
 
 }  // namespace hugo::chaos

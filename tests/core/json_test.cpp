@@ -48,6 +48,7 @@ std::vector<Event> every_kind() {
     switch (e.kind) {
       case EventKind::Enqueued:
         e.payload = std::string("\x01\x02\x03 bytes", 9);
+        e.idempotency_key = "order-100";
         break;
       case EventKind::Restored:
         e.payload = R"({"sku":"A-1","qty":2})";

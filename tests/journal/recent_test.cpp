@@ -54,7 +54,9 @@ std::vector<Event> every_shape() {
   json.payload_format = PayloadFormat::Json;
   json.source_peer_id = "not-stored";
   events.push_back(json);
-  events.push_back(test::enqueued("orders", ""));                            // 3: empty payload
+  Event keyed = test::enqueued("orders", "");                                 // 3: empty payload, a key
+  keyed.idempotency_key = "order-3";
+  events.push_back(keyed);
   events.push_back(test::lease_granted("orders", 1, 1, "worker-a"));         // 4: token lease 0 -> seq
   Event bare_grant = on_task(K::LeaseGranted, 2, 1);                         // 5: no token, no owner
   events.push_back(bare_grant);

@@ -177,7 +177,7 @@ TEST_CASE("a version-2 journal reads as it is and is brought to the current vers
   f.reopen_journal();
   auto q = f.open();
   must(q->enqueue_with("three", priority(5)));
-  CHECK(sql_int(path, "PRAGMA user_version") == 4);  // migrated to the newest version
+  CHECK(sql_int(path, "PRAGMA user_version") == 5);  // migrated to the newest version
   CHECK(sql_int(path, "SELECT flags >> 32 FROM events WHERE seq = 3") == 5);
   CHECK(lease_all(*q) == std::vector<std::string>{"three", "one", "two"});
 }
