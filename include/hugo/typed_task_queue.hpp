@@ -34,6 +34,21 @@ class TypedTaskQueue {
     return queue_->enqueue(std::move(bytes), std::move(wait));
   }
 
+  // Serializes `value` and enqueues it with every option (a schedule, a priority); see
+  // TaskQueue::enqueue_with. options.format is ignored: the payload is portable binary bytes.
+  Result<std::int64_t> enqueue_with(const T& value, EnqueueOptions options, Wait wait = {}) {
+    HUGO_ASSIGN_OR_RETURN(std::string bytes, encode(value));
+    options.format = PayloadFormat::Bytes;
+    return queue_->enqueue_with(std::move(bytes), options, std::move(wait));
+  }
+
+  // Serializes `value` and enqueues it under an idempotency key; see TaskQueue::enqueue_keyed.
+  Result<KeyedEnqueue> enqueue_keyed(std::string key, const T& value, EnqueueOptions options = {}, Wait wait = {}) {
+    HUGO_ASSIGN_OR_RETURN(std::string bytes, encode(value));
+    options.format = PayloadFormat::Bytes;
+    return queue_->enqueue_keyed(std::move(key), std::move(bytes), options, std::move(wait));
+  }
+
   // Leases and decodes; see TaskQueue::lease.
   Result<TypedLease> lease(std::string owner, Wait wait = {}) {
     HUGO_ASSIGN_OR_RETURN(Lease lease, queue_->lease(std::move(owner), std::move(wait)));
@@ -76,6 +91,12 @@ class TypedTaskQueue {
   Status complete_batch(const std::vector<OwnershipToken>& tokens) { return queue_->complete_batch(tokens); }
   Result<FailOutcome> fail(const OwnershipToken& token, Error error, bool requeue = true) {
     return queue_->fail(token, std::move(error), requeue);
+  }
+  Result<FailOutcome> fail_and_retry_after(const OwnershipToken& token, Error error, Duration retry_after) {
+    return queue_->fail_and_retry_after(token, std::move(error), retry_after);
+  }
+  Result<CancelOutcome> cancel(std::int64_t task_id, std::string reason = {}) {
+    return queue_->cancel(task_id, std::move(reason));
   }
   Result<std::size_t> sweep_expired() { return queue_->sweep_expired(); }
   Status close() { return queue_->close(); }

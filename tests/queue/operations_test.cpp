@@ -275,6 +275,33 @@ TEST_CASE("a typed queue round-trips values and dead-letters payloads that do no
   CHECK(typed->untyped().dead_letters()[0].error.code() == errc::codec_invalid);
 }
 
+TEST_CASE("a typed queue schedules, prioritizes, de-duplicates by key, snoozes and cancels") {
+  test::QueueFixture f;
+  auto typed = must(TypedTaskQueue<Order>::open(f.journal, f.options("typed")));
+  EnqueueOptions later;
+  later.delay = std::chrono::seconds(10);
+  later.format = PayloadFormat::Json;  // ignored: a typed payload is bytes
+  const std::int64_t scheduled = must(typed->enqueue_with(Order{"later", {1}}, later));
+  EnqueueOptions urgent;
+  urgent.priority = 5;
+  must(typed->enqueue(Order{"plain", {2}}));
+  const KeyedEnqueue keyed = must(typed->enqueue_keyed("order-3", Order{"keyed", {3}}, urgent));
+  CHECK_FALSE(keyed.duplicate);
+  CHECK(must(typed->enqueue_keyed("order-3", Order{"again", {3}})).task_id == keyed.task_id);
+  const auto first = must(typed->lease("w", Wait::none()));
+  CHECK(first.value.sku == "keyed");  // the highest priority first
+  CHECK(must(typed->fail_and_retry_after(first.lease.token, Error("app.x", "x"), std::chrono::seconds(60))) ==
+        FailOutcome::Requeued);
+  CHECK(must(typed->lease("w", Wait::none())).value.sku == "plain");
+  CHECK(typed->lease("w", Wait::none()).error().code() == errc::queue_timeout);  // both wait
+  CHECK(must(typed->cancel(scheduled)) == CancelOutcome::WasPending);
+  f.clock->advance(std::chrono::seconds(61));
+  const auto retried = must(typed->lease("w", Wait::none()));
+  CHECK(retried.value.sku == "keyed");
+  CHECK(retried.lease.attempt == 2);
+  CHECK(typed->lease("w", Wait::none()).error().code() == errc::queue_timeout);  // the canceled one is gone
+}
+
 TEST_CASE("a typed queue's batch forms round-trip values and leave undecodable tasks out") {
   test::QueueFixture f;
   auto typed = must(TypedTaskQueue<Order>::open(f.journal, f.options("typed")));
