@@ -194,6 +194,33 @@ TEST_CASE("compact --force keeps the task holding the newest row, and never reus
   CHECK(append_one(path) == 10);
 }
 
+TEST_CASE("compact keeps a keyed task finished within --key-retention of the newest row") {
+  TempDir dir;
+  const auto path = dir / "keys.journal";
+  {
+    auto q = finished_tasks(path, 1, [](int) { return std::string("plain"); });  // task 1, rows 1-3
+    ok_or_throw(q->close());
+  }
+  {
+    auto clock = std::make_shared<ManualClock>(SystemClock().now());
+    auto journal = open_fixture_journal(path, clock);
+    auto q = ok_or_throw(TaskQueue::open(journal, fixture_queue("q", clock)));
+    ok_or_throw(q->enqueue_keyed("order-7", "keyed"));  // task 4, rows 4-6
+    ok_or_throw(q->complete(ok_or_throw(q->lease("w", Wait::none())).token));
+    clock->advance(1h);
+    ok_or_throw(q->enqueue("newest"));  // row 7, an hour after the keyed task finished
+  }
+  const Run kept = run_cli({"compact", "--force", "--json", "keys.journal"}, dir.path());  // 24 h by default
+  CAPTURE(kept.err);
+  REQUIRE(kept.code == 0);
+  CHECK(kept.out.find("\"rowsDeleted\":3,\"tasksRemoved\":1,") != std::string::npos);  // task 1 only
+  const Run gone = run_cli({"compact", "--force", "--json", "--key-retention", "3599", "keys.journal"}, dir.path());
+  CAPTURE(gone.err);
+  REQUIRE(gone.code == 0);
+  CHECK(gone.out.find("\"rowsDeleted\":3,\"tasksRemoved\":1,") != std::string::npos);  // the keyed task
+  CHECK(run_cli({"compact", "--force", "--key-retention", "-1", "keys.journal"}, dir.path()).code == 2);
+}
+
 TEST_CASE("compact reports the bytes it reclaimed") {
   TempDir dir;
   const auto path = dir / "big.journal";
