@@ -159,6 +159,9 @@ Status Journal::flush() {
   {
     std::lock_guard lock(j.mutex);
     if (j.failure) return *j.failure;
+    if (j.tx_body && std::this_thread::get_id() == j.tx_thread) {
+      return Error::validation("Journal::flush from inside a Journal::transaction body would wait for itself");
+    }
     last = !j.batches.empty() ? j.batches.back() : j.writing;
   }
   if (last) j.await(*last);

@@ -74,6 +74,10 @@ AppendTicket Journal::Impl::accept(Event* events, std::size_t count, Intake inta
   }
   std::unique_lock lock(mutex);
   if (failure) return resolved_ticket(count, *failure);
+  if (tx_body && std::this_thread::get_id() == tx_thread) {
+    return resolved_ticket(count, Error::validation("an append from inside a Journal::transaction body would wait for "
+                                                    "itself; use the Tx forms (TaskQueue::enqueue(Tx&, ...), Tx::execute)"));
+  }
   if (closing) {
     return resolved_ticket(count, Error::journal_closed("append after the journal was closed (reopen it to append)")
                                       .with("path", path.string()));
@@ -212,6 +216,7 @@ Status Journal::Impl::fold_accepted() {
     if (batch.events.empty() || batch.events.back().seq <= guard.folded_through()) return;
     for (const Event& e : batch.events) guard.fold(e);
   };
+  for (const auto& batch : tx_batches) fold_batch(*batch);
   if (writing) fold_batch(*writing);
   for (const auto& batch : batches) fold_batch(*batch);
   return ok_status();

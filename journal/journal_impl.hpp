@@ -191,6 +191,13 @@ struct Journal::Impl : std::enable_shared_from_this<Journal::Impl> {
   std::size_t recent_events = 0;
   std::size_t recent_bytes = 0;
   std::optional<Error> failure;
+  // Journal::transaction (journal_tx.cpp): the thread that holds the lead for one, and whether
+  // its body runs (appends from that thread are then refused: they would wait for themselves).
+  // tx_batches: the batches it writes into its transaction, between `recent` and `writing` for
+  // the raw path's fold. Under `mutex`.
+  std::thread::id tx_thread;
+  bool tx_body = false;
+  std::vector<std::shared_ptr<detail::Batch>> tx_batches;
   bool closing = false;
   bool closed = false;
   std::thread flusher;
@@ -215,6 +222,14 @@ struct Journal::Impl : std::enable_shared_from_this<Journal::Impl> {
   // queued batches oldest first through `target`, then hands the lead on. Releases `mutex` while
   // it writes and while it wakes the next leader.
   void lead(std::unique_lock<std::mutex>& lock, const detail::Batch& target);
+  // Under `mutex`, as the leader that stops: clears `committing` and wakes the next leader (a
+  // caller waiting for a queued batch, else the flusher if one is due). Releases `mutex` to wake.
+  void hand_lead_on(std::unique_lock<std::mutex>& lock);
+  // journal_tx.cpp: under `mutex`, as the leader, after the transaction that wrote `written`
+  // (oldest first) ended with `status`: publishes it as commit_front does (durable, `recent`, or
+  // the poisoning of every queued batch), resolves the batches and wakes their waiters.
+  void publish_transaction(std::unique_lock<std::mutex>& lock, std::vector<std::shared_ptr<detail::Batch>>& written,
+                           const Status& status);
   // Under `mutex`, as the leader: waits for companions (commit_window), then commits the front batch.
   void commit_front(std::unique_lock<std::mutex>& lock);
   Status write_batch(const detail::Batch& batch);

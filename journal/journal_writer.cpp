@@ -80,8 +80,12 @@ void Journal::Impl::lead(std::unique_lock<std::mutex>& lock, const Batch& target
   for (int extra = 0; extra < kMaxExtraCommits && !failure && !batches.empty() && batches.front()->waiters > 0; ++extra) {
     commit_front(lock);
   }
+  hand_lead_on(lock);
+}
+
+void Journal::Impl::hand_lead_on(std::unique_lock<std::mutex>& lock) {
   committing = false;
-  commit_cv.notify_all();  // close() waits for the leader to stop
+  commit_cv.notify_all();  // close() and Journal::transaction wait for the leader to stop
   // The next leader: a caller waiting for a queued batch, else the flusher, if any is queued.
   std::shared_ptr<Batch> next;
   for (const auto& queued : batches) {

@@ -163,6 +163,12 @@ class EventInserter {
   // before the commit. All or nothing; after a rollback the names the transaction added are
   // dropped from the cache too, so a later row never points at a name id that does not exist.
   Status insert_all(const std::vector<Event>& events, const std::function<Status()>& also = {});
+  // The same in a transaction the caller holds open (Journal::transaction): begin_rows(), then
+  // insert_rows() for each group, then end_rows(committed?), which forgets the names interned
+  // since begin_rows() if the transaction rolled back.
+  void begin_rows() { uncommitted_names_.clear(); }
+  Status insert_rows(const std::vector<Event>& events);
+  void end_rows(bool committed);
 
  private:
   // Rows per INSERT statement, largest first: a batch is written 32 rows per statement, the rest

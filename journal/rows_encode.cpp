@@ -155,22 +155,31 @@ Result<std::int64_t> EventInserter::intern(const std::string& name) {
 }
 
 Status EventInserter::insert_all(const std::vector<Event>& events, const std::function<Status()>& also) {
-  uncommitted_names_.clear();
+  begin_rows();
   const Status written = [&]() -> Status {
     HUGO_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::begin(*db_, true));
-    std::span<const Event> rest(events);
-    for (std::size_t k = 0; k < kRowsPerStatement.size(); ++k) {
-      const std::size_t rows = kRowsPerStatement[k];
-      for (; rest.size() >= rows; rest = rest.subspan(rows)) HUGO_TRY(insert(inserts_[k], rest.first(rows)));
-    }
+    HUGO_TRY(insert_rows(events));
     if (also) HUGO_TRY(also());
     return txn.commit();
   }();
-  if (!written.ok()) {
+  end_rows(written.ok());
+  return written;
+}
+
+Status EventInserter::insert_rows(const std::vector<Event>& events) {
+  std::span<const Event> rest(events);
+  for (std::size_t k = 0; k < kRowsPerStatement.size(); ++k) {
+    const std::size_t rows = kRowsPerStatement[k];
+    for (; rest.size() >= rows; rest = rest.subspan(rows)) HUGO_TRY(insert(inserts_[k], rest.first(rows)));
+  }
+  return ok_status();
+}
+
+void EventInserter::end_rows(bool committed) {
+  if (!committed) {
     for (const std::string& name : uncommitted_names_) ids_.erase(name);
   }
   uncommitted_names_.clear();
-  return written;
 }
 
 Status EventInserter::insert(sql::Stmt& insert, std::span<const Event> events) {

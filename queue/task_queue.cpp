@@ -17,6 +17,7 @@
 #include "core/json_util.hpp"
 #include "queue/queue_loader.hpp"
 #include "queue/task_queue_impl.hpp"
+#include "queue/task_queue_tx.hpp"
 
 #include <set>
 #include <span>
@@ -291,6 +292,18 @@ Result<KeyedEnqueue> TaskQueue::enqueue_keyed(std::string key, std::string paylo
   else span.seq(result.task_id);
   span.finish(nullptr);
   return result;
+}
+
+Status TaskQueue::enqueue(Tx& tx, std::string payload, const EnqueueOptions& options) {
+  HUGO_TRY(validate(options));
+  HUGO_TRY(check_payload_size(payload.size()));
+  detail::tx_enqueue(tx, *impl_, std::move(payload), options);
+  return ok_status();
+}
+
+Status TaskQueue::complete(Tx& tx, const OwnershipToken& token) {
+  detail::tx_complete(tx, *impl_, token);
+  return ok_status();
 }
 
 Result<std::vector<std::int64_t>> TaskQueue::enqueue_batch(std::vector<std::string> payloads, Wait wait,

@@ -113,6 +113,13 @@ struct TaskQueue::Impl {
       }
       return refused.error();
     }
+    HUGO_TRY(apply_rows(events, after));
+    return ticket;
+  }
+
+  // Applies rows the journal accepted (or, in a transaction, committed) to the state, which takes
+  // their payloads; their metrics and dead letters go to `after`. Caller holds `mutex`.
+  Status apply_rows(std::vector<Event>& events, Aftermath& after) {
     for (Event& e : events) {
       if (options.metrics) observe(e, after.metrics);
       Status applied = state.apply(detail::facts_taking_payload(e));
@@ -126,7 +133,7 @@ struct TaskQueue::Impl {
         if (const detail::TaskState* t = state.task(e.task_id)) after.dead.push_back(detail::dead_letter_of(*t));
       }
     }
-    return ticket;
+    return ok_status();
   }
 
   // journal_rows() for the caller's own rows: `after` keeps the ticket that finish() waits for.
@@ -143,6 +150,7 @@ struct TaskQueue::Impl {
   // enqueue_now journals one Enqueued row per payload of `r` (moved) and writes r.task_ids.
   // A keyed request whose key a task holds by now appends nothing: r.duplicate, r.task_ids[0].
   Result<AppendTicket> enqueue_now(detail::RoomRequest& r, Aftermath& after);
+  Event enqueued_row(std::string payload, const EnqueueOptions& o, Timestamp now) const;  // enqueue_now's row
   // Appends the rows of every waiting enqueue call that now fits, in arrival order (a call that
   // does not fit lets later, smaller ones by), into `after`'s metrics, and has the journal wake
   // each once its rows are durable; a refused one is left in `wakes` to wake once the mutex is

@@ -5,6 +5,7 @@
 #include <hugo/task_queue.hpp>
 
 #include "queue/task_queue_impl.hpp"
+#include "queue/live_lease.hpp"
 
 #include <optional>
 #include <set>
@@ -13,19 +14,7 @@
 namespace hugo {
 namespace {
 
-Error inactive(const OwnershipToken& token) {
-  return Error::lease_inactive("Lease is no longer active.")
-      .with("token", token.to_string())
-      .with("task_id", std::to_string(token.task_id));
-}
-
-// The lease `token` names while it is live: granted, not ended since, and of the token's task and
-// attempt. Otherwise lease.inactive. Caller holds `q.mutex`.
-Result<const detail::LeaseState*> live_lease(const TaskQueue::Impl& q, const OwnershipToken& token) {
-  const detail::LeaseState* l = q.state.lease(token.lease_id);
-  if (!l || l->task_id != token.task_id || l->attempt != token.attempt) return inactive(token);
-  return l;
-}
+using detail::live_lease;
 
 // The operations' bodies, shared by the single and batch forms. The public methods add a span.
 // `leases` receives the granted leases: a vector, or for lease() a one-slot buffer (Single), so

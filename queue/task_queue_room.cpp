@@ -25,23 +25,27 @@ Result<AppendTicket> TaskQueue::Impl::enqueue_now(detail::RoomRequest& r, Afterm
       return AppendTicket{};
     }
   }
-  const EnqueueOptions& o = *r.options;
-  // Decided here, at the row's time: a call that waited for room counts its delay from now.
-  const Timestamp available = o.not_before ? *o.not_before : now + o.delay;
   std::vector<Event> events;
   events.reserve(r.slots());
   for (std::string& payload : r.payloads) {
-    events.push_back(row(EventKind::Enqueued, 0, 1, now));
-    events.back().payload = std::move(payload);
-    events.back().payload_format = o.format;
-    if (o.origin.peer_id && !o.origin.peer_id->empty()) events.back().owner_peer_id = o.origin.peer_id;
-    if (available > now) events.back().available_at = available;
-    events.back().priority = o.priority;
+    events.push_back(enqueued_row(std::move(payload), *r.options, now));
     if (r.key) events.back().idempotency_key = *r.key;
   }
   HUGO_ASSIGN_OR_RETURN(AppendTicket ticket, journal_rows(events, after));
   for (std::size_t i = 0; i < events.size(); ++i) r.task_ids[i] = events[i].task_id;
   return ticket;
+}
+
+Event TaskQueue::Impl::enqueued_row(std::string payload, const EnqueueOptions& o, Timestamp now) const {
+  Event e = row(EventKind::Enqueued, 0, 1, now);
+  e.payload = std::move(payload);
+  e.payload_format = o.format;
+  if (o.origin.peer_id && !o.origin.peer_id->empty()) e.owner_peer_id = o.origin.peer_id;
+  // Decided at the row's time: a call that waited for room counts its delay from then.
+  const Timestamp available = o.not_before ? *o.not_before : now + o.delay;
+  if (available > now) e.available_at = available;
+  e.priority = o.priority;
+  return e;
 }
 
 std::size_t TaskQueue::Impl::serve_room(Aftermath& after, std::vector<std::shared_ptr<detail::WakeWord>>& wakes) {

@@ -20,11 +20,13 @@
 #include <hugo/error.hpp>
 #include <hugo/event.hpp>
 #include <hugo/export.hpp>
+#include <hugo/transaction.hpp>
 #include <hugo/time.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -143,6 +145,14 @@ class HUGO_API Journal {
 
   // Blocks until every append accepted so far is durable; returns the journal's failure, if any.
   Status flush();
+
+  // Runs `body` inside one write transaction of the journal's database and commits its writes
+  // (Tx::execute) with the rows of the queue operations it gave the Tx, all or nothing; returns
+  // once they are durable (hugo/transaction.hpp; docs/QUEUE.md, "Transactions"). Everything
+  // appended before the call is committed first. A body that returns an error, or throws (then
+  // error.exception), rolls everything back and that error is returned; so is a queue operation
+  // that cannot be carried out at commit. error.validation from inside a body (no nesting).
+  Result<TxOutcome> transaction(const std::function<Status(Tx&)>& body);
 
   // Flushes, stops the writer, checkpoints the WAL and releases the writer lock. Idempotent and
   // thread-safe: concurrent callers wait for the one closing, and every call returns once the

@@ -9,6 +9,7 @@
 #include <hugo/durability.hpp>
 #include <hugo/error.hpp>
 #include <hugo/export.hpp>
+#include <hugo/sql_value.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -22,14 +23,6 @@
 #include <vector>
 
 namespace hugo {
-
-struct SqlBlob {
-  std::string bytes;
-};
-
-// A bound parameter or a result column.
-using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string, SqlBlob>;
-using SqlRow = std::vector<SqlValue>;
 
 struct SinkDatabaseOptions {
   // What a commit survives; a sink stays exactly-once at either level. Match the journal's level,

@@ -22,6 +22,7 @@
 #include <hugo/metrics.hpp>
 #include <hugo/time.hpp>
 #include <hugo/tracing.hpp>
+#include <hugo/transaction.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -289,6 +290,16 @@ class HUGO_API TaskQueue {
   // 1024 bytes, not valid UTF-8 or holds a NUL. One live task per key, also after a reopen.
   Result<KeyedEnqueue> enqueue_keyed(std::string key, std::string payload, const EnqueueOptions& options = {},
                                      Wait wait = {});
+
+  // In a transaction (Journal::transaction; docs/QUEUE.md, "Transactions"): the task is enqueued
+  // when `tx` commits, in the same SQLite transaction as the body's own writes, or not at all. The
+  // payload and options are checked now (error.validation); at commit a queue without room for
+  // the transaction's tasks (queue.full: a transaction never waits) or a closed queue refuses the
+  // whole transaction. Its task id is in TxOutcome::task_ids.
+  Status enqueue(Tx& tx, std::string payload, const EnqueueOptions& options = {});
+  // Completes the lease when `tx` commits; a lease no longer live then refuses the whole
+  // transaction (error.taskqueue.lease_inactive), as does a token given twice (error.validation).
+  Status complete(Tx& tx, const OwnershipToken& token);
 
   // Leases a task for `owner`: of the tasks whose not-before time (scheduled, or a retry delay)
   // has come, the oldest of the highest priority. Waits per `wait` when none is leasable:

@@ -15,7 +15,7 @@
 //
 // Two worker threads each enqueue (now or scheduled), lease, heartbeat, complete, fail (requeue or
 // dead-letter), cancel (a task of its own, pending or leased), enqueue under shared idempotency
-// keys and pause at random (pauses let
+// keys or in a transaction with a row of their own table, and pause at random (pauses let
 // leases expire); both sinks follow on their own threads.
 #include "tests/chaos/mixed_files.hpp"
 #include "tests/support/applied_log_sink.hpp"
@@ -84,7 +84,7 @@ std::string token_text(const OwnershipToken& t) {
 }
 
 // One worker: a random mix of every queue operation, acknowledging each one that succeeded.
-void work(TaskQueue& queue, AckLog& acks, unsigned seed, int worker) {
+void work(Journal& journal, TaskQueue& queue, AckLog& acks, unsigned seed, int worker) {
   std::mt19937 rng(seed);
   std::vector<OwnershipToken> held;
   std::vector<std::int64_t> mine;  // tasks this worker enqueued: cancel's candidates
@@ -104,6 +104,19 @@ void work(TaskQueue& queue, AckLog& acks, unsigned seed, int worker) {
       if (rng() % 4 == 0) options.delay = std::chrono::milliseconds(1 + rng() % 50);
       options.priority = static_cast<std::int32_t>(rng() % 4);
       const std::string payload = owner + "-" + std::to_string(seed) + "-" + std::to_string(counter);
+      if (rng() % 6 == 0) {
+        // One enqueue in six commits with a row of the application's own table (Journal::
+        // transaction): the parent checks that each such task has its row and each row its task.
+        auto done = journal.transaction([&](Tx& tx) -> Status {
+          HUGO_TRY(tx.execute(chaos::kOrdersTable));
+          HUGO_TRY(tx.execute("INSERT INTO chaos_orders (payload) VALUES (?1)", {"tx-" + payload}));
+          return queue.enqueue(tx, "tx-" + payload, options);
+        });
+        if (!done.ok()) die("transaction: " + done.error().to_string());
+        acks.acknowledge("E " + std::to_string(done->task_ids.at(0)));
+        mine.push_back(done->task_ids.at(0));
+        continue;
+      }
       if (rng() % 3 == 0) {
         // One enqueue in three is keyed, from eight keys shared by both workers: duplicates
         // happen, and the parent checks one live task per key.
@@ -201,8 +214,8 @@ int mixed(const std::filesystem::path& dir, unsigned seed) {
       die("coordinated sink: " + s.error().to_string());
     }
   });
-  std::jthread second_worker([&, worker_seed = static_cast<unsigned>(rng())] { work(*queue, acks, worker_seed, 2); });
-  work(*queue, acks, static_cast<unsigned>(rng()), 1);  // never returns: the parent kills us
+  std::jthread second_worker([&, worker_seed = static_cast<unsigned>(rng())] { work(*journal, *queue, acks, worker_seed, 2); });
+  work(*journal, *queue, acks, static_cast<unsigned>(rng()), 1);  // never returns: the parent kills us
   return 0;
 }
 

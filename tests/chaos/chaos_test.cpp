@@ -50,6 +50,7 @@ TEST_CASE("mixed workload: SIGKILL at random moments breaks no invariant") {
   CHECK(scenario.scheduled_rows() > 0);  // the workload scheduled tasks, and none was leased early
   CHECK(scenario.rows_of(EventKind::Canceled) > 0);  // and canceled pending and leased tasks
   CHECK(scenario.keyed_rows() > 0);                  // and enqueued under idempotency keys
+  CHECK(scenario.transactions() > 0);                // and in transactions with rows of its own
 }
 
 TEST_CASE("follower: SIGKILL at random moments loses, duplicates or reorders nothing in the replica") {

@@ -18,6 +18,9 @@ inline constexpr std::string_view tx_stream = "chaos-tx";
 inline constexpr std::string_view coord_stream = "chaos-coordinated";
 }  // namespace mixed_files
 
+// The application table the child's transactions write a row of with each task they enqueue.
+inline constexpr const char* kOrdersTable = "CREATE TABLE IF NOT EXISTS chaos_orders (payload TEXT PRIMARY KEY)";
+
 // The queue as both sides open it; the child adds the short lease and the sweeper.
 inline TaskQueueOptions mixed_queue_options() {
   TaskQueueOptions options;

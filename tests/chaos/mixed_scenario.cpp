@@ -91,6 +91,7 @@ std::int64_t MixedScenario::check_queue(const std::filesystem::path& dir, Report
   const test::AckLog acks = test::read_acks((dir / files::acks).string());
   test::check_queue_invariants(acks, rows, **queue, report, &fenced_);
   check_history(rows, report);
+  check_transactions(*shared, rows, report);
 
   // Heartbeats: each acknowledged one extended its lease with a Heartbeat row (interval 0).
   std::map<std::int64_t, int> beats_acked;
@@ -198,6 +199,26 @@ void MixedScenario::check_history(const std::vector<Event>& rows, Report& report
         break;
     }
   }
+}
+
+void MixedScenario::check_transactions(Journal& journal, const std::vector<Event>& rows, Report& report) {
+  // Every task enqueued in a transaction (payload "tx-...") has its row in chaos_orders, and
+  // every row its task: never one without the other, whenever the kill came.
+  std::set<std::string> orders;
+  auto read = journal.transaction([&](Tx& tx) -> Status {
+    HUGO_TRY(tx.execute(kOrdersTable));
+    HUGO_ASSIGN_OR_RETURN(auto found, tx.query("SELECT payload FROM chaos_orders"));
+    for (const SqlRow& row : found) orders.insert(std::get<std::string>(row[0]));
+    return ok_status();
+  });
+  report.expect(read.ok(), "read chaos_orders: " + (read.ok() ? std::string() : read.error().to_string()));
+  std::set<std::string> tasks;
+  for (const Event& e : rows) {
+    if (e.kind == EventKind::Enqueued && e.payload && e.payload->rfind("tx-", 0) == 0) tasks.insert(*e.payload);
+  }
+  for (const std::string& task : tasks) report.expect(orders.contains(task), "task '" + task + "' has no order row");
+  for (const std::string& order : orders) report.expect(tasks.contains(order), "order row '" + order + "' has no task");
+  transactions_ = tasks.size();
 }
 
 void MixedScenario::check_lease_choice(const Event& lease, const std::map<std::int64_t, Pending>& pending,

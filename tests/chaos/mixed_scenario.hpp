@@ -10,6 +10,7 @@
 //   - stale tokens are fenced;
 //   - every acknowledged cancel is journaled, and no row of a canceled task follows its cancel;
 //   - one live task per idempotency key at every point of the history;
+//   - every task enqueued in a transaction has its application row, and every row its task;
 //   - the transactional sink holds events 1..checkpoint, each exactly once;
 //   - no recorded effect's handler runs twice (a rerun is allowed only for a claim that was
 //     pending at a kill), and every effect up to the coordinated sink's checkpoint is recorded;
@@ -19,6 +20,7 @@
 #include "tests/chaos/harness.hpp"
 
 #include <hugo/event.hpp>
+#include <hugo/journal.hpp>
 
 #include <cstdint>
 #include <map>
@@ -43,6 +45,8 @@ class MixedScenario final : public Scenario {
   std::size_t rows_of(EventKind kind) const { return kinds_.contains(kind) ? kinds_.at(kind) : 0; }
   // Enqueued rows with an idempotency key, as of the last check.
   std::size_t keyed_rows() const { return keyed_; }
+  // Tasks enqueued in a transaction with an application row, as of the last check.
+  std::size_t transactions() const { return transactions_; }
 
  private:
   struct RowPrint {
@@ -63,6 +67,8 @@ class MixedScenario final : public Scenario {
   // Returns the journal's last seq (0 if it could not be opened).
   std::int64_t check_queue(const std::filesystem::path& dir, Report& report);
   void check_history(const std::vector<Event>& rows, Report& report);
+  // Application rows and the tasks enqueued with them are always committed together.
+  void check_transactions(Journal& journal, const std::vector<Event>& rows, Report& report);
   // The lease took a pending task, not before its time, and no leasable task ranked above it.
   void check_lease_choice(const Event& lease, const std::map<std::int64_t, Pending>& pending, Report& report);
   void check_transactional_sink(const std::filesystem::path& dir, std::int64_t last_seq, Report& report);
@@ -79,6 +85,7 @@ class MixedScenario final : public Scenario {
   std::map<EventKind, std::size_t> kinds_;  // rows per kind, as of the last check
   std::size_t scheduled_ = 0;               // rows with available_at, as of the last check
   std::size_t keyed_ = 0;                   // Enqueued rows with an idempotency key, as of the last check
+  std::size_t transactions_ = 0;            // tasks enqueued in a transaction, as of the last check
 };
 
 }  // namespace hugo::chaos
