@@ -4,6 +4,7 @@
 
 #include <hugo/error_codes.hpp>
 #include <hugo/task_queue.hpp>
+#include <hugo/verify.hpp>
 
 #include <httplib.h>
 
@@ -66,6 +67,53 @@ TEST_CASE("a follower catches up from 0, then follows live commits") {
   // The replica is readable meanwhile and afterwards, and refuses a writer until promoted.
   auto refused = Journal::open(dir / "replica.journal");
   REQUIRE_FALSE(refused.ok());
+}
+
+TEST_CASE("a replica carries scheduled, prioritized, keyed, canceled and transactional tasks exactly") {
+  TempDir dir;
+  std::shared_ptr<Journal> owner(must(Journal::open(dir / "owner.journal", fast_options())).release());
+  {
+    auto clock = std::make_shared<ManualClock>();
+    TaskQueueOptions o;
+    o.name = "orders";
+    o.clock = clock;
+    o.run_sweeper = false;
+    o.retry = RetryPolicy{RetryPolicy::Backoff::Exponential, std::chrono::seconds(1), 2.0, std::chrono::minutes(1), 0.5, 7};
+    auto q = must(TaskQueue::open(owner, o));
+    EnqueueOptions later;
+    later.delay = std::chrono::seconds(30);
+    later.priority = 3;
+    must(q->enqueue_with("scheduled", later));
+    must(q->enqueue_keyed("order-1", "keyed"));
+    const std::int64_t doomed = must(q->enqueue("canceled while pending"));
+    must(q->cancel(doomed, "withdrawn"));
+    const Lease l = must(q->lease("w", Wait::none()));  // the keyed task
+    must(q->fail(l.token, Error("app.x", "retry with backoff")));
+    must(q->enqueue("leased then canceled"));
+    clock->advance(std::chrono::minutes(2));
+    const Lease held = must(q->lease("w", Wait::none()));
+    must(q->cancel(held.task_id()));
+    must(owner->transaction([&](Tx& tx) -> Status {
+      HUGO_TRY(tx.execute("CREATE TABLE shop_orders (id INTEGER PRIMARY KEY)"));
+      HUGO_TRY(tx.execute("INSERT INTO shop_orders (id) VALUES (?1)", {std::int64_t{1}}));
+      return q->enqueue(tx, "in a transaction");
+    }));
+    must(q->close());
+  }
+  auto server = serve(dir / "owner.journal", {}, owner.get());
+  auto follower = must(HttpFollower::open(follower_options(server->url(), dir / "replica.journal")));
+  CHECK(must(follower->catch_up()) == owner->durable_seq());
+  const std::string replicated = journal_ndjson(dir / "replica.journal");
+  CHECK(replicated == journal_ndjson(dir / "owner.journal"));
+  for (const char* part : {"\"kind\":10", "\"idempotencyKey\":\"order-1\"", "\"priority\":3", "\"availableAt\""}) {
+    CAPTURE(part);
+    CHECK(replicated.find(part) != std::string::npos);
+  }
+  const auto owned = must(project_journal(dir / "owner.journal"));
+  const auto replica = must(project_journal(dir / "replica.journal"));
+  REQUIRE(replica.count("orders") == 1);
+  CHECK(replica.at("orders").digest == owned.at("orders").digest);
+  CHECK(replica.at("orders").pending.size() == 3);  // keyed (retrying), never leased, from the transaction
 }
 
 TEST_CASE("a follower of a cross-process writer wakes by polling; the replica refuses writable opens") {
