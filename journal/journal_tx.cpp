@@ -17,6 +17,7 @@
 #include "journal/journal_impl.hpp"
 #include "journal/tx_impl.hpp"
 #include "schema/app_sql.hpp"
+#include "schema/wal_files.hpp"
 
 #include <exception>
 
@@ -136,6 +137,8 @@ Result<TxOutcome> Journal::transaction(const std::function<Status(Tx&)>& body) {
       j.batches.clear();
       j.tx_batches = written;
     }
+    // As write_batch: a batch refused for a deleted -shm is not in the WAL either.
+    HUGO_TRY(wal_files::check_shm_unchanged(j.path, j.shm_opened_as, j.meta.journal_id, "writer"));
     j.inserter->begin_rows();
     Status inserted = ok_status();
     for (const auto& batch : written) {
@@ -154,7 +157,6 @@ Result<TxOutcome> Journal::transaction(const std::function<Status(Tx&)>& body) {
     if (status.ok()) outcome.last_seq = written.back()->events.back().seq;
     j.publish_transaction(lock, written, status);
   }
-  j.tx_body = false;
   lock.unlock();
   outcome.task_ids.assign(static_cast<std::size_t>(state.enqueues), 0);
   for (std::size_t i = 0; i < state.participants.size(); ++i) {
