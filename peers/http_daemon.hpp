@@ -1,11 +1,12 @@
 // The HTTP server under ReplicationServer: the only code that includes libmicrohttpd's header
-// (http_daemon.cpp). It owns the listening socket and the limits of docs/PEERS.md ("Bounds"):
+// (http_daemon.cpp, http_daemon_mhd.cpp, http_daemon_impl.hpp). It owns the listening socket and the limits of docs/PEERS.md ("Bounds"):
 //   - a total deadline for each request's headers (not reset by a slow client's every byte);
 //   - at most max_per_address open connections per client address and max_connections in all;
 //     the connection beyond either gets an immediate 503 with the JSON error body, then is closed;
 //   - a socket idle timeout (a client that stops reading a stream is dropped).
-// Requests are parsed by event-driven threads (no thread waits on one client's headers), and a
-// stream that has nothing to send is parked, not polled by its thread, until ready() says so.
+// Requests are parsed by event-driven threads (no thread waits on one client's headers or body), and
+// a stream that has nothing to send, or a reply that is not decided yet (a long poll), is parked
+// with its connection suspended, not held by a thread, until ready() says so.
 #pragma once
 
 #include <hugo/error.hpp>
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,10 +35,21 @@ class HttpRequest {
   virtual std::string header(const char* name) const = 0;
   virtual std::string query(const char* name) const = 0;
   virtual bool has_query(const char* name) const = 0;
+  virtual std::string_view body() const = 0;  // the whole request body (at most max_body_bytes)
+};
+
+// Something parked until it can make progress. ready() is asked by the daemon's watcher thread,
+// never concurrently with the other calls of the same object.
+class Parkable {
+ public:
+  virtual ~Parkable() = default;
+  // True when the parked work has something to do. `wake_by` is lowered to when it must be asked
+  // again at the latest; it is also asked after every change (see change_mark).
+  virtual bool ready(SteadyClock::time_point now, SteadyClock::time_point& wake_by) = 0;
 };
 
 // A response body produced piece by piece (a /v1/events stream). Called from one thread at a time.
-class StreamSource {
+class StreamSource : public Parkable {
  public:
   enum class Next {
     Data,  // `out` holds the next piece
@@ -46,9 +59,17 @@ class StreamSource {
   };
   virtual ~StreamSource() = default;
   virtual Next next(std::string& out) = 0;
-  // Asked while the stream is parked: true when next() has something to do (new commits, a due
-  // heartbeat). `wake_by` is lowered to when the stream must be asked again at the latest.
-  virtual bool ready(SteadyClock::time_point now, SteadyClock::time_point& wake_by) = 0;
+  // ready(): true when next() has something to do (new commits, a due heartbeat).
+};
+
+struct HttpResponse;
+
+// A reply decided later (a long poll). The request's connection is suspended until ready(), then
+// take() runs on a server thread: the response, or nullopt to park again. If the daemon stops
+// first, the client gets a 503 with the error body.
+class DeferredReply : public Parkable {
+ public:
+  virtual std::optional<HttpResponse> take() = 0;
 };
 
 struct HttpResponse {
@@ -57,6 +78,7 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;                      // used when stream is null
   std::shared_ptr<StreamSource> stream;  // chunked body
+  std::shared_ptr<DeferredReply> deferred;  // set: everything above is ignored (see DeferredReply)
 };
 
 struct HttpDaemonOptions {
@@ -67,6 +89,8 @@ struct HttpDaemonOptions {
   std::size_t max_connections = 256;
   std::size_t max_per_address = 64;
   std::size_t threads = 4;
+  // A request body above this gets a 413 with the error body; the handler never sees it.
+  std::size_t max_body_bytes = 1u << 20;
   std::function<HttpResponse(const HttpRequest&)> handler;  // called concurrently
   // The JSON body of an error response: the 503 beyond the limits, a 500 for a failed handler.
   std::function<std::string(const std::string& message)> error_body;

@@ -5,11 +5,14 @@
 #include <hugo/event_json.hpp>
 #include <hugo/journal.hpp>
 #include <hugo/peers.hpp>
+#include <hugo/task_queue.hpp>
 
 #include "core/json_out.hpp"
 #include "core/wire_json.hpp"
 #include "sinks/hash_index.hpp"
 #include "peers/http_daemon.hpp"
+#include "peers/queue_routes.hpp"
+#include "peers/queue_wire.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -37,17 +40,10 @@ bool same_secret(std::string_view given, std::string_view expected) {
   return diff == 0;
 }
 
-std::string error_body(const Error& error) {
-  std::string body = "{\"error\":";
-  encode_error_json(error, body);
-  body += "}\n";
-  return body;
-}
-
 HttpResponse error_response(int status, const Error& error) {
   HttpResponse res;
   res.status = status;
-  res.body = error_body(error);
+  res.body = peers::error_body(error);
   return res;
 }
 
@@ -56,6 +52,31 @@ HttpResponse text_response(std::string body, std::string content_type) {
   res.body = std::move(body);
   res.content_type = std::move(content_type);
   return res;
+}
+
+// The queue API's options: a write token, queues open on the live journal, distinct names.
+Status check_queue_options(const ReplicationServerOptions& options) {
+  if (options.queues.empty()) return ok_status();
+  if (options.write_token.empty()) {
+    return Error::replication_token_required("serving queues needs a write token, even on loopback (pass "
+                                             "--write-token): anyone who can reach the port could lease or drain");
+  }
+  if (options.live == nullptr) {
+    return Error::validation("serving queues needs the live journal they are open on (ReplicationServerOptions::live)");
+  }
+  if (options.max_long_poll.count() <= 0 || options.max_long_poll >= options.io_timeout) {
+    return Error::validation("max_long_poll must be positive and below io_timeout (an idle connection is cut then)");
+  }
+  for (std::size_t i = 0; i < options.queues.size(); ++i) {
+    if (!options.queues[i]) return Error::validation("a queue to serve is null");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (options.queues[j]->name() == options.queues[i]->name()) {
+        return Error::validation("queue '" + options.queues[i]->name() + "' is listed twice")
+            .with("queue", options.queues[i]->name());
+      }
+    }
+  }
+  return ok_status();
 }
 
 struct Counters {
@@ -75,14 +96,18 @@ struct ReplicationServer::Impl {
   std::unique_ptr<peers::HttpDaemon> http;
   Counters counters;
   peers::HashIndex hashes;
+  peers::QueueRoutes queue_routes;
 
-  explicit Impl(ReplicationServerOptions o) : options(std::move(o)), hashes(options.journal) {}
+  explicit Impl(ReplicationServerOptions o) : options(std::move(o)), hashes(options.journal), queue_routes(options) {}
 
   HttpResponse handle(const HttpRequest& req);
   HttpResponse serve_info();
   HttpResponse serve_events(const HttpRequest& req);
   HttpResponse serve_metrics();
-  bool authorized(const HttpRequest& req) const;
+  // Which token the request carries: none that this server accepts, its read token, or its
+  // write token (which also reads). An open server (no tokens) reads without one.
+  enum class Access { None, Read, Write };
+  Access access(const HttpRequest& req) const;
 };
 
 namespace replication_server_parts {
@@ -175,24 +200,28 @@ bool EventStream::ready(SteadyClock::time_point now, SteadyClock::time_point& wa
 }  // namespace replication_server_parts
 using namespace replication_server_parts;
 
-bool ReplicationServer::Impl::authorized(const HttpRequest& req) const {
-  if (options.token.empty()) return true;
+ReplicationServer::Impl::Access ReplicationServer::Impl::access(const HttpRequest& req) const {
   const std::string header = req.header("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
-  if (header.rfind(kBearer, 0) != 0) return false;
-  return same_secret(std::string_view(header).substr(kBearer.size()), options.token);
+  const bool bearer = header.rfind(kBearer, 0) == 0;
+  const std::string_view given = bearer ? std::string_view(header).substr(kBearer.size()) : std::string_view();
+  if (bearer && !options.write_token.empty() && same_secret(given, options.write_token)) return Access::Write;
+  if (options.token.empty()) return Access::Read;
+  return bearer && same_secret(given, options.token) ? Access::Read : Access::None;
 }
 
 HttpResponse ReplicationServer::Impl::handle(const HttpRequest& req) {
   const std::string_view path = req.path();
   const std::string_view method = req.method();
   const bool known = path == "/healthz" || path == "/v1/info" || path == "/v1/events" || path == "/metrics";
-  if (path != "/healthz" && !authorized(req)) {
+  const Access granted = path == "/healthz" ? Access::Read : access(req);
+  if (granted == Access::None) {
     counters.rejected_unauthorized.fetch_add(1);
     auto res = error_response(401, Error::replication_unauthorized("missing or wrong bearer token (pass the server's --token)"));
     res.headers.emplace_back("WWW-Authenticate", "Bearer");
     return res;
   }
+  if (!options.queues.empty() && peers::QueueRoutes::owns(path)) return queue_routes.handle(req, granted == Access::Write);
   if (!known) {
     return error_response(404, Error::validation("no resource " + std::string(path) +
                                          " (this server answers /healthz, /v1/info, /v1/events and /metrics)")
@@ -305,6 +334,7 @@ Result<std::unique_ptr<ReplicationServer>> ReplicationServer::start(ReplicationS
   if (options.max_subscribers == 0 || options.batch == 0) {
     return Error::validation("max_subscribers and batch must be at least 1");
   }
+  HUGO_TRY(check_queue_options(options));
   if (options.port < 0 || options.port > 65535) {
     return Error::validation("port must be 0 (any free port) to 65535, not " + std::to_string(options.port))
         .with("port", std::to_string(options.port));
@@ -320,9 +350,11 @@ Result<std::unique_ptr<ReplicationServer>> ReplicationServer::start(ReplicationS
   http.io_timeout = m.options.io_timeout;
   http.max_connections = m.options.max_connections;
   http.max_per_address = m.options.max_connections_per_address;
+  http.threads = m.options.threads;
+  http.max_body_bytes = m.options.max_body_bytes;
   http.handler = [&m](const HttpRequest& req) { return m.handle(req); };
   http.error_body = [](const std::string& message) {
-    return error_body(Error::replication_unavailable(message));
+    return peers::error_body(Error::replication_unavailable(message));
   };
   http.on_refused = [&m] { m.counters.rejected_connections.fetch_add(1); };
   http.change_mark = [&m]() -> std::int64_t { return m.options.live ? m.options.live->durable_seq() : 0; };

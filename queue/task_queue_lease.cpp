@@ -282,4 +282,14 @@ Result<FailOutcome> TaskQueue::fail_and_retry_after(const OwnershipToken& token,
 
 Result<std::size_t> TaskQueue::sweep_expired() { return impl_->sweep(); }
 
+std::optional<Duration> TaskQueue::time_until_leasable() const {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->state.pending_count() == 0) return std::nullopt;
+  const Timestamp now = impl_->clock->now();
+  if (impl_->state.first_leasable(now) != nullptr) return Duration::zero();
+  const auto next = impl_->state.next_available_after(now);
+  if (!next) return std::nullopt;  // pending tasks all awaiting their requeue (a damaged journal)
+  return std::max(Duration::zero(), std::chrono::duration_cast<Duration>(*next - now));
+}
+
 }  // namespace hugo

@@ -27,6 +27,7 @@
   /* --- Queue */ \
   X(queue_full, "queue.full")  /* enqueue(_batch) with Wait::none, no room */ \
   X(queue_timeout, "queue.timeout")  /* a Wait deadline passed */ \
+  X(queue_unknown, "queue.unknown")  /* no queue of that name on the server */ \
   /* --- Codec */ \
   X(codec_malformed, "codec.malformed")  /* not parseable JSON */ \
   X(codec_invalid, "codec.invalid")  /* JSON, but not a valid event */ \

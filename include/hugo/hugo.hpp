@@ -18,10 +18,12 @@
 #include <hugo/metrics.hpp>
 #include <hugo/peers.hpp>
 #include <hugo/portable_binary.hpp>
+#include <hugo/remote_queue.hpp>
 #include <hugo/replication.hpp>
 #include <hugo/sink_database.hpp>
 #include <hugo/sinks.hpp>
 #include <hugo/task_queue.hpp>
+#include <hugo/task_queue_api.hpp>
 #include <hugo/time.hpp>
 #include <hugo/tracing.hpp>
 #include <hugo/typed_task_queue.hpp>

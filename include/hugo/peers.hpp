@@ -31,10 +31,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hugo {
 
 class Journal;
+class TaskQueue;
 
 inline constexpr std::uint64_t kEmptyHistoryHash = 0xcbf29ce484222325ULL;
 
@@ -69,14 +71,30 @@ struct ReplicationServerOptions {
   // immediate 503 (replication.unavailable, Retry-After: 1) and is closed.
   std::size_t max_connections = 256;
   std::size_t max_connections_per_address = 64;
+  std::size_t threads = 4;  // server threads that parse requests and run the handlers
+
+  // ---- the queue API (docs/WORKERS.md) ----
+  // Queues served under /v1/queues/{name}: open on `live` (required with queues), each name once.
+  // Empty: no queue API.
+  std::vector<std::shared_ptr<TaskQueue>> queues;
+  // Required with `queues`, even on loopback: every write (POST) must carry
+  // "Authorization: Bearer <write_token>". It also grants reads; `token` then grants reads only.
+  std::string write_token;
+  // The longest a lease (or an enqueue waiting for room) is held before it answers: with no lease
+  // ({"leases":[]}) or queue.full; the client asks again. Below io_timeout.
+  std::chrono::milliseconds max_long_poll{5000};
+  // A request body above this gets 413 (a batch of payloads, base64 included).
+  std::size_t max_body_bytes = 16u << 20;
 };
 
 // Serves GET /v1/info, /v1/events?after=SEQ[&follow=1] (NDJSON, or SSE with
-// "Accept: text/event-stream"), /metrics and /healthz. Thread-safe; stop() or the destructor ends
+// "Accept: text/event-stream"), /metrics and /healthz, and with queues the queue API under
+// /v1/queues (docs/WORKERS.md). Thread-safe; stop() or the destructor ends
 // every stream.
 class HUGO_API ReplicationServer {
  public:
-  // Binds and starts serving on background threads. Errors: replication.token_required,
+  // Binds and starts serving on background threads. Errors: replication.token_required (also:
+  // queues without a write_token),
   // replication.bind (address in use, bad host), error.validation (a port outside 0..65535, a
   // zero limit or timeout), journal.* from opening the journal.
   static Result<std::unique_ptr<ReplicationServer>> start(ReplicationServerOptions options);

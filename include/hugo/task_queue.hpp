@@ -20,6 +20,7 @@
 #include <hugo/export.hpp>
 #include <hugo/journal.hpp>
 #include <hugo/metrics.hpp>
+#include <hugo/task_queue_api.hpp>
 #include <hugo/time.hpp>
 #include <hugo/tracing.hpp>
 #include <hugo/transaction.hpp>
@@ -34,105 +35,6 @@
 #include <vector>
 
 namespace hugo {
-
-// How long a call may block (enqueue on a full queue, lease on an empty one).
-struct Wait {
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  std::stop_token stop;
-
-  static Wait none() { return Wait{std::chrono::steady_clock::time_point::min(), {}}; }
-  static Wait forever(std::stop_token stop = {}) { return Wait{std::chrono::steady_clock::time_point::max(), std::move(stop)}; }
-  static Wait for_duration(std::chrono::steady_clock::duration d, std::stop_token stop = {}) {
-    return Wait{std::chrono::steady_clock::now() + d, std::move(stop)};
-  }
-};
-
-// A pending task as drain() hands it out and restore() takes it back.
-struct PendingItem {
-  std::int64_t task_id = 0;  // as drain() handed it out; 0 in restore(): a new task
-  std::string payload;
-  PayloadFormat payload_format = PayloadFormat::Bytes;
-  std::int32_t attempt = 1;
-  Timestamp enqueued_at{};
-  std::optional<Error> last_error;
-  std::optional<OwnershipToken> last_token;
-  // Not leasable before this time: drain() sets it for a task that was not yet leasable (a
-  // scheduled or delayed task), and restore() keeps it if it is still in the future.
-  std::optional<Timestamp> available_at;
-  std::int32_t priority = 0;  // the task's; restore() keeps it
-};
-
-// A task that left the queue for good. Also the dead-letter handler's context.
-struct DeadLetter {
-  std::int64_t task_id = 0;
-  std::int64_t seq = 0;  // its DeadLettered row
-  std::string payload;
-  PayloadFormat payload_format = PayloadFormat::Bytes;
-  std::int32_t attempt = 1;
-  Timestamp enqueued_at{};
-  Timestamp dead_lettered_at{};
-  Error error{"", ""};
-  std::optional<OwnershipToken> last_token;
-};
-
-// A granted lease: what a worker needs to do the task and to prove ownership afterwards.
-struct Lease {
-  OwnershipToken token;
-  std::string queue;
-  std::string owner;
-  std::string payload;
-  PayloadFormat payload_format = PayloadFormat::Bytes;
-  std::int32_t attempt = 1;  // 1-based
-  Timestamp enqueued_at{};   // original enqueue time, kept across retries
-  Timestamp granted_at{};
-  Timestamp expires_at{};
-  std::optional<Error> last_error;  // the previous attempt's error
-  std::int64_t task_id() const { return token.task_id; }
-};
-
-struct HeartbeatResult {
-  enum class Outcome { Extended, Throttled };
-  // Throttled: within heartbeat_interval of the last effective heartbeat; nothing was extended or
-  // journaled (Hugo returned a silent success here; docs/QUEUE.md).
-  Outcome outcome = Outcome::Extended;
-  Timestamp expires_at{};
-};
-
-enum class FailOutcome { Requeued, DeadLettered };
-
-// What enqueue_keyed() did: enqueued a new task, or found the task holding the key.
-struct KeyedEnqueue {
-  std::int64_t task_id = 0;
-  bool duplicate = false;  // true: nothing was enqueued; task_id names the task holding the key
-};
-
-// What cancel() found: a pending task (scheduled or not) or a leased one, whose lease it fenced.
-enum class CancelOutcome { WasPending, WasLeased };
-
-// Who asked for an enqueue: OmniRelay's dispatcher records the caller's peer id on Enqueue
-// events. Journaled in the Enqueued row's owner column (docs/FORMAT.md), so the event's
-// owner_peer_id carries it to every source, sink, follower and export.
-struct EnqueueOrigin {
-  // The calling peer, or a request id that identifies the call: at most 1024 bytes, no NUL.
-  // Unset (or empty) records nothing.
-  std::optional<std::string> peer_id;
-};
-
-// How to enqueue: what the plain enqueue() arguments say, and when the task becomes leasable
-// (docs/QUEUE.md, "Scheduled tasks"). A batch gives every task the same options.
-struct EnqueueOptions {
-  PayloadFormat format = PayloadFormat::Bytes;
-  EnqueueOrigin origin;
-  // Not leasable before this time, by the queue's clock (before year 10000). The task is pending
-  // (it counts against capacity and backpressure, drain() hands it out) but lease() passes it
-  // over until then.
-  std::optional<Timestamp> not_before;
-  // Or: not leasable before the row's own time + delay (0 to 1000 years; zero: at once). Setting
-  // both not_before and a delay is error.validation.
-  Duration delay = Duration::zero();
-  // Higher is leased first; FIFO among equal priorities (docs/QUEUE.md, "Priorities"). Any int32.
-  std::int32_t priority = 0;
-};
 
 struct BackpressureSignal {
   bool active = false;
@@ -261,14 +163,14 @@ struct QueueSnapshot {
   std::string digest;
 };
 
-class HUGO_API TaskQueue {
+class HUGO_API TaskQueue final : public TaskQueueApi {
  public:
   // Opens (and recovers) queue `options.name` on `journal`. Errors: error.validation for bad
   // options or a name already open on this journal in this process; journal.corrupt (metadata
   // seq, rule) if a row is not a valid transition, unless options.recovery is SkipInvalid;
   // journal errors.
   static Result<std::unique_ptr<TaskQueue>> open(std::shared_ptr<Journal> journal, TaskQueueOptions options);
-  ~TaskQueue();  // close()
+  ~TaskQueue() override;  // close()
   TaskQueue(const TaskQueue&) = delete;
   TaskQueue& operator=(const TaskQueue&) = delete;
 
@@ -276,11 +178,11 @@ class HUGO_API TaskQueue {
   // are pending it waits per `wait`: queue.full (Wait::none), queue.timeout, error.canceled.
   // `origin` is journaled with the task (error.validation if it is too long or holds a NUL).
   Result<std::int64_t> enqueue(std::string payload, Wait wait = {},
-                               PayloadFormat format = PayloadFormat::Bytes, EnqueueOrigin origin = {});
+                               PayloadFormat format = PayloadFormat::Bytes, EnqueueOrigin origin = {}) override;
   // enqueue() with every option, scheduling included: a task with a not-before time later than
   // its row's is journaled with it (Enqueued.available_at) and is not leased before it.
   // error.validation for a negative delay, or both a delay and a not_before.
-  Result<std::int64_t> enqueue_with(std::string payload, const EnqueueOptions& options, Wait wait = {});
+  Result<std::int64_t> enqueue_with(std::string payload, const EnqueueOptions& options, Wait wait = {}) override;
 
   // Enqueues under an idempotency key (docs/QUEUE.md, "Idempotency keys"): while a task with
   // `key` is live (pending, scheduled, leased, awaiting its retry) or finished (completed,
@@ -289,7 +191,7 @@ class HUGO_API TaskQueue {
   // and the Enqueued row records the key. error.validation for a key that is empty, longer than
   // 1024 bytes, not valid UTF-8 or holds a NUL. One live task per key, also after a reopen.
   Result<KeyedEnqueue> enqueue_keyed(std::string key, std::string payload, const EnqueueOptions& options = {},
-                                     Wait wait = {});
+                                     Wait wait = {}) override;
 
   // In a transaction (Journal::transaction; docs/QUEUE.md, "Transactions"): the task is enqueued
   // when `tx` commits, in the same SQLite transaction as the body's own writes, or not at all. The
@@ -304,12 +206,12 @@ class HUGO_API TaskQueue {
   // Leases a task for `owner`: of the tasks whose not-before time (scheduled, or a retry delay)
   // has come, the oldest of the highest priority. Waits per `wait` when none is leasable:
   // queue.timeout, error.canceled.
-  Result<Lease> lease(std::string owner, Wait wait = {});
+  Result<Lease> lease(std::string owner, Wait wait = {}) override;
 
   // Extends the lease to now + lease_duration, or reports Throttled. Stale token:
   // error.taskqueue.lease_inactive.
-  Result<HeartbeatResult> heartbeat(const OwnershipToken& token);
-  Status complete(const OwnershipToken& token);
+  Result<HeartbeatResult> heartbeat(const OwnershipToken& token) override;
+  Status complete(const OwnershipToken& token) override;
 
   // Batch forms, for dispatchers that move many tasks at once: each call journals its rows as
   // one atomic group (a crash keeps all of them or none) and waits for durability once, so a
@@ -324,25 +226,25 @@ class HUGO_API TaskQueue {
   // Every task of the batch records the same `origin`.
   Result<std::vector<std::int64_t>> enqueue_batch(std::vector<std::string> payloads, Wait wait = {},
                                                   PayloadFormat format = PayloadFormat::Bytes,
-                                                  EnqueueOrigin origin = {});
+                                                  EnqueueOrigin origin = {}) override;
   // enqueue_batch() with every option (see enqueue_with); every task gets the same ones.
   Result<std::vector<std::int64_t>> enqueue_batch_with(std::vector<std::string> payloads,
-                                                       const EnqueueOptions& options, Wait wait = {});
+                                                       const EnqueueOptions& options, Wait wait = {}) override;
   // lease_batch: leases up to `max_count` (> 0) leasable tasks, in lease()'s order, for `owner`. Waits
   // per `wait` until at least one is leasable, then takes as many as are leasable (1..max_count).
-  Result<std::vector<Lease>> lease_batch(std::string owner, std::size_t max_count, Wait wait = {});
+  Result<std::vector<Lease>> lease_batch(std::string owner, std::size_t max_count, Wait wait = {}) override;
   // complete_batch: all or nothing. A stale token fails the call with
   // error.taskqueue.lease_inactive naming it, a token listed twice with error.validation, and
   // then nothing is journaled. An empty list journals nothing.
-  Status complete_batch(const std::vector<OwnershipToken>& tokens);
+  Status complete_batch(const std::vector<OwnershipToken>& tokens) override;
   // Records the failure; requeues with attempt + 1, or dead-letters when `requeue` is false or
   // the next attempt would exceed max_delivery_attempts. An error with neither code nor message
   // (nor cause) is refused with error.validation and nothing is recorded.
-  Result<FailOutcome> fail(const OwnershipToken& token, Error error, bool requeue = true);
+  Result<FailOutcome> fail(const OwnershipToken& token, Error error, bool requeue = true) override;
   // fail() with a delay of the caller's choosing for this one retry, in place of the retry
   // policy's (River's snooze): requeued with attempt + 1, not leasable before now + retry_after
   // (0 to 1000 years, else error.validation), or dead-lettered once attempts are exhausted.
-  Result<FailOutcome> fail_and_retry_after(const OwnershipToken& token, Error error, Duration retry_after);
+  Result<FailOutcome> fail_and_retry_after(const OwnershipToken& token, Error error, Duration retry_after) override;
 
   // Cancels a task for good (one Canceled row; docs/QUEUE.md, "Cancel"). A pending or scheduled
   // task leaves the queue and is never leased; a leased one too, and its lease is fenced: the
@@ -350,7 +252,7 @@ class HUGO_API TaskQueue {
   // `reason` (valid UTF-8, at most 4096 bytes) is journaled as the row's error, code
   // error.canceled. error.validation, with nothing journaled, for a task that is not pending or
   // leased in this queue (unknown, finished, drained or dead-lettered) and for a bad reason.
-  Result<CancelOutcome> cancel(std::int64_t task_id, std::string reason = {});
+  Result<CancelOutcome> cancel(std::int64_t task_id, std::string reason = {}) override;
 
   // Expires every lease whose expiration has passed (LeaseExpired, then Requeued or
   // DeadLettered), and delivers deferred backpressure signals. Returns how many expired.
@@ -358,18 +260,18 @@ class HUGO_API TaskQueue {
 
   // Hands out every pending task in FIFO order (one Drained row each). The queue stays usable;
   // leased tasks are not touched.
-  Result<std::vector<PendingItem>> drain();
+  Result<std::vector<PendingItem>> drain() override;
   // Puts items back (one Restored row each) at the tail, into any queue on any journal, keeping
   // attempt, enqueue time, last error and a not-before time still in the future. One task id names one task forever: an item keeps its
   // task id and last token only if drain() handed it out from this queue, the task has not been
   // restored since, and its payload is unchanged; any other item starts a new task (task id = its
   // row's seq) whose row records the id it had (Event::original_task_id). docs/QUEUE.md, "Restore
   // and task identity". error.validation (nothing journaled) for an attempt < 1.
-  Status restore(std::vector<PendingItem> items);
+  Status restore(std::vector<PendingItem> items) override;
 
   // Puts a dead-lettered task back at the tail (one Requeued row, attempt + 1, last error kept):
   // an operator's retry after fixing the cause. error.validation if the task is not a dead letter.
-  Status requeue_dead_letter(std::int64_t task_id);
+  Status requeue_dead_letter(std::int64_t task_id) override;
 
   // Stops the sweeper and refuses further calls (error.taskqueue.disposed). Pending tasks and
   // leases stay in the journal for the next open, and the name can be opened again at once.
@@ -384,11 +286,15 @@ class HUGO_API TaskQueue {
   // nothing else; only snapshot() walks and hashes the whole state.
   std::vector<DeadLetter> dead_letters() const;
   QueueSnapshot snapshot() const;
-  const std::string& name() const;
+  const std::string& name() const override;
   // The rows RecoveryMode::SkipInvalid left out when the queue was opened, in seq order.
   std::vector<SkippedRow> skipped_rows() const;
   // The last BackpressureSignal delivered to on_change (inactive before any).
   BackpressureSignal backpressure() const;
+  // How long until lease() could take a task, by the queue's clock: zero when one is leasable now,
+  // the wait for the earliest not-before time of a pending task when none is yet, nullopt when
+  // nothing is pending. A remote long poll (docs/WORKERS.md) parks on it instead of a thread.
+  std::optional<Duration> time_until_leasable() const;
 
   struct Impl;
 
