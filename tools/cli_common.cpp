@@ -56,7 +56,7 @@ int exit_code_for(const Error& error) {
       code == errc::codec_malformed || code == errc::codec_invalid) {
     return kExitNotJournal;
   }
-  if (code == errc::validation) return kExitUsage;
+  if (code == errc::validation || code == errc::queue_unknown) return kExitUsage;
   if (code == errc::journal_replica) return kExitLocked;
   if (code.rfind("replication.", 0) == 0) return kExitPeer;
   return kExitIo;  // journal.io, journal.full, journal.read_only, journal.closed, anything else

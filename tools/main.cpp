@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
   hugo::cli::add_follow(app, verbs);
   hugo::cli::add_promote(app, verbs);
   hugo::cli::add_publish(app, verbs);
+  hugo::cli::add_enqueue(app, verbs);
+  hugo::cli::add_work(app, verbs);
 
   try {
     app.parse(argc, argv);

@@ -42,6 +42,8 @@ void add_serve(CLI::App& app, Verbs& verbs);
 void add_follow(CLI::App& app, Verbs& verbs);
 void add_promote(CLI::App& app, Verbs& verbs);
 void add_publish(CLI::App& app, Verbs& verbs);
+void add_enqueue(CLI::App& app, Verbs& verbs);
+void add_work(CLI::App& app, Verbs& verbs);
 
 // Adds subcommand `name` with `help` to `app`, and to `verbs` the call of `run` with its options,
 // one shared Options that the subcommand's flags fill in. Returns both, for adding those flags.
