@@ -8,8 +8,8 @@
 #
 #   scripts/bench.sh [--smoke] [NAME...]
 #
-#   NAME     run only these benchmarks (default: all ten: journal_append queue_cycle
-#            queue_cycle_keys queue_scale recovery tail_latency cli_tail follow peers jetstream;
+#   NAME     run only these benchmarks (default: all eleven: journal_append queue_cycle
+#            queue_cycle_keys queue_scale recovery tail_latency cli_tail follow peers jetstream remote;
 #            jetstream is skipped, with a line saying so, when the build has no libnats)
 #   --smoke  each benchmark in its quickest mode (a few seconds each): proves that it builds,
 #            runs and prints its RESULT lines. Its figures are noise, so the file goes to
@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(journal_append queue_cycle queue_cycle_keys queue_scale recovery tail_latency cli_tail follow peers jetstream)
+all=(journal_append queue_cycle queue_cycle_keys queue_scale recovery tail_latency cli_tail follow peers jetstream remote)
 
 # The quickest mode of each benchmark (--smoke).
 declare -A smoke_args=(
@@ -34,6 +34,7 @@ declare -A smoke_args=(
   [follow]="--events 1000 --rounds 1 --seconds 0.05"
   [peers]="--seconds 0.05 --rounds 1"
   [jetstream]="--smoke"
+  [remote]="--seconds 0.2 --rounds 1 --polls 50 --idle 1"
 )
 
 smoke=0

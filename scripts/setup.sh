@@ -14,6 +14,8 @@ packages=(
   redis-server libhiredis-dev postgresql libpq-dev
   # NATS JetStream: the client library (sinks/nats_client.cpp) and the server tests and examples start
   nats-server libnats-dev
+  # the queue API's shell worker (examples/workers, docs/WORKERS.md) speaks HTTP with curl alone
+  curl
 )
 
 missing=()
