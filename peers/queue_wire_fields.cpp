@@ -7,6 +7,8 @@
 #include "core/base64.hpp"
 #include "core/json_util.hpp"
 
+#include <algorithm>
+
 #include <rapidjson/error/en.h>
 
 namespace hugo::peers::wire_fields {
@@ -36,7 +38,7 @@ Status parse_object(std::string_view body, rj::Document& doc) {
 }
 
 const Value* Fields::member(const char* key) {
-  known_.emplace(key);
+  known_.push_back(key);
   const auto it = object_.FindMember(key);
   if (it == object_.MemberEnd() || it->value.IsNull()) return nullptr;
   return &it->value;
@@ -124,10 +126,10 @@ Result<std::string> Fields::payload(bool& json_format) {
 
 Status Fields::finish() const {
   for (auto it = object_.MemberBegin(); it != object_.MemberEnd(); ++it) {
-    const std::string name = text_of(it->name);
-    if (!known_.contains(name)) {
-      return Error::validation(where_ + ": unknown field \"" + name + "\" (docs/WORKERS.md lists the fields)")
-          .with("field", name);
+    const std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    if (std::none_of(known_.begin(), known_.end(), [name](const char* key) { return name == key; })) {
+      return Error::validation(where_ + ": unknown field \"" + std::string(name) + "\" (docs/WORKERS.md lists the fields)")
+          .with("field", std::string(name));
     }
   }
   return ok_status();

@@ -10,9 +10,9 @@
 
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hugo::peers::wire_fields {
 
@@ -50,7 +50,7 @@ class Fields {
 
   const Value& object_;
   std::string where_;
-  std::set<std::string, std::less<>> known_;
+  std::vector<const char*> known_;  // the keys asked for: string literals, a dozen at most
 };
 
 // The string `v` as a std::string (JSON strings may hold NUL bytes).

@@ -1,12 +1,11 @@
-// RemoteTaskQueue: the queue API's client on cpp-httplib (see include/hugo/remote_queue.hpp for
-// the retry and wait contract). Bodies are peers/queue_wire.hpp's, the server's own codec.
+// RemoteTaskQueue: the queue API's client on kept-alive HttpConnections (peers/http_connection.hpp;
+// see include/hugo/remote_queue.hpp for the retry and wait contract). Bodies are
+// peers/queue_wire.hpp's, the server's own codec.
 #include <hugo/error_codes.hpp>
 #include <hugo/remote_queue.hpp>
 
+#include "peers/http_connection.hpp"
 #include "peers/queue_wire.hpp"
-#include "peers/timeouts.hpp"
-
-#include <httplib.h>
 
 #include <cctype>
 #include <mutex>
@@ -41,12 +40,14 @@ using namespace remote_queue_parts;
 
 struct RemoteTaskQueue::Impl {
   RemoteTaskQueueOptions options;
-  std::string base;  // "/v1/queues/<escaped name>"
+  peers::HttpEndpoint endpoint;
+  std::string authorization;  // the header line, or ""
+  std::string base;           // "/v1/queues/<escaped name>"
   std::mutex mutex;
-  std::vector<std::unique_ptr<httplib::Client>> idle;  // kept-alive connections not in use
+  std::vector<std::unique_ptr<peers::HttpConnection>> idle;  // kept-alive connections not in use
 
-  std::unique_ptr<httplib::Client> take_client();
-  void give_back(std::unique_ptr<httplib::Client> client);
+  std::unique_ptr<peers::HttpConnection> take_connection();
+  void give_back(std::unique_ptr<peers::HttpConnection> connection);
   // POSTs (or GETs, with body null) `path` under the queue; the reply body of a 2xx, the server's
   // error otherwise. `poll` is the long poll the server may hold the request for.
   Result<std::string> call(const std::string& path, const std::string* body, Repeat repeat,
@@ -62,56 +63,44 @@ struct RemoteTaskQueue::Impl {
   Result<std::string> post_enqueue(peers::EnqueueRequest& request, const Wait& wait, const std::string& key);
 };
 
-std::unique_ptr<httplib::Client> RemoteTaskQueue::Impl::take_client() {
+std::unique_ptr<peers::HttpConnection> RemoteTaskQueue::Impl::take_connection() {
   {
     std::lock_guard lock(mutex);
     if (!idle.empty()) {
-      auto client = std::move(idle.back());
+      auto connection = std::move(idle.back());
       idle.pop_back();
-      return client;
+      return connection;
     }
   }
-  auto client = std::make_unique<httplib::Client>(options.url);
-  const auto connect = peers::split_timeout(options.connect_timeout);
-  client->set_connection_timeout(connect.seconds, connect.micros);
-  client->set_keep_alive(true);
-  client->set_tcp_nodelay(true);
-  if (!options.token.empty()) client->set_bearer_token_auth(options.token.c_str());
-  return client;
+  return std::make_unique<peers::HttpConnection>(endpoint, authorization, options.connect_timeout);
 }
 
-void RemoteTaskQueue::Impl::give_back(std::unique_ptr<httplib::Client> client) {
+void RemoteTaskQueue::Impl::give_back(std::unique_ptr<peers::HttpConnection> connection) {
   std::lock_guard lock(mutex);
-  if (idle.size() < 64) idle.push_back(std::move(client));
+  if (idle.size() < 64) idle.push_back(std::move(connection));
 }
 
 Result<std::string> RemoteTaskQueue::Impl::once(const std::string& path, const std::string* body,
                                                 std::chrono::milliseconds poll, const std::string& key, bool& sent,
                                                 bool& transport) {
-  auto client = take_client();
-  const auto read = peers::split_timeout(options.request_timeout + poll);
-  client->set_read_timeout(read.seconds, read.micros);
-  httplib::Headers headers;
-  if (!key.empty()) headers.emplace("Idempotency-Key", key);
+  auto connection = take_connection();
+  const std::string headers = key.empty() ? std::string() : "Idempotency-Key: " + key + "\r\n";
   const std::string target = base + path;
-  httplib::Result res = body == nullptr ? client->Get(target.c_str(), headers)
-                                        : client->Post(target.c_str(), headers, *body, "application/json");
-  transport = !res;
-  if (!res) {
-    const httplib::Error why = res.error();
-    sent = why != httplib::Error::Connection && why != httplib::Error::ConnectionTimeout;
+  auto res = connection->request(body == nullptr ? "GET" : "POST", target, body, headers,
+                                 options.request_timeout + poll, sent);
+  give_back(std::move(connection));  // closed on a failure; reconnects on its next use
+  transport = !res.ok();
+  if (!res.ok()) {
+    Error error = std::move(res).error();
     return Error::replication_unavailable("the queue server at " + options.url + " " +
                                           (sent ? "did not answer " : "cannot be reached for ") + target + " (" +
-                                          httplib::to_string(why) + ")")
+                                          error.message() + ")")
         .with("url", options.url)
         .with("path", target);
   }
-  sent = true;
   const int status = res->status;
-  std::string reply = std::move(res->body);
-  give_back(std::move(client));
-  if (status >= 200 && status < 300) return reply;
-  if (auto error = peers::decode_error_body(reply)) return std::move(*error);
+  if (status >= 200 && status < 300) return std::move(res->body);
+  if (auto error = peers::decode_error_body(res->body)) return std::move(*error);
   return Error::replication_unavailable("the queue server answered HTTP " + std::to_string(status) + " to " + target +
                                         " without an error body; is " + options.url + " a hugo-journal server?")
       .with("status", std::to_string(status));
@@ -177,9 +166,9 @@ RemoteTaskQueue::RemoteTaskQueue(std::unique_ptr<Impl> impl) : impl_(std::move(i
 RemoteTaskQueue::~RemoteTaskQueue() = default;
 
 Result<std::unique_ptr<RemoteTaskQueue>> RemoteTaskQueue::open(RemoteTaskQueueOptions options) {
-  if (options.url.rfind("http://", 0) != 0 || !httplib::Client(options.url).is_valid()) {
-    return Error::validation("the queue server's URL must be http://HOST:PORT, not '" + options.url + "'")
-        .with("url", options.url);
+  HUGO_ASSIGN_OR_RETURN(auto endpoint, peers::parse_http_url(options.url));
+  for (const char c : options.token) {
+    if (c == '\r' || c == '\n' || c == '\0') return Error::validation("the token holds a line break or a NUL");
   }
   if (options.queue.empty()) return Error::validation("name the queue (RemoteTaskQueueOptions::queue)");
   if (options.connect_timeout.count() <= 0 || options.request_timeout.count() <= 0 || options.long_poll.count() <= 0) {
@@ -187,6 +176,8 @@ Result<std::unique_ptr<RemoteTaskQueue>> RemoteTaskQueue::open(RemoteTaskQueueOp
   }
   auto impl = std::make_unique<Impl>();
   impl->base = "/v1/queues/" + escape_segment(options.queue);
+  impl->endpoint = std::move(endpoint);
+  if (!options.token.empty()) impl->authorization = "Authorization: Bearer " + options.token + "\r\n";
   impl->options = std::move(options);
   return std::unique_ptr<RemoteTaskQueue>(new RemoteTaskQueue(std::move(impl)));
 }
@@ -213,6 +204,9 @@ Result<std::int64_t> RemoteTaskQueue::enqueue_with(std::string payload, const En
 Result<KeyedEnqueue> RemoteTaskQueue::enqueue_keyed(std::string key, std::string payload,
                                                     const EnqueueOptions& options, Wait wait) {
   if (key.empty()) return Error::validation("an idempotency key must not be empty");
+  if (key.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    return Error::validation("an idempotency key sent over HTTP must not hold a line break or a NUL");
+  }
   std::vector<std::string> one;
   one.push_back(std::move(payload));
   peers::EnqueueRequest request{std::move(one), false, options, {}};

@@ -180,6 +180,85 @@ TEST_CASE("queue_api.server_gone: calls to a server that is not there fail with 
   CHECK(bad.error().code() == errc::validation);
 }
 
+// A one-shot server that answers every connection's first request with `reply`, then closes.
+class CannedServer {
+ public:
+  explicit CannedServer(std::string reply) : reply_(std::move(reply)) {
+    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listen_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listen_, 16) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      while (true) {
+        const int fd = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) return;
+        (void)read_message(fd);
+        send_all(fd, reply_);
+        ::shutdown(fd, SHUT_RDWR);
+        ::close(fd);
+      }
+    });
+  }
+  ~CannedServer() {
+    ::shutdown(listen_, SHUT_RDWR);
+    thread_.join();
+    ::close(listen_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  std::string reply_;
+  int listen_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_CASE("queue_api.hostile_server: replies that are not the queue API's are clear errors, never a crash") {
+  const std::vector<std::pair<std::string, std::string>> replies = {
+      {"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+      {"a huge length", "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999\r\n\r\n{}"},
+      {"not HTTP", "SSH-2.0-OpenSSH_9.2\r\n\r\n"},
+      {"cut short", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"leases\":["},
+      {"not JSON", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"},
+      {"an error page", "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 11\r\n\r\nbad gateway"},
+      {"a lease without a token", "HTTP/1.1 200 OK\r\nContent-Length: 28\r\n\r\n{\"leases\":[{\"payload\":\"x\"}]}"},
+  };
+  for (const auto& [name, reply] : replies) {
+    CAPTURE(name);
+    CannedServer server(reply);
+    RemoteTaskQueueOptions o;
+    o.url = server.url();
+    o.queue = "orders";
+    o.retries = 0;
+    auto remote = must(RemoteTaskQueue::open(o));
+    auto lease = remote->lease("w", Wait::none());
+    REQUIRE_FALSE(lease.ok());
+    CHECK_FALSE(lease.error().message().empty());
+  }
+  for (const char* url : {"http://", "http://host", "http://host:0", "http://host:70000", "https://host:1",
+                          "http://a b:80", "http://[::1:80", "http://host:80/path"}) {
+    CAPTURE(url);
+    RemoteTaskQueueOptions o;
+    o.url = url;
+    o.queue = "orders";
+    auto bad = RemoteTaskQueue::open(o);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().code() == errc::validation);
+  }
+  RemoteTaskQueueOptions v6;
+  v6.url = "http://[::1]:7070";
+  v6.queue = "orders";
+  CHECK(RemoteTaskQueue::open(v6).ok());
+  v6.url = "http://127.0.0.1:7070";
+  v6.token = "a\r\nX-Injected: 1";
+  CHECK_FALSE(RemoteTaskQueue::open(v6).ok());
+}
+
 TEST_CASE("queue_api.thousand_polls: 1,000 parked long polls are held, /healthz answers, and each gets a task") {
   rlimit files{};
   ::getrlimit(RLIMIT_NOFILE, &files);
