@@ -92,6 +92,10 @@ struct HttpDaemonOptions {
   // A request body above this gets a 413 with the error body; the handler never sees it.
   std::size_t max_body_bytes = 1u << 20;
   std::function<HttpResponse(const HttpRequest&)> handler;  // called concurrently
+  // Asked with a request's headers (its body() still empty): true to read its body (at most
+  // max_body_bytes) before the handler runs. Null or false: the handler answers at once and the
+  // body is never read, so only requests that need one and are authorized make the server buffer.
+  std::function<bool(const HttpRequest&)> wants_body;
   // The JSON body of an error response: the 503 beyond the limits, a 500 for a failed handler.
   std::function<std::string(const std::string& message)> error_body;
   // While streams are parked: change_mark() is taken before they are asked ready(), then

@@ -5,6 +5,7 @@
 #include "peers/http_daemon_impl.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace hugo::peers {
@@ -74,7 +75,17 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* path, const char
     }
     *request_context = state;
     if (void* conn = d.conn_of(c); conn != nullptr) d.table->request_began(conn);
-    if (has_body(method)) return MHD_YES;  // the body follows in the next calls; answered after it
+    // The body follows in the next calls; the request is answered after it.
+    bool read_body = false;
+    try {
+      read_body = has_body(method) && d.options.wants_body && d.options.wants_body(MhdRequest(c, method, path, {}));
+    } catch (...) {  // answered at once, without its body
+    }
+    if (read_body) {
+      const char* length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+      if (length == nullptr || std::strtoull(length, nullptr, 10) <= d.options.max_body_bytes) return MHD_YES;
+      state->too_large = true;  // announced over the cap: refused before any of it is read
+    }
   }
   if (*upload_size > 0) {  // a piece of the body
     if (!state->answered && !state->too_large) {

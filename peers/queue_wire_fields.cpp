@@ -52,7 +52,9 @@ Result<std::optional<std::string>> Fields::string(const char* key) {
   const Value* v = member(key);
   if (v == nullptr) return std::optional<std::string>();
   if (!v->IsString()) return wrong(key, "a string");
-  return std::optional<std::string>(text_of(*v));
+  std::string text = text_of(*v);
+  if (!is_valid_utf8(text)) return wrong(key, "valid UTF-8 (a \\u escape named a lone surrogate; send bytes as base64)");
+  return std::optional<std::string>(std::move(text));
 }
 
 Result<std::optional<std::int64_t>> Fields::integer(const char* key, std::int64_t min, std::int64_t max) {

@@ -5,6 +5,8 @@
 
 #include <hugo/error_codes.hpp>
 
+#include "core/json_util.hpp"
+
 #include <charconv>
 #include <limits>
 
@@ -164,6 +166,7 @@ Result<EnqueueRequest> decode_enqueue_request(std::string_view body) {
       for (rj::SizeType i = 0; i < list.Size(); ++i) {
         if (!list[i].IsString()) return Error::validation("the body: every payload of a batch must be a string");
         std::string text = text_of(list[i]);
+        if (!is_valid_utf8(text)) return Error::validation("the body: payload " + std::to_string(i) + " is not valid UTF-8");
         if (base64) {
           auto bytes = base64::decode(text);
           if (!bytes) return Error::validation("payloadsBase64[" + std::to_string(i) + "] is not standard base64");

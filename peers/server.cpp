@@ -353,6 +353,11 @@ Result<std::unique_ptr<ReplicationServer>> ReplicationServer::start(ReplicationS
   http.threads = m.options.threads;
   http.max_body_bytes = m.options.max_body_bytes;
   http.handler = [&m](const HttpRequest& req) { return m.handle(req); };
+  // Only a queue write that carries the write token gets its body read.
+  http.wants_body = [&m](const HttpRequest& req) {
+    return !m.options.queues.empty() && req.method() == "POST" && peers::QueueRoutes::owns(req.path()) &&
+           m.access(req) == Impl::Access::Write;
+  };
   http.error_body = [](const std::string& message) {
     return peers::error_body(Error::replication_unavailable(message));
   };

@@ -158,6 +158,27 @@ TEST_CASE("queue_api.lost_reply: a keyed enqueue retried after a dropped connect
   }
 }
 
+TEST_CASE("queue_api.unread_bodies: a write without the write token is refused before its body is read") {
+  QueueServer s;
+  for (const std::string& token : {std::string(), std::string(kReadToken)}) {
+    CAPTURE(token);
+    const int fd = connect_to(s.server->port());
+    // Announces 100 MB and sends none of it: the refusal must come anyway.
+    send_all(fd, "POST /v1/queues/orders/tasks HTTP/1.1\r\nHost: x\r\n" +
+                     (token.empty() ? std::string() : "Authorization: Bearer " + token + "\r\n") +
+                     "Content-Type: application/json\r\nContent-Length: 104857600\r\n\r\n");
+    const std::string reply = read_message(fd);
+    CHECK(reply.rfind(token.empty() ? "HTTP/1.1 401" : "HTTP/1.1 403", 0) == 0);
+    ::close(fd);
+  }
+  const int fd = connect_to(s.server->port());
+  send_all(fd, "POST /v1/queues/orders/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kWriteToken) +
+                   "\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n{");
+  CHECK(read_message(fd).rfind("HTTP/1.1 413", 0) == 0);  // with the token: read up to the cap, then 413
+  ::close(fd);
+  CHECK(s.queue->pending_count() == 0);
+}
+
 TEST_CASE("queue_api.server_gone: calls to a server that is not there fail with replication.unavailable") {
   int port = 0;
   {
