@@ -4,6 +4,8 @@
 // while it has nothing to send. Nothing may unwind into libmicrohttpd's C frames.
 #include "peers/http_daemon_impl.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -63,6 +65,14 @@ void on_completed(void* cls, MHD_Connection* c, void** request_context, MHD_Requ
 
 bool has_body(std::string_view method) { return method != "GET" && method != "HEAD"; }
 
+// True if the client closed its end of the connection (or it failed): checked without blocking.
+bool peer_hung_up(MHD_Connection* c) {
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (info == nullptr) return false;
+  pollfd p{info->connect_fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 MHD_Result on_request(void* cls, MHD_Connection* c, const char* path, const char* method, const char*,
                       const char* upload_data, std::size_t* upload_size, void** request_context) {
   auto& d = *static_cast<HttpDaemon::Impl*>(cls);
@@ -107,6 +117,9 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* path, const char
   HttpResponse res;
   try {
     if (state->deferred) {  // resumed from the parked list
+      // A client that hung up while parked gets nothing: a lease taken for it would sit out its
+      // whole lease before the task came back.
+      if (peer_hung_up(c)) return MHD_NO;  // libmicrohttpd closes the connection
       auto reply = state->deferred->take();
       if (!reply) return d.park(c, state->deferred.get()) ? MHD_YES : d.unavailable(c, *state, path);
       res = std::move(*reply);

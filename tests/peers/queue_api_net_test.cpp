@@ -179,6 +179,26 @@ TEST_CASE("queue_api.unread_bodies: a write without the write token is refused b
   CHECK(s.queue->pending_count() == 0);
 }
 
+TEST_CASE("queue_api.abandoned_poll: a long poll whose client hung up takes no task") {
+  QueueServer s(4, std::chrono::seconds(10));
+  const std::string body = "{\"owner\":\"gone\",\"waitMs\":10000}";
+  const int fd = connect_to(s.server->port());
+  send_all(fd, "POST /v1/queues/orders/leases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kWriteToken) +
+                   "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                   "\r\n\r\n" + body);
+  // The poll is parked once /healthz has been answered after it (one server thread).
+  httplib::Client client(s.server->url());
+  REQUIRE(client.Get("/healthz"));
+  ::close(fd);  // the client goes away while its poll waits
+  must(s.queue->enqueue("for the living"));
+  // Given a second, the poll of the client that left would have taken the task (and held it for
+  // the whole lease); it must not.
+  CHECK_FALSE(eventually([&] { return s.queue->active_lease_count() > 0; }, std::chrono::seconds(1)));
+  Lease lease = must(s.remote()->lease("alive", Wait::for_duration(std::chrono::seconds(5))));
+  CHECK(lease.attempt == 1);
+  CHECK(lease.owner == "alive");
+}
+
 TEST_CASE("queue_api.server_gone: calls to a server that is not there fail with replication.unavailable") {
   int port = 0;
   {
