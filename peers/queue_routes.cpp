@@ -10,6 +10,7 @@
 #include "core/json_out.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <functional>
 #include <optional>
@@ -54,9 +55,14 @@ class RetryOnChange final : public DeferredReply {
  public:
   using Attempt = std::function<std::optional<HttpResponse>(bool last)>;
   RetryOnChange(const Journal& journal, std::shared_ptr<TaskQueue> queue, bool leasing, SteadyClock::time_point deadline,
-                Attempt attempt)
+                Attempt attempt, std::atomic<std::int64_t>& waiting)
       : journal_(journal), queue_(std::move(queue)), leasing_(leasing), deadline_(deadline),
-        attempt_(std::move(attempt)), seen_(journal.durable_seq()) {}
+        attempt_(std::move(attempt)), seen_(journal.durable_seq()), waiting_(waiting) {
+    waiting_.fetch_add(1);
+  }
+  ~RetryOnChange() override { waiting_.fetch_sub(1); }
+  RetryOnChange(const RetryOnChange&) = delete;
+  RetryOnChange& operator=(const RetryOnChange&) = delete;
 
   bool ready(SteadyClock::time_point now, SteadyClock::time_point& wake_by) override {
     if (now >= deadline_ || journal_.durable_seq() != seen_) return true;
@@ -81,16 +87,19 @@ class RetryOnChange final : public DeferredReply {
   SteadyClock::time_point deadline_;
   Attempt attempt_;
   std::int64_t seen_;
+  std::atomic<std::int64_t>& waiting_;  // the routes' count of parked calls (GET /metrics)
 };
 
 // Runs `attempt` now; if it asks to wait and `wait` allows, parks it (see RetryOnChange).
-HttpResponse now_or_later(const ReplicationServerOptions& options, std::shared_ptr<TaskQueue> queue, bool leasing,
-                          std::chrono::milliseconds wait, RetryOnChange::Attempt attempt) {
+HttpResponse now_or_later(const ReplicationServerOptions& options, std::atomic<std::int64_t>& waiting,
+                          std::shared_ptr<TaskQueue> queue, bool leasing, std::chrono::milliseconds wait,
+                          RetryOnChange::Attempt attempt) {
   const bool can_wait = wait.count() > 0 && options.live != nullptr;
   if (auto now = attempt(!can_wait)) return std::move(*now);
   const auto deadline = SteadyClock::now() + std::min(wait, options.max_long_poll);
   HttpResponse res;
-  res.deferred = std::make_shared<RetryOnChange>(*options.live, std::move(queue), leasing, deadline, std::move(attempt));
+  res.deferred = std::make_shared<RetryOnChange>(*options.live, std::move(queue), leasing, deadline, std::move(attempt),
+                                                 waiting);
   return res;
 }
 
@@ -129,8 +138,8 @@ HttpResponse queue_status(const TaskQueue& queue) {
   return ok_json(std::move(body));
 }
 
-HttpResponse enqueue(const ReplicationServerOptions& options, const std::shared_ptr<TaskQueue>& queue,
-                     const HttpRequest& req) {
+HttpResponse enqueue(const ReplicationServerOptions& options, std::atomic<std::int64_t>& waiting,
+                     const std::shared_ptr<TaskQueue>& queue, const HttpRequest& req) {
   auto request = decode_enqueue_request(req.body());
   if (!request.ok()) return refused(request.error());
   const std::string key = req.header("Idempotency-Key");
@@ -138,7 +147,7 @@ HttpResponse enqueue(const ReplicationServerOptions& options, const std::shared_
     return refused(Error::validation("an Idempotency-Key names one task: send a batch without it, or one task"));
   }
   auto shared = std::make_shared<EnqueueRequest>(std::move(request).value());
-  return now_or_later(options, queue, false, shared->wait,
+  return now_or_later(options, waiting, queue, false, shared->wait,
                       [queue, shared, key](bool last) -> std::optional<HttpResponse> {
     auto full = [last](const Error& e) { return !last && e.code() == errc::queue_full; };
     std::string body;
@@ -164,12 +173,12 @@ HttpResponse enqueue(const ReplicationServerOptions& options, const std::shared_
   });
 }
 
-HttpResponse lease(const ReplicationServerOptions& options, const std::shared_ptr<TaskQueue>& queue,
-                   const HttpRequest& req) {
+HttpResponse lease(const ReplicationServerOptions& options, std::atomic<std::int64_t>& waiting,
+                   const std::shared_ptr<TaskQueue>& queue, const HttpRequest& req) {
   auto request = decode_lease_request(req.body());
   if (!request.ok()) return refused(request.error());
   const LeaseRequest r = *request;
-  return now_or_later(options, queue, true, r.wait, [queue, r](bool last) -> std::optional<HttpResponse> {
+  return now_or_later(options, waiting, queue, true, r.wait, [queue, r](bool last) -> std::optional<HttpResponse> {
     auto leases = queue->lease_batch(r.owner, r.max, Wait::none());
     if (!leases.ok() && leases.error().code() == errc::queue_timeout) {
       if (!last) return std::nullopt;
@@ -298,8 +307,8 @@ HttpResponse QueueRoutes::handle(const HttpRequest& req, bool may_write) const {
       return ok_json(std::move(body));
     }
   } else {
-    if (n == 2 && a == "tasks") return enqueue(options_, queue, req);
-    if (n == 2 && a == "leases") return lease(options_, queue, req);
+    if (n == 2 && a == "tasks") return enqueue(options_, waiting_, queue, req);
+    if (n == 2 && a == "leases") return lease(options_, waiting_, queue, req);
     if (n == 3 && a == "leases" && is_lease_verb(b)) return lease_batch_call(*queue, b, req);
     if (n == 4 && a == "leases" && is_lease_verb(c)) return lease_call(*queue, b, c, req);
     if (n == 2 && a == "drain") {

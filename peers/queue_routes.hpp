@@ -9,6 +9,8 @@
 
 #include "peers/http_daemon.hpp"
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,9 +30,12 @@ class QueueRoutes {
   static bool owns(std::string_view path) { return path == "/v1/queues" || path.rfind("/v1/queues/", 0) == 0; }
   // Answers an authorized request; `may_write` says whether it carried the write token.
   HttpResponse handle(const HttpRequest& req, bool may_write) const;
+  // Calls parked while they wait (long polls, enqueues waiting for room): /metrics shows it.
+  std::int64_t waiting() const { return waiting_.load(); }
 
  private:
   const ReplicationServerOptions& options_;
+  mutable std::atomic<std::int64_t> waiting_{0};
 };
 
 }  // namespace hugo::peers

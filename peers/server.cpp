@@ -274,6 +274,10 @@ HttpResponse ReplicationServer::Impl::serve_metrics() {
   metric("hugo_peer_rejected_connections_total", "counter",
          "Connections refused beyond max_connections or max_connections_per_address.",
          counters.rejected_connections.load());
+  if (!options.queues.empty()) {
+    metric("hugo_queue_waiting_calls", "gauge", "Queue API calls parked while they wait (long polls).",
+           queue_routes.waiting());
+  }
   if (auto reader = JournalReader::open(options.journal); reader.ok()) {
     if (auto last = (*reader)->last_seq(); last.ok()) {
       metric("hugo_peer_journal_last_seq", "gauge", "Highest seq of the served journal.", *last);

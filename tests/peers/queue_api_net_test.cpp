@@ -186,10 +186,14 @@ TEST_CASE("queue_api.abandoned_poll: a long poll whose client hung up takes no t
   send_all(fd, "POST /v1/queues/orders/leases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kWriteToken) +
                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
                    "\r\n\r\n" + body);
-  // The poll is parked once /healthz has been answered after it (one server thread).
+  // Once the server counts it among its waiting calls, the poll is parked.
   httplib::Client client(s.server->url());
-  REQUIRE(client.Get("/healthz"));
+  REQUIRE(eventually([&] {
+    auto metrics = client.Get("/metrics", {{"Authorization", std::string("Bearer ") + kReadToken}});
+    return metrics && metrics->body.find("hugo_queue_waiting_calls 1\n") != std::string::npos;
+  }));
   ::close(fd);  // the client goes away while its poll waits
+  // The server learns of it only when it resumes the poll; a FIN is in its socket by then.
   must(s.queue->enqueue("for the living"));
   // Given a second, the poll of the client that left would have taken the task (and held it for
   // the whole lease); it must not.
