@@ -223,7 +223,7 @@ HttpResponse lease_batch_call(TaskQueue& queue, std::string_view verb, const Htt
       auto outcome = f.retry_after ? queue.fail_and_retry_after(f.token, std::move(f.error), *f.retry_after)
                                    : queue.fail(f.token, std::move(f.error), f.requeue);
       append_result(outcome, [](FailOutcome o, std::string& out) {
-        out += "{\"outcome\":\"" + std::string(fail_outcome_name(o)) + "\"}";
+        encode_outcome(fail_outcome_name(o), out);
       }, body);
     }
   }
@@ -242,7 +242,7 @@ HttpResponse lease_call(TaskQueue& queue, std::string_view token_text, std::stri
                      ? queue.fail_and_retry_after(*token, std::move(request->error), *request->retry_after)
                      : queue.fail(*token, std::move(request->error), request->requeue);
   return reply(outcome, [](FailOutcome o, std::string& out) {
-    out += "{\"outcome\":\"" + std::string(fail_outcome_name(o)) + "\"}";
+    encode_outcome(fail_outcome_name(o), out);
   });
 }
 
@@ -330,7 +330,7 @@ HttpResponse QueueRoutes::handle(const HttpRequest& req, bool may_write) const {
       auto reason = decode_cancel_request(req.body());
       if (!reason.ok()) return refused(reason.error());
       return reply(queue->cancel(*id, std::move(reason).value()), [](CancelOutcome o, std::string& out) {
-        out += "{\"outcome\":\"" + std::string(cancel_outcome_name(o)) + "\"}";
+        encode_outcome(cancel_outcome_name(o), out);
       });
     }
     if (n == 4 && a == "dead-letters" && c == "requeue") {

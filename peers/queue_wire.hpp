@@ -94,6 +94,7 @@ Result<HeartbeatResult> decode_heartbeat(std::string_view body);
 // {"outcome":"requeued"|"deadLettered"} and {"outcome":"wasPending"|"wasLeased"}.
 std::string_view fail_outcome_name(FailOutcome outcome);
 std::string_view cancel_outcome_name(CancelOutcome outcome);
+void encode_outcome(std::string_view name, std::string& out);  // {"outcome":"<name>"}
 Result<FailOutcome> decode_fail_outcome(std::string_view body);
 Result<CancelOutcome> decode_cancel_outcome(std::string_view body);
 

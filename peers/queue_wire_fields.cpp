@@ -109,13 +109,16 @@ Result<std::optional<Error>> Fields::error(const char* key) {
   return error;
 }
 
-Result<std::string> Fields::payload(bool& json_format) {
+Result<PayloadFormat> Fields::format() {
+  HUGO_ASSIGN_OR_RETURN(auto format, string("format"));
+  if (format && *format != "bytes" && *format != "json") return wrong("format", "\"bytes\" or \"json\"");
+  return format && *format == "json" ? PayloadFormat::Json : PayloadFormat::Bytes;
+}
+
+Result<std::string> Fields::payload(PayloadFormat& format) {
   HUGO_ASSIGN_OR_RETURN(auto text, string("payload"));
   HUGO_ASSIGN_OR_RETURN(auto encoded, string("payloadBase64"));
-  HUGO_ASSIGN_OR_RETURN(auto format, string("format"));
-  json_format = false;
-  if (format && *format != "bytes" && *format != "json") return wrong("format", "\"bytes\" or \"json\"");
-  json_format = format && *format == "json";
+  HUGO_ASSIGN_OR_RETURN(format, this->format());
   if (text.has_value() == encoded.has_value()) {
     return Error::validation(where_ + ": give the payload as exactly one of \"payload\" (text) and "
                              "\"payloadBase64\" (bytes)");

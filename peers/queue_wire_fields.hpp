@@ -4,6 +4,7 @@
 #pragma once
 
 #include <hugo/error.hpp>
+#include <hugo/event.hpp>
 #include <hugo/time.hpp>
 
 #include "core/rapidjson_adapter.hpp"
@@ -37,8 +38,10 @@ class Fields {
   Result<const Value*> object(const char* key);  // nullptr when absent
   // The error at `key` (Hugo's error JSON shape), or nullopt when absent.
   Result<std::optional<Error>> error(const char* key);
+  // "format": "bytes" (also when absent) or "json".
+  Result<PayloadFormat> format();
   // The payload: "payload" (a string) or "payloadBase64"; exactly one. With "format".
-  Result<std::string> payload(bool& json_format);
+  Result<std::string> payload(PayloadFormat& format);
   // error.validation for a member no getter named.
   Status finish() const;
 

@@ -20,8 +20,6 @@ constexpr std::int64_t kInt32Min = std::numeric_limits<std::int32_t>::min();
 constexpr std::int64_t kInt32Max = std::numeric_limits<std::int32_t>::max();
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 
-PayloadFormat format_of(bool json) { return json ? PayloadFormat::Json : PayloadFormat::Bytes; }
-
 Result<OwnershipToken> token_at(const Value& v, const std::string& where) {
   if (!v.IsString()) return Error::validation(where + " must be a lease token string");
   return parse_token(text_of(v));
@@ -61,9 +59,7 @@ Result<PendingItem> pending_item(const Value& v, const std::string& where) {
   PendingItem item;
   HUGO_ASSIGN_OR_RETURN(auto task_id, f.integer("taskId", 0, kInt64Max));
   item.task_id = task_id.value_or(0);
-  bool json = false;
-  HUGO_ASSIGN_OR_RETURN(item.payload, f.payload(json));
-  item.payload_format = format_of(json);
+  HUGO_ASSIGN_OR_RETURN(item.payload, f.payload(item.payload_format));
   HUGO_ASSIGN_OR_RETURN(auto attempt, f.integer("attempt", 1, kInt32Max));
   item.attempt = static_cast<std::int32_t>(attempt.value_or(1));
   HUGO_ASSIGN_OR_RETURN(auto enqueued, f.time("enqueuedAt"));
@@ -94,9 +90,7 @@ Result<Lease> lease_at(const Value& v, const std::string& where) {
   lease.queue = queue.value_or("");
   HUGO_ASSIGN_OR_RETURN(auto owner, f.string("owner"));
   lease.owner = owner.value_or("");
-  bool json = false;
-  HUGO_ASSIGN_OR_RETURN(lease.payload, f.payload(json));
-  lease.payload_format = format_of(json);
+  HUGO_ASSIGN_OR_RETURN(lease.payload, f.payload(lease.payload_format));
   HUGO_ASSIGN_OR_RETURN(auto enqueued, f.time("enqueuedAt"));
   HUGO_ASSIGN_OR_RETURN(auto granted, f.time("grantedAt"));
   HUGO_ASSIGN_OR_RETURN(auto expires, f.time("expiresAt"));
@@ -152,9 +146,8 @@ Result<EnqueueRequest> decode_enqueue_request(std::string_view body) {
     EnqueueRequest request;
     HUGO_ASSIGN_OR_RETURN(const Value* texts, f.array("payloads"));
     HUGO_ASSIGN_OR_RETURN(const Value* encoded, f.array("payloadsBase64"));
-    bool json = false;
     if (texts == nullptr && encoded == nullptr) {
-      HUGO_ASSIGN_OR_RETURN(auto payload, f.payload(json));
+      HUGO_ASSIGN_OR_RETURN(auto payload, f.payload(request.options.format));
       request.payloads.push_back(std::move(payload));
     } else {
       if (texts != nullptr && encoded != nullptr) {
@@ -174,13 +167,8 @@ Result<EnqueueRequest> decode_enqueue_request(std::string_view body) {
         }
         request.payloads.push_back(std::move(text));
       }
-      HUGO_ASSIGN_OR_RETURN(auto format, f.string("format"));
-      if (format && *format != "bytes" && *format != "json") {
-        return Error::validation("the body: \"format\" must be \"bytes\" or \"json\"");
-      }
-      json = format && *format == "json";
+      HUGO_ASSIGN_OR_RETURN(request.options.format, f.format());
     }
-    request.options.format = format_of(json);
     HUGO_ASSIGN_OR_RETURN(auto peer, f.string("peerId"));
     if (peer) request.options.origin.peer_id = std::move(*peer);
     HUGO_ASSIGN_OR_RETURN(request.options.not_before, f.time("notBefore"));

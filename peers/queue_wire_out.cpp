@@ -186,6 +186,10 @@ std::string_view cancel_outcome_name(CancelOutcome outcome) {
   return outcome == CancelOutcome::WasPending ? "wasPending" : "wasLeased";
 }
 
+void encode_outcome(std::string_view name, std::string& out) {
+  out.append("{\"outcome\":\"").append(name).append("\"}");
+}
+
 void encode_dead_letters(const std::vector<DeadLetter>& dead, std::string& out) {
   json::JsonOut w(out);
   out += "{\"deadLetters\":[";

@@ -4,6 +4,7 @@
 #include <hugo/error_codes.hpp>
 #include <hugo/remote_queue.hpp>
 
+#include "core/hex.hpp"
 #include "peers/http_connection.hpp"
 #include "peers/queue_wire.hpp"
 
@@ -17,8 +18,8 @@ namespace remote_queue_parts {
 // Whether a call may be sent again after its reply was lost (it was sent, maybe applied).
 enum class Repeat { OnlyUnsent, Always };
 
+// A path segment, percent-encoded (RFC 3986: unreserved characters stay as they are).
 std::string escape_segment(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (const char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
@@ -26,12 +27,13 @@ std::string escape_segment(std::string_view text) {
       out.push_back(ch);
     } else {
       out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
+      hex::append_byte(out, c, hex::kUpper);
     }
   }
   return out;
 }
+
+const std::string kNoBody;  // a POST without a body (a null body is a GET)
 
 bool stop_requested(const Wait& wait) { return wait.stop.stop_possible() && wait.stop.stop_requested(); }
 
@@ -257,15 +259,13 @@ Result<std::vector<Lease>> RemoteTaskQueue::lease_batch(std::string owner, std::
 }
 
 Result<HeartbeatResult> RemoteTaskQueue::heartbeat(const OwnershipToken& token) {
-  static const std::string kEmpty;
   HUGO_ASSIGN_OR_RETURN(auto reply,
-                        impl_->call("/leases/" + escape_segment(token.to_string()) + "/heartbeat", &kEmpty, Repeat::Always));
+                        impl_->call("/leases/" + escape_segment(token.to_string()) + "/heartbeat", &kNoBody, Repeat::Always));
   return peers::decode_heartbeat(reply);
 }
 
 Status RemoteTaskQueue::complete(const OwnershipToken& token) {
-  static const std::string kEmpty;
-  HUGO_TRY(impl_->call("/leases/" + escape_segment(token.to_string()) + "/complete", &kEmpty, Repeat::OnlyUnsent));
+  HUGO_TRY(impl_->call("/leases/" + escape_segment(token.to_string()) + "/complete", &kNoBody, Repeat::OnlyUnsent));
   return ok_status();
 }
 
@@ -302,8 +302,7 @@ Result<CancelOutcome> RemoteTaskQueue::cancel(std::int64_t task_id, std::string 
 }
 
 Result<std::vector<PendingItem>> RemoteTaskQueue::drain() {
-  static const std::string kEmpty;
-  HUGO_ASSIGN_OR_RETURN(auto reply, impl_->call("/drain", &kEmpty, Repeat::OnlyUnsent));
+  HUGO_ASSIGN_OR_RETURN(auto reply, impl_->call("/drain", &kNoBody, Repeat::OnlyUnsent));
   return peers::decode_pending_items(reply);
 }
 
@@ -315,8 +314,7 @@ Status RemoteTaskQueue::restore(std::vector<PendingItem> items) {
 }
 
 Status RemoteTaskQueue::requeue_dead_letter(std::int64_t task_id) {
-  static const std::string kEmpty;
-  HUGO_TRY(impl_->call("/dead-letters/" + std::to_string(task_id) + "/requeue", &kEmpty, Repeat::OnlyUnsent));
+  HUGO_TRY(impl_->call("/dead-letters/" + std::to_string(task_id) + "/requeue", &kNoBody, Repeat::OnlyUnsent));
   return ok_status();
 }
 

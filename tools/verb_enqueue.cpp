@@ -8,7 +8,6 @@
 #include <hugo/remote_queue.hpp>
 
 #include <iostream>
-#include <iterator>
 
 namespace hugo::cli {
 namespace verb_enqueue {
