@@ -152,6 +152,8 @@ TEST_CASE("queue_api.boundaries: unknown queues, bad bodies and bad tokens chang
       {"deep nesting", {"/v1/queues/orders/tasks", std::string(100000, '[') + std::string(100000, ']')}},
       {"a lease batch too large", {"/v1/queues/orders/leases", "{\"max\":100000}"}},
       {"a bad token", {"/v1/queues/orders/leases/12:1:xyz/complete", ""}},
+      {"a lone surrogate", {"/v1/queues/orders/tasks", "{\"payload\":\"a\\udc00b\"}"}},
+      {"a lone surrogate in a batch", {"/v1/queues/orders/tasks", "{\"payloads\":[\"\\udc00\"]}"}},
       {"a fail without an error", {"/v1/queues/orders/leases/1:1:00000000000000000000000000000002/fail", "{}"}},
       {"a bad task id", {"/v1/queues/orders/tasks/-3/cancel", ""}},
   };
